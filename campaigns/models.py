@@ -1,0 +1,98 @@
+"""Campaigns and the contacts made in them (historic campaigns included)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from customers.models import Customer, Product
+
+
+class Campaign(models.Model):
+    class Channel(models.TextChoices):
+        TELEMARKETING = "phone", _("Telemarketing")
+        BRANCH = "branch", _("Branch")
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        MOBILE = "mobile", _("Mobile app")
+        MIXED = "mixed", _("Several channels")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        ACTIVE = "active", _("Running")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("product")
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    starts_on = models.DateField(_("starts"))
+    ends_on = models.DateField(_("ends"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    data_note = models.TextField(_("data note"), blank=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                name="campaign_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("campaigns:index")
+
+
+class CampaignContact(models.Model):
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Not yet contacted")
+        ACCEPTED = "accepted", _("Accepted the offer")
+        DECLINED = "declined", _("Declined")
+        NO_ANSWER = "no_answer", _("No answer")
+
+    class PreviousOutcome(models.TextChoices):
+        SUCCESS = "success", _("Success")
+        FAILURE = "failure", _("Failure")
+        OTHER = "other", _("Other")
+        NONE = "", _("Not contacted before")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="contacts")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="campaign_contacts")
+    contacted_on = models.DateField(_("last contacted"), null=True, blank=True)
+    channel = models.CharField(_("contact channel"), max_length=12, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("contacts in this campaign"), default=0)
+    last_call_seconds = models.PositiveIntegerField(_("last call (s)"), null=True, blank=True)
+    previous_contacts = models.PositiveSmallIntegerField(_("contacts before this campaign"), default=0)
+    days_since_previous = models.PositiveIntegerField(_("days since previous campaign"), null=True, blank=True)
+    previous_outcome = models.CharField(
+        _("previous campaign outcome"), max_length=8, choices=PreviousOutcome.choices, blank=True
+    )
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign contact")
+        verbose_name_plural = _("campaign contacts")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "customer"], name="campaign_contact_unique"),
+        ]
+        indexes = [
+            # 360° page: a customer's campaign contacts, newest first.
+            models.Index(fields=["customer", "-contacted_on"], name="campaign_contact_customer_idx"),
+            # Campaign results: outcome counts per campaign.
+            models.Index(fields=["campaign", "outcome"], name="campaign_contact_outcome_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.customer_id} {self.outcome}"

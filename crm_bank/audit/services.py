@@ -1,0 +1,38 @@
+"""Writes to the audit trail. Rows are only ever inserted; the database refuses the rest."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+
+from crm_bank.audit.models import AuditEvent
+
+
+def request_ip(request: HttpRequest | None) -> str | None:
+    """The client address as the web server saw it (the proxy sets REMOTE_ADDR in production)."""
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    outcome: str,
+    object_type: str,
+    object_id: object,
+    ip_address: str | None = None,
+    detail: dict | None = None,
+) -> AuditEvent:
+    """Inserts one audit row: a single INSERT, so it needs no transaction of its own."""
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.create(
+        actor_id=actor_id,
+        action=action,
+        outcome=outcome,
+        object_type=object_type,
+        object_id=str(object_id),
+        ip_address=ip_address,
+        detail=detail or {},
+    )

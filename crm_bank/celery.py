@@ -1,0 +1,22 @@
+"""The Celery app: JSON messages, late acks, one prefetched message per process.
+
+Its settings live in Django settings under the CELERY_ namespace.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_bank.settings.local")
+
+app = Celery("crm_bank")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(name="crm_bank.ping")
+def ping() -> str:
+    """Answers 'pong': lets /healthz and the tests prove a worker takes work."""
+    return "pong"

@@ -1,0 +1,51 @@
+"""Puts the signed-in user's staff profile and role-based navigation into every page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+
+Role = StaffProfile.Role
+
+_NAVIGATION = {
+    Role.RM: [
+        (_("My book"), "customers:my-book"),
+        (_("Customers"), "customers:customer-list"),
+        (_("Campaign calls"), "campaigns:index"),
+        (_("Tasks"), "channels:index"),
+    ],
+    Role.SUPERVISOR: [
+        (_("Branch dashboard"), "customers:branch-dashboard"),
+        (_("Customers"), "customers:customer-list"),
+        (_("Campaigns"), "campaigns:index"),
+        (_("Complaints"), "channels:index"),
+        (_("Performance"), "performance:index"),
+    ],
+    Role.ANALYST: [
+        (_("Customers"), "customers:customer-list"),
+        (_("Segmentation"), "segmentation:index"),
+        (_("Value (80/20)"), "segmentation:index"),
+        (_("Campaigns"), "campaigns:index"),
+    ],
+    Role.ADMIN: [
+        (_("Branch dashboard"), "customers:branch-dashboard"),
+        (_("Customers"), "customers:customer-list"),
+        (_("Segmentation"), "segmentation:index"),
+        (_("Campaigns"), "campaigns:index"),
+        (_("Performance"), "performance:index"),
+        (_("Channels"), "channels:index"),
+        (_("Django admin"), "admin:index"),
+    ],
+}
+
+
+def staff_navigation(request: HttpRequest) -> dict:
+    profile = staff_profile_for_user(request.user)
+    if profile is None:
+        return {"staff": None, "navigation": []}
+    items = [(label, reverse(url_name)) for label, url_name in _NAVIGATION[profile.role]]
+    return {"staff": profile, "navigation": items}

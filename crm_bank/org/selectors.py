@@ -1,0 +1,34 @@
+"""Reads about staff: who a user is in the bank, and the branch rosters."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from crm_bank.org.models import StaffProfile
+
+
+def staff_profile_for_user(user: AbstractBaseUser | AnonymousUser) -> StaffProfile | None:
+    """The user's staff profile with branch loaded, or None; cached on the user object."""
+    if not user.is_authenticated:
+        return None
+    cached = getattr(user, "_staff_profile_loaded", False)
+    if cached is not False:
+        return cached
+    profile = (
+        StaffProfile.objects.select_related("branch", "department")
+        .filter(user_id=user.pk)
+        .first()
+    )
+    if profile is None and user.is_superuser:
+        profile = StaffProfile(user=user, role=StaffProfile.Role.ADMIN)  # unsaved stand-in
+    user._staff_profile_loaded = profile
+    return profile
+
+
+def staff_rms_of_branch(*, branch_id: int) -> QuerySet[StaffProfile]:
+    return (
+        StaffProfile.objects.filter(branch_id=branch_id, role=StaffProfile.Role.RM)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name")
+    )

@@ -1,0 +1,36 @@
+"""Locale-aware money and the badges of the UI guide (colour is never the only signal)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_currency
+from django import template
+from django.utils.translation import get_language, to_locale
+
+register = template.Library()
+
+_LIFECYCLE_BADGES = {
+    "prospect": "text-bg-primary",
+    "customer": "text-bg-info",
+    "loyal": "text-bg-success",
+    "dormant": "text-bg-warning",
+    "closed": "text-bg-secondary",
+}
+
+
+def _babel_locale() -> str:
+    return to_locale(get_language() or "en")
+
+
+@register.filter
+def money(value: Decimal | int | float | None, currency: str = "CZK") -> str:
+    """`12345.67|money:"CZK"` → `CZK 12,345.67` (en) / `CZK 12,345.67` (zh); `¥12,345.67` for CNY in zh."""
+    if value is None or value == "":
+        return "—"
+    return format_currency(Decimal(value), currency, locale=_babel_locale())
+
+
+@register.filter
+def lifecycle_badge(stage: str) -> str:
+    return _LIFECYCLE_BADGES.get(stage, "text-bg-light")

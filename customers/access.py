@@ -1,0 +1,110 @@
+"""The one way a page gets a customer: role/branch scoping, masking and the audit row.
+
+Customer information is shared bank-wide so nobody treats an existing customer as new:
+any staff member can find any customer and see the name, branch, RM and last contact.
+Sensitive fields (national ID, phone, e-mail, address, balances, transactions) are shown in
+full only to the customer's branch staff and RM, supervisors of that branch, and admins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
+
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record, request_ip
+from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+from customers.masking import mask_address, mask_email, mask_middle
+from customers.models import Customer
+
+
+@dataclass(frozen=True)
+class CustomerAccess:
+    """A customer as one user may see it. Templates read the fields from here, never the model."""
+
+    customer: Customer
+    full_access: bool
+    reason: str
+
+    @property
+    def masked(self) -> bool:
+        return not self.full_access
+
+    def _shown(self, value: str, masker) -> str:
+        return value if self.full_access else masker(value)
+
+    @property
+    def national_id(self) -> str:
+        return self._shown(self.customer.national_id, mask_middle)
+
+    @property
+    def phone(self) -> str:
+        return self._shown(self.customer.phone, lambda v: mask_middle(v, keep_start=4, keep_end=2))
+
+    @property
+    def email(self) -> str:
+        return self._shown(self.customer.email, mask_email)
+
+    @property
+    def address_line(self) -> str:
+        return self._shown(self.customer.address_line, mask_address)
+
+    @property
+    def may_see_money(self) -> bool:
+        return self.full_access
+
+
+def customer_full_access_reason(*, profile: StaffProfile, customer: Customer) -> str | None:
+    """Why `profile` may see `customer` unmasked, or None if it may not."""
+    if profile.role == StaffProfile.Role.ADMIN:
+        return "admin"
+    if customer.primary_rm_id is not None and customer.primary_rm_id == profile.user_id:
+        return "customer's RM"
+    if profile.branch_id is not None and profile.branch_id == customer.home_branch_id:
+        if profile.role == StaffProfile.Role.SUPERVISOR:
+            return "supervisor of the customer's branch"
+        return "staff of the customer's branch"
+    return None
+
+
+def customer_get_for_user(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    customer_id: int,
+    request: HttpRequest | None = None,
+    purpose: str = "360",
+) -> CustomerAccess:
+    """Fetches a customer for `user`, decides masking and writes the audit row.
+
+    1. A user with no staff role is refused (audited as denied) with PermissionDenied.
+    2. An unknown customer raises Http404 (nothing to audit against).
+    3. Full or masked access is decided per the bank rules above and audited.
+    """
+    profile = staff_profile_for_user(user)
+    ip_address = request_ip(request)
+    if profile is None or not user.is_active:
+        audit_record(
+            actor=user, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.DENIED,
+            object_type="customer", object_id=customer_id, ip_address=ip_address,
+            detail={"purpose": purpose, "reason": "no staff role"},
+        )
+        raise PermissionDenied("Only bank staff may open customer records.")
+    customer = (
+        Customer.objects.select_related("home_branch", "primary_rm", "household")
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise Http404("No such customer.")
+    reason = customer_full_access_reason(profile=profile, customer=customer)
+    audit_record(
+        actor=user, action=AuditEvent.Action.VIEW,
+        outcome=AuditEvent.Outcome.ALLOWED if reason else AuditEvent.Outcome.MASKED,
+        object_type="customer", object_id=customer.pk, ip_address=ip_address,
+        detail={"purpose": purpose, "reason": reason or "outside the customer's branch"},
+    )
+    return CustomerAccess(customer=customer, full_access=reason is not None, reason=reason or "")

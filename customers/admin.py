@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from customers.models import (
+    Account,
+    AccountHolder,
+    Customer,
+    Household,
+    Product,
+    RMAssignment,
+    SourceRecord,
+    StandingOrder,
+    Transaction,
+)
+
+
+class AccountHolderInline(admin.TabularInline):
+    model = AccountHolder
+    extra = 0
+    raw_id_fields = ["customer", "account"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(SimpleHistoryAdmin):
+    list_display = ["cif", "display_name", "kind", "home_branch", "primary_rm", "lifecycle_stage", "last_contact_at"]
+    list_filter = ["kind", "lifecycle_stage", "marketing_consent", "do_not_contact", "home_branch__region"]
+    search_fields = ["cif", "name_key", "national_id", "phone", "email"]
+    list_select_related = ["home_branch", "primary_rm"]
+    raw_id_fields = ["home_branch", "primary_rm", "household"]
+    readonly_fields = ["created_at", "updated_at"]
+    show_full_result_count = False
+    inlines = [AccountHolderInline]
+
+
+@admin.register(Household)
+class HouseholdAdmin(SimpleHistoryAdmin):
+    list_display = ["name", "kind"]
+    list_filter = ["kind"]
+    search_fields = ["name"]
+
+
+@admin.register(SourceRecord)
+class SourceRecordAdmin(admin.ModelAdmin):
+    list_display = ["system", "external_id", "customer", "department", "received_at"]
+    list_filter = ["system", "department"]
+    search_fields = ["external_id", "customer__cif"]
+    raw_id_fields = ["customer"]
+    list_select_related = ["customer", "department"]
+    show_full_result_count = False
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "category", "currency", "is_active"]
+    list_filter = ["category", "currency", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["number", "product", "branch", "status", "currency", "balance", "opened_on"]
+    list_filter = ["status", "product__category", "currency", "branch__region"]
+    search_fields = ["number", "source_ref"]
+    raw_id_fields = ["branch", "linked_account"]
+    list_select_related = ["product", "branch"]
+    show_full_result_count = False
+    inlines = [AccountHolderInline]
+
+
+@admin.register(Transaction)
+class TransactionAdmin(admin.ModelAdmin):
+    list_display = ["booked_at", "account", "direction", "kind", "channel", "amount", "balance_after"]
+    list_filter = ["direction", "kind", "channel"]
+    search_fields = ["account__number", "source_ref"]
+    raw_id_fields = ["account"]
+    list_select_related = ["account__product"]
+    show_full_result_count = False
+
+
+@admin.register(StandingOrder)
+class StandingOrderAdmin(admin.ModelAdmin):
+    list_display = ["account", "counterparty_bank", "counterparty_account", "amount", "currency", "purpose"]
+    list_filter = ["purpose", "counterparty_bank"]
+    search_fields = ["account__number", "counterparty_account"]
+    raw_id_fields = ["account"]
+    list_select_related = ["account__product"]
+
+
+@admin.register(RMAssignment)
+class RMAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["customer", "rm", "started_at", "ended_at", "reason"]
+    list_filter = ["reason"]
+    search_fields = ["customer__cif", "rm__username"]
+    raw_id_fields = ["customer", "rm", "assigned_by"]
+    list_select_related = ["customer", "rm"]
+    show_full_result_count = False

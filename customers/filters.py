@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from crm_bank.org.models import Branch, StaffProfile
+from customers.models import Customer
+from customers.selectors import customer_search
+
+
+def _relationship_managers(request) -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(staff_profile__role=StaffProfile.Role.RM)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"), method="filter_search",
+        help_text=_("Name, customer number, national ID, phone or account number"),
+    )
+    home_branch = django_filters.ModelChoiceFilter(label=_("Branch"), queryset=Branch.objects.all())
+    primary_rm = django_filters.ModelChoiceFilter(label=_("RM"), queryset=_relationship_managers)
+    lifecycle_stage = django_filters.ChoiceFilter(label=_("Lifecycle"), choices=Customer.Lifecycle.choices)
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices)
+
+    class Meta:
+        model = Customer
+        fields = ["q", "home_branch", "primary_rm", "lifecycle_stage", "kind"]
+
+    def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
+        return customer_search(queryset=queryset, query=value)

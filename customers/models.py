@@ -1,0 +1,506 @@
+"""The golden customer record and what the customer holds: accounts, transactions, RMs.
+
+A customer is the bank's one record of a person or company. The rows that source systems
+sent about it are kept as `SourceRecord`s, so matching and merging never lose a fact.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from crm_bank.org.models import Branch, Department
+
+
+class Household(models.Model):
+    """A family or a corporate group whose members are served together."""
+
+    class Kind(models.TextChoices):
+        FAMILY = "family", _("Family")
+        CORPORATE_GROUP = "corporate_group", _("Corporate group")
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.FAMILY)
+
+    class Meta:
+        verbose_name = _("household / relationship group")
+        verbose_name_plural = _("households / relationship groups")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        INDIVIDUAL = "individual", _("Individual")
+        CORPORATE = "corporate", _("Corporate")
+
+    class Gender(models.TextChoices):
+        FEMALE = "F", _("Female")
+        MALE = "M", _("Male")
+        UNKNOWN = "", _("Not stated")
+
+    class IdType(models.TextChoices):
+        CN_RIC = "CN_RIC", _("PRC resident identity card")
+        CZ_RC = "CZ_RC", _("Czech birth number")
+        PASSPORT = "PASSPORT", _("Passport")
+        COMPANY_REG = "COMPANY_REG", _("Company registration number")
+
+    class Lifecycle(models.TextChoices):
+        PROSPECT = "prospect", _("Prospect")
+        CUSTOMER = "customer", _("Customer")
+        LOYAL = "loyal", _("Loyal")
+        DORMANT = "dormant", _("Dormant")
+        CLOSED = "closed", _("Closed")
+
+    class Channel(models.TextChoices):
+        BRANCH = "branch", _("Branch counter")
+        PHONE = "phone", _("Phone / call centre")
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        WEB = "web", _("Internet banking")
+        MOBILE = "mobile", _("Mobile app")
+        POST = "post", _("Post")
+
+    class ContactTime(models.TextChoices):
+        ANY = "any", _("Any time")
+        MORNING = "morning", _("Morning")
+        AFTERNOON = "afternoon", _("Afternoon")
+        EVENING = "evening", _("Evening")
+
+    class ConsentSource(models.TextChoices):
+        BRANCH_FORM = "branch_form", _("Signed form at a branch")
+        WEB = "web", _("Internet banking")
+        MOBILE = "mobile", _("Mobile app")
+        CALL_CENTRE = "call_centre", _("Recorded call")
+        IMPORTED = "imported", _("Imported from a source system")
+
+    class HouseholdRole(models.TextChoices):
+        HEAD = "head", _("Head")
+        SPOUSE = "spouse", _("Spouse / partner")
+        CHILD = "child", _("Child")
+        OTHER = "other", _("Other member")
+        PARENT_COMPANY = "parent", _("Parent company")
+        SUBSIDIARY = "subsidiary", _("Subsidiary")
+
+    cif = models.CharField(_("customer number"), max_length=20, unique=True)
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.INDIVIDUAL)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    # Transliterated lower-case "first last" and "last first" (汉字 → pinyin), for prefix search.
+    name_key = models.CharField(max_length=220, editable=False)
+    name_key_reversed = models.CharField(max_length=220, editable=False)
+    national_id_type = models.CharField(
+        _("ID type"), max_length=12, choices=IdType.choices, blank=True
+    )
+    national_id = models.CharField(_("national ID"), max_length=32, blank=True)
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
+    occupation = models.CharField(_("occupation"), max_length=60, blank=True)
+    marital_status = models.CharField(_("marital status"), max_length=20, blank=True)
+    education = models.CharField(_("education"), max_length=30, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)  # E.164
+    email = models.EmailField(_("e-mail"), blank=True)
+    address_line = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=12, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    home_branch = models.ForeignKey(
+        Branch, on_delete=models.PROTECT, related_name="customers", verbose_name=_("home branch")
+    )
+    primary_rm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="book", verbose_name=_("relationship manager"),
+    )
+    lifecycle_stage = models.CharField(
+        _("lifecycle stage"), max_length=10, choices=Lifecycle.choices, default=Lifecycle.CUSTOMER
+    )
+    customer_since = models.DateField(_("customer since"), null=True, blank=True)
+    preferred_channel = models.CharField(
+        _("preferred channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    preferred_contact_time = models.CharField(
+        _("preferred contact time"), max_length=10, choices=ContactTime.choices,
+        default=ContactTime.ANY,
+    )
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, blank=True
+    )
+    interests = ArrayField(
+        models.CharField(max_length=40), verbose_name=_("interests"), default=list, blank=True
+    )
+    marketing_consent = models.BooleanField(_("marketing consent"), default=False)
+    marketing_consent_at = models.DateTimeField(_("consent given / withdrawn at"), null=True, blank=True)
+    marketing_consent_source = models.CharField(
+        _("consent source"), max_length=12, choices=ConsentSource.choices, blank=True
+    )
+    do_not_contact = models.BooleanField(_("do not contact"), default=False)
+    kyc_review_due = models.DateField(_("KYC review due"), null=True, blank=True)
+    household = models.ForeignKey(
+        Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members",
+        verbose_name=_("household / relationship group"),
+    )
+    household_role = models.CharField(
+        _("role in household"), max_length=12, choices=HouseholdRole.choices, blank=True
+    )
+    # Set by the channels that record a contact; shown bank-wide so nobody treats the
+    # customer as new.
+    last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
+    last_contact_channel = models.CharField(
+        _("last contact channel"), max_length=10, choices=Channel.choices, blank=True
+    )
+    # Source facts with no column of their own (e.g. the age a campaign file reported).
+    attributes = models.JSONField(_("source attributes"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    history = HistoricalRecords(excluded_fields=["name_key", "name_key_reversed", "updated_at"])
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            # A national ID is stored once: two golden records with one ID are a duplicate.
+            models.UniqueConstraint(
+                fields=["national_id_type", "national_id"],
+                condition=~models.Q(national_id=""),
+                name="customer_national_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(marketing_consent=False) | models.Q(do_not_contact=False),
+                name="customer_consent_not_with_do_not_contact",
+            ),
+        ]
+        indexes = [
+            # Customer list, default order and name-prefix search ("li w…").
+            models.Index(
+                fields=["name_key", "id"], name="customer_name_key_idx",
+                opclasses=["varchar_pattern_ops", "int8_ops"],
+            ),
+            # Name-prefix search typed surname first ("wei li", "novak jan").
+            models.Index(
+                fields=["name_key_reversed"], name="customer_name_rev_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # Customer list filtered by branch, in name order.
+            models.Index(fields=["home_branch", "name_key", "id"], name="customer_branch_name_idx"),
+            # "My book": an RM's customers in name order; RM filter on the list.
+            models.Index(fields=["primary_rm", "name_key", "id"], name="customer_rm_name_idx"),
+            # Customer list filtered by lifecycle stage, in name order.
+            models.Index(fields=["lifecycle_stage", "name_key", "id"], name="customer_stage_name_idx"),
+            # Search by phone number (exact, E.164).
+            models.Index(fields=["phone"], name="customer_phone_idx", condition=~models.Q(phone="")),
+            # "KYC reviews due" on an RM's landing page.
+            models.Index(fields=["primary_rm", "kyc_review_due"], name="customer_rm_kyc_idx"),
+            # Household panel on the 360° page.
+            models.Index(fields=["household"], name="customer_household_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def get_absolute_url(self) -> str:
+        return reverse("customers:customer-detail", args=[self.pk])
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == self.Kind.CORPORATE:
+            return self.legal_name
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    # Fields whose presence makes a record usable for service and marketing, with weights.
+    COMPLETENESS_FIELDS: tuple[tuple[str, int], ...] = (
+        ("national_id", 3), ("birth_date", 2), ("gender", 1), ("phone", 3), ("email", 2),
+        ("address_line", 2), ("city", 1), ("occupation", 1), ("preferred_channel", 1),
+        ("preferred_language", 1), ("marketing_consent_at", 1), ("kyc_review_due", 1),
+    )
+
+    @property
+    def completeness_percent(self) -> int:
+        total = sum(weight for _, weight in self.COMPLETENESS_FIELDS)
+        filled = sum(w for name, w in self.COMPLETENESS_FIELDS if getattr(self, name) not in ("", None))
+        return round(100 * filled / total)
+
+    @property
+    def missing_fields(self) -> list[str]:
+        return [
+            str(self._meta.get_field(name).verbose_name)
+            for name, _ in self.COMPLETENESS_FIELDS
+            if getattr(self, name) in ("", None)
+        ]
+
+
+class SourceRecord(models.Model):
+    """One row a source system sent about a customer, kept as it came."""
+
+    class System(models.TextChoices):
+        PKDD_CORE = "pkdd_core", _("Core banking (PKDD'99 client file)")
+        UCI_TELEMARKETING = "uci_tm", _("Telemarketing (UCI Bank Marketing)")
+        SYNTHETIC = "synthetic", _("Synthetic demo bank")
+        BRANCH_ENTRY = "branch", _("Entered at a branch")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="source_records", verbose_name=_("customer")
+    )
+    system = models.CharField(_("source system"), max_length=12, choices=System.choices)
+    external_id = models.CharField(_("ID in the source system"), max_length=64)
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("department")
+    )
+    payload = models.JSONField(_("payload as received"), default=dict)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("source record")
+        verbose_name_plural = _("source records")
+        constraints = [
+            # Loading the same source row twice changes nothing.
+            models.UniqueConstraint(fields=["system", "external_id"], name="source_record_unique"),
+        ]
+        indexes = [
+            # 360° page "sources" line and merge review: a customer's source rows.
+            models.Index(fields=["customer"], name="source_record_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_system_display()} #{self.external_id}"
+
+
+class Product(models.Model):
+    class Category(models.TextChoices):
+        CURRENT = "current", _("Current account")
+        DEPOSIT = "deposit", _("Deposit")
+        LOAN = "loan", _("Loan")
+        MORTGAGE = "mortgage", _("Mortgage")
+        CARD = "card", _("Card")
+        WEALTH = "wealth", _("Wealth / investment")
+        INSURANCE = "insurance", _("Insurance")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    category = models.CharField(_("category"), max_length=10, choices=Category.choices)
+    currency = models.CharField(_("currency"), max_length=3, default="CZK")
+    is_active = models.BooleanField(_("on sale"), default=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    """A holding: an account, loan, card or policy, held by one or more customers."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DORMANT = "dormant", _("Dormant")
+        CLOSED = "closed", _("Closed")
+
+    class Repayment(models.TextChoices):
+        PAID = "paid", _("Finished, paid")
+        DEFAULTED = "defaulted", _("Finished, not paid")
+        CURRENT = "current", _("Running, up to date")
+        ARREARS = "arrears", _("Running, in arrears")
+
+    class StatementFrequency(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        WEEKLY = "weekly", _("Weekly")
+        PER_TRANSACTION = "per_txn", _("After each transaction")
+
+    number = models.CharField(_("account number"), max_length=34, unique=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, verbose_name=_("product"))
+    branch = models.ForeignKey(Branch, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("branch"))
+    holders = models.ManyToManyField(
+        Customer, through="AccountHolder", related_name="accounts", verbose_name=_("holders")
+    )
+    # A card or a loan is drawn on a current account.
+    linked_account = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="linked_products",
+        verbose_name=_("linked account"),
+    )
+    opened_on = models.DateField(_("opened"))
+    closed_on = models.DateField(_("closed"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    currency = models.CharField(_("currency"), max_length=3)
+    # Null when the source did not report a balance (never guessed).
+    balance = models.DecimalField(_("balance"), max_digits=18, decimal_places=2, null=True, blank=True)
+    balance_as_of = models.DateField(_("balance as of"), null=True, blank=True)
+    statement_frequency = models.CharField(
+        _("statements"), max_length=8, choices=StatementFrequency.choices, blank=True
+    )
+    principal = models.DecimalField(_("principal"), max_digits=18, decimal_places=2, null=True, blank=True)
+    term_months = models.PositiveSmallIntegerField(_("term (months)"), null=True, blank=True)
+    instalment = models.DecimalField(_("monthly instalment"), max_digits=18, decimal_places=2, null=True, blank=True)
+    repayment_status = models.CharField(
+        _("repayment"), max_length=10, choices=Repayment.choices, blank=True
+    )
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("account / holding")
+        verbose_name_plural = _("accounts / holdings")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="account_currency_iso"
+            ),
+        ]
+        indexes = [
+            # Loader idempotency and support look-ups: the holding a source row became.
+            models.Index(fields=["source_ref"], name="account_source_ref_idx", condition=~models.Q(source_ref="")),
+            # Cards and loans drawn on an account (holdings panel).
+            models.Index(fields=["linked_account"], name="account_linked_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.product})"
+
+
+class AccountHolder(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        AUTHORISED = "authorised", _("Authorised user")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="holdings")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="holdings")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices)
+    since = models.DateField(_("since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("account holder")
+        verbose_name_plural = _("account holders")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "customer"], name="account_holder_unique"),
+        ]
+        indexes = [
+            # Holdings panel of the 360° page: a customer's accounts.
+            models.Index(fields=["customer", "account"], name="holder_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.role} {self.account_id}"
+
+
+class Transaction(models.Model):
+    class Direction(models.TextChoices):
+        CREDIT = "credit", _("Money in")
+        DEBIT = "debit", _("Money out")
+
+    class Kind(models.TextChoices):
+        CASH_DEPOSIT = "cash_in", _("Cash deposit")
+        CASH_WITHDRAWAL = "cash_out", _("Cash withdrawal")
+        CARD_WITHDRAWAL = "card_out", _("Card withdrawal")
+        CARD_PAYMENT = "card_pay", _("Card payment")
+        TRANSFER_IN = "xfer_in", _("Transfer from another bank")
+        TRANSFER_OUT = "xfer_out", _("Transfer to another bank")
+        INTEREST = "interest", _("Interest")
+        FEE = "fee", _("Fee")
+        LOAN_REPAYMENT = "loan_pay", _("Loan repayment")
+        OTHER = "other", _("Other")
+
+    class Channel(models.TextChoices):
+        COUNTER = "counter", _("Branch counter")
+        ATM = "atm", _("ATM")
+        CARD = "card", _("Card / POS")
+        WEB = "web", _("Internet banking")
+        MOBILE = "mobile", _("Mobile app")
+        STANDING_ORDER = "order", _("Standing order")
+        SYSTEM = "system", _("Bank system")
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
+    booked_at = models.DateTimeField(_("booked"))
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
+    direction = models.CharField(_("direction"), max_length=6, choices=Direction.choices)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    purpose = models.CharField(_("purpose"), max_length=40, blank=True)
+    balance_after = models.DecimalField(_("balance after"), max_digits=18, decimal_places=2, null=True, blank=True)
+    counterparty_bank = models.CharField(_("counterparty bank"), max_length=11, blank=True)
+    counterparty_account = models.CharField(_("counterparty account"), max_length=34, blank=True)
+    source_ref = models.CharField(_("source reference"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="transaction_amount_not_negative"),
+        ]
+        indexes = [
+            # 360° page: a customer's accounts' transactions, newest first, paginated.
+            models.Index(fields=["account", "-booked_at", "-id"], name="txn_account_booked_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.booked_at:%Y-%m-%d} {self.direction} {self.amount}"
+
+    @property
+    def signed_amount(self):
+        return self.amount if self.direction == self.Direction.CREDIT else -self.amount
+
+
+class StandingOrder(models.Model):
+    """A permanent payment order set up by an account's owner."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="standing_orders")
+    counterparty_bank = models.CharField(_("recipient bank"), max_length=11)
+    counterparty_account = models.CharField(_("recipient account"), max_length=34)
+    amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3)
+    purpose = models.CharField(_("purpose"), max_length=40, blank=True)
+    source_ref = models.CharField(_("source reference"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("standing order")
+        verbose_name_plural = _("standing orders")
+        indexes = [
+            # Holdings panel: standing orders of a customer's accounts.
+            models.Index(fields=["account"], name="standing_order_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} → {self.counterparty_bank}/{self.counterparty_account} {self.amount}"
+
+
+class RMAssignment(models.Model):
+    """Who was a customer's relationship manager, from when to when, and why it changed."""
+
+    class Reason(models.TextChoices):
+        ONBOARDING = "onboarding", _("First assignment")
+        HANDOVER = "handover", _("Hand-over")
+        REBALANCING = "rebalancing", _("Book rebalancing")
+        STAFF_LEFT = "staff_left", _("RM left the branch")
+        CUSTOMER_REQUEST = "customer", _("Customer's request")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="rm_assignments")
+    rm = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("RM"))
+    started_at = models.DateTimeField(_("from"))
+    ended_at = models.DateTimeField(_("to"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    note = models.TextField(_("hand-over note"), blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("assigned by"),
+    )
+
+    class Meta:
+        verbose_name = _("RM assignment")
+        verbose_name_plural = _("RM assignments")
+        constraints = [
+            # At most one current RM per customer.
+            models.UniqueConstraint(
+                fields=["customer"], condition=models.Q(ended_at__isnull=True), name="rm_assignment_one_current",
+            ),
+        ]
+        indexes = [
+            # RM history panel of the 360° page, newest first.
+            models.Index(fields=["customer", "-started_at"], name="rm_assignment_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} → {self.rm_id} from {self.started_at:%Y-%m-%d}"

@@ -1,0 +1,188 @@
+"""Reads for customer pages: the list, the 360° panels, an RM's book, a branch summary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from customers.models import Account, AccountHolder, Customer, RMAssignment, Transaction
+from customers.naming import name_key
+
+_DIGITS_AND_SIGNS = re.compile(r"^[+\d][\d\s\-/]*$")
+
+
+def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """Narrows `queryset` to customers matching `query` by name, ID, phone, CIF or account.
+
+    Every branch of the OR is served by an index (name-key prefixes, unique CIF, national ID,
+    phone, account number), so the search stays fast on a million customers.
+    """
+    query = (query or "").strip()
+    if not query:
+        return queryset
+    compact = re.sub(r"[\s\-/]", "", query)
+    condition = Q(cif__iexact=compact) | Q(national_id=compact.upper())
+    if _DIGITS_AND_SIGNS.match(query):
+        phone = compact if compact.startswith("+") else f"+{compact}"
+        condition |= Q(phone=phone) | Q(
+            pk__in=AccountHolder.objects.filter(account__number=compact).values("customer_id")
+        )
+    key = name_key(query)
+    if key:
+        condition |= Q(name_key__startswith=key) | Q(name_key_reversed__startswith=key)
+    return queryset.filter(condition)
+
+
+def customer_list(*, query: str = "") -> QuerySet[Customer]:
+    base = Customer.objects.select_related("home_branch", "primary_rm")
+    return customer_search(queryset=base, query=query)
+
+
+def customer_holdings(*, customer_id: int) -> list[AccountHolder]:
+    """The customer's holdings with product, branch and linked account loaded, in one query."""
+    return list(
+        AccountHolder.objects.filter(customer_id=customer_id)
+        .select_related("account__product", "account__branch", "account__linked_account")
+        .order_by("account__product__category", "account__opened_on", "account_id")
+    )
+
+
+def customer_total_balances(holdings: list[AccountHolder]) -> dict[str, object]:
+    """Total balance per currency of the accounts the customer owns (loans and cards aside)."""
+    totals: dict[str, object] = {}
+    for holding in holdings:
+        account = holding.account
+        if holding.role != AccountHolder.Role.OWNER or account.balance is None:
+            continue
+        if account.product.category in ("loan", "mortgage", "card"):
+            continue
+        totals[account.currency] = totals.get(account.currency, 0) + account.balance
+    return totals
+
+
+def customer_transactions(*, account_ids: list[int]) -> QuerySet[Transaction]:
+    """Transactions on the given accounts, newest first (index txn_account_booked_idx)."""
+    return (
+        Transaction.objects.filter(account_id__in=account_ids)
+        .select_related("account")
+        .order_by("-booked_at", "-id")
+    )
+
+
+def customer_household_members(*, customer: Customer) -> list[Customer]:
+    if customer.household_id is None:
+        return []
+    return list(
+        Customer.objects.filter(household_id=customer.household_id)
+        .exclude(pk=customer.pk)
+        .only("id", "kind", "first_name", "last_name", "legal_name", "household_role")
+        .order_by("pk")[:20]
+    )
+
+
+def customer_rm_history(*, customer_id: int) -> list[RMAssignment]:
+    return list(
+        RMAssignment.objects.filter(customer_id=customer_id)
+        .select_related("rm", "assigned_by")
+        .order_by("-started_at")[:20]
+    )
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    changed_at: object
+    changed_by: str
+    field: str
+    old: object
+    new: object
+    sensitive: bool
+
+
+_HISTORY_FIELDS = (
+    "first_name", "last_name", "legal_name", "national_id", "birth_date", "phone", "email",
+    "address_line", "city", "home_branch_id", "primary_rm_id", "lifecycle_stage",
+    "preferred_channel", "preferred_contact_time", "preferred_language", "marketing_consent",
+    "do_not_contact", "kyc_review_due", "household_id",
+)
+SENSITIVE_FIELDS = frozenset({"national_id", "phone", "email", "address_line"})
+
+
+def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[FieldChange]:
+    """The latest field-level changes, computed from consecutive history rows (one query)."""
+    records = list(
+        customer.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
+    )
+    changes: list[FieldChange] = []
+    for newer, older in zip(records, records[1:], strict=False):
+        who = newer.history_user.get_username() if newer.history_user else ""
+        for field in _HISTORY_FIELDS:
+            old, new = getattr(older, field), getattr(newer, field)
+            if old != new:
+                label = str(Customer._meta.get_field(field.removesuffix("_id")).verbose_name)
+                changes.append(
+                    FieldChange(newer.history_date, who, label, old, new, field in SENSITIVE_FIELDS)
+                )
+    return changes[:limit]
+
+
+def rm_book(*, rm_id: int) -> QuerySet[Customer]:
+    return Customer.objects.filter(primary_rm_id=rm_id).select_related("home_branch").order_by("name_key", "id")
+
+
+def rm_kyc_reviews_due(*, rm_id: int, within_days: int = 30) -> QuerySet[Customer]:
+    """An RM's customers whose KYC review is overdue or due within `within_days` (rm_kyc_idx)."""
+    horizon = timezone.localdate() + timedelta(days=within_days)
+    return (
+        Customer.objects.filter(primary_rm_id=rm_id, kyc_review_due__lte=horizon)
+        .exclude(lifecycle_stage=Customer.Lifecycle.CLOSED)
+        .order_by("kyc_review_due", "id")
+    )
+
+
+@dataclass(frozen=True)
+class BranchSummary:
+    customers_by_stage: dict[str, int]
+    customers_total: int
+    balances_by_currency: list[dict]
+    rm_books: list[dict]
+    kyc_overdue: int
+
+
+def branch_summary(*, branch_id: int, today: date | None = None) -> BranchSummary:
+    """A supervisor's branch at a glance, in four aggregate queries."""
+    today = today or timezone.localdate()
+    by_stage = dict(
+        Customer.objects.filter(home_branch_id=branch_id)
+        .values_list("lifecycle_stage")
+        .annotate(n=Count("id"))
+        .values_list("lifecycle_stage", "n")
+    )
+    balances = list(
+        Account.objects.filter(branch_id=branch_id, balance__isnull=False)
+        .exclude(product__category__in=["loan", "mortgage", "card"])
+        .values("currency")
+        .annotate(total=Sum("balance"), accounts=Count("id"))
+        .order_by("currency")
+    )
+    rm_books = list(
+        Customer.objects.filter(home_branch_id=branch_id, primary_rm__isnull=False)
+        .values("primary_rm_id", "primary_rm__username", "primary_rm__first_name", "primary_rm__last_name")
+        .annotate(
+            customers=Count("id"),
+            kyc_overdue=Count("id", filter=Q(kyc_review_due__lt=today)),
+            last_contact=Max("last_contact_at"),
+        )
+        .order_by("-customers")
+    )
+    kyc_overdue = Customer.objects.filter(home_branch_id=branch_id, kyc_review_due__lt=today).count()
+    return BranchSummary(
+        customers_by_stage=by_stage,
+        customers_total=sum(by_stage.values()),
+        balances_by_currency=balances,
+        rm_books=rm_books,
+        kyc_overdue=kyc_overdue,
+    )

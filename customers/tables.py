@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import django_tables2 as tables
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from crm_bank.ui.templatetags.crm_format import lifecycle_badge
+from customers.models import Customer
+
+
+class CustomerTable(tables.Table):
+    """The bank-wide customer list: only what every staff member may see."""
+
+    name = tables.Column(
+        verbose_name=_("Name"), accessor="display_name", order_by=("name_key", "id"), linkify=True
+    )
+    cif = tables.Column(verbose_name=_("Customer number"))
+    kind = tables.Column(verbose_name=_("Kind"))
+    home_branch = tables.Column(verbose_name=_("Branch"), order_by=("home_branch__code",))
+    primary_rm = tables.Column(
+        verbose_name=_("RM"), accessor="primary_rm__get_full_name", order_by=("primary_rm__last_name",)
+    )
+    lifecycle_stage = tables.Column(verbose_name=_("Lifecycle"))
+    last_contact_at = tables.DateTimeColumn(verbose_name=_("Last contact"), format="SHORT_DATE_FORMAT")
+
+    class Meta:
+        model = Customer
+        fields = ["name", "cif", "kind", "home_branch", "primary_rm", "lifecycle_stage", "last_contact_at"]
+        attrs = {"class": "table table-sm table-hover align-middle", "id": "customer-table"}
+        order_by = ("name",)
+        empty_text = _("No customer matches. Check the spelling, or search by ID, phone or account number.")
+
+    def render_lifecycle_stage(self, record: Customer, value: str) -> str:
+        return format_html(
+            '<span class="badge {}">{}</span>', lifecycle_badge(record.lifecycle_stage), value
+        )

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from customers import views
+
+app_name = "customers"
+urlpatterns = [
+    path("", views.customer_list, name="customer-list"),
+    path("<int:pk>/", views.customer_detail, name="customer-detail"),
+    path("<int:pk>/transactions/", views.customer_transactions_panel, name="customer-transactions"),
+    path("my-book/", views.my_book, name="my-book"),
+    path("branch/", views.branch_dashboard, name="branch-dashboard"),
+]

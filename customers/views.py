@@ -1,0 +1,134 @@
+"""Customer pages. Each view parses input, calls selectors/services, renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django_tables2 import RequestConfig
+
+from campaigns.selectors import customer_campaign_contacts
+from crm_bank.org.models import Branch, StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+from customers.access import CustomerAccess, customer_get_for_user
+from customers.filters import CustomerFilter
+from customers.paginators import CappedCountPaginator
+from customers.selectors import (
+    branch_summary,
+    customer_field_changes,
+    customer_holdings,
+    customer_household_members,
+    customer_rm_history,
+    customer_total_balances,
+    customer_transactions,
+    rm_book,
+    rm_kyc_reviews_due,
+)
+from customers.selectors import (
+    customer_list as select_customers,
+)
+from customers.tables import CustomerTable
+
+TRANSACTIONS_PER_PAGE = 20
+_PER_PAGE_CHOICES = (25, 50, 100)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    profile = staff_profile_for_user(request.user)
+    if profile is not None and profile.role == StaffProfile.Role.RM:
+        return redirect("customers:my-book")
+    if profile is not None and profile.role in (StaffProfile.Role.SUPERVISOR, StaffProfile.Role.ADMIN):
+        return redirect("customers:branch-dashboard")
+    return redirect("customers:customer-list")
+
+
+def customer_list(request: HttpRequest) -> HttpResponse:
+    customer_filter = CustomerFilter(request.GET, queryset=select_customers())
+    table = CustomerTable(customer_filter.qs)
+    per_page = int(request.GET.get("per_page", 25)) if request.GET.get("per_page", "25").isdigit() else 25
+    per_page = per_page if per_page in _PER_PAGE_CHOICES else 25
+    RequestConfig(request, paginate={"per_page": per_page, "paginator_class": CappedCountPaginator}).configure(table)
+    return render(request, "customers/customer_list.html", {
+        "filter": customer_filter, "table": table, "per_page_choices": _PER_PAGE_CHOICES, "per_page": per_page,
+    })
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    rows: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def _transaction_page(access: CustomerAccess, account_ids: list[int], page: str | None) -> TransactionPage | None:
+    """One page of transactions without counting them all: fetch one row more than shown."""
+    if not access.may_see_money:
+        return None
+    number = int(page) if page and page.isdigit() and int(page) > 0 else 1
+    offset = (number - 1) * TRANSACTIONS_PER_PAGE
+    rows = list(customer_transactions(account_ids=account_ids)[offset: offset + TRANSACTIONS_PER_PAGE + 1])
+    return TransactionPage(rows[:TRANSACTIONS_PER_PAGE], number, len(rows) > TRANSACTIONS_PER_PAGE)
+
+
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    access = customer_get_for_user(user=request.user, customer_id=pk, request=request)
+    customer = access.customer
+    holdings = customer_holdings(customer_id=pk)
+    return render(request, "customers/customer_detail.html", {
+        "access": access,
+        "customer": customer,
+        "holdings": holdings,
+        "totals": customer_total_balances(holdings) if access.may_see_money else {},
+        "transactions": _transaction_page(access, [h.account_id for h in holdings], request.GET.get("page")),
+        "household": customer_household_members(customer=customer),
+        "rm_history": customer_rm_history(customer_id=pk),
+        "field_changes": customer_field_changes(customer=customer),
+        "campaign_contacts": customer_campaign_contacts(customer_id=pk),
+    })
+
+
+def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The transactions panel alone, for htmx paging inside the 360° page."""
+    access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="transactions")
+    account_ids = [h.account_id for h in customer_holdings(customer_id=pk)]
+    return render(request, "customers/_transactions_panel.html", {
+        "access": access, "customer": access.customer,
+        "transactions": _transaction_page(access, account_ids, request.GET.get("page")),
+    })
+
+
+def my_book(request: HttpRequest) -> HttpResponse:
+    profile = staff_profile_for_user(request.user)
+    if profile is None:
+        raise PermissionDenied
+    table = CustomerTable(rm_book(rm_id=request.user.pk))
+    RequestConfig(request, paginate={"per_page": 25, "paginator_class": CappedCountPaginator}).configure(table)
+    return render(request, "customers/my_book.html", {
+        "table": table,
+        "kyc_due": list(rm_kyc_reviews_due(rm_id=request.user.pk)[:20]),
+    })
+
+
+def branch_dashboard(request: HttpRequest) -> HttpResponse:
+    profile = staff_profile_for_user(request.user)
+    if profile is None or profile.role not in (StaffProfile.Role.SUPERVISOR, StaffProfile.Role.ADMIN):
+        raise PermissionDenied(_("The branch dashboard is for supervisors."))
+    branches = list(Branch.objects.order_by("code")) if profile.is_admin else []
+    branch = profile.branch
+    if profile.is_admin:
+        chosen = request.GET.get("branch")
+        branch = next((b for b in branches if str(b.pk) == chosen), branches[0] if branches else None)
+    if branch is None:
+        messages.info(request, _("No branch yet: load the demo data or create a branch in the admin."))
+        return redirect("customers:customer-list")
+    return render(request, "customers/branch_dashboard.html", {
+        "branch": branch, "branches": branches, "summary": branch_summary(branch_id=branch.pk),
+    })
