@@ -1,0 +1,78 @@
+"""Writes for the organisation: branches and the demo staff that work in them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+
+from crm_bank.org.models import Branch, Department, StaffProfile
+
+DEFAULT_DEPARTMENTS = (
+    ("RETAIL", "Retail banking", Department.Kind.RETAIL),
+    ("CORPORATE", "Corporate banking", Department.Kind.CORPORATE),
+    ("CARDS", "Card centre", Department.Kind.CARD_CENTRE),
+    ("CALLCENTRE", "Call centre", Department.Kind.CALL_CENTRE),
+    ("WEALTH", "Wealth management", Department.Kind.WEALTH),
+    ("SERVICE", "Service centre", Department.Kind.SERVICE_CENTRE),
+    ("HQ", "Head office", Department.Kind.HEAD_OFFICE),
+)
+
+
+def departments_ensure() -> dict[str, Department]:
+    """Creates the standard departments if missing; returns them by code."""
+    for code, name, kind in DEFAULT_DEPARTMENTS:
+        Department.objects.get_or_create(code=code, defaults={"name": name, "kind": kind})
+    return {d.code: d for d in Department.objects.all()}
+
+
+def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int, list[int]]:
+    """Creates `admin`, and per branch one supervisor and two RMs, unless they exist.
+
+    Usernames: `sup_<code>`, `rm_<code>_1`, `rm_<code>_2`. One password hash serves every demo
+    user (hashing is deliberately slow; hundreds of users would take a minute otherwise).
+    Returns {branch_id: [rm user ids]} for assigning customers.
+    """
+    if not password:
+        raise ValueError("A demo password is required (DEMO_PASSWORD); production has none on purpose.")
+    User = get_user_model()
+    departments = departments_ensure()
+    encoded = make_password(password)
+    with transaction.atomic():
+        admin, _ = User.objects.get_or_create(
+            username="admin",
+            defaults={"password": encoded, "is_staff": True, "is_superuser": True,
+                      "first_name": "Demo", "last_name": "Administrator"},
+        )
+        StaffProfile.objects.get_or_create(
+            user=admin, defaults={"role": StaffProfile.Role.ADMIN, "employee_number": "E000000",
+                                  "department": departments["HQ"]},
+        )
+        rms_by_branch: dict[int, list[int]] = {}
+        for branch in branches:
+            supervisor = _demo_user(
+                User, f"sup_{branch.code}", encoded, "Supervisor", branch.name, branch,
+                StaffProfile.Role.SUPERVISOR, departments["RETAIL"], None,
+            )
+            rms_by_branch[branch.pk] = [
+                _demo_user(
+                    User, f"rm_{branch.code}_{n}", encoded, f"RM {n}", branch.name, branch,
+                    StaffProfile.Role.RM, departments["RETAIL"], supervisor,
+                ).user_id
+                for n in (1, 2)
+            ]
+    return rms_by_branch
+
+
+def _demo_user(User, username, encoded, first, last, branch, role, department, manager) -> StaffProfile:
+    user, _ = User.objects.get_or_create(
+        username=username, defaults={"password": encoded, "first_name": first, "last_name": last}
+    )
+    profile, _ = StaffProfile.objects.get_or_create(
+        user=user,
+        defaults={"role": role, "branch": branch, "department": department, "manager": manager,
+                  "employee_number": f"E{user.pk:06d}"},
+    )
+    return profile
