@@ -325,7 +325,7 @@ class Account(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="linked_products",
         verbose_name=_("linked account"),
     )
-    opened_on = models.DateField(_("opened"))
+    opened_on = models.DateField(_("opened"), null=True, blank=True)  # null: the source did not say
     closed_on = models.DateField(_("closed"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE)
     currency = models.CharField(_("currency"), max_length=3)

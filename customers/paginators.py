@@ -18,7 +18,9 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.count_cap + 1].count()
+        # django-tables2 hands over its BoundRows; the queryset sits at .data.data.
+        queryset = getattr(getattr(self.object_list, "data", None), "data", self.object_list)
+        return queryset[: self.count_cap + 1].count()
 
     @property
     def is_capped(self) -> bool:

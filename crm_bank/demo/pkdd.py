@@ -1,0 +1,166 @@
+"""The PKDD'99 Czech bank ("Berka") files, read and validated. Pure pandas: no ORM.
+
+Codes follow the data set's README: birth_number YYMMDD (+50 on the month for women),
+`PRIJEM` credit, `VYDAJ`/`VYBER` debit, loan status A/B/C/D, cards hang off a disposition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm_bank.demo.files import DemoDataError, as_choice, as_decimal, as_int, as_yymmdd, read_table
+
+TRANSACTIONS_FILE = "trans_until_1994-03-30.asc.gz"
+TRANSACTIONS_END = date(1994, 3, 30)
+
+FREQUENCY = {"POPLATEK MESICNE": "monthly", "POPLATEK TYDNE": "weekly", "POPLATEK PO OBRATU": "per_txn"}
+LOAN_REPAYMENT = {"A": "paid", "B": "defaulted", "C": "current", "D": "arrears"}
+PURPOSE = {
+    "SIPO": "household bills", "POJISTNE": "insurance", "UVER": "loan instalment", "LEASING": "leasing",
+    "SLUZBY": "statement fee", "UROK": "interest", "SANKC. UROK": "penalty interest", "DUCHOD": "pension",
+}
+
+
+@dataclass(frozen=True)
+class PkddData:
+    districts: pd.DataFrame
+    clients: pd.DataFrame
+    accounts: pd.DataFrame
+    dispositions: pd.DataFrame
+    loans: pd.DataFrame
+    cards: pd.DataFrame
+    orders: pd.DataFrame
+    transactions: pd.DataFrame
+
+
+def pkdd_available(folder: Path) -> bool:
+    return (folder / "client.asc").exists() and (folder / TRANSACTIONS_FILE).exists()
+
+
+def decode_birth_number(path: Path, clients: pd.DataFrame) -> pd.DataFrame:
+    """`706213` → woman born 1970-12-13; `450204` → man born 1945-02-04."""
+    text = clients["birth_number"].str.strip()
+    bad = ~text.str.fullmatch(r"\d{6}")
+    if bad.any():
+        row = clients[bad].iloc[0]
+        raise DemoDataError(f"{path}, line {row['line']}: birth_number {row['birth_number']!r} is not YYMMDD")
+    month = text.str.slice(2, 4).astype(int)
+    female = month > 50
+    birth = pd.to_datetime(
+        "19" + text.str.slice(0, 2) + (month - 50 * female).map("{:02d}".format) + text.str.slice(4, 6),
+        format="%Y%m%d", errors="coerce",
+    )
+    if birth.isna().any():
+        row = clients[birth.isna()].iloc[0]
+        raise DemoDataError(f"{path}, line {row['line']}: birth_number {row['birth_number']!r} is not a date")
+    return clients.assign(birth_date=birth.dt.date, gender=female.map({True: "F", False: "M"}))
+
+
+def pkdd_read(folder: Path, *, sample_accounts: int | None = None) -> PkddData:
+    """Reads and validates every file before anything is written.
+
+    With `sample_accounts`, keeps the first N accounts and everything hanging off them.
+    """
+    f = {name: folder / f"{name}.asc" for name in ("district", "client", "account", "disp", "loan", "card", "order")}
+    d = read_table(f["district"], columns=["A1", "A2", "A3"])
+    districts = pd.DataFrame({"district_id": as_int(f["district"], d, "A1"), "name": d["A2"].str.strip(),
+                              "region": d["A3"].str.strip()})
+
+    a = read_table(f["account"], columns=["account_id", "district_id", "frequency", "date"])
+    accounts = pd.DataFrame({
+        "account_id": as_int(f["account"], a, "account_id"), "district_id": as_int(f["account"], a, "district_id"),
+        "frequency": as_choice(f["account"], a, "frequency", FREQUENCY).map(FREQUENCY),
+        "opened_on": as_yymmdd(f["account"], a, "date"),
+    }).sort_values("account_id")
+    if sample_accounts:
+        accounts = accounts.head(sample_accounts)
+    keep_accounts = set(accounts["account_id"])
+
+    p = read_table(f["disp"], columns=["disp_id", "client_id", "account_id", "type"])
+    dispositions = pd.DataFrame({
+        "disp_id": as_int(f["disp"], p, "disp_id"), "client_id": as_int(f["disp"], p, "client_id"),
+        "account_id": as_int(f["disp"], p, "account_id"),
+        "role": as_choice(f["disp"], p, "type", ["OWNER", "DISPONENT"]).map({"OWNER": "owner", "DISPONENT": "authorised"}),
+    })
+    dispositions = dispositions[dispositions["account_id"].isin(keep_accounts)]
+
+    c = read_table(f["client"], columns=["client_id", "birth_number", "district_id"])
+    c = decode_birth_number(f["client"], c)
+    clients = pd.DataFrame({
+        "client_id": as_int(f["client"], c, "client_id"), "district_id": as_int(f["client"], c, "district_id"),
+        "birth_number": c["birth_number"].str.strip(), "birth_date": c["birth_date"], "gender": c["gender"],
+    })
+    clients = clients[clients["client_id"].isin(set(dispositions["client_id"]))]
+
+    n = read_table(f["loan"], columns=["loan_id", "account_id", "date", "amount", "duration", "payments", "status"])
+    loans = pd.DataFrame({
+        "loan_id": as_int(f["loan"], n, "loan_id"), "account_id": as_int(f["loan"], n, "account_id"),
+        "opened_on": as_yymmdd(f["loan"], n, "date"), "principal": as_decimal(f["loan"], n, "amount"),
+        "term_months": as_int(f["loan"], n, "duration"), "instalment": as_decimal(f["loan"], n, "payments"),
+        "repayment": as_choice(f["loan"], n, "status", LOAN_REPAYMENT).map(LOAN_REPAYMENT),
+    })
+    loans = loans[loans["account_id"].isin(keep_accounts)]
+
+    k = read_table(f["card"], columns=["card_id", "disp_id", "type", "issued"])
+    cards = pd.DataFrame({
+        "card_id": as_int(f["card"], k, "card_id"), "disp_id": as_int(f["card"], k, "disp_id"),
+        "card_type": as_choice(f["card"], k, "type", ["classic", "junior", "gold"]),
+        "opened_on": as_yymmdd(f["card"], k, "issued"),
+    })
+    cards = cards[cards["disp_id"].isin(set(dispositions["disp_id"]))]
+
+    o = read_table(f["order"], columns=["order_id", "account_id", "bank_to", "account_to", "amount", "k_symbol"])
+    orders = pd.DataFrame({
+        "order_id": as_int(f["order"], o, "order_id"), "account_id": as_int(f["order"], o, "account_id"),
+        "bank_to": o["bank_to"].str.strip(), "account_to": o["account_to"].str.strip(),
+        "amount": as_decimal(f["order"], o, "amount"),
+        "purpose": o["k_symbol"].str.strip().map(PURPOSE).fillna(""),
+    })
+    orders = orders[orders["account_id"].isin(keep_accounts)]
+
+    return PkddData(districts, clients, accounts, dispositions, loans, cards, orders,
+                    _transactions(folder / TRANSACTIONS_FILE, keep_accounts))
+
+
+def _transactions(path: Path, keep_accounts: set[int]) -> pd.DataFrame:
+    columns = ["trans_id", "account_id", "date", "type", "operation", "amount", "balance", "k_symbol", "bank", "account"]
+    t = read_table(path, columns=columns)
+    frame = pd.DataFrame({
+        "trans_id": as_int(path, t, "trans_id"), "account_id": as_int(path, t, "account_id"),
+        "booked_on": as_yymmdd(path, t, "date"),
+        "direction": as_choice(path, t, "type", ["PRIJEM", "VYDAJ", "VYBER"]).map(
+            {"PRIJEM": "credit", "VYDAJ": "debit", "VYBER": "debit"}),
+        "operation": as_choice(path, t, "operation",
+                               ["VKLAD", "PREVOD Z UCTU", "VYBER", "PREVOD NA UCET", "VYBER KARTOU", ""]),
+        "amount": as_decimal(path, t, "amount"), "balance": as_decimal(path, t, "balance"),
+        "k_symbol": t["k_symbol"].str.strip(),
+        "bank": t["bank"].str.strip(), "counterparty": t["account"].str.strip().replace("0", ""),
+    })
+    frame = frame[frame["account_id"].isin(keep_accounts)]
+    frame["kind"], frame["channel"] = _kinds_and_channels(frame)
+    frame["purpose"] = frame["k_symbol"].map(PURPOSE).fillna("")
+    return frame.sort_values(["account_id", "booked_on", "trans_id"])
+
+
+def _kinds_and_channels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Transaction kind and channel from operation and k_symbol (the symbol wins for fees/interest)."""
+    operation, symbol = frame["operation"], frame["k_symbol"]
+    rules = [  # (condition, kind, channel), first match wins
+        (symbol.isin(["SLUZBY", "SANKC. UROK"]), "fee", "system"),
+        (symbol == "UROK", "interest", "system"),
+        (operation == "VKLAD", "cash_in", "counter"),
+        (operation == "VYBER", "cash_out", "counter"),
+        (operation == "VYBER KARTOU", "card_out", "atm"),
+        (operation == "PREVOD Z UCTU", "xfer_in", "system"),
+        ((operation == "PREVOD NA UCET") & (symbol == "UVER"), "loan_pay", "system"),
+        (operation == "PREVOD NA UCET", "xfer_out", "system"),
+    ]
+    conditions = [rule[0] for rule in rules]
+    kinds = np.select(conditions, [rule[1] for rule in rules], default="other")
+    channels = np.select(conditions, [rule[2] for rule in rules], default="system")
+    return kinds, channels
