@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from crm_bank.audit.services import request_ip
 from customers.models import (
     Account,
     AccountHolder,
@@ -14,6 +16,7 @@ from customers.models import (
     StandingOrder,
     Transaction,
 )
+from customers.services import customer_create, customer_rm_handover, customer_update
 
 
 class AccountHolderInline(admin.TabularInline):
@@ -32,6 +35,19 @@ class CustomerAdmin(SimpleHistoryAdmin):
     readonly_fields = ["created_at", "updated_at"]
     show_full_result_count = False
     inlines = [AccountHolderInline]
+
+    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
+        """Admin edits go through the services, so they are validated, historised and audited."""
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+        if not change:
+            saved = customer_create(actor=request.user, ip_address=request_ip(request), **form.cleaned_data)
+            obj.pk = saved.pk
+            return
+        current = Customer.objects.get(pk=obj.pk)
+        new_rm = data.pop("primary_rm", None)
+        customer_update(customer=current, actor=request.user, ip_address=request_ip(request), **data)
+        if new_rm is not None:
+            customer_rm_handover(customer=current, new_rm=new_rm, actor=request.user, reason="handover")
 
 
 @admin.register(Household)

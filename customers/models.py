@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -192,6 +193,8 @@ class Customer(models.Model):
             models.Index(fields=["primary_rm", "name_key", "id"], name="customer_rm_name_idx"),
             # Customer list filtered by lifecycle stage, in name order.
             models.Index(fields=["lifecycle_stage", "name_key", "id"], name="customer_stage_name_idx"),
+            # Search by national ID alone (the unique constraint leads with the ID type).
+            models.Index(fields=["national_id"], name="customer_national_id_idx", condition=~models.Q(national_id="")),
             # Search by phone number (exact, E.164).
             models.Index(fields=["phone"], name="customer_phone_idx", condition=~models.Q(phone="")),
             # "KYC reviews due" on an RM's landing page.
@@ -224,6 +227,11 @@ class Customer(models.Model):
         total = sum(weight for _, weight in self.COMPLETENESS_FIELDS)
         filled = sum(w for name, w in self.COMPLETENESS_FIELDS if getattr(self, name) not in ("", None))
         return round(100 * filled / total)
+
+    @property
+    def kyc_review_due_soon(self) -> bool:
+        """Overdue, or due within the 30 days the RM's landing page looks ahead."""
+        return self.kyc_review_due is not None and (self.kyc_review_due - timezone.localdate()).days <= 30
 
     @property
     def missing_fields(self) -> list[str]:

@@ -25,7 +25,7 @@ def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Cus
     if not query:
         return queryset
     compact = re.sub(r"[\s\-/]", "", query)
-    condition = Q(cif__iexact=compact) | Q(national_id=compact.upper())
+    condition = Q(cif=compact.upper()) | Q(national_id=compact.upper())
     if _DIGITS_AND_SIGNS.match(query):
         phone = compact if compact.startswith("+") else f"+{compact}"
         condition |= Q(phone=phone) | Q(

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
@@ -16,6 +17,7 @@ from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
+from customers.models import Customer
 from customers.paginators import CappedCountPaginator
 from customers.selectors import (
     branch_summary,
@@ -113,6 +115,7 @@ def my_book(request: HttpRequest) -> HttpResponse:
     RequestConfig(request, paginate={"per_page": 25, "paginator_class": CappedCountPaginator}).configure(table)
     return render(request, "customers/my_book.html", {
         "table": table,
+        "today": timezone.localdate(),
         "kyc_due": list(rm_kyc_reviews_due(rm_id=request.user.pk)[:20]),
     })
 
@@ -129,6 +132,11 @@ def branch_dashboard(request: HttpRequest) -> HttpResponse:
     if branch is None:
         messages.info(request, _("No branch yet: load the demo data or create a branch in the admin."))
         return redirect("customers:customer-list")
+    summary = branch_summary(branch_id=branch.pk)
+    stage_chart = [
+        (Customer.Lifecycle(code).label, summary.customers_by_stage.get(code, 0), code)
+        for code in Customer.Lifecycle.values
+    ]
     return render(request, "customers/branch_dashboard.html", {
-        "branch": branch, "branches": branches, "summary": branch_summary(branch_id=branch.pk),
+        "branch": branch, "branches": branches, "summary": summary, "stage_chart": stage_chart,
     })

@@ -101,7 +101,9 @@ def demo_is_loaded() -> bool:
     return Customer.objects.exists()
 
 
-def demo_load(*, folder: Path, password: str, sample: int | None = None, log: Callable[[str], None] = print) -> LoadReport:
+def demo_load(
+    *, folder: Path, password: str, sample: int | None = None, log: Callable[[str], None] = print
+) -> LoadReport:
     """Loads whatever of the two data sets is present and not yet loaded (see module doc)."""
     started = time.monotonic()
     report = LoadReport()
@@ -241,7 +243,7 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
     # 3. Customers: home branch = branch of their first own account; since = first holding.
     first_since: dict[int, date] = {}
     home_account: dict[int, int] = {}
-    for _, client_id, role, since in holder_rows:
+    for _, client_id, _role, since in holder_rows:
         first_since[client_id] = min(first_since.get(client_id, since), since)
     for disposition in pkdd.dispositions.sort_values(["role", "account_id"], ascending=[False, True]).itertuples():
         home_account.setdefault(disposition.client_id, disposition.account_id)
@@ -285,7 +287,9 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
         for o in pkdd.orders.itertuples()
     ], report)
     booked_at = pd.to_datetime(pkdd.transactions["booked_on"]).dt.tz_localize(_tz())
-    transactions = pkdd.transactions.assign(booked_at=booked_at, account_pk=pkdd.transactions["account_id"].map(account_ids))
+    transactions = pkdd.transactions.assign(
+        booked_at=booked_at, account_pk=pkdd.transactions["account_id"].map(account_ids)
+    )
     columns = ["account_id", "booked_at", "amount", "direction", "kind", "channel", "purpose", "balance_after",
                "counterparty_bank", "counterparty_account", "source_ref"]
     report.add(Transaction._meta.db_table, copy_rows(Transaction, columns, (
@@ -316,7 +320,9 @@ def _pkdd_households(pkdd: PkddData, customer_ids: dict[int, int], report: LoadR
     return result
 
 
-def _load_uci(uci: pd.DataFrame, branch: Branch, rms_by_branch, products, department: Department, report: LoadReport) -> None:
+def _load_uci(
+    uci: pd.DataFrame, branch: Branch, rms_by_branch, products, department: Department, report: LoadReport
+) -> None:
     """bank-full rows → call-centre customers, their holdings, and one historic campaign's contacts."""
     campaign = Campaign.objects.create(
         code=UCI_CAMPAIGN_CODE, name="Term deposit telemarketing 2008–2010", product=products["PT-TERM"],

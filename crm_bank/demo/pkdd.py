@@ -85,7 +85,9 @@ def pkdd_read(folder: Path, *, sample_accounts: int | None = None) -> PkddData:
     dispositions = pd.DataFrame({
         "disp_id": as_int(f["disp"], p, "disp_id"), "client_id": as_int(f["disp"], p, "client_id"),
         "account_id": as_int(f["disp"], p, "account_id"),
-        "role": as_choice(f["disp"], p, "type", ["OWNER", "DISPONENT"]).map({"OWNER": "owner", "DISPONENT": "authorised"}),
+        "role": as_choice(f["disp"], p, "type", ["OWNER", "DISPONENT"]).map(
+            {"OWNER": "owner", "DISPONENT": "authorised"}
+        ),
     })
     dispositions = dispositions[dispositions["account_id"].isin(keep_accounts)]
 
@@ -128,7 +130,8 @@ def pkdd_read(folder: Path, *, sample_accounts: int | None = None) -> PkddData:
 
 
 def _transactions(path: Path, keep_accounts: set[int]) -> pd.DataFrame:
-    columns = ["trans_id", "account_id", "date", "type", "operation", "amount", "balance", "k_symbol", "bank", "account"]
+    columns = ["trans_id", "account_id", "date", "type", "operation", "amount", "balance", "k_symbol", "bank",
+               "account"]
     t = read_table(path, columns=columns)
     frame = pd.DataFrame({
         "trans_id": as_int(path, t, "trans_id"), "account_id": as_int(path, t, "account_id"),
