@@ -170,10 +170,12 @@ class Customer(models.Model):
                 fields=["national_id_type", "national_id"],
                 condition=~models.Q(national_id=""),
                 name="customer_national_id_unique",
+                violation_error_message=_("A customer with this national ID already exists."),
             ),
             models.CheckConstraint(
                 condition=models.Q(marketing_consent=False) | models.Q(do_not_contact=False),
                 name="customer_consent_not_with_do_not_contact",
+                violation_error_message=_("A customer who asked not to be contacted cannot give marketing consent."),
             ),
         ]
         indexes = [

@@ -1,0 +1,72 @@
+"""Shared fixtures: staff of each role at two branches, and a customer of branch A."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_bank.org.models import StaffProfile
+from tests.customers.factories import CustomerFactory
+from tests.org.factories import BranchFactory, StaffProfileFactory, UserFactory
+
+Role = StaffProfile.Role
+
+
+@pytest.fixture
+def branch_a():
+    return BranchFactory(code="A01", name="Alpha")
+
+
+@pytest.fixture
+def branch_b():
+    return BranchFactory(code="B02", name="Beta")
+
+
+@pytest.fixture
+def rm_a(branch_a):
+    return StaffProfileFactory(user__username="rm_a", role=Role.RM, branch=branch_a).user
+
+
+@pytest.fixture
+def rm_a2(branch_a):
+    return StaffProfileFactory(user__username="rm_a2", role=Role.RM, branch=branch_a).user
+
+
+@pytest.fixture
+def rm_b(branch_b):
+    return StaffProfileFactory(user__username="rm_b", role=Role.RM, branch=branch_b).user
+
+
+@pytest.fixture
+def supervisor_a(branch_a):
+    return StaffProfileFactory(user__username="sup_a", role=Role.SUPERVISOR, branch=branch_a).user
+
+
+@pytest.fixture
+def supervisor_b(branch_b):
+    return StaffProfileFactory(user__username="sup_b", role=Role.SUPERVISOR, branch=branch_b).user
+
+
+@pytest.fixture
+def analyst_b(branch_b):
+    return StaffProfileFactory(user__username="analyst_b", role=Role.ANALYST, branch=branch_b).user
+
+
+@pytest.fixture
+def bank_admin():
+    return StaffProfileFactory(
+        user__username="bank_admin", user__is_staff=True, user__is_superuser=True, role=Role.ADMIN, branch=None
+    ).user
+
+
+@pytest.fixture
+def no_role_user():
+    return UserFactory(username="visitor")
+
+
+@pytest.fixture
+def customer_a(branch_a, rm_a):
+    return CustomerFactory(
+        home_branch=branch_a, primary_rm=rm_a, first_name="Jana", last_name="Novakova",
+        national_id_type="CZ_RC", national_id="7103192745", phone="+420601123456",
+        email="jana.novakova@example.cz", address_line="Vodickova 12",
+    )

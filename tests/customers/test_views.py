@@ -1,0 +1,173 @@
+"""Customer pages: content per role, search and filters, and query budgets."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from crm_bank.audit.models import AuditEvent
+from customers.models import AccountHolder, Customer, Household
+from customers.services import customer_update
+from tests.customers.factories import CustomerFactory, account_for, transactions_for
+
+pytestmark = pytest.mark.django_db
+
+QUERY_BUDGET_360 = 12
+QUERY_BUDGET_LIST = 10
+
+
+def _detail(customer: Customer) -> str:
+    return reverse("customers:customer-detail", args=[customer.pk])
+
+
+def test_pages_require_login(client, customer_a):
+    response = client.get(_detail(customer_a))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_customer_detail_shows_everything_to_the_customers_rm(client, rm_a, customer_a):
+    account = account_for(customer_a)
+    transactions_for(account, 3)
+    client.force_login(rm_a)
+    page = client.get(_detail(customer_a)).content.decode()
+    assert "Jana Novakova" in page
+    assert "7103192745" in page and "+420601123456" in page and "Vodickova 12" in page
+    assert account.number in page and "12,345.67" in page
+    assert 'id="transaction-table"' in page
+    assert 'data-masked="true"' not in page
+
+
+def test_customer_detail_masks_sensitive_fields_for_another_branch(client, rm_b, customer_a):
+    account_for(customer_a)
+    client.force_login(rm_b)
+    page = client.get(_detail(customer_a)).content.decode()
+    # Name, branch and RM stay visible bank-wide, so nobody treats the customer as new.
+    assert "Jana Novakova" in page and customer_a.primary_rm.get_full_name() in page
+    assert customer_a.home_branch.name in page
+    assert "7103192745" not in page and "710***2745" in page
+    assert "+420601123456" not in page and "Vodickova" not in page
+    assert "12,345.67" not in page and 'id="transaction-table"' not in page
+    assert 'id="masked-notice"' in page
+    assert AuditEvent.objects.filter(actor=rm_b, outcome=AuditEvent.Outcome.MASKED).count() == 1
+
+
+def test_customer_detail_forbidden_without_staff_role(client, no_role_user, customer_a):
+    client.force_login(no_role_user)
+    assert client.get(_detail(customer_a)).status_code == 403
+    assert AuditEvent.objects.filter(actor=no_role_user, outcome=AuditEvent.Outcome.DENIED).exists()
+
+
+def test_customer_detail_unknown_customer_is_404(client, rm_a):
+    client.force_login(rm_a)
+    assert client.get(reverse("customers:customer-detail", args=[999999])).status_code == 404
+
+
+@pytest.mark.parametrize("history_length", [5, 5000])
+def test_customer_detail_query_budget_whatever_the_history(
+    client, django_assert_max_num_queries, rm_a, rm_a2, customer_a, history_length
+):
+    household = Household.objects.create(name="Novak family")
+    customer_a.household = household
+    customer_a.save(update_fields=["household"])
+    CustomerFactory(home_branch=customer_a.home_branch, household=household)
+    for _ in range(3):
+        transactions_for(account_for(customer_a), history_length // 3 + 1)
+    customer_update(customer=customer_a, actor=rm_a, phone="+420 602 000 111")
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(QUERY_BUDGET_360):
+        response = client.get(_detail(customer_a))
+    assert response.status_code == 200
+    rows_shown = response.content.decode().count("<tr data-txn>")
+    assert rows_shown == min(3 * (history_length // 3 + 1), 20)
+    with django_assert_max_num_queries(QUERY_BUDGET_360):
+        older = client.get(reverse("customers:customer-transactions", args=[customer_a.pk]) + "?page=2")
+    expected = "Page 2" if history_length > 20 else "No older transactions"
+    assert older.status_code == 200 and expected in older.content.decode()
+
+
+def test_customer_detail_shows_field_changes_with_who_changed(client, rm_a, customer_a):
+    customer_update(customer=customer_a, actor=rm_a, city="Brno")
+    client.force_login(rm_a)
+    page = client.get(_detail(customer_a)).content.decode()
+    assert "Brno" in page and "rm_a" in page
+
+
+def test_customer_list_search_finds_by_name_id_phone_account(client, django_assert_max_num_queries, rm_b, customer_a):
+    account = account_for(customer_a)
+    CustomerFactory.create_batch(5, home_branch=customer_a.home_branch)
+    client.force_login(rm_b)
+    for query in ["jana", "Novakova Jana", "novakova", customer_a.cif, "7103192745", "+420 601 123 456",
+                  account.number]:
+        with django_assert_max_num_queries(QUERY_BUDGET_LIST):
+            page = client.get(reverse("customers:customer-list"), {"q": query}).content.decode()
+        assert "Jana Novakova" in page, query
+    page = client.get(reverse("customers:customer-list"), {"q": "zzzz-nobody"}).content.decode()
+    assert "Jana Novakova" not in page and "No customer matches" in page
+
+
+def test_customer_list_search_finds_chinese_name_by_pinyin(client, rm_b, branch_a):
+    CustomerFactory(first_name="伟", last_name="李", home_branch=branch_a)
+    client.force_login(rm_b)
+    for query in ["li wei", "李伟", "wei li"]:
+        assert "伟 李" in client.get(reverse("customers:customer-list"), {"q": query}).content.decode(), query
+
+
+def test_customer_list_filters_by_branch_rm_and_stage(client, rm_a, rm_b, branch_a, branch_b, customer_a):
+    other = CustomerFactory(home_branch=branch_b, last_name="Elsewhere", lifecycle_stage=Customer.Lifecycle.DORMANT)
+    client.force_login(rm_b)
+    url = reverse("customers:customer-list")
+    by_branch = client.get(url, {"home_branch": branch_a.pk}).content.decode()
+    assert "Novakova" in by_branch and "Elsewhere" not in by_branch
+    by_rm = client.get(url, {"primary_rm": rm_a.pk}).content.decode()
+    assert "Novakova" in by_rm and "Elsewhere" not in by_rm
+    dormant = client.get(url, {"lifecycle_stage": "dormant"}).content.decode()
+    assert other.last_name in dormant and "Novakova" not in dormant
+    bad = client.get(url, {"home_branch": "not-a-number", "per_page": "7"})
+    assert bad.status_code == 200
+
+
+def test_customer_list_query_budget_with_many_customers(client, django_assert_max_num_queries, rm_a, branch_a):
+    CustomerFactory.create_batch(120, home_branch=branch_a, primary_rm=rm_a)
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(QUERY_BUDGET_LIST):
+        response = client.get(reverse("customers:customer-list"), {"per_page": 100, "sort": "-name"})
+    assert response.status_code == 200
+    assert "120 customers" in response.content.decode()
+
+
+def test_my_book_lists_own_customers_and_due_kyc_reviews(client, django_assert_max_num_queries, rm_a, customer_a):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    customer_a.kyc_review_due = timezone.localdate() + dt.timedelta(days=5)
+    customer_a.save(update_fields=["kyc_review_due"])
+    CustomerFactory(primary_rm=None, last_name="NotMine")
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(QUERY_BUDGET_LIST):
+        page = client.get(reverse("customers:my-book")).content.decode()
+    assert "Novakova" in page and "NotMine" not in page
+    assert 'id="kyc-due"' in page and page.count("Jana Novakova") >= 2
+
+
+def test_home_sends_each_role_to_its_landing_page(client, rm_a, supervisor_a, analyst_b):
+    for user, target in [(rm_a, "customers:my-book"), (supervisor_a, "customers:branch-dashboard"),
+                         (analyst_b, "customers:customer-list")]:
+        client.force_login(user)
+        assert client.get("/")["Location"] == reverse(target)
+
+
+def test_branch_dashboard_for_supervisors_only(client, django_assert_max_num_queries, rm_a, supervisor_a, customer_a):
+    account_for(customer_a)
+    client.force_login(rm_a)
+    assert client.get(reverse("customers:branch-dashboard")).status_code == 403
+    client.force_login(supervisor_a)
+    with django_assert_max_num_queries(QUERY_BUDGET_LIST):
+        page = client.get(reverse("customers:branch-dashboard")).content.decode()
+    assert 'id="branch-customers"' in page and ">1<" in page and "12,345.67" in page
+
+
+def test_holdings_show_authorised_user_role(client, rm_a, customer_a):
+    account_for(customer_a, role=AccountHolder.Role.AUTHORISED)
+    client.force_login(rm_a)
+    assert "Authorised user" in client.get(_detail(customer_a)).content.decode()
