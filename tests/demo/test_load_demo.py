@@ -1,0 +1,126 @@
+"""load_demo: the real data sets on a slice, idempotency, bad input, and the generated fallback."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from campaigns.models import Campaign, CampaignContact
+from crm_bank.demo.files import DemoDataError
+from crm_bank.demo.loader import UCI_CAMPAIGN_CODE
+from crm_bank.demo.pkdd import pkdd_read
+from crm_bank.demo.uci import uci_read
+from customers.models import Account, AccountHolder, Customer, SourceRecord, Transaction
+
+DATASETS = Path(settings.CRM_DATASETS)
+PKDD = DATASETS / "berka_pkdd99"
+UCI = DATASETS / "bank_marketing_uci"
+needs_data = pytest.mark.skipif(
+    not (PKDD / "client.asc").exists() or not (UCI / "bank-full.csv.gz").exists(),
+    reason=f"public data sets not found at {DATASETS} (see README: where to get them)",
+)
+
+
+@pytest.fixture
+def dataset_copy(tmp_path: Path) -> Path:
+    """A writable copy of the data sets, for corrupting one file."""
+    for name in ("berka_pkdd99", "bank_marketing_uci"):
+        shutil.copytree(DATASETS / name, tmp_path / name)
+    for path in tmp_path.rglob("*"):
+        path.chmod(0o644 if path.is_file() else 0o755)
+    return tmp_path
+
+
+@needs_data
+def test_pkdd_read_decodes_birth_numbers_and_keeps_every_transaction():
+    data = pkdd_read(PKDD)
+    clients = data.clients.set_index("client_id")
+    assert clients.at[1, "birth_date"] == date(1970, 12, 13) and clients.at[1, "gender"] == "F"
+    assert clients.at[2, "birth_date"] == date(1945, 2, 4) and clients.at[2, "gender"] == "M"
+    assert (clients["gender"] == "F").sum() == 2645
+    assert len(data.transactions) == 46_997 and data.transactions["booked_on"].max() == date(1994, 3, 30)
+    assert set(data.loans["repayment"]) == {"paid", "defaulted", "current", "arrears"}
+
+
+@needs_data
+def test_uci_read_infers_years_from_the_date_order():
+    frame = uci_read(UCI)
+    assert len(frame) == 45_211 and frame["accepted"].sum() == 5_289
+    assert frame["contacted_on"].iloc[0] == date(2008, 5, 5)
+    assert frame["contacted_on"].iloc[-1] == date(2010, 11, 17)
+    assert frame["contacted_on"].is_monotonic_increasing
+
+
+@needs_data
+@pytest.mark.django_db
+def test_load_demo_slice_loads_customers_holdings_and_campaign_then_changes_nothing(capsys):
+    call_command("load_demo", "--data", str(DATASETS), "--sample", "40")
+    pkdd_customers = Customer.objects.filter(source_records__system=SourceRecord.System.PKDD_CORE)
+    assert pkdd_customers.count() >= 40
+    owner = Customer.objects.get(cif="CZ0000001")
+    assert owner.birth_date == date(1970, 12, 13) and owner.primary_rm is not None
+    assert owner.primary_rm.staff_profile.branch == owner.home_branch
+    assert Account.objects.get(number="1").holdings.get(role=AccountHolder.Role.OWNER).customer == owner
+    account = Account.objects.get(number="2")  # active in the window the transaction file covers
+    assert account.transactions.count() > 0
+    last = account.transactions.order_by("-booked_at", "-source_ref").first()
+    assert account.balance_as_of == last.booked_at.date()
+    assert Account.objects.get(number="1").balance is None  # no transactions in the file: not guessed
+    assert Transaction.objects.filter(booked_at__date__gt=date(1994, 3, 31)).count() == 0
+    campaign = Campaign.objects.get(code=UCI_CAMPAIGN_CODE)
+    assert campaign.contacts.count() == 40
+    assert CampaignContact.objects.filter(outcome=CampaignContact.Outcome.ACCEPTED).count() == sum(
+        uci_read(UCI, sample_rows=40)["accepted"])
+    counts = (Customer.objects.count(), Account.objects.count(), Transaction.objects.count())
+
+    call_command("load_demo", "--data", str(DATASETS), "--sample", "40")
+    assert (Customer.objects.count(), Account.objects.count(), Transaction.objects.count()) == counts
+    assert "already loaded" in capsys.readouterr().out
+
+
+@needs_data
+@pytest.mark.django_db
+def test_load_demo_malformed_file_names_file_and_line_and_writes_nothing(dataset_copy: Path):
+    path = dataset_copy / "berka_pkdd99" / "loan.asc"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[4] = lines[4].replace(";12;", ";twelve;", 1) if ";12;" in lines[4] else lines[4].replace(";", ";x", 4)
+    path.write_text("".join(lines))
+    with pytest.raises(CommandError, match=r"loan\.asc, line 5"):
+        call_command("load_demo", "--data", str(dataset_copy))
+    assert not Customer.objects.exists() and not Campaign.objects.exists()
+
+
+@needs_data
+@pytest.mark.django_db
+def test_load_demo_malformed_transactions_stop_the_load(dataset_copy: Path):
+    path = dataset_copy / "berka_pkdd99" / "trans_until_1994-03-30.asc.gz"
+    with gzip.open(path, "rt") as handle:
+        lines = handle.readlines()
+    lines[100] = lines[100].replace('"PRIJEM"', '"PRIJEMX"').replace('"VYDAJ"', '"VYDAJX"').replace(
+        '"VYBER"', '"VYBERX"')
+    with gzip.open(path, "wt") as handle:
+        handle.writelines(lines)
+    with pytest.raises(DemoDataError, match=r"trans_until_1994-03-30\.asc\.gz, line 101"):
+        pkdd_read(dataset_copy / "berka_pkdd99")
+
+
+@pytest.mark.django_db
+def test_load_demo_without_data_sets_generates_a_bank(tmp_path: Path, capsys):
+    call_command("load_demo", "--data", str(tmp_path / "absent"))
+    out = capsys.readouterr().out
+    assert "not at" in out and "synthetic" in out.lower()
+    assert Customer.objects.count() > 0
+    assert SourceRecord.objects.filter(system=SourceRecord.System.SYNTHETIC).exists()
+
+
+@pytest.mark.django_db
+def test_load_demo_refuses_without_demo_password(settings):
+    settings.DEMO_PASSWORD = None
+    with pytest.raises(CommandError, match="DEMO_PASSWORD"):
+        call_command("load_demo")
