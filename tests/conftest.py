@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from crm_bank.org.models import StaffProfile
 from tests.customers.factories import CustomerFactory
 from tests.org.factories import BranchFactory, StaffProfileFactory, UserFactory
 
 Role = StaffProfile.Role
+
+
+@pytest.fixture(autouse=True)
+def english_by_default():
+    """A request in Chinese leaves its language active in the thread; each test starts in English."""
+    translation.activate("en")
+    yield
+    translation.activate("en")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact
 from crm_bank.demo.files import DemoDataError
@@ -70,7 +71,7 @@ def test_load_demo_slice_loads_customers_holdings_and_campaign_then_changes_noth
     account = Account.objects.get(number="2")  # active in the window the transaction file covers
     assert account.transactions.count() > 0
     last = account.transactions.order_by("-booked_at", "-source_ref").first()
-    assert account.balance_as_of == last.booked_at.date()
+    assert account.balance_as_of == timezone.localtime(last.booked_at).date()
     assert Account.objects.get(number="1").balance is None  # no transactions in the file: not guessed
     assert Transaction.objects.filter(booked_at__date__gt=date(1994, 3, 31)).count() == 0
     campaign = Campaign.objects.get(code=UCI_CAMPAIGN_CODE)

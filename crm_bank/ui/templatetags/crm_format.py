@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from babel.numbers import format_currency
@@ -9,6 +10,7 @@ from django import template
 from django.utils.translation import get_language, to_locale
 
 register = template.Library()
+_CODE_THEN_DIGIT = re.compile(r"^(-?)([A-Z]{3})(?=\d)")
 
 _LIFECYCLE_BADGES = {
     "prospect": "text-bg-primary",
@@ -25,10 +27,12 @@ def _babel_locale() -> str:
 
 @register.filter
 def money(value: Decimal | int | float | None, currency: str = "CZK") -> str:
-    """`12345.67|money:"CZK"` → `CZK 12,345.67` (en) / `CZK 12,345.67` (zh); `¥12,345.67` for CNY in zh."""
+    """`12345.67|money:"CZK"` → `CZK 12,345.67`; `¥12,345.67` for CNY in Chinese."""
     if value is None or value == "":
         return "—"
-    return format_currency(Decimal(value), currency, locale=_babel_locale())
+    text = format_currency(Decimal(value), currency, locale=_babel_locale())
+    # CLDR glues a bare ISO code to the digits ("CZK12,345.67"); a no-break space reads better.
+    return _CODE_THEN_DIGIT.sub("\\1\\2\xa0", text)
 
 
 @register.filter

@@ -1,0 +1,50 @@
+"""Both languages: the switcher, translated pages, and money/dates per locale."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from crm_bank.ui.templatetags.crm_format import money
+
+pytestmark = pytest.mark.django_db
+
+
+def test_language_switcher_turns_pages_chinese_and_back(client, rm_a, customer_a):
+    client.force_login(rm_a)
+    detail = reverse("customers:customer-detail", args=[customer_a.pk])
+    response = client.post(reverse("set_language"), {"language": "zh-hans", "next": detail})
+    assert response.status_code == 302
+    page = client.get(detail).content.decode()
+    assert 'lang="zh-hans"' in page and "持有产品" in page and "客户经理" in page
+    client.post(reverse("set_language"), {"language": "en", "next": detail})
+    assert "Holdings" in client.get(detail).content.decode()
+
+
+def test_login_page_switches_language_without_signing_in(client):
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": reverse("login")})
+    assert "登录" in client.get(reverse("login")).content.decode()
+
+
+def test_money_formats_per_locale():
+    with translation.override("en"):
+        assert money(Decimal("12345.67"), "CZK") == "CZK\xa012,345.67"
+        assert money(Decimal("-5"), "EUR").startswith("-€")
+    with translation.override("zh-hans"):
+        assert money(Decimal("12345.67"), "CNY") == "¥12,345.67"
+    assert money(None, "CZK") == "—"
+
+
+def test_dates_follow_the_locale(client, rm_a, customer_a):
+    import datetime as dt
+
+    customer_a.birth_date = dt.date(1971, 3, 19)
+    customer_a.save(update_fields=["birth_date"])
+    client.force_login(rm_a)
+    detail = reverse("customers:customer-detail", args=[customer_a.pk])
+    assert "03/19/1971" in client.get(detail).content.decode()
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": detail})
+    assert "1971年3月19日" in client.get(detail).content.decode()
