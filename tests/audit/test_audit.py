@@ -33,7 +33,8 @@ def test_audit_event_refuses_delete_in_the_database(event):
 def test_audit_event_refuses_raw_sql_update(event):
     from django.db import connection
 
-    with pytest.raises(ProgrammingError, match="Cannot update or delete"), transaction.atomic(), connection.cursor() as cursor:
+    refused = pytest.raises(ProgrammingError, match="Cannot update or delete")
+    with refused, transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE audit_auditevent SET outcome = 'denied' WHERE id = %s", [event.pk])
 
 

@@ -1,0 +1,96 @@
+"""The main flow in Chromium: log in, search a customer, open the 360° page, masking per role.
+
+Uses Debian's Chromium (Playwright cannot download its own browser here).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from crm_bank.org.models import StaffProfile
+from tests.customers.factories import account_for, transactions_for
+from tests.org.factories import StaffProfileFactory
+
+CHROMIUM = Path(os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "pw-for-tests"
+# Playwright's sync API keeps an event loop on the main thread, where the test also uses the ORM.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM} (make test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def _log_in(browser, live_server, username: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/customers/**")
+    return page
+
+
+def _search_and_open(page, live_server, query: str, name: str) -> None:
+    page.fill("#global-search", query)
+    page.press("#global-search", "Enter")
+    page.wait_for_selector("#customer-table")
+    page.click(f"#customer-table a:text('{name}')")
+    page.wait_for_selector("#customer-header")
+
+
+def test_rm_searches_opens_360_and_sees_masking_by_branch(browser, live_server, customer_a, rm_b):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    transactions_for(account_for(customer_a), 30)
+
+    own = _log_in(browser, live_server, "rm_a")
+    _search_and_open(own, live_server, "novakova", "Jana Novakova")
+    assert own.inner_text("#customer-name") == "Jana Novakova"
+    assert own.inner_text("#field-national-id").strip() == "7103192745"
+    assert own.inner_text("#field-phone").strip() == "+420601123456"
+    assert own.locator("#transaction-table tr[data-txn]").count() == 20
+    own.click("#transactions-older")  # htmx swaps in the next page
+    own.wait_for_selector("#transactions-panel :text('Page 2')")
+    own.screenshot(path=str(SCREENSHOTS / "customer_360_own_rm.png"), full_page=True)
+    own.close()
+
+    other = _log_in(browser, live_server, "rm_b")
+    _search_and_open(other, live_server, customer_a.cif, "Jana Novakova")
+    assert "710***2745" in other.inner_text("#field-national-id")
+    assert "7103192745" not in other.content()
+    assert other.locator("#masked-notice").is_visible()
+    assert other.locator("#transaction-table").count() == 0
+    other.screenshot(path=str(SCREENSHOTS / "customer_360_other_branch.png"), full_page=True)
+    other.close()
+
+
+def test_supervisor_switches_the_360_page_to_chinese(browser, live_server, customer_a, branch_a):
+    StaffProfileFactory(user__username="sup_browser", role=StaffProfile.Role.SUPERVISOR, branch=branch_a)
+    page = _log_in(browser, live_server, "sup_browser")
+    page.goto(f"{live_server.url}/customers/{customer_a.pk}/")
+    page.click("#language-form button[value='zh-hans']")
+    page.wait_for_selector("html[lang='zh-hans']")
+    assert "持有产品" in page.inner_text("#holdings-panel")
+    assert page.inner_text("#field-national-id").strip() == "7103192745"
+    page.screenshot(path=str(SCREENSHOTS / "customer_360_chinese.png"), full_page=True)
+    page.close()
