@@ -125,3 +125,11 @@ def test_load_demo_refuses_without_demo_password(settings):
     settings.DEMO_PASSWORD = None
     with pytest.raises(CommandError, match="DEMO_PASSWORD"):
         call_command("load_demo")
+
+
+@pytest.mark.django_db
+def test_data_notes_page_says_the_transaction_file_is_partial(client, django_assert_max_num_queries, rm_a):
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(5):
+        page = client.get("/data-notes/").content.decode()
+    assert "46,997" in page and "No rows are invented" in page

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from crm_bank.demo import views
+
+app_name = "demo"
+urlpatterns = [
+    path("", views.data_notes, name="data-notes"),
+]
