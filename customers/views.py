@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 from django_tables2 import RequestConfig
 
 from campaigns.selectors import customer_campaign_contacts
+from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from customers.access import CustomerAccess, customer_get_for_user
@@ -48,6 +48,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("customers:customer-list")
 
 
+@staff_required()
 def customer_list(request: HttpRequest) -> HttpResponse:
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     table = CustomerTable(customer_filter.qs)
@@ -107,10 +108,8 @@ def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
+@staff_required()
 def my_book(request: HttpRequest) -> HttpResponse:
-    profile = staff_profile_for_user(request.user)
-    if profile is None:
-        raise PermissionDenied
     table = CustomerTable(rm_book(rm_id=request.user.pk))
     RequestConfig(request, paginate={"per_page": 25, "paginator_class": CappedCountPaginator}).configure(table)
     return render(request, "customers/my_book.html", {
@@ -120,10 +119,9 @@ def my_book(request: HttpRequest) -> HttpResponse:
     })
 
 
+@staff_required(StaffProfile.Role.SUPERVISOR)
 def branch_dashboard(request: HttpRequest) -> HttpResponse:
     profile = staff_profile_for_user(request.user)
-    if profile is None or profile.role not in (StaffProfile.Role.SUPERVISOR, StaffProfile.Role.ADMIN):
-        raise PermissionDenied(_("The branch dashboard is for supervisors."))
     branches = list(Branch.objects.order_by("code")) if profile.is_admin else []
     branch = profile.branch
     if profile.is_admin:

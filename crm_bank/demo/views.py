@@ -5,9 +5,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from crm_bank.demo.pkdd import TRANSACTIONS_END
+from crm_bank.org.decorators import staff_required
 from customers.models import SourceRecord
 
 
+@staff_required()
 def data_notes(request: HttpRequest) -> HttpResponse:
     """Where the demo's data came from, and what it lacks."""
     by_system = dict(
