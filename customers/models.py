@@ -199,6 +199,8 @@ class Customer(models.Model):
             models.Index(fields=["national_id"], name="customer_national_id_idx", condition=~models.Q(national_id="")),
             # Search by phone number (exact, E.164).
             models.Index(fields=["phone"], name="customer_phone_idx", condition=~models.Q(phone="")),
+            # Customer list sorted by last contact (NULLs, never contacted, sort last).
+            models.Index(fields=["last_contact_at", "id"], name="customer_last_contact_idx"),
             # "KYC reviews due" on an RM's landing page.
             models.Index(fields=["primary_rm", "kyc_review_due"], name="customer_rm_kyc_idx"),
             # Household panel on the 360° page.
