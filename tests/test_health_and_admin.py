@@ -37,6 +37,15 @@ def test_admin_customer_history_page_loads(client, bank_admin, customer_a):
     assert client.get(url).status_code == 200
 
 
+def test_admin_opening_a_customer_is_audited(client, bank_admin, customer_a):
+    from crm_bank.audit.models import AuditEvent
+
+    client.force_login(bank_admin)
+    assert client.get(reverse("admin:customers_customer_change", args=[customer_a.pk])).status_code == 200
+    event = AuditEvent.objects.get(actor=bank_admin, action=AuditEvent.Action.VIEW)
+    assert event.object_id == str(customer_a.pk) and event.detail["purpose"] == "admin"
+
+
 def test_admin_customer_edit_goes_through_services_and_is_audited(client, bank_admin, customer_a):
     from crm_bank.audit.models import AuditEvent
     from customers.models import Customer

@@ -1,0 +1,143 @@
+"""The synthetic bank: valid and unique IDs, coherent rows, skewed money, idempotent re-runs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+from django.db.models import Count, Q
+from stdnum.cn import ric, uscc
+
+from crm_bank.org.models import StaffProfile
+from customers import generation
+from customers.generation import bank_generate
+from customers.models import Account, AccountHolder, Customer, RMAssignment, SourceRecord, Transaction
+from customers.naming import customer_name_keys
+
+PASSWORD = "test-demo-password"
+
+
+def _generate(**overrides) -> dict:
+    arguments = {"customers": 300, "transactions_per_customer": 5, "seed": 11, "branches": 4,
+                 "password": PASSWORD, "log": lambda _: None, "as_of": date(2026, 6, 30)}
+    return bank_generate(**{**arguments, **overrides})
+
+
+@pytest.mark.django_db
+def test_bank_generate_writes_valid_unique_national_ids_and_name_keys():
+    figures = _generate()
+
+    customers = list(Customer.objects.filter(cif__startswith="S011"))
+    assert figures["customers"] == len(customers) == 300
+    assert [c.cif for c in sorted(customers, key=lambda c: c.cif)][:2] == ["S01100000000", "S01100000001"]
+    assert len({(c.national_id_type, c.national_id) for c in customers}) == 300
+    for customer in customers:
+        assert (customer.name_key, customer.name_key_reversed) == customer_name_keys(
+            kind=customer.kind, first_name=customer.first_name, last_name=customer.last_name,
+            legal_name=customer.legal_name,
+        )
+        assert customer.name_key
+        assert customer.created_at is not None and customer.updated_at >= customer.created_at
+        if customer.kind == Customer.Kind.CORPORATE:
+            assert customer.national_id_type == Customer.IdType.COMPANY_REG
+            assert uscc.is_valid(customer.national_id) and customer.legal_name
+        else:
+            assert customer.national_id_type == Customer.IdType.CN_RIC
+            assert ric.is_valid(customer.national_id), customer.national_id
+            assert ric.get_birth_date(customer.national_id) == customer.birth_date
+            assert customer.gender == ("M" if int(customer.national_id[16]) % 2 else "F")
+            assert customer.phone.startswith("+861") and len(customer.phone) == 14 or customer.phone == ""
+
+
+@pytest.mark.django_db
+def test_bank_generate_gives_every_customer_an_rm_of_the_home_branch_and_holdings():
+    _generate()
+
+    customers = Customer.objects.filter(cif__startswith="S011").select_related("primary_rm__staff_profile")
+    for customer in customers:
+        assert customer.primary_rm.staff_profile.role == StaffProfile.Role.RM
+        assert customer.primary_rm.staff_profile.branch_id == customer.home_branch_id
+    assert RMAssignment.objects.filter(
+        customer__in=customers, reason=RMAssignment.Reason.ONBOARDING, ended_at__isnull=True
+    ).count() == 300
+    assert set(SourceRecord.objects.filter(system="synthetic", customer__in=customers)
+               .values_list("external_id", flat=True)) == {c.cif for c in customers}
+    owners = customers.annotate(owned=Count("holdings", filter=Q(holdings__role=AccountHolder.Role.OWNER)))
+    # Prospects are leads, not yet customers: they hold nothing. Everyone else owns a current account.
+    assert all(c.owned >= 1 for c in owners if c.lifecycle_stage != Customer.Lifecycle.PROSPECT)
+    assert all(c.owned == 0 for c in owners if c.lifecycle_stage == Customer.Lifecycle.PROSPECT)
+    assert AccountHolder.objects.filter(customer__in=customers, role=AccountHolder.Role.AUTHORISED).exists()
+    assert not customers.filter(marketing_consent=True, do_not_contact=True).exists()
+    assert not customers.filter(marketing_consent=True, marketing_consent_at__isnull=True).exists()
+    assert Account.objects.filter(holdings__customer__in=customers).exclude(currency="CNY").count() == 0
+
+
+@pytest.mark.django_db
+def test_bank_generate_skews_deposits_and_transactions():
+    figures = _generate()
+
+    assert figures["top20_deposit_share"] >= 0.6
+    transactions = Transaction.objects.filter(account__holdings__customer__cif__startswith="S011",
+                                              account__holdings__role=AccountHolder.Role.OWNER)
+    assert abs(transactions.count() / 300 - 5) < 2
+    assert not transactions.filter(amount__lt=0).exists()
+    assert set(transactions.values_list("channel", flat=True)) == set(Transaction.Channel.values)
+    kinds = dict(transactions.values_list("kind", "direction").distinct())
+    assert kinds["cash_in"] == kinds["xfer_in"] == kinds["interest"] == Transaction.Direction.CREDIT
+    assert kinds["card_pay"] == kinds["xfer_out"] == kinds["fee"] == Transaction.Direction.DEBIT
+    per_account = transactions.values("account").annotate(n=Count("id")).order_by("-n")
+    assert per_account[0]["n"] >= 5 * np.median([row["n"] for row in per_account])
+
+
+@pytest.mark.django_db
+def test_bank_generate_rerun_with_the_same_seed_writes_nothing():
+    _generate()
+    before = (Customer.objects.count(), Account.objects.count(), Transaction.objects.count())
+
+    figures = _generate()
+
+    assert figures["customers"] == 0 and figures["already_present"] == 300
+    assert (Customer.objects.count(), Account.objects.count(), Transaction.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_bank_generate_extends_to_more_customers_without_touching_the_first():
+    _generate(customers=120)
+    first = dict(Customer.objects.values_list("cif", "national_id"))
+
+    figures = _generate(customers=200)
+
+    assert figures["customers"] == 80 and figures["already_present"] == 120
+    assert dict(Customer.objects.filter(cif__in=first).values_list("cif", "national_id")) == first
+    assert Customer.objects.filter(cif__startswith="S011").count() == 200
+
+
+@pytest.mark.django_db
+def test_bank_generate_without_password_creates_no_staff_and_no_rm():
+    _generate(customers=50, seed=12, password=None)
+
+    assert not StaffProfile.objects.exists()
+    assert not Customer.objects.filter(primary_rm__isnull=False).exists()
+    assert not RMAssignment.objects.exists()
+
+
+def test_segment_build_is_the_same_for_the_same_seed_and_differs_for_another():
+    pools = generation._pools_build(seed=5)
+    bank = generation._Bank(seed=5, as_of_day=20_000, transactions_per_customer=5, branch_ids=np.arange(1, 5),
+                            rm_ids=None, product_ids=np.arange(1, 9))
+    first = generation._segment_build(bank=bank, pools=pools, start=0, stop=200)
+    again = generation._segment_build(bank=bank, pools=pools, start=0, stop=200)
+    other_pools = generation._pools_build(seed=6)
+    other = generation._segment_build(bank=generation._Bank(**{**bank.__dict__, "seed": 6}), pools=other_pools,
+                                      start=0, stop=200)
+
+    for table in ("customers", "accounts", "transactions"):
+        for column, values in getattr(first, table).items():
+            assert np.array_equal(np.asarray(values), np.asarray(getattr(again, table)[column])), (table, column)
+    assert first.customers["national_id"].tolist() != other.customers["national_id"].tolist()
+
+
+def test_bank_generate_refuses_a_seed_that_does_not_fit_the_cif():
+    with pytest.raises(ValueError, match="seed"):
+        bank_generate(customers=10, transactions_per_customer=1, seed=1000)
