@@ -90,17 +90,19 @@ def _bench(*, requests: int, database: str) -> dict:
         if urls[group]:
             _get(client, urls[group][0])
     timings: dict[str, list[float]] = {group: [] for group in urls}
+    slowest: dict[str, tuple[float, str]] = {}
     errors = 0
     for group, url in plan:
         elapsed, ok = _timed(lambda url=url: _get(client, url))
         timings[group].append(elapsed)
+        slowest[group] = max(slowest.get(group, (0.0, "")), (elapsed, url))
         errors += not ok
     with CaptureQueriesContext(connection) as queries:
         _get(client, urls["customer_360_long_history"][0] if long_history else urls["customer_360"][0])
     for group, values in timings.items():
         if values:
             print(f"{group:28} n={len(values):4}  p50 {_percentile(values, 50):7.1f} ms  "
-                  f"p95 {_percentile(values, 95):7.1f} ms  max {max(values):7.1f} ms")
+                  f"p95 {_percentile(values, 95):7.1f} ms  max {max(values):7.1f} ms  ({slowest[group][1]})")
     print(f"queries in one 360° page: {len(queries)}; errors: {errors}")
     search = timings["name_search"] + timings["phone_id_search"]
     return {

@@ -167,7 +167,8 @@ def bank_generate(
     figures: Counter[str] = Counter()
     if not segments:
         log(f"All {customers:,} customers of seed {seed} are already present: nothing written.")
-        return {"customers": 0, "seconds": round(time.perf_counter() - started, 1), "already_present": customers}
+        return {"customers": 0, "rows": 0, "already_present": customers,
+                "seconds": round(time.perf_counter() - started, 1)}
     missing = sum(stop - start for start, stop in segments)
     log(f"Writing {missing:,} customers of seed {seed} ({customers - missing:,} already present).")
     bank = _Bank(
@@ -335,7 +336,6 @@ def _pick(rng: np.random.Generator, pool: np.ndarray, count: int) -> np.ndarray:
     return pool[rng.integers(0, len(pool), count)]
 
 
-
 # Drawing a segment: numpy and Faker pools only, no database, so a test can compare two draws.
 
 
@@ -489,7 +489,7 @@ def _customers_draw(
     home = people["home_from"]
     since, until = people["since_day"], people["until_day"]
     created = np.where(stage == PROSPECT, as_of - rng.integers(1, 120, n), since) * _DAY + rng.integers(3600, 36_000, n)
-    return {
+    columns = {
         "cif": np.array([_cif(bank.seed, start + i) for i in range(n)], dtype=object),
         "kind": kind,
         "first_name": first,
@@ -521,11 +521,14 @@ def _customers_draw(
         "household_role": people["household_role"],
         "last_contact_at": np.where((stage == PROSPECT) | (rng.random(n) < 0.3), _NULL, (
             np.maximum(since, until - rng.exponential(60, n).astype(np.int64)) * _DAY + rng.integers(0, _DAY, n))),
-        "last_contact_channel": "",
         "attributes": "{}",
         "created_at": created,
         "updated_at": created + (rng.random(n) * (as_of * _DAY - created)).astype(np.int64),
     }
+    # The last contact came through the customer's preferred channel, else at the branch.
+    contacted, preferred = columns["last_contact_at"] != _NULL, columns["preferred_channel"]
+    columns["last_contact_channel"] = np.where(contacted, np.where(preferred == "", "branch", preferred), "")
+    return columns
 
 
 def _contact_draw(
@@ -786,13 +789,15 @@ def _transactions_draw(
     account = np.where(on_savings, first_of[SAVINGS][owner], account)
     begin = np.maximum(accounts["opened_on"][account], bank.as_of_day - _HISTORY_YEARS * 365)
     end = np.minimum(accounts["_end_day"][account], bank.as_of_day)  # nothing booked today yet
-    day = begin + (rng.random(m) * np.maximum(end - begin, 1)).astype(np.int64)
+    day = begin + (rng.random(m) * (end - begin)).astype(np.int64)
     local_time = np.where(_TXN_NIGHT[kind], rng.integers(3600, 5 * 3600, m), 8 * 3600 + 14 * 3600 * rng.beta(2, 2, m))
     booked = day * _DAY + local_time.astype(np.int64) - _CHINA_UTC
     spend = np.clip((people["wealth"][owner] / 20_000) ** 0.25, 0.3, 4)  # the richer spend more per payment
     amount = np.rint(rng.lognormal(_TXN_LOG_MEDIAN[kind], 1.0) * spend * 100).astype(np.int64)
     variant = _TXN_VARIANT_START[kind] + (rng.random(m) * _TXN_VARIANT_COUNT[kind]).astype(np.int64)
-    order = np.argsort(booked, kind="stable")
+    # An account closed before the history window (or the day it opened) has nothing to show.
+    order = np.flatnonzero(end > begin)
+    order = order[np.argsort(booked[order], kind="stable")]
     return {
         "account_id": account[order],
         "booked_at": booked[order],

@@ -6,7 +6,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from stdnum.cn import ric, uscc
 
 from crm_bank.org.models import StaffProfile
@@ -71,6 +71,8 @@ def test_bank_generate_gives_every_customer_an_rm_of_the_home_branch_and_holding
     assert not customers.filter(marketing_consent=True, do_not_contact=True).exists()
     assert not customers.filter(marketing_consent=True, marketing_consent_at__isnull=True).exists()
     assert Account.objects.filter(holdings__customer__in=customers).exclude(currency="CNY").count() == 0
+    assert not customers.filter(last_contact_at__isnull=False, last_contact_channel="").exists()
+    assert not customers.filter(last_contact_at__isnull=True).exclude(last_contact_channel="").exists()
 
 
 @pytest.mark.django_db
@@ -86,6 +88,7 @@ def test_bank_generate_skews_deposits_and_transactions():
     kinds = dict(transactions.values_list("kind", "direction").distinct())
     assert kinds["cash_in"] == kinds["xfer_in"] == kinds["interest"] == Transaction.Direction.CREDIT
     assert kinds["card_pay"] == kinds["xfer_out"] == kinds["fee"] == Transaction.Direction.DEBIT
+    assert not transactions.filter(booked_at__date__gt=F("account__closed_on")).exists()
     per_account = transactions.values("account").annotate(n=Count("id")).order_by("-n")
     assert per_account[0]["n"] >= 5 * np.median([row["n"] for row in per_account])
 

@@ -28,6 +28,10 @@ class Command(BaseCommand):
             seed=options["seed"],
             branches=options["branches"],
             password=settings.DEMO_PASSWORD,
-            log=self.stdout.write,
+            log=self._progress,
         )
         self.stdout.write(json.dumps(figures))
+
+    def _progress(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()  # a long run logged to a file shows its progress as it goes
