@@ -67,8 +67,11 @@ class CampaignContact(models.Model):
         OTHER = "other", _("Other")
         NONE = "", _("Not contacted before")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="contacts")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="campaign_contacts")
+    # Indexed by campaign_contact_unique (campaign, customer) and campaign_contact_customer_idx.
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="contacts", db_index=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="campaign_contacts", db_index=False
+    )
     contacted_on = models.DateField(_("last contacted"), null=True, blank=True)
     channel = models.CharField(_("contact channel"), max_length=12, blank=True)
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)

@@ -8,15 +8,24 @@ from django.db import connection, models
 
 
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
-    """Reserves `count` primary keys from the model's sequence in one query."""
+    """Reserves `count` primary keys from the model's sequence, so concurrent inserts never collide.
+
+    nextval runs server-side and only the range comes back; if another session interleaved, the
+    range has holes and the values themselves are fetched instead (the skipped ones are gaps).
+    """
     if count <= 0:
         return []
-    table = model._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
+        (sequence,) = cursor.fetchone()
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+            "SELECT min(v), max(v) FROM (SELECT nextval(%s) AS v FROM generate_series(1, %s)) s", [sequence, count]
         )
-        return [row[0] for row in cursor.fetchall()]
+        low, high = cursor.fetchone()
+        if high - low + 1 == count:
+            return list(range(low, high + 1))
+        cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
+        return [value for (value,) in cursor.fetchall()]
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:

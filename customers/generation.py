@@ -25,6 +25,7 @@ from numpy.dtypes import StringDType
 from stdnum import numdb
 from stdnum.cn import uscc
 
+from crm_bank.bulk import allocate_ids
 from crm_bank.org.models import Branch
 from crm_bank.org.services import demo_staff_ensure
 from customers.models import (
@@ -826,9 +827,9 @@ def _segment_write(*, cursor, segment: _Segment) -> dict[str, int]:
     cursor.execute("SET LOCAL synchronous_commit = off")  # a crash loses the segment; a re-run redoes it
     c, a, t = segment.customers, segment.accounts, segment.transactions
     _national_ids_free(cursor=cursor, customers=c)
-    household_ids = _ids_reserve(cursor=cursor, model=Household, count=len(segment.households["kind"]))
-    customer_ids = _ids_reserve(cursor=cursor, model=Customer, count=len(c["cif"]))
-    account_ids = _ids_reserve(cursor=cursor, model=Account, count=len(a["number"]))
+    household_ids = _ids_for(Household, len(segment.households["kind"]))
+    customer_ids = _ids_for(Customer, len(c["cif"]))
+    account_ids = _ids_for(Account, len(a["number"]))
     rm = c["primary_rm_id"] != _NULL
     written = {
         "households": _copy_frame(cursor, Household, {**segment.households, "id": household_ids}),
@@ -878,23 +879,8 @@ def _national_ids_free(*, cursor, customers: dict[str, np.ndarray]) -> None:
             body=customers["_id_body"], corporate=corporate, taken=taken)
 
 
-def _ids_reserve(*, cursor, model: type, count: int) -> np.ndarray:
-    """`count` fresh ids from the table's identity sequence, so concurrent inserts never collide.
-
-    nextval runs server-side; if another session interleaved, the range has holes and the values
-    are fetched instead (the skipped ones are just gaps).
-    """
-    if not count:
-        return np.empty(0, dtype=np.int64)
-    cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [model._meta.db_table])
-    (sequence,) = cursor.fetchone()
-    cursor.execute("SELECT min(v), max(v) FROM (SELECT nextval(%s) AS v FROM generate_series(1, %s)) s",
-                   [sequence, count])
-    low, high = cursor.fetchone()
-    if high - low + 1 == count:
-        return np.arange(low, high + 1, dtype=np.int64)
-    cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, count])
-    return np.array([value for (value,) in cursor.fetchall()], dtype=np.int64)
+def _ids_for(model: type, count: int) -> np.ndarray:
+    return np.asarray(allocate_ids(model, count), dtype=np.int64)
 
 
 def _local_to_id(ids: np.ndarray, local: np.ndarray) -> np.ndarray:

@@ -94,8 +94,9 @@ class Customer(models.Model):
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
     legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
     # Transliterated lower-case "first last" and "last first" (汉字 → pinyin), for prefix search.
-    name_key = models.CharField(max_length=220, editable=False)
-    name_key_reversed = models.CharField(max_length=220, editable=False)
+    # Collation "C": one plain b-tree then serves both `LIKE 'li w%'` and `ORDER BY name_key`.
+    name_key = models.CharField(max_length=220, editable=False, db_collation="C")
+    name_key_reversed = models.CharField(max_length=220, editable=False, db_collation="C")
     national_id_type = models.CharField(
         _("ID type"), max_length=12, choices=IdType.choices, blank=True
     )
@@ -111,12 +112,15 @@ class Customer(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     postal_code = models.CharField(_("postal code"), max_length=12, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True)
+    # db_index=False on foreign keys whose column leads a named composite index below: the
+    # plain one would only cost space and write time at a million customers.
     home_branch = models.ForeignKey(
-        Branch, on_delete=models.PROTECT, related_name="customers", verbose_name=_("home branch")
+        Branch, on_delete=models.PROTECT, related_name="customers", verbose_name=_("home branch"),
+        db_index=False,
     )
     primary_rm = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="book", verbose_name=_("relationship manager"),
+        related_name="book", verbose_name=_("relationship manager"), db_index=False,
     )
     lifecycle_stage = models.CharField(
         _("lifecycle stage"), max_length=10, choices=Lifecycle.choices, default=Lifecycle.CUSTOMER
@@ -144,7 +148,7 @@ class Customer(models.Model):
     kyc_review_due = models.DateField(_("KYC review due"), null=True, blank=True)
     household = models.ForeignKey(
         Household, on_delete=models.SET_NULL, null=True, blank=True, related_name="members",
-        verbose_name=_("household / relationship group"),
+        verbose_name=_("household / relationship group"), db_index=False,
     )
     household_role = models.CharField(
         _("role in household"), max_length=12, choices=HouseholdRole.choices, blank=True
@@ -180,15 +184,9 @@ class Customer(models.Model):
         ]
         indexes = [
             # Customer list, default order and name-prefix search ("li w…").
-            models.Index(
-                fields=["name_key", "id"], name="customer_name_key_idx",
-                opclasses=["varchar_pattern_ops", "int8_ops"],
-            ),
+            models.Index(fields=["name_key", "id"], name="customer_name_key_idx"),
             # Name-prefix search typed surname first ("wei li", "novak jan").
-            models.Index(
-                fields=["name_key_reversed"], name="customer_name_rev_idx",
-                opclasses=["varchar_pattern_ops"],
-            ),
+            models.Index(fields=["name_key_reversed"], name="customer_name_rev_idx"),
             # Customer list filtered by branch, in name order.
             models.Index(fields=["home_branch", "name_key", "id"], name="customer_branch_name_idx"),
             # "My book": an RM's customers in name order; RM filter on the list.
@@ -256,7 +254,8 @@ class SourceRecord(models.Model):
         BRANCH_ENTRY = "branch", _("Entered at a branch")
 
     customer = models.ForeignKey(
-        Customer, on_delete=models.PROTECT, related_name="source_records", verbose_name=_("customer")
+        Customer, on_delete=models.PROTECT, related_name="source_records", verbose_name=_("customer"),
+        db_index=False,
     )
     system = models.CharField(_("source system"), max_length=12, choices=System.choices)
     external_id = models.CharField(_("ID in the source system"), max_length=64)
@@ -335,7 +334,7 @@ class Account(models.Model):
     # A card or a loan is drawn on a current account.
     linked_account = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="linked_products",
-        verbose_name=_("linked account"),
+        verbose_name=_("linked account"), db_index=False,
     )
     opened_on = models.DateField(_("opened"), null=True, blank=True)  # null: the source did not say
     closed_on = models.DateField(_("closed"), null=True, blank=True)
@@ -379,8 +378,9 @@ class AccountHolder(models.Model):
         OWNER = "owner", _("Owner")
         AUTHORISED = "authorised", _("Authorised user")
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="holdings")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="holdings")
+    # Indexed by account_holder_unique (account, customer) and holder_customer_idx.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="holdings", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="holdings", db_index=False)
     role = models.CharField(_("role"), max_length=10, choices=Role.choices)
     since = models.DateField(_("since"), null=True, blank=True)
 
@@ -425,7 +425,8 @@ class Transaction(models.Model):
         STANDING_ORDER = "order", _("Standing order")
         SYSTEM = "system", _("Bank system")
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions")
+    # Indexed by txn_account_booked_idx (a plain one would cost ~1 GB at 50M rows).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions", db_index=False)
     booked_at = models.DateTimeField(_("booked"))
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
     direction = models.CharField(_("direction"), max_length=6, choices=Direction.choices)
@@ -459,7 +460,7 @@ class Transaction(models.Model):
 class StandingOrder(models.Model):
     """A permanent payment order set up by an account's owner."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="standing_orders")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="standing_orders", db_index=False)
     counterparty_bank = models.CharField(_("recipient bank"), max_length=11)
     counterparty_account = models.CharField(_("recipient account"), max_length=34)
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
@@ -489,7 +490,9 @@ class RMAssignment(models.Model):
         STAFF_LEFT = "staff_left", _("RM left the branch")
         CUSTOMER_REQUEST = "customer", _("Customer's request")
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="rm_assignments")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="rm_assignments", db_index=False
+    )  # indexed by rm_assignment_customer_idx
     rm = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("RM"))
     started_at = models.DateTimeField(_("from"))
     ended_at = models.DateTimeField(_("to"), null=True, blank=True)

@@ -28,9 +28,10 @@ def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Cus
     condition = Q(cif=compact.upper()) | Q(national_id=compact.upper())
     if _DIGITS_AND_SIGNS.match(query):
         phone = compact if compact.startswith("+") else f"+{compact}"
-        condition |= Q(phone=phone) | Q(
-            pk__in=AccountHolder.objects.filter(account__number=compact).values("customer_id")
-        )
+        # Holders of that account number fetched first (one indexed query): a subquery inside
+        # the OR would stop PostgreSQL combining the indexes and scan every customer.
+        holders = list(AccountHolder.objects.filter(account__number=compact).values_list("customer_id", flat=True))
+        condition |= Q(phone=phone) | Q(pk__in=holders)
     key = name_key(query)
     if key:
         condition |= Q(name_key__startswith=key) | Q(name_key_reversed__startswith=key)
