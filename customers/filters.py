@@ -7,7 +7,6 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch, StaffProfile
 from customers.models import Customer
-from customers.selectors import customer_search
 
 
 def _relationship_managers(request) -> QuerySet:
@@ -33,4 +32,6 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ["q", "home_branch", "primary_rm", "lifecycle_stage", "kind"]
 
     def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        return customer_search(queryset=queryset, query=value)
+        # The view builds the queryset with customer_list(query=...), which searches and picks
+        # the right sort; the field stays here for the form.
+        return queryset

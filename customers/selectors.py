@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from customers.models import Account, AccountHolder, Customer, RMAssignment, Transaction
@@ -39,8 +40,17 @@ def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Cus
 
 
 def customer_list(*, query: str = "") -> QuerySet[Customer]:
+    """Customers for the list, with `sort_name` to order by name.
+
+    Unsearched, `sort_name` is the name_key column, so the name index returns the first page
+    directly. Searched, it is lower(name_key) (the same order: the key is lower-case already), so
+    PostgreSQL collects the matches through the search indexes and sorts them, instead of walking
+    the whole name index looking for matches (seconds at a million customers for "tin").
+    """
     base = Customer.objects.select_related("home_branch", "primary_rm")
-    return customer_search(queryset=base, query=query)
+    if not (query or "").strip():
+        return base.alias(sort_name=F("name_key"))
+    return customer_search(queryset=base, query=query).alias(sort_name=Lower("name_key"))
 
 
 def customer_holdings(*, customer_id: int) -> list[AccountHolder]:
@@ -131,7 +141,12 @@ def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[Field
 
 
 def rm_book(*, rm_id: int) -> QuerySet[Customer]:
-    return Customer.objects.filter(primary_rm_id=rm_id).select_related("home_branch").order_by("name_key", "id")
+    return (
+        Customer.objects.filter(primary_rm_id=rm_id)
+        .select_related("home_branch", "primary_rm")
+        .alias(sort_name=F("name_key"))
+        .order_by("name_key", "id")
+    )
 
 
 def rm_kyc_reviews_due(*, rm_id: int, within_days: int = 30) -> QuerySet[Customer]:

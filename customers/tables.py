@@ -12,7 +12,7 @@ class CustomerTable(tables.Table):
     """The bank-wide customer list: only what every staff member may see."""
 
     name = tables.Column(
-        verbose_name=_("Name"), accessor="display_name", order_by=("name_key", "id"), linkify=True
+        verbose_name=_("Name"), accessor="display_name", order_by=("sort_name", "id"), linkify=True
     )
     cif = tables.Column(verbose_name=_("Customer number"))
     # Only indexed orders are offered (a sort over a million rows without an index takes

@@ -50,7 +50,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @staff_required()
 def customer_list(request: HttpRequest) -> HttpResponse:
-    customer_filter = CustomerFilter(request.GET, queryset=select_customers())
+    customer_filter = CustomerFilter(request.GET, queryset=select_customers(query=request.GET.get("q", "")))
     table = CustomerTable(customer_filter.qs)
     per_page = int(request.GET.get("per_page", 25)) if request.GET.get("per_page", "25").isdigit() else 25
     per_page = per_page if per_page in _PER_PAGE_CHOICES else 25
