@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from crm_bank.ui.templatetags.crm_format import lifecycle_badge
 from customers.models import Customer
 
 
 class CustomerTable(tables.Table):
-    """The bank-wide customer list: only what every staff member may see."""
+    """The bank-wide customer list: only what every staff member may see.
+
+    Cells are written out by the template `customers/_customer_table.html`.
+    """
 
     name = tables.Column(
         verbose_name=_("Name"), accessor="display_name", order_by=("sort_name", "id"), linkify=True
@@ -29,10 +30,7 @@ class CustomerTable(tables.Table):
         model = Customer
         fields = ["name", "cif", "kind", "home_branch", "primary_rm", "lifecycle_stage", "last_contact_at"]
         attrs = {"class": "table table-sm table-hover align-middle", "id": "customer-table"}
+        template_name = "customers/_customer_table.html"
         order_by = ("name",)
         empty_text = _("No customer matches. Check the spelling, or search by ID, phone or account number.")
 
-    def render_lifecycle_stage(self, record: Customer, value: str) -> str:
-        return format_html(
-            '<span class="badge {}">{}</span>', lifecycle_badge(record.lifecycle_stage), value
-        )

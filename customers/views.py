@@ -26,7 +26,7 @@ from customers.selectors import (
     customer_household_members,
     customer_rm_history,
     customer_total_balances,
-    customer_transactions,
+    customer_transactions_window,
     rm_book,
     rm_kyc_reviews_due,
 )
@@ -71,13 +71,13 @@ class TransactionPage:
         return self.number > 1
 
 
-def _transaction_page(access: CustomerAccess, account_ids: list[int], page: str | None) -> TransactionPage | None:
+def _transaction_page(access: CustomerAccess, accounts: list, page: str | None) -> TransactionPage | None:
     """One page of transactions without counting them all: fetch one row more than shown."""
     if not access.may_see_money:
         return None
     number = int(page) if page and page.isdigit() and int(page) > 0 else 1
     offset = (number - 1) * TRANSACTIONS_PER_PAGE
-    rows = list(customer_transactions(account_ids=account_ids)[offset: offset + TRANSACTIONS_PER_PAGE + 1])
+    rows = customer_transactions_window(accounts=accounts, offset=offset, limit=TRANSACTIONS_PER_PAGE + 1)
     return TransactionPage(rows[:TRANSACTIONS_PER_PAGE], number, len(rows) > TRANSACTIONS_PER_PAGE)
 
 
@@ -90,7 +90,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "customer": customer,
         "holdings": holdings,
         "totals": customer_total_balances(holdings) if access.may_see_money else {},
-        "transactions": _transaction_page(access, [h.account_id for h in holdings], request.GET.get("page")),
+        "transactions": _transaction_page(access, [h.account for h in holdings], request.GET.get("page")),
         "household": customer_household_members(customer=customer),
         "rm_history": customer_rm_history(customer_id=pk),
         "field_changes": customer_field_changes(customer=customer),
@@ -101,10 +101,10 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The transactions panel alone, for htmx paging inside the 360° page."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="transactions")
-    account_ids = [h.account_id for h in customer_holdings(customer_id=pk)]
+    accounts = [h.account for h in customer_holdings(customer_id=pk)]
     return render(request, "customers/_transactions_panel.html", {
         "access": access, "customer": access.customer,
-        "transactions": _transaction_page(access, account_ids, request.GET.get("page")),
+        "transactions": _transaction_page(access, accounts, request.GET.get("page")),
     })
 
 
