@@ -10,8 +10,9 @@ from django.db.models import Count, F, Q
 from stdnum.cn import ric, uscc
 
 from crm_bank.org.models import StaffProfile
-from customers import generation
 from customers.generation import bank_generate
+from customers.generation.draws import _segment_build
+from customers.generation.inputs import _Bank, _pools_build
 from customers.models import Account, AccountHolder, Customer, RMAssignment, SourceRecord, Transaction
 from customers.naming import customer_name_keys
 
@@ -126,14 +127,13 @@ def test_bank_generate_without_password_creates_no_staff_and_no_rm():
 
 
 def test_segment_build_is_the_same_for_the_same_seed_and_differs_for_another():
-    pools = generation._pools_build(seed=5)
-    bank = generation._Bank(seed=5, as_of_day=20_000, transactions_per_customer=5, branch_ids=np.arange(1, 5),
-                            rm_ids=None, product_ids=np.arange(1, 9))
-    first = generation._segment_build(bank=bank, pools=pools, start=0, stop=200)
-    again = generation._segment_build(bank=bank, pools=pools, start=0, stop=200)
-    other_pools = generation._pools_build(seed=6)
-    other = generation._segment_build(bank=generation._Bank(**{**bank.__dict__, "seed": 6}), pools=other_pools,
-                                      start=0, stop=200)
+    pools = _pools_build(seed=5)
+    bank = _Bank(seed=5, as_of_day=20_000, transactions_per_customer=5, branch_ids=np.arange(1, 5),
+                 rm_ids=None, product_ids=np.arange(1, 9))
+    first = _segment_build(bank=bank, pools=pools, start=0, stop=200)
+    again = _segment_build(bank=bank, pools=pools, start=0, stop=200)
+    other_pools = _pools_build(seed=6)
+    other = _segment_build(bank=_Bank(**{**bank.__dict__, "seed": 6}), pools=other_pools, start=0, stop=200)
 
     for table in ("customers", "accounts", "transactions"):
         for column, values in getattr(first, table).items():
