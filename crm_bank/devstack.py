@@ -66,6 +66,7 @@ def service_environment(root: Path = LOCAL_DIR) -> Iterator[dict[str, str]]:
     print(f"DATABASE_URL / REDIS_URL not set: starting embedded PostgreSQL and Redis under {root}")
     with embedded_services(root) as urls:
         env.update({key: env.get(key) or value for key, value in urls.items()})
+        print("For other manage.py commands meanwhile: " + " ".join(f"export {k}='{v}';" for k, v in urls.items()))
         yield env
 
 
