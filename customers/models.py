@@ -186,7 +186,8 @@ class Customer(models.Model):
             # Customer list, default order and name-prefix search ("li w…").
             models.Index(fields=["name_key", "id"], name="customer_name_key_idx"),
             # Name-prefix search typed surname first ("wei li", "novak jan").
-            models.Index(fields=["name_key_reversed"], name="customer_name_rev_idx"),
+            # It carries name_key and id so a search can order its matches from the index alone.
+            models.Index(fields=["name_key_reversed"], include=["name_key", "id"], name="customer_name_rev_idx"),
             # Customer list filtered by branch, in name order.
             models.Index(fields=["home_branch", "name_key", "id"], name="customer_branch_name_idx"),
             # "My book": an RM's customers in name order; RM filter on the list.

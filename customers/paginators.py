@@ -16,8 +16,14 @@ class CappedCountPaginator(Paginator):
 
     count_cap = 10_000
 
+    def __init__(self, object_list, per_page, *args, known_count: int | None = None, **kwargs) -> None:
+        super().__init__(object_list, per_page, *args, **kwargs)
+        self.known_count = known_count  # counted already, e.g. from the search indexes
+
     @cached_property
     def count(self) -> int:
+        if self.known_count is not None:
+            return self.known_count
         # django-tables2 hands over its BoundRows; the queryset sits at .data.data.
         queryset = getattr(getattr(self.object_list, "data", None), "data", self.object_list)
         # No ORDER BY inside the capped count: sorting every match just to count it is waste.

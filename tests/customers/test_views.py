@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db.models import Q
 from django.urls import reverse
 
 from crm_bank.audit.models import AuditEvent
@@ -171,3 +172,46 @@ def test_holdings_show_authorised_user_role(client, rm_a, customer_a):
     account_for(customer_a, role=AccountHolder.Role.AUTHORISED)
     client.force_login(rm_a)
     assert "Authorised user" in client.get(_detail(customer_a)).content.decode()
+
+
+def _names_in_table(html: str) -> list[str]:
+    import re
+
+    body = html.split('id="customer-table"', 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r'<td><a href="/customers/\d+/">([^<]+)</a></td>', body)
+
+
+@pytest.mark.parametrize("sort", ["name", "-name"])
+def test_customer_list_search_pages_follow_name_order(client, django_assert_max_num_queries, rm_b, branch_a, sort):
+    """Search results come in name order across pages, first-name and surname matches merged."""
+    for i in range(30):
+        CustomerFactory(first_name=f"Yan{i:02d}", last_name="Ortiz", home_branch=branch_a)
+        CustomerFactory(first_name=f"Bo{i:02d}", last_name="Yanez", home_branch=branch_a)
+    CustomerFactory(first_name="Zed", last_name="Other", home_branch=branch_a)
+    expected = sorted(Customer.objects.filter(Q(first_name__startswith="Yan") | Q(last_name="Yanez")),
+                      key=lambda c: (c.name_key, c.pk), reverse=sort == "-name")
+    client.force_login(rm_b)
+    url = reverse("customers:customer-list")
+    shown = []
+    for page in (1, 2, 3):
+        with django_assert_max_num_queries(QUERY_BUDGET_LIST):
+            html = client.get(url, {"q": "yan", "sort": sort, "page": page}).content.decode()
+        shown += _names_in_table(html)
+    assert "60 customers" in html
+    assert shown == [c.display_name for c in expected]
+
+
+def test_customer_list_search_with_a_filter_keeps_every_match(client, rm_b, branch_a, branch_b):
+    for i in range(30):
+        CustomerFactory(first_name=f"Yan{i:02d}", last_name="Ortiz", home_branch=branch_a)
+    CustomerFactory(first_name="Yanzz", last_name="Late", home_branch=branch_b)
+    client.force_login(rm_b)
+    html = client.get(reverse("customers:customer-list"), {"q": "yan", "home_branch": branch_b.pk}).content.decode()
+    assert _names_in_table(html) == ["Yanzz Late"]
+
+
+def test_customer_list_search_of_punctuation_matches_nobody(client, rm_b, customer_a):
+    CustomerFactory(home_branch=customer_a.home_branch, national_id="")
+    client.force_login(rm_b)
+    html = client.get(reverse("customers:customer-list"), {"q": "---"}).content.decode()
+    assert _names_in_table(html) == [] and "No customer matches" in html
