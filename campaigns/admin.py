@@ -16,7 +16,7 @@ class CampaignAdmin(admin.ModelAdmin):
 class CampaignContactAdmin(admin.ModelAdmin):
     list_display = ["campaign", "customer", "contacted_on", "channel", "outcome", "attempts"]
     list_filter = ["outcome", "channel", "previous_outcome", "campaign"]
-    search_fields = ["customer__cif", "source_ref"]
+    search_fields = ["=customer__cif", "=source_ref"]
     raw_id_fields = ["customer"]
     list_select_related = ["campaign", "customer"]
     show_full_result_count = False

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.formats import date_format
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from customers.masking import mask_address, mask_email, mask_middle
+from customers.masking import mask_address, mask_email, mask_middle, mask_national_id
 from customers.models import Customer
 
 
@@ -39,7 +40,7 @@ class CustomerAccess:
 
     @property
     def national_id(self) -> str:
-        return self._shown(self.customer.national_id, mask_middle)
+        return self._shown(self.customer.national_id, mask_national_id)
 
     @property
     def phone(self) -> str:
@@ -54,7 +55,17 @@ class CustomerAccess:
         return self._shown(self.customer.address_line, mask_address)
 
     @property
+    def birth_date_text(self) -> str:
+        """The full date for full access; the year only otherwise (with the ID's last digits and the
+        gender, a full date would give a Czech birth number away)."""
+        birth = self.customer.birth_date
+        if birth is None:
+            return ""
+        return date_format(birth, "SHORT_DATE_FORMAT") if self.full_access else str(birth.year)
+
+    @property
     def may_see_money(self) -> bool:
+        """Balances, transactions and loan repayment status."""
         return self.full_access
 
 

@@ -15,6 +15,14 @@ def mask_middle(value: str, *, keep_start: int = 3, keep_end: int = 4) -> str:
     return value[:keep_start] + MASK * hidden + (value[-keep_end:] if keep_end else "")
 
 
+def mask_national_id(value: str) -> str:
+    """`330102199001011234` → `330***********1234` (the UI guide's form) for long IDs; a short one
+    (a Czech birth number is birth date + 4 digits) keeps only its last two characters."""
+    if len(value) >= 15:
+        return mask_middle(value)
+    return mask_middle(value, keep_start=0, keep_end=2)
+
+
 def mask_email(value: str) -> str:
     """`jan.novak@example.cz` → `j*******@example.cz`."""
     if "@" not in value:

@@ -218,6 +218,10 @@ class Customer(models.Model):
             return self.legal_name
         return " ".join(part for part in (self.first_name, self.last_name) if part)
 
+    # Shown in full only to the customer's branch, RM, branch supervisor and admins (see access.py);
+    # never copied into audit details.
+    SENSITIVE_FIELDS = frozenset({"national_id", "phone", "email", "address_line"})
+
     # Fields whose presence makes a record usable for service and marketing, with weights.
     COMPLETENESS_FIELDS: tuple[tuple[str, int], ...] = (
         ("national_id", 3), ("birth_date", 2), ("gender", 1), ("phone", 3), ("email", 2),
@@ -291,6 +295,9 @@ class Product(models.Model):
         CARD = "card", _("Card")
         WEALTH = "wealth", _("Wealth / investment")
         INSURANCE = "insurance", _("Insurance")
+
+    # Holdings that are credit, not money the customer keeps with the bank.
+    NOT_DEPOSITS = frozenset({Category.LOAN, Category.MORTGAGE, Category.CARD})
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=120)

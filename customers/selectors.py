@@ -12,7 +12,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from customers.models import Account, AccountHolder, Customer, RMAssignment, Transaction
+from customers.models import Account, AccountHolder, Customer, Product, RMAssignment, Transaction
 from customers.naming import name_key
 
 _DIGITS_AND_SIGNS = re.compile(r"^[+\d][\d\s\-/]*$")
@@ -149,7 +149,7 @@ def customer_total_balances(holdings: list[AccountHolder]) -> dict[str, object]:
         account = holding.account
         if holding.role != AccountHolder.Role.OWNER or account.balance is None:
             continue
-        if account.product.category in ("loan", "mortgage", "card"):
+        if account.product.category in Product.NOT_DEPOSITS:
             continue
         totals[account.currency] = totals.get(account.currency, 0) + account.balance
     return totals
@@ -214,7 +214,6 @@ _HISTORY_FIELDS = (
     "preferred_channel", "preferred_contact_time", "preferred_language", "marketing_consent",
     "do_not_contact", "kyc_review_due", "household_id",
 )
-SENSITIVE_FIELDS = frozenset({"national_id", "phone", "email", "address_line"})
 
 
 def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[FieldChange]:
@@ -230,7 +229,7 @@ def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[Field
             if old != new:
                 label = str(Customer._meta.get_field(field.removesuffix("_id")).verbose_name)
                 changes.append(
-                    FieldChange(newer.history_date, who, label, old, new, field in SENSITIVE_FIELDS)
+                    FieldChange(newer.history_date, who, label, old, new, field in Customer.SENSITIVE_FIELDS)
                 )
     return changes[:limit]
 
@@ -274,7 +273,7 @@ def branch_summary(*, branch_id: int, today: date | None = None) -> BranchSummar
     )
     balances = list(
         Account.objects.filter(branch_id=branch_id, balance__isnull=False)
-        .exclude(product__category__in=["loan", "mortgage", "card"])
+        .exclude(product__category__in=Product.NOT_DEPOSITS)
         .values("currency")
         .annotate(total=Sum("balance"), accounts=Count("id"))
         .order_by("currency")

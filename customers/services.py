@@ -12,14 +12,13 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.org.models import StaffProfile
 from customers.models import Customer, RMAssignment
 from customers.naming import customer_name_keys
 from customers.validation import national_id_clean, phone_clean
 
-_SENSITIVE = frozenset({"national_id", "phone", "email", "address_line"})
 
-
-def _normalise(fields: dict[str, object]) -> dict[str, object]:
+def customer_fields_clean(fields: dict[str, object]) -> dict[str, object]:
     """Cleans IDs and phones in place of the raw input; ValidationError on bad values."""
     if "national_id" in fields or "national_id_type" in fields:
         fields["national_id"] = national_id_clean(
@@ -41,12 +40,12 @@ def _set_name_keys(customer: Customer) -> None:
 
 def _changed_fields_detail(names: list[str]) -> dict[str, list[str]]:
     # The audit row names what changed but never copies a sensitive value into the trail.
-    return {"fields": sorted(names), "sensitive": sorted(set(names) & _SENSITIVE)}
+    return {"fields": sorted(names), "sensitive": sorted(set(names) & Customer.SENSITIVE_FIELDS)}
 
 
 def customer_create(*, actor: AbstractBaseUser | None, ip_address: str | None = None, **fields: object) -> Customer:
     """Creates a golden record, its first RM assignment and the audit row, or nothing."""
-    fields = _normalise(dict(fields))
+    fields = customer_fields_clean(dict(fields))
     customer = Customer(**fields)
     _set_name_keys(customer)
     customer._history_user = actor
@@ -79,7 +78,7 @@ def customer_update(
     if "marketing_consent" in changes or "do_not_contact" in changes:
         changes.setdefault("marketing_consent", customer.marketing_consent)
         changes.setdefault("do_not_contact", customer.do_not_contact)
-    changes = _normalise(dict(changes))
+    changes = customer_fields_clean(dict(changes))
     changed = [name for name, value in changes.items() if getattr(customer, name) != value]
     if not changed:
         return customer
@@ -101,12 +100,14 @@ def customer_update(
 
 def customer_rm_handover(
     *, customer: Customer, new_rm: AbstractBaseUser, actor: AbstractBaseUser | None, reason: str,
-    note: str = "", at: datetime | None = None,
+    note: str = "", at: datetime | None = None, ip_address: str | None = None,
 ) -> RMAssignment:
     """Ends the current RM assignment and starts the new one, keeping the full RM history."""
     at = at or timezone.now()
     if reason not in RMAssignment.Reason.values:
         raise ValidationError(_("Unknown hand-over reason."))
+    if not StaffProfile.objects.filter(user_id=new_rm.pk, role=StaffProfile.Role.RM, user__is_active=True).exists():
+        raise ValidationError(_("Only an active relationship manager can take over a customer."))
     with transaction.atomic():
         locked = Customer.objects.select_for_update().get(pk=customer.pk)
         if locked.primary_rm_id == new_rm.pk:
@@ -119,7 +120,7 @@ def customer_rm_handover(
         locked._history_user = actor
         locked.save(update_fields=["primary_rm", "updated_at"])
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
-                     object_type="customer", object_id=locked.pk,
+                     object_type="customer", object_id=locked.pk, ip_address=ip_address,
                      detail={"fields": ["primary_rm"], "handover_to": new_rm.pk, "reason": reason})
     customer.primary_rm = new_rm
     return assignment

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.utils import translation
 
@@ -77,5 +79,6 @@ def customer_a(branch_a, rm_a):
     return CustomerFactory(
         home_branch=branch_a, primary_rm=rm_a, first_name="Jana", last_name="Novakova",
         national_id_type="CZ_RC", national_id="7103192745", phone="+420601123456",
-        email="jana.novakova@example.cz", address_line="Vodickova 12",
+        email="jana.novakova@example.cz", address_line="Vodickova 12", birth_date=datetime.date(1971, 3, 19),
+        gender="F",
     )

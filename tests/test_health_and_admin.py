@@ -46,26 +46,57 @@ def test_admin_opening_a_customer_is_audited(client, bank_admin, customer_a):
     assert event.object_id == str(customer_a.pk) and event.detail["purpose"] == "admin"
 
 
+def _admin_change_data(client, customer, **changes) -> dict:
+    form = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).context["adminform"].form
+    data = {name: ("" if value is None else value) for name, value in form.initial.items()}
+    data.update({"interests": "", "attributes": "{}", "holdings-TOTAL_FORMS": "0", "holdings-INITIAL_FORMS": "0"})
+    for name in ("marketing_consent", "do_not_contact"):
+        if not data.get(name):
+            data.pop(name)
+    for name in ("marketing_consent_at", "last_contact_at"):
+        data.pop(name, None)
+        data[f"{name}_0"] = data[f"{name}_1"] = ""
+    for name in ("birth_date", "kyc_review_due", "customer_since"):
+        data[name] = data.get(name) or ""
+    data.update(changes)
+    return data
+
+
 def test_admin_customer_edit_goes_through_services_and_is_audited(client, bank_admin, customer_a):
     from crm_bank.audit.models import AuditEvent
     from customers.models import Customer
 
     client.force_login(bank_admin)
     url = reverse("admin:customers_customer_change", args=[customer_a.pk])
-    form = client.get(url).context["adminform"].form
-    data = {name: (value if value is not None else "") for name, value in form.initial.items()}
-    data.update({"city": "Olomouc", "interests": "", "attributes": "{}",
-                 "holdings-TOTAL_FORMS": "0", "holdings-INITIAL_FORMS": "0"})
-    for name in ("marketing_consent", "do_not_contact"):
-        if not data.get(name):
-            data.pop(name, None)
-    for name in ("birth_date", "marketing_consent_at", "kyc_review_due", "customer_since", "last_contact_at"):
-        data[name] = data.get(name) or ""
-    data.pop("marketing_consent_at", None)
-    data.pop("last_contact_at", None)
-    data["marketing_consent_at_0"] = data["marketing_consent_at_1"] = ""
-    data["last_contact_at_0"] = data["last_contact_at_1"] = ""
-    response = client.post(url, data)
-    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
-    assert Customer.objects.get(pk=customer_a.pk).city == "Olomouc"
+    response = client.post(url, _admin_change_data(client, customer_a, city="Olomouc", phone="+420 601 999 888"))
+    assert response.status_code == 302
+    saved = Customer.objects.get(pk=customer_a.pk)
+    assert (saved.city, saved.phone) == ("Olomouc", "+420601999888")
     assert AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE, actor=bank_admin).exists()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"phone": "601 123"}, "country code"),
+    ({"national_id": "7103192746"}, "not a valid"),
+    ({"primary_rm": ""}, "keeps an RM"),
+])
+def test_admin_customer_bad_edit_is_a_form_error_and_changes_nothing(client, bank_admin, customer_a, changes, message):
+    from customers.models import Customer
+
+    client.force_login(bank_admin)
+    url = reverse("admin:customers_customer_change", args=[customer_a.pk])
+    response = client.post(url, _admin_change_data(client, customer_a, city="Nowhere", **changes))
+    assert response.status_code == 200 and message in response.content.decode()
+    saved = Customer.objects.get(pk=customer_a.pk)
+    assert saved.city != "Nowhere" and saved.primary_rm_id == customer_a.primary_rm_id
+
+
+def test_admin_is_closed_to_staff_who_are_not_administrators(client, rm_b, customer_a):
+    from django.contrib.auth.models import Permission
+
+    rm_b.is_staff = True
+    rm_b.save(update_fields=["is_staff"])
+    rm_b.user_permissions.add(Permission.objects.get(codename="view_customer"))
+    client.force_login(rm_b)
+    response = client.get(reverse("admin:customers_customer_change", args=[customer_a.pk]))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -12,7 +12,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     list_display = ["occurred_at", "actor", "action", "outcome", "object_type", "object_id", "ip_address"]
     list_filter = ["action", "outcome", "object_type", "occurred_at"]
-    search_fields = ["object_id", "actor__username", "ip_address"]
+    search_fields = ["=object_id", "=actor__username", "=ip_address"]
     date_hierarchy = "occurred_at"
     list_select_related = ["actor"]
     show_full_result_count = False

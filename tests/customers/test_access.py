@@ -34,7 +34,8 @@ def test_customer_get_for_user_masks_sensitive_fields_for_other_branches(request
     user = request.getfixturevalue(viewer)
     access = customer_get_for_user(user=user, customer_id=customer_a.pk)
     assert not access.full_access and not access.may_see_money
-    assert access.national_id == "710***2745"
+    assert access.national_id == "********45"
+    assert access.birth_date_text == "1971"
     assert "601123" not in access.phone and access.phone.startswith("+420")
     assert access.email == "j************@example.cz"
     assert "Vodickova" not in access.address_line
