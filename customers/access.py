@@ -95,6 +95,8 @@ def customer_get_for_user(
     2. An unknown customer raises Http404 (nothing to audit against).
     3. Full or masked access is decided per the bank rules above and audited.
     """
+    if not 0 < customer_id < 2**63:  # beyond a bigint: no such customer, nothing to audit
+        raise Http404("No such customer.")
     profile = staff_profile_for_user(user)
     ip_address = request_ip(request)
     if profile is None or not user.is_active:

@@ -49,8 +49,14 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("customers:customer-list")
 
 
-def _positive_int(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and int(value) > 0 else default
+MAX_PAGE = 10_000  # deeper than anyone pages; keeps OFFSETs small and numbers in range
+
+
+def _positive_int(value: str | None, default: int, maximum: int = MAX_PAGE) -> int:
+    """A whole number from the query string (ASCII digits only: "²" is a digit to str.isdigit)."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return default
+    return min(max(int(value), 1), maximum) if int(value) > 0 else default
 
 
 @staff_required()
@@ -92,7 +98,7 @@ def _transaction_page(access: CustomerAccess, accounts: list, page: str | None) 
     """One page of transactions without counting them all: fetch one row more than shown."""
     if not access.may_see_money:
         return None
-    number = int(page) if page and page.isdigit() and int(page) > 0 else 1
+    number = _positive_int(page, 1)
     offset = (number - 1) * TRANSACTIONS_PER_PAGE
     rows = customer_transactions_window(accounts=accounts, offset=offset, limit=TRANSACTIONS_PER_PAGE + 1)
     return TransactionPage(rows[:TRANSACTIONS_PER_PAGE], number, len(rows) > TRANSACTIONS_PER_PAGE)

@@ -215,3 +215,21 @@ def test_customer_list_search_of_punctuation_matches_nobody(client, rm_b, custom
     client.force_login(rm_b)
     html = client.get(reverse("customers:customer-list"), {"q": "---"}).content.decode()
     assert _names_in_table(html) == [] and "No customer matches" in html
+
+
+@pytest.mark.parametrize("query", ["page=²", "page=-1", "page=99999999999999999999999", "page=abc"])
+def test_customer_detail_odd_page_numbers_fall_back_to_a_page(client, rm_a, customer_a, query):
+    client.force_login(rm_a)
+    assert client.get(f"{_detail(customer_a)}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("query", ["per_page=²", "page=²", "page=99999999999999999999", "sort=bogus"])
+def test_customer_list_odd_parameters_still_render(client, rm_a, customer_a, query):
+    client.force_login(rm_a)
+    assert client.get(f"{reverse('customers:customer-list')}?{query}").status_code == 200
+
+
+def test_customer_detail_huge_id_is_404_without_audit(client, no_role_user):
+    client.force_login(no_role_user)
+    assert client.get("/customers/" + "9" * 41 + "/").status_code == 404
+    assert not AuditEvent.objects.exists()
