@@ -18,7 +18,10 @@ def read_table(path: Path, *, columns: Iterable[str]) -> pd.DataFrame:
     if not path.exists():
         raise DemoDataError(f"{path}: file not found")
     try:
-        frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, na_values=[], engine="c")
+        # Blank lines kept (as empty rows that then fail validation) so line numbers stay true.
+        frame = pd.read_csv(
+            path, sep=";", dtype=str, keep_default_na=False, na_values=[], engine="c", skip_blank_lines=False
+        )
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as error:
         raise DemoDataError(f"{path}: cannot be parsed: {error}") from error
     missing = [c for c in columns if c not in frame.columns]
@@ -50,9 +53,10 @@ def as_decimal(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
 
 def as_yymmdd(path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
     """`930101` (optionally followed by ` 00:00:00`) → date; all 19xx."""
-    text = frame[column].str.strip().str.slice(0, 6)
-    dates = pd.to_datetime("19" + text, format="%Y%m%d", errors="coerce")
-    _fail(path, frame, dates.isna(), column, "a date written YYMMDD")
+    text = frame[column].str.strip()
+    well_formed = text.str.fullmatch(r"\d{6}( 00:00:00)?")
+    dates = pd.to_datetime("19" + text.str.slice(0, 6), format="%Y%m%d", errors="coerce")
+    _fail(path, frame, ~well_formed | dates.isna(), column, "a date written YYMMDD")
     return dates.dt.date
 
 

@@ -31,6 +31,7 @@ from crm_bank.demo.pkdd import PkddData, pkdd_available, pkdd_read
 from crm_bank.demo.uci import uci_available, uci_read
 from crm_bank.org.models import Branch, Department
 from crm_bank.org.services import demo_staff_ensure, departments_ensure
+from customers.history import customer_history_baseline
 from customers.models import (
     Account,
     AccountHolder,
@@ -92,9 +93,11 @@ class LoadReport:
 
 
 def dataset_folder(explicit: str | None) -> Path | None:
-    """--data DIR, else $CRM_DATASETS / ../shared/datasets when it exists."""
+    """--data DIR, else $CRM_DATASETS / ../shared/datasets, when it holds either data set."""
     folder = Path(explicit or settings.CRM_DATASETS)
-    return folder if folder.exists() else None
+    if pkdd_available(folder / PKDD_FOLDER) or uci_available(folder / UCI_FOLDER):
+        return folder
+    return None
 
 
 def demo_is_loaded() -> bool:
@@ -166,10 +169,17 @@ def _kyc_review_due(since: date | None, today: date) -> date | None:
     """The next five-yearly review date on or after today, counted from onboarding."""
     if since is None:
         return None
-    years = max(0, today.year - since.year)
-    due = since.replace(year=since.year + (years // KYC_REVIEW_YEARS) * KYC_REVIEW_YEARS)
+    def years_after(day: date, years: int) -> date:
+        try:
+            return day.replace(year=day.year + years)
+        except ValueError:  # 29 February in a year without one
+            return day.replace(year=day.year + years, day=28)
+
+    periods = max(0, today.year - since.year) // KYC_REVIEW_YEARS
+    due = years_after(since, periods * KYC_REVIEW_YEARS)
     while due < today:
-        due = due.replace(year=due.year + KYC_REVIEW_YEARS)
+        periods += 1
+        due = years_after(since, periods * KYC_REVIEW_YEARS)
     return due
 
 
@@ -273,6 +283,8 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
                             "payload": Jsonb({"birth_number": client.birth_number, "district_id": client.district_id}),
                             "received_at": timezone.now()})
     _copy_dicts(Customer, customer_rows, report)
+    report.add("customers_historicalcustomer", customer_history_baseline(
+        customer_ids=[row["id"] for row in customer_rows], reason="Loaded from PKDD'99"))
     _copy_dicts(RMAssignment, assignment_rows, report)
     _copy_dicts(SourceRecord, source_rows, report)
     _copy_dicts(AccountHolder, [
@@ -373,3 +385,5 @@ def _load_uci(
     for model, rows in ((Customer, customers), (RMAssignment, assignments), (SourceRecord, sources),
                         (Account, accounts), (AccountHolder, holders), (CampaignContact, contacts)):
         _copy_dicts(model, rows, report)
+    report.add("customers_historicalcustomer", customer_history_baseline(
+        customer_ids=customer_ids, reason="Loaded from UCI Bank Marketing"))

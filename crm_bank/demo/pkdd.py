@@ -61,25 +61,49 @@ def decode_birth_number(path: Path, clients: pd.DataFrame) -> pd.DataFrame:
     return clients.assign(birth_date=birth.dt.date, gender=female.map({True: "F", False: "M"}))
 
 
+def _unique(path: Path, frame: pd.DataFrame, column: str) -> None:
+    duplicated = frame[column].duplicated()
+    if duplicated.any():
+        row = frame[duplicated].iloc[0]
+        raise DemoDataError(f"{path}, line {row['line']}: {column} {row[column]} appears twice")
+
+
+def _refers(path: Path, frame: pd.DataFrame, column: str, known: pd.Series, what: str) -> None:
+    unknown = ~frame[column].isin(set(known))
+    if unknown.any():
+        row = frame[unknown].iloc[0]
+        raise DemoDataError(f"{path}, line {row['line']}: {column} {row[column]} is not in {what}")
+
+
 def pkdd_read(folder: Path, *, sample_accounts: int | None = None) -> PkddData:
-    """Reads and validates every file before anything is written.
+    """Reads and validates every file, and every reference between them, before anything is written.
 
     With `sample_accounts`, keeps the first N accounts and everything hanging off them.
     """
     f = {name: folder / f"{name}.asc" for name in ("district", "client", "account", "disp", "loan", "card", "order")}
     d = read_table(f["district"], columns=["A1", "A2", "A3"])
     districts = pd.DataFrame({"district_id": as_int(f["district"], d, "A1"), "name": d["A2"].str.strip(),
-                              "region": d["A3"].str.strip()})
+                              "region": d["A3"].str.strip(), "line": d["line"]})
+    _unique(f["district"], districts, "district_id")
 
     a = read_table(f["account"], columns=["account_id", "district_id", "frequency", "date"])
     accounts = pd.DataFrame({
         "account_id": as_int(f["account"], a, "account_id"), "district_id": as_int(f["account"], a, "district_id"),
         "frequency": as_choice(f["account"], a, "frequency", FREQUENCY).map(FREQUENCY),
-        "opened_on": as_yymmdd(f["account"], a, "date"),
+        "opened_on": as_yymmdd(f["account"], a, "date"), "line": a["line"],
     }).sort_values("account_id")
-    if sample_accounts:
-        accounts = accounts.head(sample_accounts)
-    keep_accounts = set(accounts["account_id"])
+    _unique(f["account"], accounts, "account_id")
+    _refers(f["account"], accounts, "district_id", districts["district_id"], "district.asc")
+
+    c = read_table(f["client"], columns=["client_id", "birth_number", "district_id"])
+    c = decode_birth_number(f["client"], c)
+    clients = pd.DataFrame({
+        "client_id": as_int(f["client"], c, "client_id"), "district_id": as_int(f["client"], c, "district_id"),
+        "birth_number": c["birth_number"].str.strip(), "birth_date": c["birth_date"], "gender": c["gender"],
+        "line": c["line"],
+    })
+    _unique(f["client"], clients, "client_id")
+    _refers(f["client"], clients, "district_id", districts["district_id"], "district.asc")
 
     p = read_table(f["disp"], columns=["disp_id", "client_id", "account_id", "type"])
     dispositions = pd.DataFrame({
@@ -88,48 +112,64 @@ def pkdd_read(folder: Path, *, sample_accounts: int | None = None) -> PkddData:
         "role": as_choice(f["disp"], p, "type", ["OWNER", "DISPONENT"]).map(
             {"OWNER": "owner", "DISPONENT": "authorised"}
         ),
+        "line": p["line"],
     })
-    dispositions = dispositions[dispositions["account_id"].isin(keep_accounts)]
-
-    c = read_table(f["client"], columns=["client_id", "birth_number", "district_id"])
-    c = decode_birth_number(f["client"], c)
-    clients = pd.DataFrame({
-        "client_id": as_int(f["client"], c, "client_id"), "district_id": as_int(f["client"], c, "district_id"),
-        "birth_number": c["birth_number"].str.strip(), "birth_date": c["birth_date"], "gender": c["gender"],
-    })
-    clients = clients[clients["client_id"].isin(set(dispositions["client_id"]))]
+    _unique(f["disp"], dispositions, "disp_id")
+    _refers(f["disp"], dispositions, "client_id", clients["client_id"], "client.asc")
+    _refers(f["disp"], dispositions, "account_id", accounts["account_id"], "account.asc")
+    owners = dispositions[dispositions["role"] == "owner"]
+    _unique(f["disp"], owners, "account_id")  # exactly one owner per account …
+    _refers(f["account"], accounts, "account_id", owners["account_id"], "disp.asc as an OWNER")  # … and at least one
 
     n = read_table(f["loan"], columns=["loan_id", "account_id", "date", "amount", "duration", "payments", "status"])
     loans = pd.DataFrame({
         "loan_id": as_int(f["loan"], n, "loan_id"), "account_id": as_int(f["loan"], n, "account_id"),
         "opened_on": as_yymmdd(f["loan"], n, "date"), "principal": as_decimal(f["loan"], n, "amount"),
         "term_months": as_int(f["loan"], n, "duration"), "instalment": as_decimal(f["loan"], n, "payments"),
-        "repayment": as_choice(f["loan"], n, "status", LOAN_REPAYMENT).map(LOAN_REPAYMENT),
+        "repayment": as_choice(f["loan"], n, "status", LOAN_REPAYMENT).map(LOAN_REPAYMENT), "line": n["line"],
     })
-    loans = loans[loans["account_id"].isin(keep_accounts)]
+    _unique(f["loan"], loans, "loan_id")
+    _refers(f["loan"], loans, "account_id", accounts["account_id"], "account.asc")
 
     k = read_table(f["card"], columns=["card_id", "disp_id", "type", "issued"])
     cards = pd.DataFrame({
         "card_id": as_int(f["card"], k, "card_id"), "disp_id": as_int(f["card"], k, "disp_id"),
         "card_type": as_choice(f["card"], k, "type", ["classic", "junior", "gold"]),
-        "opened_on": as_yymmdd(f["card"], k, "issued"),
+        "opened_on": as_yymmdd(f["card"], k, "issued"), "line": k["line"],
     })
-    cards = cards[cards["disp_id"].isin(set(dispositions["disp_id"]))]
+    _unique(f["card"], cards, "card_id")
+    _refers(f["card"], cards, "disp_id", dispositions["disp_id"], "disp.asc")
 
     o = read_table(f["order"], columns=["order_id", "account_id", "bank_to", "account_to", "amount", "k_symbol"])
     orders = pd.DataFrame({
         "order_id": as_int(f["order"], o, "order_id"), "account_id": as_int(f["order"], o, "account_id"),
         "bank_to": o["bank_to"].str.strip(), "account_to": o["account_to"].str.strip(),
         "amount": as_decimal(f["order"], o, "amount"),
-        "purpose": o["k_symbol"].str.strip().map(PURPOSE).fillna(""),
+        "purpose": o["k_symbol"].str.strip().map(PURPOSE).fillna(""), "line": o["line"],
     })
-    orders = orders[orders["account_id"].isin(keep_accounts)]
+    _unique(f["order"], orders, "order_id")
+    _refers(f["order"], orders, "account_id", accounts["account_id"], "account.asc")
 
-    return PkddData(districts, clients, accounts, dispositions, loans, cards, orders,
-                    _transactions(folder / TRANSACTIONS_FILE, keep_accounts))
+    transactions = _transactions(folder / TRANSACTIONS_FILE)
+    _refers(folder / TRANSACTIONS_FILE, transactions, "account_id", accounts["account_id"], "account.asc")
+
+    if sample_accounts:
+        accounts = accounts.head(sample_accounts)
+    keep_accounts = set(accounts["account_id"])
+    dispositions = dispositions[dispositions["account_id"].isin(keep_accounts)]
+    return PkddData(
+        districts,
+        clients[clients["client_id"].isin(set(dispositions["client_id"]))],
+        accounts,
+        dispositions,
+        loans[loans["account_id"].isin(keep_accounts)],
+        cards[cards["disp_id"].isin(set(dispositions["disp_id"]))],
+        orders[orders["account_id"].isin(keep_accounts)],
+        transactions[transactions["account_id"].isin(keep_accounts)],
+    )
 
 
-def _transactions(path: Path, keep_accounts: set[int]) -> pd.DataFrame:
+def _transactions(path: Path) -> pd.DataFrame:
     columns = ["trans_id", "account_id", "date", "type", "operation", "amount", "balance", "k_symbol", "bank",
                "account"]
     t = read_table(path, columns=columns)
@@ -143,8 +183,9 @@ def _transactions(path: Path, keep_accounts: set[int]) -> pd.DataFrame:
         "amount": as_decimal(path, t, "amount"), "balance": as_decimal(path, t, "balance"),
         "k_symbol": t["k_symbol"].str.strip(),
         "bank": t["bank"].str.strip(), "counterparty": t["account"].str.strip().replace("0", ""),
+        "line": t["line"],
     })
-    frame = frame[frame["account_id"].isin(keep_accounts)]
+    _unique(path, frame, "trans_id")
     frame["kind"], frame["channel"] = _kinds_and_channels(frame)
     frame["purpose"] = frame["k_symbol"].map(PURPOSE).fillna("")
     return frame.sort_values(["account_id", "booked_on", "trans_id"])

@@ -133,3 +133,51 @@ def test_data_notes_page_says_the_transaction_file_is_partial(client, django_ass
     with django_assert_max_num_queries(5):
         page = client.get("/data-notes/").content.decode()
     assert "46,997" in page and "No rows are invented" in page
+
+
+def _rewrite_line(path: Path, number: int, change) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    lines[number - 1] = change(lines[number - 1])
+    path.write_text("".join(lines))
+
+
+@needs_data
+@pytest.mark.parametrize(("file", "line", "change", "message"), [
+    ("disp.asc", 3, lambda text: text.replace("2;2;2;", "2;999999;2;", 1),
+     r"disp\.asc, line 3: client_id 999999 is not"),
+    ("client.asc", 4, lambda text: "2" + text[text.index(";"):], r"client\.asc, line 4: client_id 2 appears twice"),
+    ("loan.asc", 2, lambda text: text.replace(";930705;", ";930705x;"), r"loan\.asc, line 2: column 'date'"),
+    ("account.asc", 3, lambda text: "\n" + text, r"account\.asc, line 3"),
+])
+def test_pkdd_read_checks_references_duplicates_and_formats(dataset_copy: Path, file, line, change, message):
+    _rewrite_line(dataset_copy / "berka_pkdd99" / file, line, change)
+    with pytest.raises(DemoDataError, match=message):
+        pkdd_read(dataset_copy / "berka_pkdd99")
+
+
+@pytest.mark.django_db
+def test_load_demo_with_an_empty_data_folder_generates_a_bank(tmp_path: Path, capsys):
+    (tmp_path / "berka_pkdd99").mkdir()
+    call_command("load_demo", "--data", str(tmp_path))
+    assert "synthetic" in capsys.readouterr().out.lower() and Customer.objects.exists()
+
+
+def test_kyc_review_due_survives_29_february():
+    from crm_bank.demo.loader import _kyc_review_due
+
+    assert _kyc_review_due(date(1996, 2, 29), date(2026, 11, 29)) == date(2031, 2, 28)
+    assert _kyc_review_due(date(1993, 5, 1), date(2026, 11, 29)) == date(2028, 5, 1)
+
+
+@needs_data
+@pytest.mark.django_db
+def test_loaded_customers_show_their_first_edit_in_field_changes(rm_a):
+    from customers.selectors import customer_field_changes
+    from customers.services import customer_update
+
+    call_command("load_demo", "--data", str(DATASETS), "--sample", "5")
+    customer = Customer.objects.get(cif="CZ0000001")
+    assert customer.history.count() == 1
+    customer_update(customer=customer, actor=rm_a, city="Brno")
+    changes = customer_field_changes(customer=customer)
+    assert [(c.field, c.new) for c in changes] == [("city", "Brno")]
