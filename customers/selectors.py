@@ -227,11 +227,19 @@ def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[Field
         for field in _HISTORY_FIELDS:
             old, new = getattr(older, field), getattr(newer, field)
             if old != new:
-                label = str(Customer._meta.get_field(field.removesuffix("_id")).verbose_name)
-                changes.append(
-                    FieldChange(newer.history_date, who, label, old, new, field in Customer.SENSITIVE_FIELDS)
-                )
+                model_field = Customer._meta.get_field(field.removesuffix("_id"))
+                shown = _choice_label(model_field)
+                changes.append(FieldChange(
+                    newer.history_date, who, str(model_field.verbose_name), shown(old), shown(new),
+                    field in Customer.SENSITIVE_FIELDS,
+                ))
     return changes[:limit]
+
+
+def _choice_label(field):
+    """Shows a coded value by its label ("dormant" → "Dormant"), in the reader's language."""
+    labels = dict(field.flatchoices) if field.choices else {}
+    return lambda value: labels.get(value, value)
 
 
 def rm_book(*, rm_id: int) -> QuerySet[Customer]:

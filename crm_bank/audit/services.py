@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
@@ -9,9 +10,15 @@ from crm_bank.audit.models import AuditEvent
 
 
 def request_ip(request: HttpRequest | None) -> str | None:
-    """The client address as the web server saw it (the proxy sets REMOTE_ADDR in production)."""
+    """The client's address: behind CRM_TRUSTED_PROXIES reverse proxies, the entry that the
+    outermost trusted proxy appended to X-Forwarded-For (earlier entries can be forged by the
+    client); with no proxy configured, REMOTE_ADDR."""
     if request is None:
         return None
+    proxies = settings.CRM_TRUSTED_PROXIES
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies]
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -75,7 +75,7 @@ class StaffProfile(models.Model):
         verbose_name = _("staff profile")
         verbose_name_plural = _("staff profiles")
         indexes = [
-            # Branch roster: "the RMs of branch X" (hand-over, RM filter on the customer list).
+            # Branch roster: "the RMs of branch X", and the RM filter of the customer list by role.
             models.Index(fields=["branch", "role"], name="staff_branch_role_idx"),
         ]
 

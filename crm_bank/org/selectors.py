@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
 
 from crm_bank.org.models import StaffProfile
 
@@ -25,10 +24,3 @@ def staff_profile_for_user(user: AbstractBaseUser | AnonymousUser) -> StaffProfi
     user._staff_profile_loaded = profile
     return profile
 
-
-def staff_rms_of_branch(*, branch_id: int) -> QuerySet[StaffProfile]:
-    return (
-        StaffProfile.objects.filter(branch_id=branch_id, role=StaffProfile.Role.RM)
-        .select_related("user")
-        .order_by("user__last_name", "user__first_name")
-    )

@@ -144,8 +144,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 CRM_DATASETS = env("CRM_DATASETS", default=str(BASE_DIR.parent / "shared" / "datasets"))
 # The demo staff password; set only where demo data may be loaded (local settings).
 DEMO_PASSWORD: str | None = None
-# The currency every report converts into when it needs one figure.
-CRM_REPORTING_CURRENCY = env("CRM_REPORTING_CURRENCY", default="CZK")
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: none, use
+# REMOTE_ADDR). The audit trail records the client address through them.
+CRM_TRUSTED_PROXIES = env.int("CRM_TRUSTED_PROXIES", default=0)
 
 LOGGING = {
     "version": 1,

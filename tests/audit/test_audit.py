@@ -48,3 +48,15 @@ def test_audit_admin_is_a_read_only_browser(client, bank_admin, event):
     assert change.status_code in (302, 403)
     event.refresh_from_db()
     assert event.outcome == AuditEvent.Outcome.ALLOWED
+
+
+def test_request_ip_takes_the_address_the_trusted_proxy_saw(settings):
+    from django.test import RequestFactory
+
+    from crm_bank.audit.services import request_ip
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
+    settings.CRM_TRUSTED_PROXIES = 0
+    assert request_ip(request) == "10.0.0.5"
+    settings.CRM_TRUSTED_PROXIES = 1
+    assert request_ip(request) == "198.51.100.7"  # the client-written 6.6.6.6 is not trusted

@@ -36,3 +36,14 @@ def test_transactions_window_with_one_or_no_account(customer_a):
     Transaction.objects.create(account=account, booked_at=timezone.now(), amount=1, direction="debit",
                                kind="fee", channel="system")
     assert len(customer_transactions_window(accounts=[account], offset=0, limit=5)) == 1
+
+
+def test_field_changes_show_choice_labels(customer_a, rm_a):
+    from customers.selectors import customer_field_changes
+    from customers.services import customer_update
+
+    customer_a._history_user = rm_a
+    customer_a.save()  # the baseline history row a loader or a create would have written
+    customer_update(customer=customer_a, actor=rm_a, lifecycle_stage="dormant")
+    (change,) = customer_field_changes(customer=customer_a)
+    assert (str(change.old), str(change.new), change.changed_by) == ("Customer", "Dormant", "rm_a")
