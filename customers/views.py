@@ -56,7 +56,8 @@ def _positive_int(value: str | None, default: int, maximum: int = MAX_PAGE) -> i
     """A whole number from the query string (ASCII digits only: "²" is a digit to str.isdigit)."""
     if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
         return default
-    return min(max(int(value), 1), maximum) if int(value) > 0 else default
+    number = int(value)
+    return min(number, maximum) if number > 0 else default
 
 
 @staff_required()
