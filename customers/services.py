@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -13,9 +14,19 @@ from django.utils.translation import gettext as _
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.org.models import StaffProfile
-from customers.models import Customer, RMAssignment
+from customers.models import Customer, Product, RMAssignment
 from customers.naming import customer_name_keys
 from customers.validation import national_id_clean, phone_clean
+
+
+def products_ensure(*, catalogue: Iterable[tuple[str, str, str, str]]) -> dict[str, Product]:
+    """Creates the (code, name, category, currency) products that are missing; returns them by code."""
+    ensured = {}
+    for code, name, category, currency in catalogue:
+        ensured[code], _ = Product.objects.get_or_create(
+            code=code, defaults={"name": name, "category": category, "currency": currency}
+        )
+    return ensured
 
 
 def customer_fields_clean(fields: dict[str, object]) -> dict[str, object]:

@@ -30,7 +30,7 @@ from crm_bank.demo.files import DemoDataError
 from crm_bank.demo.pkdd import PkddData, pkdd_available, pkdd_read
 from crm_bank.demo.uci import uci_available, uci_read
 from crm_bank.org.models import Branch, Department
-from crm_bank.org.services import demo_staff_ensure, departments_ensure
+from crm_bank.org.services import branches_ensure, demo_staff_ensure, departments_ensure
 from customers.history import customer_history_baseline
 from customers.models import (
     Account,
@@ -44,6 +44,7 @@ from customers.models import (
     Transaction,
 )
 from customers.naming import customer_name_keys
+from customers.services import products_ensure
 
 PKDD_FOLDER = "berka_pkdd99"
 UCI_FOLDER = "bank_marketing_uci"
@@ -126,9 +127,14 @@ def demo_load(
         return report
     with transaction.atomic():
         departments = departments_ensure()
-        branches = _branches_ensure(pkdd)
+        districts = [] if pkdd is None else [
+            (f"{d.district_id:02d}", d.name, d.region) for d in pkdd.districts.itertuples()
+        ]
+        branches = branches_ensure(
+            branches=[*districts, (CALL_CENTRE_BRANCH, "Call centre (telemarketing)", "Remote channels")]
+        )
         rms_by_branch = demo_staff_ensure(branches=branches.values(), password=password)
-        products = _products_ensure()
+        products = products_ensure(catalogue=PRODUCTS)
         if pkdd is not None:
             log(f"PKDD'99: {len(pkdd.clients):,} clients, {len(pkdd.transactions):,} transactions")
             _load_pkdd(pkdd, branches, rms_by_branch, products, departments["RETAIL"], report)
@@ -137,24 +143,6 @@ def demo_load(
             _load_uci(uci, branches[CALL_CENTRE_BRANCH], rms_by_branch, products, departments["CALLCENTRE"], report)
     report.seconds = time.monotonic() - started
     return report
-
-
-def _branches_ensure(pkdd: PkddData | None) -> dict[str, Branch]:
-    if pkdd is not None:
-        for district in pkdd.districts.itertuples():
-            Branch.objects.get_or_create(
-                code=f"{district.district_id:02d}", defaults={"name": district.name, "region": district.region}
-            )
-    Branch.objects.get_or_create(
-        code=CALL_CENTRE_BRANCH, defaults={"name": "Call centre (telemarketing)", "region": "Remote channels"}
-    )
-    return {b.code: b for b in Branch.objects.all()}
-
-
-def _products_ensure() -> dict[str, Product]:
-    for code, name, category, currency in PRODUCTS:
-        Product.objects.get_or_create(code=code, defaults={"name": name, "category": category, "currency": currency})
-    return {p.code: p for p in Product.objects.all()}
 
 
 def _tz() -> ZoneInfo:

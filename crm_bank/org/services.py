@@ -21,6 +21,14 @@ DEFAULT_DEPARTMENTS = (
 )
 
 
+def branches_ensure(*, branches: Iterable[tuple[str, str, str]]) -> dict[str, Branch]:
+    """Creates the (code, name, region) branches that are missing; returns them by code, in order."""
+    ensured = {}
+    for code, name, region in branches:
+        ensured[code], _ = Branch.objects.get_or_create(code=code, defaults={"name": name, "region": region})
+    return ensured
+
+
 def departments_ensure() -> dict[str, Department]:
     """Creates the standard departments if missing; returns them by code."""
     for code, name, kind in DEFAULT_DEPARTMENTS:

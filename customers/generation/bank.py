@@ -12,8 +12,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from crm_bank.org.models import Branch
-from crm_bank.org.services import demo_staff_ensure
+from crm_bank.org.services import branches_ensure, demo_staff_ensure
 from customers.generation.constants import _BRANCH_CITIES, _PRODUCTS
 from customers.generation.draws import _cif, _segment_build
 from customers.generation.inputs import _Bank, _pools_build
@@ -23,11 +22,11 @@ from customers.models import (
     AccountHolder,
     Customer,
     Household,
-    Product,
     RMAssignment,
     SourceRecord,
     Transaction,
 )
+from customers.services import products_ensure
 
 
 def bank_generate(
@@ -55,8 +54,8 @@ def bank_generate(
         raise ValueError("seed must be 0…999 and customers 1…99,999,999 (they form the CIF).")
     started = time.perf_counter()
     as_of = as_of or timezone.localdate()
-    branch_rows = _branches_ensure(count=branches)
-    products = _products_ensure()
+    branch_rows = list(branches_ensure(branches=_branch_rows(count=branches)).values())
+    products = products_ensure(catalogue=[(code, name, category, "CNY") for code, name, category in _PRODUCTS])
     rms = demo_staff_ensure(branches=branch_rows, password=password) if password else None
     segments = _segments_missing(seed=seed, customers=customers, chunk_size=chunk_size)
     figures: Counter[str] = Counter()
@@ -101,21 +100,14 @@ def bank_generate(
 _TABLES = (Household, Customer, Account, AccountHolder, SourceRecord, RMAssignment, Transaction)
 
 
-def _branches_ensure(*, count: int) -> list[Branch]:
+def _branch_rows(*, count: int) -> list[tuple[str, str, str]]:
+    """(code, name, region) of the generated bank's branches G01…, named after their cities."""
     rows = []
     for k in range(1, count + 1):
         city, _, region, _, _ = _BRANCH_CITIES[(k - 1) % len(_BRANCH_CITIES)]
         lap = (k - 1) // len(_BRANCH_CITIES)
-        name = f"{city} Branch" + (f" {lap + 1}" if lap else "")
-        branch, _ = Branch.objects.get_or_create(code=f"G{k:02d}", defaults={"name": name, "region": region})
-        rows.append(branch)
+        rows.append((f"G{k:02d}", f"{city} Branch" + (f" {lap + 1}" if lap else ""), region))
     return rows
-
-
-def _products_ensure() -> dict[str, Product]:
-    for code, name, category in _PRODUCTS:
-        Product.objects.get_or_create(code=code, defaults={"name": name, "category": category, "currency": "CNY"})
-    return Product.objects.in_bulk([code for code, _, _ in _PRODUCTS], field_name="code")
 
 
 def _segments_missing(*, seed: int, customers: int, chunk_size: int) -> list[tuple[int, int]]:
