@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch, StaffProfile
 from customers.models import Customer
+from customers.selectors import customer_list_searched
 
 
 def _relationship_managers(request) -> QuerySet:
@@ -32,6 +33,9 @@ class CustomerFilter(django_filters.FilterSet):
         fields = ["q", "home_branch", "primary_rm", "lifecycle_stage", "kind"]
 
     def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
-        # The view builds the queryset with customer_list(query=...), which searches and picks
-        # the right sort; the field stays here for the form.
-        return queryset
+        return customer_list_searched(queryset=queryset, query=value)
+
+    @property
+    def narrowed_beyond_search(self) -> bool:
+        """Whether a filter other than the search box is set (the form must be valid)."""
+        return any(value for name, value in self.form.cleaned_data.items() if name != "q")

@@ -13,7 +13,7 @@ class CustomerTable(tables.Table):
     """
 
     name = tables.Column(
-        verbose_name=_("Name"), accessor="display_name", order_by=("sort_name", "id"), linkify=True
+        verbose_name=_("Name"), accessor="display_name", order_by=("sort_name", "id")
     )
     cif = tables.Column(verbose_name=_("Customer number"))
     # Only indexed orders are offered (a sort over a million rows without an index takes

@@ -66,10 +66,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     per_page = _positive_int(request.GET.get("per_page"), 25)
     per_page = per_page if per_page in _PER_PAGE_CHOICES else 25
     paginate = {"per_page": per_page, "paginator_class": CappedCountPaginator}
-    customer_filter = CustomerFilter(request.GET, queryset=select_customers(query=query))
-    only_searched = not any(request.GET.get(name) for name in ("home_branch", "primary_rm", "lifecycle_stage", "kind"))
+    customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     sort = request.GET.get("sort", "name")
-    if query and only_searched and sort in ("name", "-name") and customer_filter.is_valid():
+    searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search
+    if searched_alone and sort in ("name", "-name"):
         # Name-ordered pages straight from the search indexes (see customer_search_in_name_order).
         rows = min(_positive_int(request.GET.get("page"), 1), CappedCountPaginator.count_cap // per_page + 1) * per_page
         queryset, paginate["known_count"] = customer_search_in_name_order(

@@ -38,3 +38,9 @@ def test_campaign_list_shows_results_per_campaign(client, django_assert_max_num_
     with django_assert_max_num_queries(8):
         page = client.get(reverse("campaigns:index")).content.decode()
     assert "Deposit drive" in page and "25%" in page
+
+
+def test_login_page_within_budget(client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        response = client.get(reverse("login"))
+    assert response.status_code == 200 and 'id="login-form"' in response.content.decode()

@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-not-a-secret")
 
 from .base import *  # noqa: E402,F403
-from .base import env  # noqa: E402
 
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
@@ -18,7 +17,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-CELERY_BROKER_URL = env("REDIS_URL")
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 # Serve static files from the source folders (no collectstatic before tests).
 WHITENOISE_USE_FINDERS = True

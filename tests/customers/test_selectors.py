@@ -47,3 +47,18 @@ def test_field_changes_show_choice_labels(customer_a, rm_a):
     customer_update(customer=customer_a, actor=rm_a, lifecycle_stage="dormant")
     (change,) = customer_field_changes(customer=customer_a)
     assert (str(change.old), str(change.new), change.changed_by) == ("Customer", "Dormant", "rm_a")
+
+
+def test_branch_summary_counts_stages_and_overdue_kyc(branch_a, rm_a, django_assert_num_queries):
+    from customers.selectors import branch_summary
+    from tests.customers.factories import CustomerFactory
+
+    today = timezone.localdate()
+    CustomerFactory(home_branch=branch_a, primary_rm=rm_a, kyc_review_due=today - dt.timedelta(days=1))
+    CustomerFactory(home_branch=branch_a, lifecycle_stage="dormant", kyc_review_due=today - dt.timedelta(days=9))
+    CustomerFactory(home_branch=branch_a, kyc_review_due=today + dt.timedelta(days=9))
+    with django_assert_num_queries(3):
+        summary = branch_summary(branch_id=branch_a.pk, today=today)
+    assert summary.customers_by_stage == {"customer": 2, "dormant": 1} and summary.customers_total == 3
+    assert summary.kyc_overdue == 2
+    assert [(row["customers"], row["kyc_overdue"]) for row in summary.rm_books] == [(1, 1)]
