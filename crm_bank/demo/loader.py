@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as clock
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -190,15 +191,25 @@ def _copy_dicts(model, rows: list[dict[str, object]], report: LoadReport) -> Non
 
 
 def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: Department, report: LoadReport) -> None:
-    """PKDD'99 → customers, households, holdings, orders, transactions, RMs (steps in order)."""
-    today = timezone.localdate()
-    accounts = pkdd.accounts.set_index("account_id")
-    account_branch = {aid: branches[f"{d:02d}"].pk for aid, d in accounts["district_id"].items()}
+    """PKDD'99 → holdings, then the customers who hold them, then the money that moved."""
+    account_branch = {a.account_id: branches[f"{a.district_id:02d}"].pk for a in pkdd.accounts.itertuples()}
+    account_ids, holder_rows = _pkdd_holdings(pkdd, account_branch, products, report)
+    customer_ids = _pkdd_customers(pkdd, branches, account_branch, rms_by_branch, holder_rows, department, report)
+    _copy_dicts(AccountHolder, [
+        {"account_id": account_pk, "customer_id": customer_ids[client_id], "role": role, "since": since}
+        for account_pk, client_id, role, since in holder_rows
+    ], report)
+    _pkdd_orders_and_transactions(pkdd, account_ids, report)
 
-    # 1. Current accounts, with the balance the transaction file ends on.
-    signed = pkdd.transactions.assign(
-        signed=pkdd.transactions["amount"].astype(float).where(pkdd.transactions["direction"] == "credit",
-                                                               -pkdd.transactions["amount"].astype(float)))
+
+def _pkdd_holdings(pkdd: PkddData, account_branch, products, report: LoadReport):
+    """Accounts, loans and cards as holdings; returns {PKDD account id: pk} and the holder rows
+    (account pk, client id, role, since)."""
+    accounts = pkdd.accounts.set_index("account_id")
+    # Current accounts, with the balance the transaction file ends on: summed in whole hellers
+    # (integers), so no float rounding creeps into money.
+    cents = (pkdd.transactions["amount"].astype(float) * 100).round().astype("int64")
+    signed = pkdd.transactions.assign(signed=cents.where(pkdd.transactions["direction"] == "credit", -cents))
     closing = signed.groupby("account_id").agg(balance=("signed", "sum"), as_of=("booked_on", "max"))
     account_ids = dict(zip(accounts.index, allocate_ids(Account, len(accounts)), strict=True))
     rows = []
@@ -207,10 +218,10 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
         rows.append({**ACCOUNT_DEFAULTS, "id": account_ids[account_id], "number": str(account_id),
                      "product_id": products["CZ-CURRENT"].pk, "branch_id": account_branch[account_id],
                      "opened_on": account["opened_on"], "currency": "CZK",
-                     "balance": f"{closing.at[account_id, 'balance']:.2f}" if has_balance else None,
+                     "balance": Decimal(int(closing.at[account_id, "balance"])).scaleb(-2) if has_balance else None,
                      "balance_as_of": closing.at[account_id, "as_of"] if has_balance else None,
                      "statement_frequency": account["frequency"], "source_ref": f"pkdd:account:{account_id}"})
-    # 2. Loans and cards, each drawn on a current account.
+    # Loans and cards, each drawn on a current account.
     owners = pkdd.dispositions[pkdd.dispositions["role"] == "owner"].set_index("account_id")["client_id"]
     holder_rows: list[tuple[int, int, str, date]] = []  # (account pk, client_id, role, since)
     loan_ids = allocate_ids(Account, len(pkdd.loans))
@@ -237,8 +248,16 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
     for disposition in pkdd.dispositions.itertuples():
         holder_rows.append((account_ids[disposition.account_id], disposition.client_id, disposition.role,
                             accounts.at[disposition.account_id, "opened_on"]))
+    return account_ids, holder_rows
 
-    # 3. Customers: home branch = branch of their first own account; since = first holding.
+
+def _pkdd_customers(pkdd: PkddData, branches, account_branch, rms_by_branch, holder_rows, department: Department,
+                    report: LoadReport) -> dict[int, int]:
+    """Customers with their RM assignment, source record and baseline history; returns {client id: pk}.
+
+    Home branch = branch of their first own account; since = their first holding.
+    """
+    today = timezone.localdate()
     first_since: dict[int, date] = {}
     home_account: dict[int, int] = {}
     for _, client_id, _role, since in holder_rows:
@@ -275,12 +294,10 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
         customer_ids=[row["id"] for row in customer_rows], reason="Loaded from PKDD'99"))
     _copy_dicts(RMAssignment, assignment_rows, report)
     _copy_dicts(SourceRecord, source_rows, report)
-    _copy_dicts(AccountHolder, [
-        {"account_id": account_pk, "customer_id": customer_ids[client_id], "role": role, "since": since}
-        for account_pk, client_id, role, since in holder_rows
-    ], report)
+    return customer_ids
 
-    # 4. Standing orders and transactions.
+
+def _pkdd_orders_and_transactions(pkdd: PkddData, account_ids: dict[int, int], report: LoadReport) -> None:
     _copy_dicts(StandingOrder, [
         {"account_id": account_ids[o.account_id], "counterparty_bank": o.bank_to, "counterparty_account": o.account_to,
          "amount": o.amount, "currency": "CZK", "purpose": o.purpose, "source_ref": f"pkdd:order:{o.order_id}"}

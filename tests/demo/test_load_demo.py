@@ -181,3 +181,16 @@ def test_loaded_customers_show_their_first_edit_in_field_changes(rm_a):
     customer_update(customer=customer, actor=rm_a, city="Brno")
     changes = customer_field_changes(customer=customer)
     assert [(c.field, c.new) for c in changes] == [("city", "Brno")]
+
+
+@needs_data
+@pytest.mark.django_db
+def test_load_demo_balance_is_the_exact_sum_of_the_accounts_transactions():
+    from decimal import Decimal
+
+    call_command("load_demo", "--data", str(DATASETS), "--sample", "3")
+    rows = pkdd_read(PKDD).transactions
+    rows = rows[rows["account_id"] == 2]
+    pairs = zip(rows["amount"], rows["direction"], strict=True)
+    expected = sum(Decimal(amount) if direction == "credit" else -Decimal(amount) for amount, direction in pairs)
+    assert Account.objects.get(number="2").balance == expected
