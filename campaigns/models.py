@@ -6,18 +6,11 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer, Product
+from customers.models import CONTACT_CHANNELS, TOUCHPOINT_CHANNELS, Customer, Product, channel_choices
+from customers.models.channels import CHANNEL_MAX_LENGTH
 
 
 class Campaign(models.Model):
-    class Channel(models.TextChoices):
-        TELEMARKETING = "phone", _("Telemarketing")
-        BRANCH = "branch", _("Branch")
-        EMAIL = "email", _("E-mail")
-        SMS = "sms", _("SMS")
-        MOBILE = "mobile", _("Mobile app")
-        MIXED = "mixed", _("Several channels")
-
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         ACTIVE = "active", _("Running")
@@ -30,7 +23,9 @@ class Campaign(models.Model):
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("product")
     )
-    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    channel = models.CharField(
+        _("channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(CONTACT_CHANNELS)
+    )
     starts_on = models.DateField(_("starts"))
     ends_on = models.DateField(_("ends"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -73,7 +68,9 @@ class CampaignContact(models.Model):
         Customer, on_delete=models.PROTECT, related_name="campaign_contacts", db_index=False
     )
     contacted_on = models.DateField(_("last contacted"), null=True, blank=True)
-    channel = models.CharField(_("contact channel"), max_length=12, blank=True)
+    channel = models.CharField(
+        _("contact channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(TOUCHPOINT_CHANNELS), blank=True
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     attempts = models.PositiveSmallIntegerField(_("contacts in this campaign"), default=0)
     last_call_seconds = models.PositiveIntegerField(_("last call (s)"), null=True, blank=True)

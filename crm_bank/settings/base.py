@@ -38,7 +38,7 @@ INSTALLED_APPS = [
     "crm_bank.org",
     "crm_bank.audit",
     "crm_bank.ui",
-    "crm_bank.demo",
+    "demo",
     "customers",
     "segmentation",
     "channels",

@@ -22,7 +22,7 @@ from customers.generation.constants import (
 from customers.generation.holdings import _accounts_draw, _holders_draw, _transactions_draw
 from customers.generation.inputs import _Bank, _pick, _Pools
 from customers.generation.national_ids import _national_id_bodies, _national_ids_unique
-from customers.models import Customer, Household
+from customers.models import CONTACT_CHANNELS, Customer, Household
 from customers.naming import customer_name_keys
 
 _MOBILE_PREFIXES = np.array([*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 166,
@@ -281,7 +281,7 @@ def _preferences_draw(
 ) -> dict[str, np.ndarray]:
     """Channel, language, interests and marketing consent (given or withdrawn, with when and how)."""
     n, stage, zh = len(created), people["stage"], people["zh"]
-    channels = [c.value for c in Customer.Channel]
+    channels = [c.value for c in CONTACT_CHANNELS]
     bits = (rng.random((n, len(_INTERESTS))) < 0.12) @ (1 << np.arange(len(_INTERESTS)))
     interest_sets = np.array(["{" + ",".join(t for b, t in enumerate(_INTERESTS) if mask >> b & 1) + "}"
                               for mask in range(1 << len(_INTERESTS))], dtype=object)

@@ -24,7 +24,7 @@ from customers.generation.constants import (
     WEALTH,
 )
 from customers.generation.inputs import _Bank
-from customers.models import Account, AccountHolder, Transaction
+from customers.models import Account, AccountHolder, Channel, Transaction
 
 _CHINA_UTC = 8 * 3600  # the demo bank lives in UTC+8; timestamps are stored in UTC
 _HISTORY_YEARS = 6  # how far back transactions go
@@ -32,27 +32,27 @@ _HISTORY_YEARS = 6  # how far back transactions go
 _T = Transaction
 # (direction, kind, channel, share of transactions, median amount in CNY, purposes)
 _TXN_KINDS = (
-    (_T.Direction.DEBIT, _T.Kind.CARD_PAYMENT, _T.Channel.CARD, 0.28, 120,
+    (_T.Direction.DEBIT, _T.Kind.CARD_PAYMENT, Channel.CARD, 0.28, 120,
      ("supermarket", "restaurant", "online shopping", "fuel", "pharmacy", "travel")),
-    (_T.Direction.DEBIT, _T.Kind.CARD_PAYMENT, _T.Channel.MOBILE, 0.12, 60,
+    (_T.Direction.DEBIT, _T.Kind.CARD_PAYMENT, Channel.MOBILE, 0.12, 60,
      ("online shopping", "restaurant", "taxi", "utilities")),
-    (_T.Direction.DEBIT, _T.Kind.CARD_WITHDRAWAL, _T.Channel.ATM, 0.06, 800, ("",)),
-    (_T.Direction.CREDIT, _T.Kind.CASH_DEPOSIT, _T.Channel.COUNTER, 0.03, 3000, ("",)),
-    (_T.Direction.CREDIT, _T.Kind.CASH_DEPOSIT, _T.Channel.ATM, 0.02, 2000, ("",)),
-    (_T.Direction.DEBIT, _T.Kind.CASH_WITHDRAWAL, _T.Channel.COUNTER, 0.02, 2500, ("",)),
-    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, _T.Channel.SYSTEM, 0.08, 9000, ("salary", "pension", "dividend")),
-    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, _T.Channel.MOBILE, 0.05, 1500, ("family support", "refund")),
-    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, _T.Channel.WEB, 0.03, 6000, ("invoice", "rent received")),
-    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, _T.Channel.MOBILE, 0.10, 1200, ("family support", "purchase")),
-    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, _T.Channel.WEB, 0.05, 2500, ("invoice", "tuition", "purchase")),
-    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, _T.Channel.COUNTER, 0.01, 8000, ("purchase", "tax")),
-    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, _T.Channel.STANDING_ORDER, 0.06, 2200,
+    (_T.Direction.DEBIT, _T.Kind.CARD_WITHDRAWAL, Channel.ATM, 0.06, 800, ("",)),
+    (_T.Direction.CREDIT, _T.Kind.CASH_DEPOSIT, Channel.BRANCH, 0.03, 3000, ("",)),
+    (_T.Direction.CREDIT, _T.Kind.CASH_DEPOSIT, Channel.ATM, 0.02, 2000, ("",)),
+    (_T.Direction.DEBIT, _T.Kind.CASH_WITHDRAWAL, Channel.BRANCH, 0.02, 2500, ("",)),
+    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, Channel.SYSTEM, 0.08, 9000, ("salary", "pension", "dividend")),
+    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, Channel.MOBILE, 0.05, 1500, ("family support", "refund")),
+    (_T.Direction.CREDIT, _T.Kind.TRANSFER_IN, Channel.WEB, 0.03, 6000, ("invoice", "rent received")),
+    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, Channel.MOBILE, 0.10, 1200, ("family support", "purchase")),
+    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, Channel.WEB, 0.05, 2500, ("invoice", "tuition", "purchase")),
+    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, Channel.BRANCH, 0.01, 8000, ("purchase", "tax")),
+    (_T.Direction.DEBIT, _T.Kind.TRANSFER_OUT, Channel.STANDING_ORDER, 0.06, 2200,
      ("rent", "utilities", "insurance premium", "school fees")),
-    (_T.Direction.CREDIT, _T.Kind.INTEREST, _T.Channel.SYSTEM, 0.03, 25, ("interest",)),
-    (_T.Direction.DEBIT, _T.Kind.FEE, _T.Channel.SYSTEM, 0.02, 12, ("account fee", "card annual fee", "SMS alerts")),
-    (_T.Direction.DEBIT, _T.Kind.LOAN_REPAYMENT, _T.Channel.STANDING_ORDER, 0.03, 3200, ("loan instalment",)),
-    (_T.Direction.CREDIT, _T.Kind.OTHER, _T.Channel.COUNTER, 0.005, 500, ("",)),
-    (_T.Direction.DEBIT, _T.Kind.OTHER, _T.Channel.SYSTEM, 0.005, 200, ("",)),
+    (_T.Direction.CREDIT, _T.Kind.INTEREST, Channel.SYSTEM, 0.03, 25, ("interest",)),
+    (_T.Direction.DEBIT, _T.Kind.FEE, Channel.SYSTEM, 0.02, 12, ("account fee", "card annual fee", "SMS alerts")),
+    (_T.Direction.DEBIT, _T.Kind.LOAN_REPAYMENT, Channel.STANDING_ORDER, 0.03, 3200, ("loan instalment",)),
+    (_T.Direction.CREDIT, _T.Kind.OTHER, Channel.BRANCH, 0.005, 500, ("",)),
+    (_T.Direction.DEBIT, _T.Kind.OTHER, Channel.SYSTEM, 0.005, 200, ("",)),
 )
 _TXN_P = np.array([k[3] for k in _TXN_KINDS]) / sum(k[3] for k in _TXN_KINDS)
 _TXN_LOG_MEDIAN = np.log([k[4] for k in _TXN_KINDS])
@@ -60,7 +60,7 @@ _TXN_CARD_POS, _TXN_STANDING_ORDER_OUT = 0, 12
 _TXN_INTEREST, _TXN_LOAN_PAY = 13, 15
 _TXN_TRANSFER = np.array([k[1] in (_T.Kind.TRANSFER_IN, _T.Kind.TRANSFER_OUT) for k in _TXN_KINDS])
 # Booked by the bank's batch at night rather than by the customer during the day.
-_TXN_NIGHT = np.array([k[2] in (_T.Channel.SYSTEM, _T.Channel.STANDING_ORDER) for k in _TXN_KINDS])
+_TXN_NIGHT = np.array([k[2] in (Channel.SYSTEM, Channel.STANDING_ORDER) for k in _TXN_KINDS])
 # One pre-joined "direction, kind, channel, purpose, balance_after" text per (kind, purpose): four
 # string joins fewer per row on fifty million rows. balance_after stays NULL (never guessed).
 _TXN_VARIANT_TEXT = np.array(

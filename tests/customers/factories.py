@@ -6,7 +6,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from customers.models import Account, AccountHolder, Channel, Customer, Product, Transaction
 from customers.naming import customer_name_keys
 from tests.org.factories import BranchFactory
 
@@ -67,7 +67,7 @@ def transactions_for(account: Account, count: int) -> None:
             Transaction(
                 account=account, booked_at=start - dt.timedelta(days=i), amount=Decimal("100.00") + i,
                 direction=Transaction.Direction.CREDIT if i % 3 else Transaction.Direction.DEBIT,
-                kind=Transaction.Kind.CASH_DEPOSIT, channel=Transaction.Channel.COUNTER,
+                kind=Transaction.Kind.CASH_DEPOSIT, channel=Channel.BRANCH,
             )
             for i in range(count)
         ],

@@ -13,11 +13,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact
-from crm_bank.demo.files import DemoDataError
-from crm_bank.demo.loader import UCI_CAMPAIGN_CODE
-from crm_bank.demo.pkdd import pkdd_read
-from crm_bank.demo.uci import uci_read
 from customers.models import Account, AccountHolder, Customer, SourceRecord, Transaction
+from demo.files import DemoDataError
+from demo.loader import UCI_CAMPAIGN_CODE
+from demo.pkdd import pkdd_read
+from demo.uci import uci_read
 
 DATASETS = Path(settings.CRM_DATASETS)
 PKDD = DATASETS / "berka_pkdd99"
@@ -163,7 +163,7 @@ def test_load_demo_with_an_empty_data_folder_generates_a_bank(tmp_path: Path, ca
 
 
 def test_kyc_review_due_survives_29_february():
-    from crm_bank.demo.loader import _kyc_review_due
+    from demo.loader import _kyc_review_due
 
     assert _kyc_review_due(date(1996, 2, 29), date(2026, 11, 29)) == date(2031, 2, 28)
     assert _kyc_review_due(date(1993, 5, 1), date(2026, 11, 29)) == date(2028, 5, 1)

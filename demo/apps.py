@@ -7,6 +7,6 @@ from django.utils.translation import gettext_lazy as _
 class DemoConfig(AppConfig):
     """Loads the public bank data sets (or a generated bank) as the demo. Sits above every app."""
 
-    name = "crm_bank.demo"
+    name = "demo"
     label = "demo"
     verbose_name = _("Demo data")

@@ -27,15 +27,13 @@ from psycopg.types.json import Jsonb
 
 from campaigns.models import Campaign, CampaignContact
 from crm_bank.bulk import allocate_ids, copy_rows
-from crm_bank.demo.files import DemoDataError
-from crm_bank.demo.pkdd import PkddData, pkdd_available, pkdd_read
-from crm_bank.demo.uci import uci_available, uci_read
 from crm_bank.org.models import Branch, Department
 from crm_bank.org.services import branches_ensure, demo_staff_ensure, departments_ensure
 from customers.history import customer_history_baseline
 from customers.models import (
     Account,
     AccountHolder,
+    Channel,
     Customer,
     Household,
     Product,
@@ -46,6 +44,9 @@ from customers.models import (
 )
 from customers.naming import customer_name_keys
 from customers.services import products_ensure
+from demo.files import DemoDataError
+from demo.pkdd import PkddData, pkdd_available, pkdd_read
+from demo.uci import uci_available, uci_read
 
 PKDD_FOLDER = "berka_pkdd99"
 UCI_FOLDER = "bank_marketing_uci"
@@ -343,7 +344,7 @@ def _load_uci(
     """bank-full rows → call-centre customers, their holdings, and one historic campaign's contacts."""
     campaign = Campaign.objects.create(
         code=UCI_CAMPAIGN_CODE, name="Term deposit telemarketing 2008–2010", product=products["PT-TERM"],
-        channel=Campaign.Channel.TELEMARKETING, starts_on=min(uci["contacted_on"]), ends_on=max(uci["contacted_on"]),
+        channel=Channel.CALL_CENTRE, starts_on=min(uci["contacted_on"]), ends_on=max(uci["contacted_on"]),
         status=Campaign.Status.COMPLETED,
         data_note="UCI Bank Marketing (bank-full): a Portuguese bank's campaign; one row per client, "
                   "no client id, year inferred from the file's date order.",
@@ -359,7 +360,7 @@ def _load_uci(
         customers.append(_customer_row(
             id=pk, cif=f"TM{row.row:06d}", first_name="Client", last_name=f"TM{row.row:05d}", country="PT",
             occupation=row.job, marital_status=row.marital, education=row.education, home_branch_id=branch.pk,
-            primary_rm_id=rm_id, last_contact_at=contacted_at, last_contact_channel=Customer.Channel.PHONE,
+            primary_rm_id=rm_id, last_contact_at=contacted_at, last_contact_channel=Channel.CALL_CENTRE,
             attributes={"age": int(row.age), "credit_in_default": row.credit_default == "yes"},
         ))
         assignments.append({"customer_id": pk, "rm_id": rm_id, "started_at": contacted_at, "ended_at": None,
@@ -381,7 +382,8 @@ def _load_uci(
                              "currency": "EUR", "source_ref": f"uci:bank-full:{row.row}:{suffix}", **extra})
             holders.append({"account_id": account_pk, "customer_id": pk, "role": "owner", "since": None})
         contacts.append({
-            "campaign_id": campaign.pk, "customer_id": pk, "contacted_on": row.contacted_on, "channel": row.contact,
+            "campaign_id": campaign.pk, "customer_id": pk, "contacted_on": row.contacted_on,
+            "channel": Channel.CALL_CENTRE,
             "outcome": CampaignContact.Outcome.ACCEPTED if row.accepted else CampaignContact.Outcome.DECLINED,
             "attempts": row.campaign, "last_call_seconds": row.duration, "previous_contacts": row.previous,
             "days_since_previous": row.pdays if row.pdays >= 0 else None, "previous_outcome": row.poutcome,

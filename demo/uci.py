@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_bank.demo.files import DemoDataError, as_choice, as_int, read_table
+from demo.files import DemoDataError, as_choice, as_int, read_table
 
 BANK_FULL_FILE = "bank-full.csv.gz"
 FIRST_YEAR = 2008

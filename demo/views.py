@@ -4,9 +4,9 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from crm_bank.demo.pkdd import TRANSACTIONS_END
 from crm_bank.org.decorators import staff_required
 from customers.models import SourceRecord
+from demo.pkdd import TRANSACTIONS_END
 
 
 @staff_required()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from crm_bank.demo import views
+from demo import views
 
 app_name = "demo"
 urlpatterns = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crm_bank.demo.files import DemoDataError, as_choice, as_decimal, as_int, as_yymmdd, read_table
+from demo.files import DemoDataError, as_choice, as_decimal, as_int, as_yymmdd, read_table
 
 TRANSACTIONS_FILE = "trans_until_1994-03-30.asc.gz"
 TRANSACTIONS_END = date(1994, 3, 30)
@@ -197,8 +197,8 @@ def _kinds_and_channels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     rules = [  # (condition, kind, channel), first match wins
         (symbol.isin(["SLUZBY", "SANKC. UROK"]), "fee", "system"),
         (symbol == "UROK", "interest", "system"),
-        (operation == "VKLAD", "cash_in", "counter"),
-        (operation == "VYBER", "cash_out", "counter"),
+        (operation == "VKLAD", "cash_in", "branch"),
+        (operation == "VYBER", "cash_out", "branch"),
         (operation == "VYBER KARTOU", "card_out", "atm"),
         (operation == "PREVOD Z UCTU", "xfer_in", "system"),
         ((operation == "PREVOD NA UCET") & (symbol == "UVER"), "loan_pay", "system"),

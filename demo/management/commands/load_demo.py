@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from crm_bank.demo.files import DemoDataError
-from crm_bank.demo.loader import dataset_folder, demo_is_loaded, demo_load
+from demo.files import DemoDataError
+from demo.loader import dataset_folder, demo_is_loaded, demo_load
 
 FALLBACK_CUSTOMERS = 2_000
 FALLBACK_TRANSACTIONS_PER_CUSTOMER = 20
