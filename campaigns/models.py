@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from crm_bank.ui.names import localized
 from customers.models import CONTACT_CHANNELS, TOUCHPOINT_CHANNELS, Customer, Product, channel_choices
 from customers.models.channels import CHANNEL_MAX_LENGTH
 
@@ -19,6 +20,7 @@ class Campaign(models.Model):
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    name_zh = models.CharField(_("name in Chinese"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("product")
@@ -43,10 +45,14 @@ class Campaign(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.localized_name
 
     def get_absolute_url(self) -> str:
         return reverse("campaigns:index")
+
+    @property
+    def localized_name(self) -> str:
+        return localized(english=self.name, chinese=self.name_zh)
 
 
 class CampaignContact(models.Model):

@@ -19,49 +19,40 @@ from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from customers.masking import mask_address, mask_email, mask_middle, mask_national_id
+from customers.masking import masked_value
 from customers.models import Customer
 
 
 @dataclass(frozen=True)
 class CustomerAccess:
-    """A customer as one user may see it. Templates read the fields from here, never the model."""
+    """A customer as one user may see it. Templates get this, never the model: reading a field
+    here (`access.phone`) gives it masked per `MASKING_RULES` when the viewer may not see it."""
 
     customer: Customer
     full_access: bool
     reason: str
 
+    def __getattr__(self, name: str) -> object:
+        # Only called for names the class does not define: the customer's own attributes.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self.shown(name, getattr(self.customer, name))
+
     @property
     def masked(self) -> bool:
         return not self.full_access
 
-    def _shown(self, value: str, masker) -> str:
-        return value if self.full_access else masker(value)
-
-    @property
-    def national_id(self) -> str:
-        return self._shown(self.customer.national_id, mask_national_id)
-
-    @property
-    def phone(self) -> str:
-        return self._shown(self.customer.phone, lambda v: mask_middle(v, keep_start=4, keep_end=2))
-
-    @property
-    def email(self) -> str:
-        return self._shown(self.customer.email, mask_email)
-
-    @property
-    def address_line(self) -> str:
-        return self._shown(self.customer.address_line, mask_address)
+    def shown(self, field: str, value: object) -> object:
+        """`value` of `field` as this viewer may see it."""
+        return value if self.full_access else masked_value(field, value)
 
     @property
     def birth_date_text(self) -> str:
-        """The full date for full access; the year only otherwise (with the ID's last digits and the
-        gender, a full date would give a Czech birth number away)."""
+        """The full date for full access; the year only otherwise (see MASKING_RULES)."""
         birth = self.customer.birth_date
         if birth is None:
             return ""
-        return date_format(birth, "SHORT_DATE_FORMAT") if self.full_access else str(birth.year)
+        return date_format(birth, "SHORT_DATE_FORMAT") if self.full_access else masked_value("birth_date", birth)
 
     @property
     def may_see_money(self) -> bool:

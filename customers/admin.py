@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.forms.models import model_to_dict
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record, request_ip
+from crm_bank.audit.admin import AuditedModelAdmin
+from crm_bank.audit.services import request_ip
 from crm_bank.org.models import StaffProfile
 from customers.models import (
     Account,
@@ -22,6 +27,7 @@ from customers.models import (
     Transaction,
 )
 from customers.services import customer_create, customer_fields_clean, customer_rm_handover, customer_update
+from customers.validation import national_id_clean, phone_clean
 
 
 class AccountHolderInline(admin.TabularInline):
@@ -30,8 +36,27 @@ class AccountHolderInline(admin.TabularInline):
     raw_id_fields = ["customer", "account"]
 
 
+def _is_valid(check: Callable[[], str]) -> bool:
+    try:
+        return bool(check())
+    except ValidationError:
+        return False
+
+
+class CustomerDataAdmin(AuditedModelAdmin):
+    """Pages with customer data: opening and searching audited; what a fruitless search looked like guessed."""
+
+    def search_kind_guess(self, query: str) -> str:
+        if query.lstrip().startswith(("+", "00")) and _is_valid(lambda: phone_clean(query)):
+            return "phone"
+        if any(_is_valid(lambda id_type=id_type: national_id_clean(id_type=id_type, value=query))
+               for id_type in (Customer.IdType.CZ_RC, Customer.IdType.CN_RIC)):
+            return "national_id"
+        return "other" if any(char.isdigit() for char in query) else "name"
+
+
 class CustomerAdminForm(forms.ModelForm):
-    """Runs the services' own checks, so a bad ID or phone is a form error, not a server error."""
+    """Runs the services' own checks, so a bad ID, phone or RM is a form error, not a server error."""
 
     class Meta:
         model = Customer
@@ -39,22 +64,51 @@ class CustomerAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
-        checked = ("national_id_type", "national_id", "phone", "marketing_consent", "do_not_contact")
+        # The stored record, not self.instance: on a past version's page (revert) the form starts
+        # from that version, and in the change view the instance is about to take the new values.
+        self.current = Customer.objects.get(pk=self.instance.pk) if self.instance.pk else None
+        checked = {name: data.get(name) or "" for name in ("national_id_type", "national_id", "phone")}
+        # An unticked box is False: passed as "" it would reach the model as a non-boolean.
+        checked |= {name: bool(data.get(name)) for name in ("marketing_consent", "do_not_contact")}
         try:
-            data.update(customer_fields_clean({name: data.get(name) or "" for name in checked}))
+            data.update(customer_fields_clean(checked))
         except ValidationError as error:
             raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from error
-        if self.instance.pk and "primary_rm" in self.changed_data:
-            new_rm = data.get("primary_rm")
-            if new_rm is None:
-                self.add_error("primary_rm", _("A customer keeps an RM: hand the customer over to another RM."))
-            elif not StaffProfile.objects.filter(user=new_rm, role=StaffProfile.Role.RM).exists():
-                self.add_error("primary_rm", _("Only a relationship manager can take over a customer."))
+        if self.current is not None and "primary_rm" in self.fields:
+            self._clean_handover(data.get("primary_rm"))
         return data
+
+    def _clean_handover(self, new_rm: AbstractBaseUser | None) -> None:
+        if (new_rm.pk if new_rm else None) == self.current.primary_rm_id:
+            return
+        if new_rm is None:
+            self.add_error("primary_rm", _("A customer keeps an RM: hand the customer over to another RM."))
+        elif not StaffProfile.objects.filter(
+            user=new_rm, role=StaffProfile.Role.RM, user__is_active=True
+        ).exists():
+            # The hand-over service refuses the same; checked here so it is a form error, not a 500.
+            self.add_error("primary_rm", _("Only an active relationship manager can take over a customer."))
+
+    def changed_from_stored(self) -> list[str]:
+        """The fields whose submitted value differs from the stored record.
+
+        Django's own test (Field.has_changed), run against the stored record instead of the form's
+        initial values: on a past version's page those are the version's, so changed_data would
+        miss exactly the fields a revert restores.
+        """
+        stored = model_to_dict(self.current, fields=list(self.fields))
+        changed = []
+        for name, field in self.fields.items():
+            initial = stored.get(name)
+            if isinstance(initial, datetime) and not field.widget.supports_microseconds:
+                initial = initial.replace(microsecond=0)  # as BaseForm.get_initial_for_field does
+            if not field.disabled and field.has_changed(initial, self[name].data):
+                changed.append(name)
+        return changed
 
 
 @admin.register(Customer)
-class CustomerAdmin(SimpleHistoryAdmin):
+class CustomerAdmin(CustomerDataAdmin, SimpleHistoryAdmin):
     form = CustomerAdminForm
     list_display = ["cif", "display_name", "kind", "home_branch", "primary_rm", "lifecycle_stage", "last_contact_at"]
     list_filter = ["kind", "lifecycle_stage", "marketing_consent", "do_not_contact", "home_branch__region"]
@@ -62,37 +116,31 @@ class CustomerAdmin(SimpleHistoryAdmin):
     search_fields = ["=cif", "^name_key", "=national_id", "=phone"]
     list_select_related = ["home_branch", "primary_rm"]
     raw_id_fields = ["home_branch", "primary_rm", "household"]
-    readonly_fields = ["created_at", "updated_at"]
+    # The consent time is stamped by customer_update whenever consent is given or withdrawn.
+    readonly_fields = ["marketing_consent_at", "created_at", "updated_at"]
     show_full_result_count = False
     inlines = [AccountHolderInline]
-
-    def _audit_view(self, request: HttpRequest, object_id: str, purpose: str, status_code: int) -> None:
-        """Opening a customer in the admin is a view of the full record: audited like the 360° page."""
-        if request.method != "GET" or not object_id.isdecimal() or status_code == 404:
-            return
-        outcome = AuditEvent.Outcome.ALLOWED if status_code == 200 else AuditEvent.Outcome.DENIED
-        audit_record(actor=request.user, action=AuditEvent.Action.VIEW, outcome=outcome, object_type="customer",
-                     object_id=object_id, ip_address=request_ip(request), detail={"purpose": purpose})
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        self._audit_view(request, object_id, "admin", response.status_code)
-        return response
+    audit_object_type = "customer"
+    search_kinds = (("cif", "cif"), ("national_id", "national_id"), ("phone", "phone"))
+    search_prefix_kind = "name"
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
-        response = super().history_view(request, object_id, extra_context)
-        self._audit_view(request, object_id, "admin history", response.status_code)
-        return response
+        return self.audited_open(request, object_id, "admin history", super().history_view, extra_context)
 
-    def save_model(self, request: HttpRequest, obj: Customer, form, change: bool) -> None:
-        """Admin edits go through the services, so they are validated, historised and audited."""
-        data = {name: form.cleaned_data[name] for name in form.changed_data if name in form.cleaned_data}
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
+        """A past version in full; its "Revert" button saves through save_model, i.e. the services."""
+        return self.audited_open(request, object_id, "admin past version", super().history_form_view,
+                                 version_id, extra_context, version=version_id)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: CustomerAdminForm, change: bool) -> None:
+        """Admin edits and reverts go through the services, so they are validated, historised and audited."""
         if not change:
             saved = customer_create(actor=request.user, ip_address=request_ip(request), **form.cleaned_data)
             obj.pk = saved.pk
             return
-        current = Customer.objects.get(pk=obj.pk)
-        new_rm = data.pop("primary_rm", None)  # the form refused an empty RM
+        current = form.current
+        data = {name: form.cleaned_data[name] for name in form.changed_from_stored() if name in form.cleaned_data}
+        new_rm = data.pop("primary_rm", None)  # the form refused an empty or inactive RM
         customer_update(customer=current, actor=request.user, ip_address=request_ip(request), **data)
         if new_rm is not None:
             customer_rm_handover(customer=current, new_rm=new_rm, actor=request.user, reason="handover",
@@ -107,13 +155,18 @@ class HouseholdAdmin(admin.ModelAdmin):
 
 
 @admin.register(SourceRecord)
-class SourceRecordAdmin(admin.ModelAdmin):
+class SourceRecordAdmin(CustomerDataAdmin):
     list_display = ["system", "external_id", "customer", "department", "received_at"]
     list_filter = ["system", "department"]
     search_fields = ["=external_id", "=customer__cif"]
     raw_id_fields = ["customer"]
     list_select_related = ["customer", "department"]
     show_full_result_count = False
+    audit_object_type = "source_record"
+    search_kinds = (("external_id", "source_id"), ("customer__cif", "cif"))
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return list(SourceRecord.objects.filter(pk=object_id).values_list("customer_id", flat=True))
 
 
 @admin.register(Product)
@@ -124,7 +177,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(admin.ModelAdmin):
+class AccountAdmin(CustomerDataAdmin):
     list_display = ["number", "product", "branch", "status", "currency", "balance", "opened_on"]
     list_filter = ["status", "product__category", "currency", "branch__region"]
     search_fields = ["=number", "=source_ref"]
@@ -132,16 +185,31 @@ class AccountAdmin(admin.ModelAdmin):
     list_select_related = ["product", "branch"]
     show_full_result_count = False
     inlines = [AccountHolderInline]
+    audit_object_type = "account"
+    search_kinds = (("number", "account_number"), ("source_ref", "source_ref"))
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return _holder_ids(AccountHolder.objects.filter(account_id=object_id))
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(CustomerDataAdmin):
     list_display = ["booked_at", "account", "direction", "kind", "channel", "amount", "balance_after"]
     list_filter = ["direction", "kind", "channel"]
     search_fields = ["=account__number", "=source_ref"]
     raw_id_fields = ["account"]
     list_select_related = ["account__product"]
     show_full_result_count = False
+    audit_object_type = "transaction"
+    search_kinds = (("account__number", "account_number"), ("source_ref", "source_ref"))
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return _holder_ids(AccountHolder.objects.filter(account__transactions=object_id))
+
+
+def _holder_ids(holders) -> list[int]:
+    # One indexed query (holder_customer_idx / the primary key): cheap enough for every page view.
+    return sorted(holders.values_list("customer_id", flat=True))
 
 
 @admin.register(StandingOrder)
@@ -155,9 +223,21 @@ class StandingOrderAdmin(admin.ModelAdmin):
 
 @admin.register(RMAssignment)
 class RMAssignmentAdmin(admin.ModelAdmin):
+    """Read-only: a customer's RM changes only by hand-over (customer_rm_handover), which keeps the
+    history gap-free and audited; in the admin that is the customer's RM field."""
+
     list_display = ["customer", "rm", "started_at", "ended_at", "reason"]
     list_filter = ["reason"]
     search_fields = ["=customer__cif", "=rm__username"]
     raw_id_fields = ["customer", "rm", "assigned_by"]
     list_select_related = ["customer", "rm"]
     show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RMAssignment | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RMAssignment | None = None) -> bool:
+        return False

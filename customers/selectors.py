@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import get_language
 
+from crm_bank.ui.names import person_name
 from customers.models import Account, AccountHolder, Customer, Product, RMAssignment, Transaction
 from customers.naming import name_key
 
@@ -136,113 +140,196 @@ def customer_list_searched(*, queryset: QuerySet[Customer], query: str) -> Query
     return customer_search(queryset=queryset, query=query).alias(sort_name=Lower("name_key"))
 
 
-def customer_holdings(*, customer_id: int) -> list[AccountHolder]:
-    """The customer's holdings with product, branch and linked account loaded, in one query."""
-    return list(
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One holding as plain values (no model instances: the 360° page builds dozens of these)."""
+
+    account_id: int
+    number: str
+    linked_number: str
+    product_name: str
+    category: str
+    role: str
+    opened_on: date | None
+    status: str
+    currency: str
+    balance: Decimal | None
+    principal: Decimal | None
+    repayment_status: str
+
+
+def customer_holdings(*, customer_id: int) -> list[Holding]:
+    """The customer's holdings with product and linked account, in one query (holder_customer_idx)."""
+    chinese = (get_language() or "").startswith("zh")
+    rows = (
         AccountHolder.objects.filter(customer_id=customer_id)
-        .select_related("account__product", "account__branch", "account__linked_account")
         .order_by("account__product__category", "account__opened_on", "account_id")
+        .values_list(
+            "account_id", "account__number", "account__linked_account__number", "account__product__name",
+            "account__product__name_zh", "account__product__category", "role", "account__opened_on",
+            "account__status", "account__currency", "account__balance", "account__principal",
+            "account__repayment_status",
+        )
     )
+    return [
+        Holding(account_id, number, linked or "", (name_zh if chinese and name_zh else name), category, role,
+                opened_on, status, currency, balance, principal, repayment)
+        for (account_id, number, linked, name, name_zh, category, role, opened_on, status, currency, balance,
+             principal, repayment) in rows
+    ]
 
 
-def customer_total_balances(holdings: list[AccountHolder]) -> dict[str, object]:
+def customer_total_balances(holdings: list[Holding]) -> dict[str, Decimal]:
     """Total balance per currency of the accounts the customer owns (loans and cards aside)."""
-    totals: dict[str, object] = {}
+    totals: dict[str, Decimal] = {}
     for holding in holdings:
-        account = holding.account
-        if holding.role != AccountHolder.Role.OWNER or account.balance is None:
+        if holding.role != AccountHolder.Role.OWNER or holding.balance is None:
             continue
-        if account.product.category in Product.NOT_DEPOSITS:
+        if holding.category in Product.NOT_DEPOSITS:
             continue
-        totals[account.currency] = totals.get(account.currency, 0) + account.balance
+        totals[holding.currency] = totals.get(holding.currency, Decimal(0)) + holding.balance
     return totals
 
 
-def customer_transactions_window(*, accounts: list[Account], offset: int, limit: int) -> list[Transaction]:
+@dataclass(frozen=True, slots=True)
+class TransactionRow:
+    account_id: int
+    booked_at: datetime
+    amount: Decimal
+    direction: str
+    kind: str
+    channel: str
+    purpose: str
+    balance_after: Decimal | None
+
+
+_TRANSACTION_COLUMNS = ("account_id", "booked_at", "amount", "direction", "kind", "channel", "purpose", "balance_after")
+
+
+def customer_transactions_window(*, account_ids: list[int], offset: int, limit: int) -> list[TransactionRow]:
     """Rows offset … offset+limit of the accounts' transactions, newest first, in one query.
 
     Each account contributes at most offset+limit rows read straight off txn_account_booked_idx,
     and only those are merged and sorted: `account_id IN (…) ORDER BY booked_at` would sort a
     customer's whole history (19k rows, 50 ms) to show twenty.
     """
-    if not accounts:
+    if not account_ids:
         return []
     newest_first = ("-booked_at", "-id")
     per_account = [
-        Transaction.objects.filter(account_id=account.pk).order_by(*newest_first)[: offset + limit]
-        for account in accounts
+        Transaction.objects.filter(account_id=account_id).order_by(*newest_first).values_list(
+            *_TRANSACTION_COLUMNS, "id")[: offset + limit]
+        for account_id in account_ids
     ]
     merged = per_account[0].union(*per_account[1:], all=True) if len(per_account) > 1 else per_account[0]
     if len(per_account) > 1:
         merged = merged.order_by(*newest_first)
-    rows = list(merged[offset: offset + limit])
-    by_id = {account.pk: account for account in accounts}
-    for row in rows:
-        row.account = by_id[row.account_id]  # already loaded with the holdings: no query
-    return rows
+    return [TransactionRow(*row[:-1]) for row in merged[offset: offset + limit]]
 
 
-def customer_household_members(*, customer: Customer) -> list[Customer]:
-    if customer.household_id is None:
+@dataclass(frozen=True, slots=True)
+class HouseholdMember:
+    pk: int
+    name: str
+    role: str  # its label
+
+
+def customer_household_members(*, household_id: int | None, exclude_customer_id: int) -> list[HouseholdMember]:
+    if household_id is None:
         return []
-    return list(
-        Customer.objects.filter(household_id=customer.household_id)
-        .exclude(pk=customer.pk)
-        .only("id", "kind", "first_name", "last_name", "legal_name", "household_role")
-        .order_by("pk")[:20]
+    roles = dict(Customer.HouseholdRole.choices)
+    rows = (
+        Customer.objects.filter(household_id=household_id)
+        .exclude(pk=exclude_customer_id)
+        .order_by("pk")
+        .values_list("id", "kind", "first_name", "last_name", "legal_name", "household_role")[:20]
     )
+    return [
+        HouseholdMember(pk, legal if kind == Customer.Kind.CORPORATE else person_name(given=first, family=last),
+                        str(roles.get(role, "")))
+        for pk, kind, first, last, legal, role in rows
+    ]
 
 
-def customer_rm_history(*, customer_id: int) -> list[RMAssignment]:
-    return list(
+@dataclass(frozen=True, slots=True)
+class RMPeriod:
+    rm_name: str
+    started_at: datetime
+    ended_at: datetime | None
+    reason: str
+
+
+def customer_rm_history(*, customer_id: int) -> list[RMPeriod]:
+    rows = (
         RMAssignment.objects.filter(customer_id=customer_id)
-        .select_related("rm", "assigned_by")
-        .order_by("-started_at")[:20]
+        .order_by("-started_at")
+        .values_list("rm__username", "rm__first_name", "rm__last_name", "started_at", "ended_at", "reason")[:20]
     )
+    return [
+        RMPeriod(person_name(given=first, family=last) or username, started, ended, reason)
+        for username, first, last, started, ended, reason in rows
+    ]
 
 
 @dataclass(frozen=True)
 class FieldChange:
-    changed_at: object
+    changed_at: datetime
     changed_by: str
-    field: str
+    field: str  # the model field's name: what MASKING_RULES is keyed on
+    label: str
     old: object
     new: object
-    sensitive: bool
 
 
+# Field name → how its value reads: foreign keys by the name of what they point to.
 _HISTORY_FIELDS = (
-    "first_name", "last_name", "legal_name", "national_id", "birth_date", "phone", "email",
-    "address_line", "city", "home_branch_id", "primary_rm_id", "lifecycle_stage",
-    "preferred_channel", "preferred_contact_time", "preferred_language", "marketing_consent",
-    "do_not_contact", "kyc_review_due", "household_id",
+    "first_name", "last_name", "legal_name", "national_id_type", "national_id", "birth_date", "gender",
+    "occupation", "marital_status", "education", "phone", "email", "address_line", "city", "postal_code",
+    "country", "home_branch", "primary_rm", "lifecycle_stage", "customer_since", "preferred_channel",
+    "preferred_contact_time", "preferred_language", "interests", "marketing_consent", "marketing_consent_source",
+    "do_not_contact", "kyc_review_due", "household", "household_role",
 )
+_RELATED_NAMES = {
+    "home_branch": lambda branch: str(branch),
+    "primary_rm": lambda user: person_name(given=user.first_name, family=user.last_name) or user.get_username(),
+    "household": lambda household: household.name,
+}
 
 
-def customer_field_changes(*, customer: Customer, limit: int = 10) -> list[FieldChange]:
-    """The latest field-level changes, computed from consecutive history rows (one query)."""
+def customer_field_changes(*, customer_id: int, limit: int = 10) -> list[FieldChange]:
+    """The latest field-level changes, from consecutive history rows, with the branches, RMs and
+    households they name loaded in the same query."""
+    history = Customer.history.model
     records = list(
-        customer.history.select_related("history_user").order_by("-history_date", "-history_id")[: limit + 1]
+        history.objects.filter(id=customer_id)
+        .select_related("history_user", *_RELATED_NAMES)
+        .order_by("-history_date", "-history_id")[: limit + 1]
     )
     changes: list[FieldChange] = []
-    for newer, older in zip(records, records[1:], strict=False):
+    for newer, older in itertools.pairwise(records):
         who = newer.history_user.get_username() if newer.history_user else ""
-        for field in _HISTORY_FIELDS:
-            old, new = getattr(older, field), getattr(newer, field)
-            if old != new:
-                model_field = Customer._meta.get_field(field.removesuffix("_id"))
-                shown = _choice_label(model_field)
-                changes.append(FieldChange(
-                    newer.history_date, who, str(model_field.verbose_name), shown(old), shown(new),
-                    field in Customer.SENSITIVE_FIELDS,
-                ))
+        for name in _HISTORY_FIELDS:
+            field = Customer._meta.get_field(name)
+            if getattr(older, field.attname) == getattr(newer, field.attname):
+                continue
+            changes.append(FieldChange(
+                newer.history_date, who, name, str(field.verbose_name),
+                _history_value(older, field), _history_value(newer, field),
+            ))
     return changes[:limit]
 
 
-def _choice_label(field):
-    """Shows a coded value by its label ("dormant" → "Dormant"), in the reader's language."""
-    labels = dict(field.flatchoices) if field.choices else {}
-    return lambda value: labels.get(value, value)
+def _history_value(record: object, field) -> object:
+    """A historical value as a reader understands it: a label for a code, a name for a link."""
+    if name_of := _RELATED_NAMES.get(field.name):
+        related = getattr(record, field.name)
+        return name_of(related) if related is not None else ""
+    value = getattr(record, field.attname)
+    if field.choices:
+        return dict(field.flatchoices).get(value, value)
+    if isinstance(value, list):
+        return ", ".join(value)
+    return value
 
 
 def rm_book(*, rm_id: int) -> QuerySet[Customer]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
+from typing import TypedDict, Unpack
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -13,20 +14,78 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.org.models import StaffProfile
-from customers.models import Customer, Product, RMAssignment
+from crm_bank.org.models import Branch, StaffProfile
+from customers.catalogue import PRODUCT_NAMES_ZH
+from customers.masking import is_masked_field
+from customers.models import Customer, Household, Product, RMAssignment
 from customers.naming import customer_name_keys
 from customers.validation import national_id_clean, phone_clean
 
 
 def products_ensure(*, catalogue: Iterable[tuple[str, str, str, str]]) -> dict[str, Product]:
-    """Creates the (code, name, category, currency) products that are missing; returns them by code."""
+    """Creates the (code, name, category, currency) products that are missing, with their Chinese
+    names from the catalogue (filled in on existing products that lack one); returns them by code."""
     ensured = {}
     for code, name, category, currency in catalogue:
-        ensured[code], _ = Product.objects.get_or_create(
-            code=code, defaults={"name": name, "category": category, "currency": currency}
+        name_zh = PRODUCT_NAMES_ZH.get(code, "")
+        ensured[code], created = Product.objects.get_or_create(
+            code=code, defaults={"name": name, "name_zh": name_zh, "category": category, "currency": currency}
         )
+        if not created and name_zh and not ensured[code].name_zh:
+            ensured[code].name_zh = name_zh
+            ensured[code].save(update_fields=["name_zh"])
     return ensured
+
+
+class CustomerFields(TypedDict, total=False):
+    """The fields a service may set on a customer, by name and type (the RM moves by hand-over)."""
+
+    cif: str
+    kind: str
+    first_name: str
+    last_name: str
+    legal_name: str
+    national_id_type: str
+    national_id: str
+    birth_date: date | None
+    gender: str
+    occupation: str
+    marital_status: str
+    education: str
+    phone: str
+    email: str
+    address_line: str
+    city: str
+    postal_code: str
+    country: str
+    home_branch: Branch
+    lifecycle_stage: str
+    customer_since: date | None
+    preferred_channel: str
+    preferred_contact_time: str
+    preferred_language: str
+    interests: list[str]
+    marketing_consent: bool
+    marketing_consent_at: datetime | None
+    marketing_consent_source: str
+    do_not_contact: bool
+    kyc_review_due: date | None
+    household: Household | None
+    household_role: str
+    last_contact_at: datetime | None
+    last_contact_channel: str
+    attributes: dict
+
+
+class CustomerCreateFields(CustomerFields, total=False):
+    primary_rm: AbstractBaseUser | None
+
+
+def _known_fields(fields: dict[str, object], allowed: type) -> dict[str, object]:
+    unknown = set(fields) - set(allowed.__annotations__) - set(CustomerFields.__annotations__)
+    if unknown:  # a programming error, not bad input: say which names
+        raise TypeError(f"not a customer field a service may set: {', '.join(sorted(unknown))}")
+    return dict(fields)
 
 
 def customer_fields_clean(fields: dict[str, object]) -> dict[str, object]:
@@ -51,12 +110,16 @@ def _set_name_keys(customer: Customer) -> None:
 
 def _changed_fields_detail(names: list[str]) -> dict[str, list[str]]:
     # The audit row names what changed but never copies a sensitive value into the trail.
-    return {"fields": sorted(names), "sensitive": sorted(set(names) & Customer.SENSITIVE_FIELDS)}
+    return {"fields": sorted(names), "sensitive": sorted(name for name in names if is_masked_field(name))}
 
 
-def customer_create(*, actor: AbstractBaseUser | None, ip_address: str | None = None, **fields: object) -> Customer:
+def customer_create(
+    *, actor: AbstractBaseUser | None, ip_address: str | None = None, **fields: Unpack[CustomerCreateFields]
+) -> Customer:
     """Creates a golden record, its first RM assignment and the audit row, or nothing."""
-    fields = customer_fields_clean(dict(fields))
+    fields = customer_fields_clean(_known_fields(fields, CustomerCreateFields))
+    if fields.get("marketing_consent") and not fields.get("marketing_consent_at"):
+        fields["marketing_consent_at"] = timezone.now()
     customer = Customer(**fields)
     _set_name_keys(customer)
     customer._history_user = actor
@@ -78,18 +141,26 @@ def customer_create(*, actor: AbstractBaseUser | None, ip_address: str | None = 
 
 
 def customer_update(
-    *, customer: Customer, actor: AbstractBaseUser | None, ip_address: str | None = None, **changes: object
+    *, customer: Customer, actor: AbstractBaseUser | None, ip_address: str | None = None,
+    **changes: Unpack[CustomerFields],
 ) -> Customer:
-    """Changes the given fields (history and audit row included); the RM moves via customer_rm_handover."""
+    """Changes the given fields (history and audit row included); the RM moves via customer_rm_handover.
+
+    A change of marketing consent (given or withdrawn) stamps when it happened, unless the caller
+    says when.
+    """
     if "primary_rm" in changes or "primary_rm_id" in changes:
         raise ValidationError(_("Change the RM with a hand-over, so the RM history stays complete."))
+    changes = _known_fields(changes, CustomerFields)
     if "national_id" in changes or "national_id_type" in changes:
         changes.setdefault("national_id_type", customer.national_id_type)
         changes.setdefault("national_id", customer.national_id)
     if "marketing_consent" in changes or "do_not_contact" in changes:
         changes.setdefault("marketing_consent", customer.marketing_consent)
         changes.setdefault("do_not_contact", customer.do_not_contact)
-    changes = customer_fields_clean(dict(changes))
+        if changes["marketing_consent"] != customer.marketing_consent and not changes.get("marketing_consent_at"):
+            changes["marketing_consent_at"] = timezone.now()
+    changes = customer_fields_clean(changes)
     changed = [name for name, value in changes.items() if getattr(customer, name) != value]
     if not changed:
         return customer

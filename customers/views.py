@@ -15,11 +15,14 @@ from campaigns.selectors import customer_campaign_contacts
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.paginators import CappedCountPaginator
+from customers.panels import TransactionLine, change_lines, holding_lines, rm_lines, transaction_lines
 from customers.selectors import (
+    Holding,
     branch_summary,
     customer_field_changes,
     customer_holdings,
@@ -86,7 +89,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class TransactionPage:
-    rows: list
+    rows: list[TransactionLine]
     number: int
     has_next: bool
 
@@ -95,29 +98,32 @@ class TransactionPage:
         return self.number > 1
 
 
-def _transaction_page(access: CustomerAccess, accounts: list, page: str | None) -> TransactionPage | None:
+def _transaction_page(access: CustomerAccess, holdings: list[Holding], page: str | None) -> TransactionPage | None:
     """One page of transactions without counting them all: fetch one row more than shown."""
     if not access.may_see_money:
         return None
     number = _positive_int(page, 1)
     offset = (number - 1) * TRANSACTIONS_PER_PAGE
-    rows = customer_transactions_window(accounts=accounts, offset=offset, limit=TRANSACTIONS_PER_PAGE + 1)
-    return TransactionPage(rows[:TRANSACTIONS_PER_PAGE], number, len(rows) > TRANSACTIONS_PER_PAGE)
+    rows = customer_transactions_window(
+        account_ids=[h.account_id for h in holdings], offset=offset, limit=TRANSACTIONS_PER_PAGE + 1
+    )
+    return TransactionPage(
+        transaction_lines(rows[:TRANSACTIONS_PER_PAGE], holdings), number, len(rows) > TRANSACTIONS_PER_PAGE
+    )
 
 
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request)
-    customer = access.customer
     holdings = customer_holdings(customer_id=pk)
     return render(request, "customers/customer_detail.html", {
         "access": access,
-        "customer": customer,
-        "holdings": holdings,
-        "totals": customer_total_balances(holdings) if access.may_see_money else {},
-        "transactions": _transaction_page(access, [h.account for h in holdings], request.GET.get("page")),
-        "household": customer_household_members(customer=customer),
-        "rm_history": customer_rm_history(customer_id=pk),
-        "field_changes": customer_field_changes(customer=customer),
+        "holdings": holding_lines(access, holdings),
+        "totals": [(currency, money(total, currency)) for currency, total in customer_total_balances(holdings).items()]
+        if access.may_see_money else [],
+        "transactions": _transaction_page(access, holdings, request.GET.get("page")),
+        "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
+        "rm_history": rm_lines(customer_rm_history(customer_id=pk)),
+        "field_changes": change_lines(access, customer_field_changes(customer_id=pk)),
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
     })
 
@@ -125,10 +131,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The transactions panel alone, for htmx paging inside the 360° page."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="transactions")
-    accounts = [h.account for h in customer_holdings(customer_id=pk)]
+    holdings = customer_holdings(customer_id=pk) if access.may_see_money else []
     return render(request, "customers/_transactions_panel.html", {
-        "access": access, "customer": access.customer,
-        "transactions": _transaction_page(access, accounts, request.GET.get("page")),
+        "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page")),
     })
 
 

@@ -10,6 +10,7 @@ million customers and fifty million transactions, and a killed run resumes where
 
 from __future__ import annotations
 
-from customers.generation.bank import bank_generate
+from customers.generation.bank import LIMITS, bank_arguments_check, bank_generate
+from customers.generation.writer import ContactsWriter, GeneratedContacts
 
-__all__ = ["bank_generate"]
+__all__ = ["LIMITS", "ContactsWriter", "GeneratedContacts", "bank_arguments_check", "bank_generate"]

@@ -16,7 +16,7 @@ from crm_bank.org.services import branches_ensure, demo_staff_ensure
 from customers.generation.constants import _BRANCH_CITIES, _PRODUCTS
 from customers.generation.draws import _cif, _segment_build
 from customers.generation.inputs import _Bank, _pools_build
-from customers.generation.writer import _segment_write
+from customers.generation.writer import ContactsWriter, _segment_write
 from customers.models import (
     Account,
     AccountHolder,
@@ -39,6 +39,7 @@ def bank_generate(
     log: Callable[[str], object] = print,
     chunk_size: int = 50_000,
     as_of: date | None = None,
+    contacts_writer: ContactsWriter | None = None,
 ) -> dict:
     """Writes a demo bank of `customers` customers and returns what it wrote.
 
@@ -48,10 +49,16 @@ def bank_generate(
     3. Per segment of at most `chunk_size` missing customers, in its own transaction: draw the
        segment in numpy, reserve ids from the sequences, COPY every table.
     4. ANALYZE, so the planner sees the new sizes at once.
+    A customer's last contact is written only with `contacts_writer`, which stores the contact
+    itself (see GeneratedContacts): a last-contact date with no contact behind it would be a claim
+    the 360° timeline cannot show.
     Dates are relative to `as_of` (today): the same seed on another day shifts every date.
     """
-    if not 0 <= seed <= 999 or not 0 < customers < 10**8:
-        raise ValueError("seed must be 0…999 and customers 1…99,999,999 (they form the CIF).")
+    bank_arguments_check(customers=customers, transactions_per_customer=transactions_per_customer, seed=seed,
+                         branches=branches)
+    # Memory grows with the transactions of one segment (~500 bytes each while drawn): at most
+    # ~2.5M per segment keeps a run near 1.2 GB whatever the mean (50 a customer: 50,000 a segment).
+    chunk_size = min(chunk_size, max(1_000, _SEGMENT_TRANSACTIONS // max(transactions_per_customer, 1)))
     started = time.perf_counter()
     as_of = as_of or timezone.localdate()
     branch_rows = list(branches_ensure(branches=_branch_rows(count=branches)).values())
@@ -79,7 +86,7 @@ def bank_generate(
         t0 = time.perf_counter()
         segment = _segment_build(bank=bank, pools=pools, start=start, stop=stop)
         with transaction.atomic(), connection.cursor() as cursor:
-            written = _segment_write(cursor=cursor, segment=segment)
+            written = _segment_write(cursor=cursor, segment=segment, contacts_writer=contacts_writer)
         figures.update(written)
         deposits.append(segment.deposit_cents)
         log(f"  customers {start:,}–{stop - 1:,}: {sum(written.values()):,} rows in {time.perf_counter() - t0:.1f}s")
@@ -95,6 +102,27 @@ def bank_generate(
         "rows_per_second": round(rows / seconds),
         "top20_deposit_share": round(_top_share(np.concatenate(deposits), 0.2), 3),
     }
+
+
+# (lowest, highest) of each argument, shown by `manage.py generate_bank --help`: the seed forms the
+# CIF S{seed:03d}{n:08d}; ten million customers is ten times the scale the pages are measured at
+# (a larger bank needs more disk than a demo should take); branch codes are G01…G99, three staff
+# each; a mean above 1,000 transactions a customer is no bank's, and only fills the disk.
+LIMITS = {
+    "customers": (1, 10_000_000),
+    "transactions_per_customer": (0, 1_000),
+    "seed": (0, 999),
+    "branches": (1, 99),
+}
+_SEGMENT_TRANSACTIONS = 2_500_000
+
+
+def bank_arguments_check(**arguments: int) -> None:
+    """Raises ValueError naming the first argument outside LIMITS (or not a whole number)."""
+    for name, value in arguments.items():
+        low, high = LIMITS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r}.")
 
 
 _TABLES = (Household, Customer, Account, AccountHolder, SourceRecord, RMAssignment, Transaction)

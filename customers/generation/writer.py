@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,6 +15,26 @@ from customers.generation.national_ids import _national_ids_unique
 from customers.history import customer_history_baseline
 from customers.models import Account, AccountHolder, Customer, Household, RMAssignment, SourceRecord, Transaction
 
+
+
+@dataclass(frozen=True)
+class GeneratedContacts:
+    """A segment's last contacts: who (database ids), when (UTC seconds) and by which channel.
+
+    The customer row's `last_contact_at` claims a contact; the contact itself is a campaign
+    contact, which lives in a layer above this one. So the caller passes a writer for them
+    (`ContactsWriter`), run in the segment's transaction; without one, no last contact is written.
+    """
+
+    seed: int
+    start: int
+    customer_ids: np.ndarray
+    contacted_at: np.ndarray
+    channels: np.ndarray
+
+
+ContactsWriter = Callable[[object, GeneratedContacts], int]  # (cursor, contacts) → rows written
+
 # Writing a segment: ids from the sequences, then COPY in foreign-key order.
 
 _DATES = frozenset({"birth_date", "customer_since", "kyc_review_due", "opened_on", "closed_on", "balance_as_of",
@@ -23,14 +44,18 @@ _TIMESTAMPS = frozenset({"marketing_consent_at", "last_contact_at", "created_at"
 _MONEY = frozenset({"balance", "principal", "instalment", "amount"})
 
 
-def _segment_write(*, cursor, segment: _Segment) -> dict[str, int]:
+def _segment_write(*, cursor, segment: _Segment, contacts_writer: ContactsWriter | None = None) -> dict[str, int]:
     """1. IDs another run already stored move to a free sequence number (rare, one query).
     2. Ids for households, customers and accounts come from their sequences; the other tables
        take their identity default, as nothing points at them.
     3. COPY parents before children (the foreign keys are deferred, but this reads plainly).
+    4. The last contacts, through `contacts_writer`; without one the customers claim none.
     """
     cursor.execute("SET LOCAL synchronous_commit = off")  # a crash loses the segment; a re-run redoes it
     c, a, t = segment.customers, segment.accounts, segment.transactions
+    if contacts_writer is None:
+        c = {**c, "last_contact_at": np.full(len(c["cif"]), _NULL),
+             "last_contact_channel": np.full(len(c["cif"]), "", dtype=object)}
     _national_ids_free(cursor=cursor, customers=c)
     household_ids = _ids_for(Household, len(segment.households["kind"]))
     customer_ids = _ids_for(Customer, len(c["cif"]))
@@ -67,6 +92,11 @@ def _segment_write(*, cursor, segment: _Segment) -> dict[str, int]:
                 np.full(len(bank), "", dtype=_S)]
 
     written["transactions"] = _copy(cursor, Transaction, columns, len(t["account_id"]), transaction_texts)
+    if contacts_writer is not None:
+        contacted = c["last_contact_at"] != _NULL
+        written["last_contacts"] = contacts_writer(cursor, GeneratedContacts(
+            seed=segment.seed, start=segment.start, customer_ids=customer_ids[contacted],
+            contacted_at=c["last_contact_at"][contacted], channels=c["last_contact_channel"][contacted]))
     return written
 
 
@@ -128,8 +158,12 @@ def _text(name: str, values: np.ndarray) -> np.ndarray:
     elif name in _TIMESTAMPS:
         text = np.strings.add(values.astype("datetime64[s]").astype(_S), "+00")
     elif name in _MONEY:
-        cents = np.strings.zfill((values % 100).astype(_S), 2)
-        text = np.strings.add(np.strings.add((values // 100).astype(_S), "."), cents)
+        # Whole units and cents of the magnitude, then the sign: floor division would write
+        # -150 as "-2.50" (-2 and 50), not "-1.50".
+        magnitude = np.abs(values)
+        cents = np.strings.zfill((magnitude % 100).astype(_S), 2)
+        text = np.strings.add(np.strings.add((magnitude // 100).astype(_S), "."), cents)
+        text = np.where(values < 0, np.strings.add("-", text), text)
     elif values.dtype == bool:
         return np.where(values, "t", "f").astype(_S)
     else:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from crm_bank.org.models import Branch
+from crm_bank.ui.names import person_name
 from customers.models.channels import CHANNEL_MAX_LENGTH, CONTACT_CHANNELS, TOUCHPOINT_CHANNELS, channel_choices
 
 
@@ -32,6 +33,41 @@ class Household(models.Model):
         return self.name
 
 
+class Occupation(models.TextChoices):
+    """Occupations that source systems send as codes; other sources send free text."""
+
+    ADMIN = "admin.", _("Administrative staff")
+    BLUE_COLLAR = "blue-collar", _("Blue-collar worker")
+    ENTREPRENEUR = "entrepreneur", _("Entrepreneur")
+    HOUSEMAID = "housemaid", _("Housemaid")
+    MANAGEMENT = "management", _("Management")
+    RETIRED = "retired", _("Retired")
+    SELF_EMPLOYED = "self-employed", _("Self-employed")
+    SERVICES = "services", _("Services")
+    STUDENT = "student", _("Student")
+    TECHNICIAN = "technician", _("Technician")
+    UNEMPLOYED = "unemployed", _("Unemployed")
+
+
+class Interest(models.TextChoices):
+    TRAVEL = "travel", _("Travel")
+    WEALTH_MANAGEMENT = "wealth_management", _("Wealth management")
+    INSURANCE = "insurance", _("Insurance")
+    REAL_ESTATE = "real_estate", _("Real estate")
+    EDUCATION = "education", _("Education")
+    RETIREMENT = "retirement", _("Retirement")
+    CARS = "cars", _("Cars")
+    SPORTS = "sports", _("Sports")
+    TECHNOLOGY = "technology", _("Technology")
+    OVERSEAS_STUDY = "overseas_study", _("Overseas study")
+    HEALTH = "health", _("Health")
+    FAMILY = "family", _("Family")
+
+
+def _label(choices: type[models.TextChoices], code: str) -> str:
+    return str(choices(code).label) if code in choices.values else code
+
+
 class Customer(models.Model):
     class Kind(models.TextChoices):
         INDIVIDUAL = "individual", _("Individual")
@@ -47,6 +83,18 @@ class Customer(models.Model):
         CZ_RC = "CZ_RC", _("Czech birth number")
         PASSPORT = "PASSPORT", _("Passport")
         COMPANY_REG = "COMPANY_REG", _("Company registration number")
+
+    class MaritalStatus(models.TextChoices):
+        SINGLE = "single", _("Single")
+        MARRIED = "married", _("Married")
+        DIVORCED = "divorced", _("Divorced")
+        WIDOWED = "widowed", _("Widowed")
+
+    class Education(models.TextChoices):
+        PRIMARY = "primary", _("Primary")
+        SECONDARY = "secondary", _("Secondary")
+        TERTIARY = "tertiary", _("Tertiary")
+        POSTGRADUATE = "postgraduate", _("Postgraduate")
 
     class Lifecycle(models.TextChoices):
         PROSPECT = "prospect", _("Prospect")
@@ -92,8 +140,10 @@ class Customer(models.Model):
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True)
     occupation = models.CharField(_("occupation"), max_length=60, blank=True)
-    marital_status = models.CharField(_("marital status"), max_length=20, blank=True)
-    education = models.CharField(_("education"), max_length=30, blank=True)
+    marital_status = models.CharField(
+        _("marital status"), max_length=20, choices=MaritalStatus.choices, blank=True
+    )
+    education = models.CharField(_("education"), max_length=30, choices=Education.choices, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)  # E.164
     email = models.EmailField(_("e-mail"), blank=True)
     address_line = models.CharField(_("address"), max_length=200, blank=True)
@@ -205,11 +255,21 @@ class Customer(models.Model):
     def display_name(self) -> str:
         if self.kind == self.Kind.CORPORATE:
             return self.legal_name
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        return person_name(given=self.first_name, family=self.last_name)
 
-    # Shown in full only to the customer's branch, RM, branch supervisor and admins (see access.py);
-    # never copied into audit details.
-    SENSITIVE_FIELDS = frozenset({"national_id", "phone", "email", "address_line"})
+    @property
+    def rm_name(self) -> str:
+        rm = self.primary_rm
+        return (person_name(given=rm.first_name, family=rm.last_name) or rm.get_username()) if rm else ""
+
+    @property
+    def occupation_label(self) -> str:
+        """A coded occupation (the telemarketing file's `blue-collar`) by its label; free text as it is."""
+        return _label(Occupation, self.occupation)
+
+    @property
+    def interest_labels(self) -> list[str]:
+        return [_label(Interest, code) for code in self.interests]
 
     # Fields whose presence makes a record usable for service and marketing, with weights.
     COMPLETENESS_FIELDS: tuple[tuple[str, int], ...] = (

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch
+from crm_bank.ui.names import localized
 from customers.models.channels import CHANNEL_MAX_LENGTH, TRANSACTION_CHANNELS, channel_choices
 from customers.models.customer import Customer
 
@@ -25,6 +26,7 @@ class Product(models.Model):
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=120)
+    name_zh = models.CharField(_("name in Chinese"), max_length=120, blank=True)
     category = models.CharField(_("category"), max_length=10, choices=Category.choices)
     currency = models.CharField(_("currency"), max_length=3, default="CZK")
     is_active = models.BooleanField(_("on sale"), default=True)
@@ -35,7 +37,11 @@ class Product(models.Model):
         verbose_name_plural = _("products")
 
     def __str__(self) -> str:
-        return self.name
+        return self.localized_name
+
+    @property
+    def localized_name(self) -> str:
+        return localized(english=self.name, chinese=self.name_zh)
 
 
 class Account(models.Model):

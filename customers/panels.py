@@ -1,0 +1,157 @@
+"""The 360° page's panels as the viewer may see them: selector rows, masked per MASKING_RULES and
+formatted for the reader's locale in Python, so the template only writes out text.
+
+Formatting here rather than in template filters is deliberate: the page renders dozens of rows,
+and a template filter per cell costs more than the query that fetched it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+
+from crm_bank.ui.templatetags.crm_format import money
+from customers.access import CustomerAccess
+from customers.masking import is_masked_field
+from customers.models import Account, AccountHolder, Channel, Product, RMAssignment, Transaction
+from customers.selectors import FieldChange, Holding, RMPeriod, TransactionRow
+
+_CATEGORY = dict(Product.Category.choices)
+_ROLE = dict(AccountHolder.Role.choices)
+_STATUS = dict(Account.Status.choices)
+_REPAYMENT = dict(Account.Repayment.choices)
+_KIND = dict(Transaction.Kind.choices)
+_CHANNEL = dict(Channel.choices)
+_REASON = dict(RMAssignment.Reason.choices)
+
+
+def short_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value)
+    return date_format(value, "SHORT_DATE_FORMAT")
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingLine:
+    product: str
+    category: str
+    repayment: str
+    number: str
+    linked_number: str
+    role: str
+    opened: str
+    status: str
+    amount: str  # balance, or principal for a loan, or "" when the source reported none
+    amount_is_principal: bool
+    masked: bool
+
+
+def holding_lines(access: CustomerAccess, holdings: list[Holding]) -> list[HoldingLine]:
+    masked = access.masked
+    lines = []
+    for h in holdings:
+        amount, is_principal = "", False
+        if not masked:
+            if h.balance is not None:
+                amount = money(h.balance, h.currency)
+            elif h.principal is not None:
+                amount, is_principal = money(h.principal, h.currency), True
+        lines.append(HoldingLine(
+            product=h.product_name,
+            category=str(_CATEGORY.get(h.category, h.category)),
+            repayment="" if masked or not h.repayment_status else str(_REPAYMENT.get(h.repayment_status, "")),
+            number=access.shown("account_number", h.number),
+            linked_number=access.shown("linked_account_number", h.linked_number),
+            role=str(_ROLE.get(h.role, h.role)),
+            opened=access.shown("opened_on", h.opened_on) if masked else short_date(h.opened_on),
+            status=str(_STATUS.get(h.status, h.status)),
+            amount=amount,
+            amount_is_principal=is_principal,
+            masked=masked,
+        ))
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionLine:
+    booked: str
+    number: str
+    kind: str
+    channel: str
+    purpose: str
+    amount: str
+    is_debit: bool
+    balance_after: str
+
+
+def transaction_lines(rows: list[TransactionRow], holdings: list[Holding]) -> list[TransactionLine]:
+    """Only ever built for viewers who may see money (the view checks `access.may_see_money`)."""
+    accounts = {h.account_id: h for h in holdings}
+    lines = []
+    for row in rows:
+        account = accounts[row.account_id]
+        is_debit = row.direction == Transaction.Direction.DEBIT
+        lines.append(TransactionLine(
+            booked=short_date(row.booked_at),
+            number=account.number,
+            kind=str(_KIND.get(row.kind, row.kind)),
+            channel=str(_CHANNEL.get(row.channel, row.channel)),
+            purpose=row.purpose,
+            amount=money(-row.amount if is_debit else row.amount, account.currency),
+            is_debit=is_debit,
+            balance_after=money(row.balance_after, account.currency),
+        ))
+    return lines
+
+
+@dataclass(frozen=True, slots=True)
+class RMLine:
+    rm_name: str
+    started: str
+    ended: str  # "" while current
+    reason: str
+
+
+def rm_lines(periods: list[RMPeriod]) -> list[RMLine]:
+    return [RMLine(p.rm_name, short_date(p.started_at), short_date(p.ended_at), str(_REASON.get(p.reason, p.reason)))
+            for p in periods]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLine:
+    changed_at: datetime
+    changed_by: str
+    label: str
+    old: str
+    new: str
+    masked: bool
+
+
+def change_lines(access: CustomerAccess, changes: list[FieldChange]) -> list[ChangeLine]:
+    """Field changes with each value shown as the identity panel shows it to this viewer."""
+    lines = []
+    for change in changes:
+        masked = access.masked and is_masked_field(change.field)
+        lines.append(ChangeLine(
+            change.changed_at, change.changed_by, change.label,
+            _change_text(access, change.field, change.old), _change_text(access, change.field, change.new), masked,
+        ))
+    return lines
+
+
+def _change_text(access: CustomerAccess, field: str, value: object) -> str:
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if value in (None, ""):
+        return ""
+    if access.masked:
+        value = access.shown(field, value)
+    if isinstance(value, date | datetime):
+        return short_date(value)
+    return str(value)
