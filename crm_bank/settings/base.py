@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,8 +36,11 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_celery_beat",
     "django_celery_results",
+    "axes",
     "crm_bank.org",
     "crm_bank.audit",
+    # After axes: its failed-login receiver reads the lockout flag that axes's receiver sets.
+    "crm_bank.security",
     "crm_bank.ui",
     "demo",
     "customers",
@@ -55,10 +59,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "crm_bank.security.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a flagged login attempt into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "crm_bank.urls"
@@ -91,6 +98,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user name and address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -148,9 +160,35 @@ DEMO_PASSWORD: str | None = None
 # REMOTE_ADDR). The audit trail records the client address through them.
 CRM_TRUSTED_PROXIES = env.int("CRM_TRUSTED_PROXIES", default=0)
 
+# Login protection (django-axes): five wrong passwords for one user name from one address pause
+# that pair for 15 minutes; other users and other addresses keep signing in. The address is the
+# one the audit trail records (through CRM_TRUSTED_PROXIES), so a client cannot forge its way out.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "crm_bank.audit.services.request_ip"
+AXES_LOCKOUT_CALLABLE = "crm_bank.security.views.lockout"
+# A successful sign-in clears that pair's earlier failures.
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not extend it: it ends 15 minutes after the failure that caused it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Sign-ins and sign-outs are recorded in the audit trail (crm_bank.security); no second log.
+AXES_DISABLE_ACCESS_LOG = True
+
+LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "forbidden_without_traceback": {"()": "crm_bank.security.log_filters.ForbiddenWithoutTraceback"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django gives its "django" logger a console handler of its own while DEBUG is on; with
+        # the root's console below, every record (a 403's traceback too) was printed twice.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # A 403 is a refusal, not a fault: one warning line, no traceback.
+        "django.request": {"filters": ["forbidden_without_traceback"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -1,0 +1,44 @@
+"""Signal receivers: Django's sign-in signals and user deactivation, each handed to a service.
+
+Signals because the events start in code this project does not own (Django's login view and
+authenticate(), the admin's user change page).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from crm_bank.security.services import LoginEvent, login_audit, user_sessions_end
+
+
+@receiver(user_logged_in, dispatch_uid="security_login_audit")
+def _signed_in(sender, request: HttpRequest, user: AbstractBaseUser, **kwargs) -> None:
+    login_audit(request=request, event=LoginEvent.SIGNED_IN, username=user.get_username(), user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="security_login_failed_audit")
+def _failed(sender, credentials: dict, request: HttpRequest | None = None, **kwargs) -> None:
+    # django-axes's receiver ran first (it is connected earlier) and flagged the request if this
+    # attempt was refused by, or has just triggered, a lockout.
+    locked_out = bool(getattr(request, "axes_locked_out", False))
+    username = str(credentials.get(get_user_model().USERNAME_FIELD) or "")
+    login_audit(request=request, event=LoginEvent.LOCKED_OUT if locked_out else LoginEvent.FAILED, username=username)
+
+
+@receiver(user_logged_out, dispatch_uid="security_logout_audit")
+def _signed_out(sender, request: HttpRequest, user: AbstractBaseUser | None, **kwargs) -> None:
+    if user is not None:
+        login_audit(request=request, event=LoginEvent.SIGNED_OUT, username=user.get_username(), user=user)
+
+
+@receiver(post_save, sender=get_user_model(), dispatch_uid="security_deactivation_ends_sessions")
+def _saved(sender, instance: AbstractBaseUser, created: bool, **kwargs) -> None:
+    # While inactive, Django refuses the user's sessions; without this they would work again
+    # the moment the account is reactivated.
+    if not created and not instance.is_active:
+        user_sessions_end(user_id=instance.pk)
