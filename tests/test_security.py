@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core.checks import run_checks
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
@@ -22,7 +23,7 @@ PASSWORD = "pw-for-tests"  # tests.org.factories.UserFactory
 LOGIN = reverse("login")
 
 
-def _sign_in(client: Client, username: str, password: str, **extra):
+def _sign_in(client: Client, username: str, password: str, **extra: str) -> HttpResponse:
     return client.post(LOGIN, {"username": username, "password": password}, **extra)
 
 

@@ -37,8 +37,11 @@ def _signed_out(sender, request: HttpRequest, user: AbstractBaseUser | None, **k
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="security_deactivation_ends_sessions")
-def _saved(sender, instance: AbstractBaseUser, created: bool, **kwargs) -> None:
+def _saved(
+    sender, instance: AbstractBaseUser, created: bool, update_fields: frozenset[str] | None, **kwargs
+) -> None:
     # While inactive, Django refuses the user's sessions; without this they would work again
     # the moment the account is reactivated.
-    if not created and not instance.is_active:
+    writes_is_active = update_fields is None or "is_active" in update_fields
+    if not created and writes_is_active and not instance.is_active:
         user_sessions_end(user_id=instance.pk)
