@@ -213,12 +213,17 @@ def _holder_ids(holders) -> list[int]:
 
 
 @admin.register(StandingOrder)
-class StandingOrderAdmin(admin.ModelAdmin):
+class StandingOrderAdmin(CustomerDataAdmin):
     list_display = ["account", "counterparty_bank", "counterparty_account", "amount", "currency", "purpose"]
     list_filter = ["purpose", "counterparty_bank"]
     search_fields = ["=account__number", "=counterparty_account"]
     raw_id_fields = ["account"]
     list_select_related = ["account__product"]
+    audit_object_type = "standing_order"
+    search_kinds = (("account__number", "account_number"), ("counterparty_account", "account_number"))
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return _holder_ids(AccountHolder.objects.filter(account__standing_orders=object_id))
 
 
 @admin.register(RMAssignment)

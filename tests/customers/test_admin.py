@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm_bank.audit.models import AuditEvent
-from customers.models import Customer, RMAssignment, SourceRecord, Transaction
+from customers.models import Customer, RMAssignment, SourceRecord, StandingOrder, Transaction
 from customers.services import customer_update
 from tests.customers.factories import account_for, transactions_for
 
@@ -42,6 +42,10 @@ def _form_data(client, url: str, **changes: object) -> dict:
 
 def _change_url(customer: Customer) -> str:
     return reverse("admin:customers_customer_change", args=[customer.pk])
+
+
+def _customer_change(actor) -> AuditEvent:
+    return AuditEvent.objects.get(action=AuditEvent.Action.CHANGE, object_type="customer", actor=actor)
 
 
 def _view_events(actor) -> list[AuditEvent]:
@@ -75,7 +79,7 @@ def test_admin_customer_past_version_is_audited(client, bank_admin, customer_a):
     assert event.detail == {"purpose": "admin past version", "version": str(version.history_id)}
 
 
-@pytest.mark.parametrize("object_type", ["account", "transaction", "source_record"])
+@pytest.mark.parametrize("object_type", ["account", "transaction", "source_record", "standing_order"])
 def test_admin_opening_a_holding_transaction_or_source_record_is_audited_with_its_customer(
     client, bank_admin, customer_a, object_type,
 ):
@@ -86,6 +90,9 @@ def test_admin_opening_a_holding_transaction_or_source_record_is_audited_with_it
         "transaction": lambda: Transaction.objects.get(account=account),
         "source_record": lambda: SourceRecord.objects.create(
             customer=customer_a, system=SourceRecord.System.BRANCH_ENTRY, external_id="BR-1"),
+        "standing_order": lambda: StandingOrder.objects.create(
+            account=account, counterparty_bank="0800", counterparty_account="19-2000145399", amount="1500.00",
+            currency="CZK", source_ref="SO-1"),
     }[object_type]()
     client.force_login(bank_admin)
     url = reverse(f"admin:customers_{record._meta.model_name}_change", args=[record.pk])
@@ -101,9 +108,11 @@ def test_admin_opening_a_holding_transaction_or_source_record_is_audited_with_it
 def searchable(customer_a):
     """customer_a with an account and a source record, and what each admin list can find them by."""
     account = account_for(customer_a)
+    transactions_for(account, 1)
     source = SourceRecord.objects.create(customer=customer_a, system=SourceRecord.System.BRANCH_ENTRY,
                                          external_id="BR-778")
-    return {"customer": customer_a, "account": account, "sourcerecord": source}
+    return {"customer": customer_a, "account": account, "sourcerecord": source,
+            "transaction": Transaction.objects.get(account=account)}
 
 
 @pytest.mark.parametrize(("model", "query", "kind", "finds"), [
@@ -116,6 +125,7 @@ def searchable(customer_a):
     ("customer", "nobody", "name", False),
     ("customer", "12-34", "other", False),
     ("account", "{number}", "account_number", True),
+    ("transaction", "{number}", "account_number", True),
     ("sourcerecord", "BR-778", "source_id", True),
     ("sourcerecord", "{cif}", "cif", True),
 ])
@@ -150,7 +160,7 @@ def test_admin_customer_edit_goes_through_services_and_is_audited(client, bank_a
     assert response.status_code == 302
     saved = Customer.objects.get(pk=customer_a.pk)
     assert (saved.city, saved.phone) == ("Olomouc", "+420601999888")
-    event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE, actor=bank_admin)
+    event = _customer_change(bank_admin)
     assert event.detail["fields"] == ["city", "phone"]
 
 
@@ -168,7 +178,7 @@ def test_admin_customer_bad_edit_is_a_form_error_and_changes_nothing(client, ban
     saved = Customer.objects.get(pk=customer_a.pk)
     assert saved.city != "Nowhere" and saved.primary_rm_id == customer_a.primary_rm_id
     assert (saved.marketing_consent, saved.do_not_contact) == (False, False)
-    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE).exists()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE, object_type="customer").exists()
 
 
 def test_admin_customer_consent_withdrawal_saves_and_is_audited(client, bank_admin, customer_a):
@@ -185,7 +195,7 @@ def test_admin_customer_consent_withdrawal_saves_and_is_audited(client, bank_adm
     saved = Customer.objects.get(pk=customer_a.pk)
     assert saved.marketing_consent is False and saved.do_not_contact is False
     assert saved.marketing_consent_at >= before  # the withdrawal is stamped, not the old grant kept
-    event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE, actor=bank_admin)
+    event = _customer_change(bank_admin)
     assert event.detail["fields"] == ["marketing_consent", "marketing_consent_at"]
     assert saved.history.latest("history_date").history_user == bank_admin
 
@@ -196,7 +206,7 @@ def test_admin_customer_unticking_do_not_contact_saves(client, bank_admin, custo
     url = _change_url(customer_a)
     assert client.post(url, _form_data(client, url, do_not_contact=False)).status_code == 302
     assert Customer.objects.get(pk=customer_a.pk).do_not_contact is False
-    assert AuditEvent.objects.get(action=AuditEvent.Action.CHANGE).detail["fields"] == ["do_not_contact"]
+    assert _customer_change(bank_admin).detail["fields"] == ["do_not_contact"]
 
 
 # Hand-overs and RM history ----------------------------------------------------------------------
@@ -266,7 +276,7 @@ def test_admin_customer_revert_restores_the_version_through_the_service(client, 
     assert (saved.city, saved.email) == (first.city, "jana.novakova@example.cz")
     latest = saved.history.latest("history_date")
     assert (saved.history.count(), latest.history_user, latest.city) == (3, bank_admin, first.city)
-    event = AuditEvent.objects.get(action=AuditEvent.Action.CHANGE, actor=bank_admin)
+    event = _customer_change(bank_admin)
     assert event.detail["fields"] == ["city", "email"] and event.object_id == str(customer_a.pk)
 
 
@@ -281,3 +291,18 @@ def test_admin_customer_revert_to_an_rm_who_left_is_a_form_error(client, bank_ad
     response = client.post(url, _form_data(client, url))
     assert response.status_code == 200 and "Only an active relationship manager" in response.content.decode()
     assert Customer.objects.get(pk=customer_a.pk).primary_rm == rm_a2
+
+
+def test_admin_customer_add_goes_through_the_service(client, bank_admin, branch_a, rm_a):
+    client.force_login(bank_admin)
+    url = reverse("admin:customers_customer_add")
+    data = _form_data(client, url, cif="A000000001", first_name="Petr", last_name="Dvorak", home_branch=branch_a.pk,
+                      primary_rm=rm_a.pk, national_id_type="CZ_RC", national_id="800101/0006",
+                      phone="+420 602 000 111")
+    assert client.post(url, data).status_code == 302
+    created = Customer.objects.get(cif="A000000001")
+    assert (created.national_id, created.phone, created.name_key) == ("8001010006", "+420602000111", "petr dvorak")
+    assert (created.marketing_consent, created.do_not_contact) == (False, False)
+    assert RMAssignment.objects.get(customer=created).rm == rm_a
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CREATE, object_type="customer")
+    assert (event.actor, event.object_id) == (bank_admin, str(created.pk))
