@@ -45,8 +45,8 @@ from customers.models import (
 from customers.naming import customer_name_keys
 from customers.services import products_ensure
 from demo.files import DemoDataError
-from demo.pkdd import PkddData, pkdd_available, pkdd_read
-from demo.uci import uci_available, uci_read
+from demo.pkdd import TRANSACTIONS_FILE, PkddData, pkdd_available, pkdd_read
+from demo.uci import BANK_FULL_FILE, uci_available, uci_read
 
 PKDD_FOLDER = "berka_pkdd99"
 UCI_FOLDER = "bank_marketing_uci"
@@ -96,11 +96,23 @@ class LoadReport:
 
 
 def dataset_folder(explicit: str | None) -> Path | None:
-    """--data DIR, else $CRM_DATASETS / ../shared/datasets, when it holds either data set."""
+    """--data DIR, else $CRM_DATASETS / ../shared/datasets, when it holds either data set.
+
+    Only the default location may lack them (None: the caller builds a synthetic bank instead); a
+    folder the user named that is missing or holds neither is a DemoDataError, since a typo must
+    not quietly give another bank.
+    """
     folder = Path(explicit or settings.CRM_DATASETS)
     if pkdd_available(folder / PKDD_FOLDER) or uci_available(folder / UCI_FOLDER):
         return folder
-    return None
+    if explicit is None:
+        return None
+    if not folder.is_dir():
+        raise DemoDataError(f"{folder}: no such folder")
+    raise DemoDataError(
+        f"{folder}: holds neither data set (expected {PKDD_FOLDER}/client.asc with {PKDD_FOLDER}/"
+        f"{TRANSACTIONS_FILE}, or {UCI_FOLDER}/{BANK_FULL_FILE})"
+    )
 
 
 def demo_is_loaded() -> bool:
@@ -207,11 +219,11 @@ def _pkdd_holdings(pkdd: PkddData, account_branch, products, report: LoadReport)
     """Accounts, loans and cards as holdings; returns {PKDD account id: pk} and the holder rows
     (account pk, client id, role, since)."""
     accounts = pkdd.accounts.set_index("account_id")
-    # Current accounts, with the balance the transaction file ends on: summed in whole hellers
-    # (integers), so no float rounding creeps into money.
-    cents = (pkdd.transactions["amount"].astype(float) * 100).round().astype("int64")
-    signed = pkdd.transactions.assign(signed=cents.where(pkdd.transactions["direction"] == "credit", -cents))
-    closing = signed.groupby("account_id").agg(balance=("signed", "sum"), as_of=("booked_on", "max"))
+    # Current accounts, with the bank's own running balance after the last transaction in the file
+    # (by date, then transaction id), not a sum of amounts: the bank's figure is the balance, and
+    # the file's amounts do not always add up to it (client 557: 17,447.80 summed, 17,447.70 booked).
+    last = pkdd.transactions.sort_values(["account_id", "booked_on", "trans_id"]).groupby("account_id").last()
+    closing = pd.DataFrame({"balance": last["balance"], "as_of": last["booked_on"]})
     account_ids = dict(zip(accounts.index, allocate_ids(Account, len(accounts)), strict=True))
     rows = []
     for account_id, account in accounts.iterrows():
@@ -219,7 +231,7 @@ def _pkdd_holdings(pkdd: PkddData, account_branch, products, report: LoadReport)
         rows.append({**ACCOUNT_DEFAULTS, "id": account_ids[account_id], "number": str(account_id),
                      "product_id": products["CZ-CURRENT"].pk, "branch_id": account_branch[account_id],
                      "opened_on": account["opened_on"], "currency": "CZK",
-                     "balance": Decimal(int(closing.at[account_id, "balance"])).scaleb(-2) if has_balance else None,
+                     "balance": Decimal(closing.at[account_id, "balance"]) if has_balance else None,
                      "balance_as_of": closing.at[account_id, "as_of"] if has_balance else None,
                      "statement_frequency": account["frequency"], "source_ref": f"pkdd:account:{account_id}"})
     # Loans and cards, each drawn on a current account.

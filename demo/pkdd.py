@@ -17,6 +17,7 @@ from demo.files import DemoDataError, as_choice, as_decimal, as_int, as_yymmdd, 
 
 TRANSACTIONS_FILE = "trans_until_1994-03-30.asc.gz"
 TRANSACTIONS_END = date(1994, 3, 30)
+TRANSACTIONS_IN_FILE = 46_997  # rows of TRANSACTIONS_FILE, the part of the full file this demo has
 
 FREQUENCY = {"POPLATEK MESICNE": "monthly", "POPLATEK TYDNE": "weekly", "POPLATEK PO OBRATU": "per_txn"}
 LOAN_REPAYMENT = {"A": "paid", "B": "defaulted", "C": "current", "D": "arrears"}

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignContact
+from customers.models import SourceRecord
 from tests.customers.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +39,23 @@ def test_campaign_list_shows_results_per_campaign(client, django_assert_max_num_
     with django_assert_max_num_queries(8):
         page = client.get(reverse("campaigns:index")).content.decode()
     assert "Deposit drive" in page and "25%" in page
+
+
+def test_campaign_list_without_campaigns_says_what_is_loaded(client, django_assert_max_num_queries, rm_a):
+    customers = CustomerFactory.create_batch(3)
+    SourceRecord.objects.bulk_create(SourceRecord(customer=c, system=SourceRecord.System.SYNTHETIC,
+                                                  external_id=c.cif) for c in customers)
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("campaigns:index")).content.decode()
+    assert "Synthetic demo bank: 3 customers" in page and "without campaign history" in page
+    assert "once the demo data is loaded" not in page
+
+
+def test_campaign_list_without_any_data_says_the_demo_is_not_loaded(client, rm_a):
+    client.force_login(rm_a)
+    page = client.get(reverse("campaigns:index")).content.decode()
+    assert "once the demo data is loaded" in page and 'id="loaded-sources"' not in page
 
 
 def test_login_page_within_budget(client, django_assert_max_num_queries):

@@ -36,10 +36,18 @@ def departments_ensure() -> dict[str, Department]:
     return {d.code: d for d in Department.objects.all()}
 
 
+DEMO_ADMIN = "admin"
+
+
+def demo_usernames(*, branch_code: str) -> tuple[str, str, str]:
+    """The demo staff of a branch: its supervisor, then its two RMs."""
+    return f"sup_{branch_code}", f"rm_{branch_code}_1", f"rm_{branch_code}_2"
+
+
 def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int, list[int]]:
     """Creates `admin`, and per branch one supervisor and two RMs, unless they exist.
 
-    Usernames: `sup_<code>`, `rm_<code>_1`, `rm_<code>_2`. One password hash serves every demo
+    Usernames: `demo_usernames` (`sup_<code>`, `rm_<code>_1`, `rm_<code>_2`). One password hash serves every demo
     user (hashing is deliberately slow; hundreds of users would take a minute otherwise).
     Returns {branch_id: [rm user ids]} for assigning customers.
     """
@@ -50,7 +58,7 @@ def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int,
     encoded = make_password(password)
     with transaction.atomic():
         admin, _ = User.objects.get_or_create(
-            username="admin",
+            username=DEMO_ADMIN,
             defaults={"password": encoded, "is_staff": True, "is_superuser": True,
                       "first_name": "Demo", "last_name": "Administrator"},
         )
@@ -60,16 +68,17 @@ def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int,
         )
         rms_by_branch: dict[int, list[int]] = {}
         for branch in branches:
+            supervisor_name, *rm_names = demo_usernames(branch_code=branch.code)
             supervisor = _demo_user(
-                User, f"sup_{branch.code}", encoded, "Supervisor", branch.name, branch,
+                User, supervisor_name, encoded, "Supervisor", branch.name, branch,
                 StaffProfile.Role.SUPERVISOR, departments["RETAIL"], None,
             )
             rms_by_branch[branch.pk] = [
                 _demo_user(
-                    User, f"rm_{branch.code}_{n}", encoded, f"RM {n}", branch.name, branch,
+                    User, username, encoded, f"RM {n}", branch.name, branch,
                     StaffProfile.Role.RM, departments["RETAIL"], supervisor,
                 ).user_id
-                for n in (1, 2)
+                for n, username in enumerate(rm_names, start=1)
             ]
     return rms_by_branch
 

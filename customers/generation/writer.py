@@ -16,7 +16,6 @@ from customers.history import customer_history_baseline
 from customers.models import Account, AccountHolder, Customer, Household, RMAssignment, SourceRecord, Transaction
 
 
-
 @dataclass(frozen=True)
 class GeneratedContacts:
     """A segment's last contacts: who (database ids), when (UTC seconds) and by which channel.

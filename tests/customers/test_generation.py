@@ -151,6 +151,44 @@ def test_segment_build_is_the_same_for_the_same_seed_and_differs_for_another():
     assert first.customers["national_id"].tolist() != other.customers["national_id"].tolist()
 
 
-def test_bank_generate_refuses_a_seed_that_does_not_fit_the_cif():
-    with pytest.raises(ValueError, match="seed"):
-        bank_generate(customers=10, transactions_per_customer=1, seed=1000)
+@pytest.mark.parametrize(("argument", "value"), [
+    ("seed", 1000), ("seed", -1), ("customers", 0), ("customers", 10_000_001), ("transactions_per_customer", -1),
+    ("transactions_per_customer", 10**9), ("branches", 0), ("branches", 3000), ("customers", 2.5),
+])
+def test_bank_generate_refuses_arguments_outside_their_limits(argument: str, value: object):
+    arguments = {"customers": 10, "transactions_per_customer": 1, "seed": 1, "branches": 2, argument: value}
+    with pytest.raises(ValueError, match=f"^{argument} must be a whole number from"):
+        bank_generate(**arguments)
+
+
+@pytest.mark.django_db
+def test_bank_generate_without_a_contacts_writer_claims_no_last_contact():
+    _generate(customers=100)
+
+    assert not Customer.objects.filter(last_contact_at__isnull=False).exists()
+    assert not Customer.objects.exclude(last_contact_channel="").exists()
+
+
+@pytest.mark.django_db
+def test_bank_generate_hands_each_drawn_last_contact_to_the_contacts_writer():
+    received = []
+
+    def writer(cursor, contacts) -> int:
+        received.append(contacts)
+        return len(contacts.customer_ids)
+
+    figures = _generate(customers=100, contacts_writer=writer)
+
+    contacted = dict(Customer.objects.filter(last_contact_at__isnull=False).values_list("pk", "last_contact_channel"))
+    assert figures["last_contacts"] == len(contacted) > 20
+    handed = {int(pk): channel for contacts in received
+              for pk, channel in zip(contacts.customer_ids, contacts.channels, strict=True)}
+    assert handed == contacted
+
+
+def test_money_text_keeps_the_sign_of_negative_cents():
+    from customers.generation.constants import _NULL
+    from customers.generation.writer import _text
+
+    values = np.array([-150, -5, -100, -123456, 0, 7, 150, _NULL])
+    assert _text("amount", values).tolist() == ["-1.50", "-0.05", "-1.00", "-1234.56", "0.00", "0.07", "1.50", "\\N"]

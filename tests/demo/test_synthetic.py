@@ -1,0 +1,99 @@
+"""The generated demo bank writes the contacts its customers' last-contact dates claim."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignContact
+from crm_bank.org.models import StaffProfile
+from customers.models import Customer
+from demo.synthetic import synthetic_bank_generate
+
+pytestmark = pytest.mark.django_db
+
+
+def _generate(customers: int = 200) -> dict:
+    return synthetic_bank_generate(customers=customers, transactions_per_customer=2, seed=21, branches=3,
+                                   password="test-demo-password", log=lambda _: None)
+
+
+def test_every_last_contact_has_its_campaign_contact_on_that_day():
+    figures = _generate()
+
+    contacted = Customer.objects.filter(last_contact_at__isnull=False)
+    assert figures["last_contacts"] == contacted.count() > 50
+    contacts = {c.customer_id: c for c in CampaignContact.objects.select_related("campaign")}
+    assert set(contacts) == set(contacted.values_list("pk", flat=True))
+    for customer in contacted:
+        contact = contacts[customer.pk]
+        assert contact.contacted_on == timezone.localtime(customer.last_contact_at).date()
+        assert contact.channel == customer.last_contact_channel
+    campaign = Campaign.objects.get()
+    days = [c.contacted_on for c in contacts.values()]
+    assert (campaign.starts_on, campaign.ends_on) == (min(days), max(days))
+
+
+def test_generated_bank_extended_keeps_one_campaign_covering_every_contact_and_rerun_writes_nothing():
+    _generate(customers=120)
+    _generate(customers=200)
+    before = CampaignContact.objects.count()
+
+    figures = _generate(customers=200)
+
+    assert figures["customers"] == 0 and CampaignContact.objects.count() == before
+    campaign = Campaign.objects.get()
+    days = list(CampaignContact.objects.values_list("contacted_on", flat=True))
+    assert campaign.starts_on == min(days) and campaign.ends_on == max(days)
+    assert before == Customer.objects.filter(last_contact_at__isnull=False).count()
+
+
+def test_synthetic_customers_timeline_shows_the_last_contact(client):
+    _generate(customers=60)
+    customer = Customer.objects.filter(last_contact_at__isnull=False).order_by("pk").first()
+    client.force_login(StaffProfile.objects.get(user__username="admin").user)
+
+    page = client.get(f"/customers/{customer.pk}/").content.decode()
+
+    timeline = page[page.index('id="timeline-panel"'):]
+    timeline = timeline[: timeline.index("</section>")]
+    assert "Relationship contacts (synthetic)" in timeline and "No interactions recorded" not in timeline
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--transactions-per-customer", "-1"], "transactions-per-customer"),
+    (["--transactions-per-customer", "1000000000"], "transactions-per-customer"),
+    (["--branches", "0"], "branches"),
+    (["--branches", "3000"], "branches"),
+    (["--customers", "0"], "customers"),
+    (["--customers", "many"], "customers"),
+    (["--seed", "1000"], "seed"),
+])
+def test_generate_bank_refuses_arguments_outside_their_limits(arguments: list[str], message: str):
+    base = {"--customers": "10", "--transactions-per-customer": "1", "--seed": "1"}
+    base.update(dict(zip(arguments[::2], arguments[1::2], strict=True)))
+    with pytest.raises(CommandError, match=message):
+        call_command("generate_bank", *[item for pair in base.items() for item in pair])
+    assert not Customer.objects.exists() and not StaffProfile.objects.exists()
+
+
+def test_generate_bank_called_with_numbers_checks_them_too():
+    with pytest.raises(CommandError, match="branches must be a whole number from 1 to 99"):
+        call_command("generate_bank", customers=10, transactions_per_customer=1, seed=1, branches=3000)
+    assert not StaffProfile.objects.exists()
+
+
+def test_generate_bank_writes_a_small_bank_with_contacts(capsys):
+    call_command("generate_bank", "--customers", "30", "--transactions-per-customer", "2", "--seed", "3",
+                 "--branches", "2")
+    assert Customer.objects.count() == 30 and '"customers": 30' in capsys.readouterr().out
+    assert CampaignContact.objects.count() == Customer.objects.filter(last_contact_at__isnull=False).count()
+
+
+def test_load_demo_fallback_bank_has_contacts_behind_its_last_contacts(tmp_path, settings):
+    settings.CRM_DATASETS = str(tmp_path)
+    call_command("load_demo", "--sample", "40")
+    assert Customer.objects.count() == 40
+    assert CampaignContact.objects.count() == Customer.objects.filter(last_contact_at__isnull=False).count() > 0
+    assert timezone.localdate() >= Campaign.objects.get().ends_on
