@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Paginator
+from django.http import HttpRequest
+from django_tables2 import RequestConfig, Table
 
 
 class CappedCountPaginator(Paginator):
@@ -32,3 +34,39 @@ class CappedCountPaginator(Paginator):
     @property
     def is_capped(self) -> bool:
         return self.count > self.count_cap
+
+
+PER_PAGE_CHOICES = (25, 50, 100)
+MAX_PAGE = 10_000  # deeper than anyone pages; keeps OFFSETs small and numbers in range
+
+
+def positive_int(value: str | None, default: int, maximum: int = MAX_PAGE) -> int:
+    """A whole number from the query string (ASCII digits only: "²" is a digit to str.isdigit)."""
+    if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return default
+    number = int(value)
+    return min(number, maximum) if number > 0 else default
+
+
+def per_page_from(request: HttpRequest) -> int:
+    """`?per_page=` if it is one of the offered sizes, else the first: never 100,000 rows, never -5."""
+    per_page = positive_int(request.GET.get("per_page"), PER_PAGE_CHOICES[0])
+    return per_page if per_page in PER_PAGE_CHOICES else PER_PAGE_CHOICES[0]
+
+
+def table_configure(request: HttpRequest, table: Table, *, known_count: int | None = None) -> int:
+    """Orders `table` from the request and pages it with the clamped page size; returns that size.
+
+    django-tables2's RequestConfig would read `per_page` and `page` from the query string as they
+    come, so it only orders here and the paging is done with checked numbers.
+    """
+    per_page = per_page_from(request)
+    RequestConfig(request, paginate=False).configure(table)
+    page = positive_int(request.GET.get(table.prefixed_page_field), 1)
+    try:
+        table.paginate(paginator_class=CappedCountPaginator, per_page=per_page, page=page, known_count=known_count)
+    except EmptyPage:
+        table.paginate(paginator_class=CappedCountPaginator, per_page=per_page, page=1, known_count=known_count)
+        table.paginate(paginator_class=CappedCountPaginator, per_page=per_page,
+                       page=table.paginator.num_pages, known_count=known_count)
+    return per_page

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import get_language
 
 from crm_bank.ui.names import person_name
@@ -31,18 +32,32 @@ class SearchTerms:
     account_holder_ids: list[int]
     name_prefix: str
 
+    @property
+    def identifier_kinds(self) -> list[str]:
+        """Which kinds of identifier the entry was looked up as (for the audit trail: never the value).
+        Names hold no digits; an entry with a digit is a look-up of someone's identifier."""
+        if not self.identifier or not any(ch.isdigit() for ch in self.identifier):
+            return []
+        return ["customer_number", "national_id", "account_number"] + (["phone"] if self.phone else [])
+
 
 def customer_search_terms(query: str) -> SearchTerms | None:
     query = (query or "").strip()
     if not query:
         return None
     compact = re.sub(r"[\s\-/]", "", query)
-    phone, holders = None, []
+    phone = None
     if _DIGITS_AND_SIGNS.match(query):
         phone = compact if compact.startswith("+") else f"+{compact}"
-        # Holders of that account number fetched first (one indexed query): a subquery inside
-        # the OR would stop PostgreSQL combining the indexes and scan every customer.
-        holders = list(AccountHolder.objects.filter(account__number=compact).values_list("customer_id", flat=True))
+    holders = []
+    if any(ch.isdigit() for ch in query):
+        # Account numbers are looked up as typed and without separators ("TM000001-C", "L-1234"),
+        # holders first (one indexed query): a subquery inside the OR would stop PostgreSQL
+        # combining the indexes and scan every customer.
+        numbers = {query, query.upper(), compact, compact.upper()}
+        holders = list(
+            AccountHolder.objects.filter(account__number__in=numbers).values_list("customer_id", flat=True)
+        )
     # None, not "", when nothing is left: "" would match every customer without a national ID.
     return SearchTerms(compact.upper() or None, phone, holders, name_key(query))
 
@@ -60,7 +75,9 @@ def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Cus
     if terms.identifier:
         condition |= Q(cif=terms.identifier) | Q(national_id=terms.identifier)
     if terms.phone:
-        condition |= Q(phone=terms.phone) | Q(pk__in=terms.account_holder_ids)
+        condition |= Q(phone=terms.phone)
+    if terms.account_holder_ids:
+        condition |= Q(pk__in=terms.account_holder_ids)
     if terms.name_prefix:
         condition |= Q(name_key__startswith=terms.name_prefix) | Q(name_key_reversed__startswith=terms.name_prefix)
     return queryset.filter(condition)
@@ -313,7 +330,7 @@ def customer_field_changes(*, customer_id: int, limit: int = 10) -> list[FieldCh
             if getattr(older, field.attname) == getattr(newer, field.attname):
                 continue
             changes.append(FieldChange(
-                newer.history_date, who, name, str(field.verbose_name),
+                newer.history_date, who, name, str(capfirst(field.verbose_name)),
                 _history_value(older, field), _history_value(newer, field),
             ))
     return changes[:limit]

@@ -9,9 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_tables2 import RequestConfig
 
 from campaigns.selectors import customer_campaign_contacts
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
@@ -19,7 +20,7 @@ from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
 from customers.models import Customer
-from customers.paginators import CappedCountPaginator
+from customers.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
 from customers.panels import TransactionLine, change_lines, holding_lines, rm_lines, transaction_lines
 from customers.selectors import (
     Holding,
@@ -29,6 +30,7 @@ from customers.selectors import (
     customer_household_members,
     customer_rm_history,
     customer_search_in_name_order,
+    customer_search_terms,
     customer_total_balances,
     customer_transactions_window,
     rm_book,
@@ -40,7 +42,6 @@ from customers.selectors import (
 from customers.tables import CustomerTable
 
 TRANSACTIONS_PER_PAGE = 20
-_PER_PAGE_CHOICES = (25, 50, 100)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -52,38 +53,38 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("customers:customer-list")
 
 
-MAX_PAGE = 10_000  # deeper than anyone pages; keeps OFFSETs small and numbers in range
-
-
-def _positive_int(value: str | None, default: int, maximum: int = MAX_PAGE) -> int:
-    """A whole number from the query string (ASCII digits only: "²" is a digit to str.isdigit)."""
-    if not value or not value.isascii() or not value.isdigit() or len(value) > 9:
-        return default
-    number = int(value)
-    return min(number, maximum) if number > 0 else default
+def _search_audited(request: HttpRequest, query: str) -> None:
+    """A look-up by national ID, phone, customer or account number finds any branch's customer
+    (nobody is treated as new), so it is audited: the kinds of identifier, never the value."""
+    terms = customer_search_terms(query)
+    kinds = terms.identifier_kinds if terms else []
+    if kinds:
+        audit_record(actor=request.user, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
+                     object_type="customer_search", object_id="-", ip_address=request_ip(request),
+                     detail={"identifier_kinds": kinds})
 
 
 @staff_required()
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    per_page = _positive_int(request.GET.get("per_page"), 25)
-    per_page = per_page if per_page in _PER_PAGE_CHOICES else 25
-    paginate = {"per_page": per_page, "paginator_class": CappedCountPaginator}
+    _search_audited(request, query)
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     sort = request.GET.get("sort", "name")
     searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search
+    known_count = None
     if searched_alone and sort in ("name", "-name"):
         # Name-ordered pages straight from the search indexes (see customer_search_in_name_order).
-        rows = min(_positive_int(request.GET.get("page"), 1), CappedCountPaginator.count_cap // per_page + 1) * per_page
-        queryset, paginate["known_count"] = customer_search_in_name_order(
+        per_page = per_page_from(request)
+        rows = min(positive_int(request.GET.get("page"), 1), CappedCountPaginator.count_cap // per_page + 1) * per_page
+        queryset, known_count = customer_search_in_name_order(
             query=query, rows=rows, descending=sort == "-name", count_cap=CappedCountPaginator.count_cap
         )
     else:
         queryset = customer_filter.qs
     table = CustomerTable(queryset)
-    RequestConfig(request, paginate=paginate).configure(table)
+    per_page = table_configure(request, table, known_count=known_count)
     return render(request, "customers/customer_list.html", {
-        "filter": customer_filter, "table": table, "per_page_choices": _PER_PAGE_CHOICES, "per_page": per_page,
+        "filter": customer_filter, "table": table, "per_page_choices": PER_PAGE_CHOICES, "per_page": per_page,
     })
 
 
@@ -102,7 +103,7 @@ def _transaction_page(access: CustomerAccess, holdings: list[Holding], page: str
     """One page of transactions without counting them all: fetch one row more than shown."""
     if not access.may_see_money:
         return None
-    number = _positive_int(page, 1)
+    number = positive_int(page, 1)
     offset = (number - 1) * TRANSACTIONS_PER_PAGE
     rows = customer_transactions_window(
         account_ids=[h.account_id for h in holdings], offset=offset, limit=TRANSACTIONS_PER_PAGE + 1
@@ -140,7 +141,7 @@ def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required()
 def my_book(request: HttpRequest) -> HttpResponse:
     table = CustomerTable(rm_book(rm_id=request.user.pk))
-    RequestConfig(request, paginate={"per_page": 25, "paginator_class": CappedCountPaginator}).configure(table)
+    table_configure(request, table)
     return render(request, "customers/my_book.html", {
         "table": table,
         "today": timezone.localdate(),

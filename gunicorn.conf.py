@@ -1,0 +1,4 @@
+# Gunicorn reads this file from the working directory (compose and `make smoke` start it there).
+# The access log leaves out the query string and the referrer: a customer search carries a
+# national ID, phone or account number in them, and those must not land in server logs.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
