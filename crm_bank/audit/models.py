@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -49,15 +48,10 @@ class AuditEvent(models.Model):
             # "What did this user look at?": one actor's trail, newest first.
             models.Index(fields=["actor", "-occurred_at"], name="audit_actor_time_idx"),
         ]
-        triggers = [
-            # TRUNCATE is left to database privileges (the app's role should not hold it): a
-            # trigger against it would also stop the test runner's flush between tests.
-            pgtrigger.Protect(
-                name="audit_event_append_only",
-                operation=pgtrigger.Update | pgtrigger.Delete,
-            ),
-
-        ]
+        # Append-only is enforced by plain triggers written in migration
+        # 0003_audit_event_append_only_guard, not by a pgtrigger Meta trigger: pgtrigger's
+        # triggers step aside for any session that sets `pgtrigger.ignore`, which the
+        # application's own database role could do. Privileges do the rest (`db_roles`).
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_id} {self.action} {self.object_type}:{self.object_id}"
