@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Concat, Lower
+from django.forms import ModelChoiceField
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch, StaffProfile
+from crm_bank.ui.names import person_name
 from customers.models import Customer
 from customers.selectors import customer_list_searched
 
@@ -14,8 +17,19 @@ def _relationship_managers(request) -> QuerySet:
     return (
         get_user_model()
         .objects.filter(staff_profile__role=StaffProfile.Role.RM)
-        .order_by("last_name", "first_name", "username")
+        .order_by(Lower(Concat("first_name", Value(" "), "last_name")), "username")  # as the labels read
     )
+
+
+class StaffChoiceField(ModelChoiceField):
+    def label_from_instance(self, user) -> str:
+        return person_name(given=user.first_name, family=user.last_name) or user.get_username()
+
+
+class StaffChoiceFilter(django_filters.ModelChoiceFilter):
+    """Staff by the name people know them by, not their user name."""
+
+    field_class = StaffChoiceField
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -24,7 +38,7 @@ class CustomerFilter(django_filters.FilterSet):
         help_text=_("Name, customer number, national ID, phone or account number"),
     )
     home_branch = django_filters.ModelChoiceFilter(label=_("Branch"), queryset=Branch.objects.all())
-    primary_rm = django_filters.ModelChoiceFilter(label=_("RM"), queryset=_relationship_managers)
+    primary_rm = StaffChoiceFilter(label=_("RM"), queryset=_relationship_managers)
     lifecycle_stage = django_filters.ChoiceFilter(label=_("Lifecycle"), choices=Customer.Lifecycle.choices)
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices)
 

@@ -336,3 +336,16 @@ def test_navigation_follows_the_role(client, request, user_fixture, shown, hidde
     nav = page[start: page.index("</nav>", start)]
     assert all(item in nav for item in shown), shown
     assert not any(f">{item}<" in nav for item in hidden), hidden
+
+
+def test_rm_filter_lists_display_names_in_order(client, rm_b, branch_a):
+    from tests.org.factories import StaffProfileFactory
+
+    for username, first, last in [("rm_z", "Zdenek", "Adam"), ("rm_c", "Alena", "Cerna"), ("rm_y", "Marek", "Bily")]:
+        StaffProfileFactory(user__username=username, user__first_name=first, user__last_name=last,
+                            branch=branch_a)
+    client.force_login(rm_b)
+    page = client.get(reverse("customers:customer-list")).content.decode()
+    select = page[page.index('name="primary_rm"'): page.index("</select>", page.index('name="primary_rm"'))]
+    labels = re.findall(r"<option value=\"\d+\">([^<]+)</option>", select)
+    assert labels == sorted(labels, key=str.lower) and "Alena Cerna" in labels and "rm_c" not in labels
