@@ -64,4 +64,49 @@ def test_chinese_catalogue_is_complete_and_compiled():
     assert len(entries) > 300
     assert not untranslated, untranslated[:3]
     assert not fuzzy, fuzzy[:3]
-    assert (folder / "django.mo").stat().st_size > 10_000
+    assert _compiled_catalogue(folder / "django.mo") == _source_catalogue(folder / "django.po")
+
+
+def _source_catalogue(po_path) -> dict:
+    """What compiling the .po gives: every translated message, keyed as gettext keys them."""
+    from babel.messages.pofile import read_po
+
+    with po_path.open("rb") as handle:
+        catalogue = read_po(handle)
+    compiled = {}
+    for message in catalogue:
+        if not message.id or message.fuzzy:
+            continue
+        prefix = f"{message.context}\x04" if message.context else ""
+        if isinstance(message.id, tuple | list):
+            for index, text in enumerate(message.string):
+                compiled[(prefix + message.id[0], index)] = text
+        else:
+            compiled[prefix + message.id] = message.string
+    return compiled
+
+
+def _compiled_catalogue(mo_path) -> dict:
+    import gettext
+
+    with mo_path.open("rb") as handle:
+        catalogue = dict(gettext.GNUTranslations(handle)._catalog)
+    catalogue.pop("", None)  # the header
+    return catalogue
+
+
+def test_compiled_catalogue_check_notices_a_stale_mo(tmp_path):
+    """The check above compares contents: a .mo compiled from an older .po fails it."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import write_po
+
+    old, new = Catalog(locale="zh_Hans"), Catalog(locale="zh_Hans")
+    old.add("Holdings", "持有产品")
+    new.add("Holdings", "持有产品")
+    new.add("Timeline", "时间线")
+    with (tmp_path / "django.po").open("wb") as handle:
+        write_po(handle, new)
+    with (tmp_path / "django.mo").open("wb") as handle:
+        write_mo(handle, old)
+    assert _compiled_catalogue(tmp_path / "django.mo") != _source_catalogue(tmp_path / "django.po")

@@ -82,3 +82,36 @@ def test_customer_rm_handover_keeps_full_history(rm_a, rm_a2, supervisor_a, bran
     assert customer.primary_rm == rm_a2
     with pytest.raises(ValidationError, match="already serves"):
         customer_rm_handover(customer=customer, new_rm=rm_a2, actor=supervisor_a, reason="handover")
+
+
+def test_customer_update_stamps_every_consent_change(rm_a, branch_a):
+    import datetime as dt
+
+    import time_machine
+
+    customer = _create(rm_a, branch_a)
+    assert customer.marketing_consent_at is None
+    with time_machine.travel(dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC), tick=False):
+        customer_update(customer=customer, actor=rm_a, marketing_consent=True)
+    assert customer.marketing_consent_at == dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC)
+    with time_machine.travel(dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC), tick=False):
+        customer_update(customer=customer, actor=rm_a, marketing_consent=False, do_not_contact=True)
+    customer.refresh_from_db()
+    assert customer.marketing_consent_at == dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC)
+    with time_machine.travel(dt.datetime(2026, 5, 1, 9, tzinfo=dt.UTC), tick=False):
+        customer_update(customer=customer, actor=rm_a, city="Brno")  # no consent change: no new stamp
+    customer.refresh_from_db()
+    assert customer.marketing_consent_at == dt.datetime(2026, 4, 1, 9, tzinfo=dt.UTC)
+
+
+def test_customer_create_with_consent_stamps_it(rm_a, branch_a):
+    customer = _create(rm_a, branch_a, marketing_consent=True)
+    assert customer.marketing_consent_at is not None
+
+
+def test_customer_services_refuse_unknown_fields_and_write_nothing(rm_a, branch_a, customer_a):
+    with pytest.raises(TypeError, match="colour"):
+        customer_update(customer=customer_a, actor=rm_a, colour="red")
+    with pytest.raises(TypeError, match="cif_typo"):
+        _create(rm_a, branch_a, cif_typo="X")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.CHANGE).exists()
