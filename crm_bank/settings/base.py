@@ -181,14 +181,28 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "forbidden_without_traceback": {"()": "crm_bank.security.log_filters.ForbiddenWithoutTraceback"},
+        "scrub_query_strings": {"()": "crm_bank.log_filters.QueryStringScrubber"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        # Django's own format for runserver's request lines.
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server"},
+    },
     "loggers": {
         # Django gives its "django" logger a console handler of its own while DEBUG is on; with
         # the root's console below, every record (a 403's traceback too) was printed twice.
         "django": {"handlers": [], "level": LOG_LEVEL},
         # A 403 is a refusal, not a fault: one warning line, no traceback.
-        "django.request": {"filters": ["forbidden_without_traceback"]},
+        "django.request": {"filters": ["forbidden_without_traceback", "scrub_query_strings"]},
+        # Request lines without their query strings: a search by ID or phone carries it there.
+        "django.server": {
+            "handlers": ["django.server"], "level": "INFO", "propagate": False, "filters": ["scrub_query_strings"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
