@@ -36,6 +36,12 @@ _RELATION_KINDS = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED V
                    "S": "SEQUENCE", "f": "FOREIGN TABLE"}
 
 
+class DbRolesError(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class Statement:
     sql: str
@@ -122,12 +128,6 @@ def db_roles_apply(*, plan: list[Statement], owner: str, app: str, using: str = 
             raise DbRolesError(problems)
 
 
-class DbRolesError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(" ".join(problems))
-        self.problems = problems
-
-
 def db_roles_problems(*, owner: str, app: str, using: str = "default") -> list[str]:
     """What would let the app role change the audit trail or the schema; empty when all is well."""
     _check_names(owner=owner, app=app)
@@ -145,18 +145,21 @@ def db_roles_problems(*, owner: str, app: str, using: str = "default") -> list[s
             problems.append(f"Role {app} holds a role attribute beyond LOGIN.")
         if row[1]:
             problems.append(f"Role {app} is a member of the owner role {owner}.")
-        # Owning the schema, a table or a function (the guard's trigger function above all)
-        # would let the app role alter, disable or replace it.
+        # Owning the schema, a table or a function (the guard's trigger function above all), or
+        # being able to SET ROLE to its owner, would let the app role alter, disable or replace it.
         cursor.execute(
             "SELECT nspname FROM pg_namespace WHERE oid = current_schema()::regnamespace"
-            " AND pg_has_role(%s, nspowner, 'USAGE')"
+            " AND pg_has_role(%s, nspowner, 'MEMBER')"
             " UNION ALL SELECT relname FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
-            " AND pg_has_role(%s, relowner, 'USAGE')"
+            " AND pg_has_role(%s, relowner, 'MEMBER')"
             " UNION ALL SELECT proname FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
-            " AND pg_has_role(%s, proowner, 'USAGE') ORDER BY 1",
+            " AND pg_has_role(%s, proowner, 'MEMBER') ORDER BY 1",
             [app, app, app],
         )
-        problems += [f"Role {app} owns {name}." for (name,) in cursor.fetchall()]
+        owned = [name for (name,) in cursor.fetchall()]
+        if owned:
+            problems.append(f"Role {app} owns, or may act as the owner of, {len(owned)} objects: "
+                            f"{', '.join(owned[:5])}{'…' if len(owned) > 5 else ''}.")
         for table in APPEND_ONLY_TABLES:
             cursor.execute("SELECT to_regclass(%s)", [table])
             if cursor.fetchone()[0] is None:
