@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.customer_list, name="customer-list"),
     path("<int:pk>/", views.customer_detail, name="customer-detail"),
     path("<int:pk>/transactions/", views.customer_transactions_panel, name="customer-transactions"),
+    path("<int:pk>/changes/", views.customer_field_changes_panel, name="customer-field-changes"),
     path("my-book/", views.my_book, name="my-book"),
     path("branch/", views.branch_dashboard, name="branch-dashboard"),
 ]

@@ -124,7 +124,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transactions": _transaction_page(access, holdings, request.GET.get("page")),
         "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
         "rm_history": rm_lines(customer_rm_history(customer_id=pk)),
-        "field_changes": change_lines(access, customer_field_changes(customer_id=pk)),
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
     })
 
@@ -136,6 +135,14 @@ def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "customers/_transactions_panel.html", {
         "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page")),
     })
+
+
+def customer_field_changes_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The field-changes panel, loaded on demand: an audit view few readers of the page need."""
+    access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="field changes")
+    changes = change_lines(access, customer_field_changes(customer_id=pk))
+    template = "customers/_field_changes_panel.html" if request.htmx else "customers/customer_field_changes.html"
+    return render(request, template, {"access": access, "field_changes": changes})
 
 
 @staff_required()

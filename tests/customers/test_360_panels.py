@@ -25,6 +25,13 @@ def _detail(customer: Customer) -> str:
     return reverse("customers:customer-detail", args=[customer.pk])
 
 
+def _changes(client, customer: Customer) -> str:
+    """The field-changes panel as the 360° page loads it (htmx, on demand)."""
+    response = client.get(reverse("customers:customer-field-changes", args=[customer.pk]), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    return _panel(response.content.decode(), "history-panel")
+
+
 def _panel(page: str, panel_id: str) -> str:
     """The HTML of one panel of the page, so an assertion cannot pass on text shown elsewhere."""
     start = page.index(f'id="{panel_id}"')
@@ -53,19 +60,18 @@ def test_field_change_of_every_field_keeps_the_page_working_for_full_and_masked_
     label = str(capfirst(Customer._meta.get_field(field).verbose_name))
     for viewer in (rm_a, rm_b):
         client.force_login(viewer)
-        response = client.get(_detail(customer_a))
-        assert response.status_code == 200, (field, viewer)
-        history = _panel(response.content.decode(), "history-panel")
+        assert client.get(_detail(customer_a)).status_code == 200, (field, viewer)
+        history = _changes(client, customer_a)
         assert label in history and "rm_a" in history
 
 
 def test_field_change_of_national_id_is_masked_for_another_branch_and_full_for_the_rm(client, rm_a, rm_b, customer_a):
     customer_update(customer=customer_a, actor=rm_a, national_id="7103192756")
     client.force_login(rm_a)
-    history = _panel(client.get(_detail(customer_a)).content.decode(), "history-panel")
+    history = _changes(client, customer_a)
     assert "7103192745" in history and "7103192756" in history
     client.force_login(rm_b)
-    history = _panel(client.get(_detail(customer_a)).content.decode(), "history-panel")
+    history = _changes(client, customer_a)
     assert "7103192745" not in history and "7103192756" not in history
     assert "********45" in history and "********56" in history
 
@@ -73,11 +79,11 @@ def test_field_change_of_national_id_is_masked_for_another_branch_and_full_for_t
 def test_field_change_of_birth_date_shows_only_years_to_another_branch(client, rm_a, rm_b, customer_a):
     customer_update(customer=customer_a, actor=rm_a, birth_date=dt.date(1980, 6, 2))
     client.force_login(rm_b)
-    history = _panel(client.get(_detail(customer_a)).content.decode(), "history-panel")
+    history = _changes(client, customer_a)
     assert "1971" in history and "1980" in history
     assert "03/19/1971" not in history and "06/02/1980" not in history
     client.force_login(rm_a)
-    history = _panel(client.get(_detail(customer_a)).content.decode(), "history-panel")
+    history = _changes(client, customer_a)
     assert "03/19/1971" in history and "06/02/1980" in history
 
 
@@ -87,7 +93,7 @@ def test_field_changes_name_the_branch_rm_and_household_not_their_ids(client, rm
     customer_update(customer=customer_a, actor=rm_a, home_branch=new_branch, household=household)
     customer_rm_handover(customer=customer_a, new_rm=rm_a2, actor=rm_a, reason=RMAssignment.Reason.HANDOVER)
     client.force_login(rm_a2)
-    history = _panel(client.get(_detail(customer_a)).content.decode(), "history-panel")
+    history = _changes(client, customer_a)
     assert "Gamma" in history and "Alpha" in history and "Novak family" in history
     assert rm_a2.get_full_name() in history and rm_a.get_full_name() in history
     assert not re.search(rf"→ {new_branch.pk}\b", history)
@@ -167,3 +173,13 @@ def test_masking_rules_drive_the_access_helper(customer_a):
         assert getattr(masked, field) == masked_value(field, value) != value
         assert getattr(full, field) == value
     assert masked.city == customer_a.city and masked.display_name == "Jana Novakova"
+
+
+def test_field_changes_panel_is_audited_and_works_without_htmx(client, rm_b, customer_a):
+    client.force_login(rm_b)
+    page = client.get(_detail(customer_a)).content.decode()
+    assert 'id="show-field-changes"' in page and "data-change" not in page
+    response = client.get(reverse("customers:customer-field-changes", args=[customer_a.pk]))
+    assert response.status_code == 200 and "<!doctype html>" in response.content.decode().lower()
+    assert AuditEvent.objects.filter(actor=rm_b, outcome=AuditEvent.Outcome.MASKED,
+                                     detail__purpose="field changes").count() == 1
