@@ -110,3 +110,12 @@ def test_compiled_catalogue_check_notices_a_stale_mo(tmp_path):
     with (tmp_path / "django.mo").open("wb") as handle:
         write_mo(handle, old)
     assert _compiled_catalogue(tmp_path / "django.mo") != _source_catalogue(tmp_path / "django.po")
+
+
+def test_chinese_counts_keep_thousands_separators_like_money():
+    from django.template import Context, Template
+
+    with translation.override("zh-hans"):
+        rendered = Template("{% load humanize %}{{ n|intcomma }} {{ n }}").render(Context({"n": 45211}))
+        assert rendered == "45,211 45,211"
+        assert money(Decimal("12345.67"), "CNY") == "¥12,345.67"

@@ -115,6 +115,8 @@ TIME_ZONE = env("DJANGO_TIME_ZONE", default="Europe/Prague")
 USE_I18N = True
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = True
+# Chinese counts grouped by three like the money beside them (crm_bank/formats/zh_Hans).
+FORMAT_MODULE_PATH = ["crm_bank.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
