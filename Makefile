@@ -1,8 +1,9 @@
-# The README's two commands (`make run`, `make test`) and CI's `make smoke`.
+# The README's commands (`make run`, `make test`, `make manage ARGS="…"`) and CI's `make smoke`.
+# Without DATABASE_URL / REDIS_URL they use the embedded PostgreSQL and Redis under .local/.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test smoke browser lint messages bench
+.PHONY: install run test smoke manage services browser lint messages bench
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -27,6 +28,14 @@ test: install browser
 smoke: install
 	$(PY) -m crm_bank.devstack smoke
 
+# Any manage.py command against the same database as `make run` (its services if it is running).
+manage: install
+	$(PY) -m crm_bank.devstack manage $(ARGS)
+
+# Only the embedded PostgreSQL and Redis, until Ctrl-C.
+services: install
+	$(PY) -m crm_bank.devstack services
+
 lint: install
 	$(PY) -m ruff check .
 
@@ -36,4 +45,4 @@ messages: install
 	$(PY) manage.py compilemessages --ignore '.venv/*'
 
 bench: install
-	$(PY) bench/page_bench.py
+	$(PY) -m crm_bank.devstack python bench/page_bench.py $(ARGS)
