@@ -97,3 +97,15 @@ def test_load_demo_fallback_bank_has_contacts_behind_its_last_contacts(tmp_path,
     assert Customer.objects.count() == 40
     assert CampaignContact.objects.count() == Customer.objects.filter(last_contact_at__isnull=False).count() > 0
     assert timezone.localdate() >= Campaign.objects.get().ends_on
+
+
+def test_demo_logins_name_the_synthetic_banks_users_that_exist(capsys):
+    _generate(customers=60)
+
+    call_command("demo_logins")
+
+    out = capsys.readouterr().out
+    assert out.startswith("Administrator: admin\n")
+    assert "sup_G01, rm_G01_1, rm_G01_2" in out and "sup_01" not in out
+    named = {name for line in out.splitlines() for name in line.split(": ")[1].split(", ")}
+    assert named <= set(StaffProfile.objects.values_list("user__username", flat=True))
