@@ -183,7 +183,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "filters": {
         "forbidden_without_traceback": {"()": "crm_bank.security.log_filters.ForbiddenWithoutTraceback"},
-        "scrub_query_strings": {"()": "crm_bank.log_filters.QueryStringScrubber"},
+        "scrub_query_strings": {"()": "crm_bank.security.log_filters.QueryStringScrubber"},
     },
     "formatters": {
         # Django's own format for runserver's request lines.

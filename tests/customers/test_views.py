@@ -270,7 +270,7 @@ def test_search_identifiers_stay_out_of_the_server_logs():
 
     from django.conf import settings
 
-    from crm_bank.log_filters import QueryStringScrubber
+    from crm_bank.security.log_filters import QueryStringScrubber
 
     record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s',
                                ("GET /customers/?q=7103192745&page=2 HTTP/1.1", "200", "5120"), None)
