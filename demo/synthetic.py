@@ -36,7 +36,8 @@ def synthetic_contacts_write(cursor: object, contacts: GeneratedContacts) -> int
     campaign, created = Campaign.objects.get_or_create(
         code=CONTACTS_CAMPAIGN_CODE.format(seed=contacts.seed),
         defaults={
-            "name": "Relationship contacts (synthetic)", "channel": Channel.BRANCH, "starts_on": first,
+            "name": "Relationship contacts (synthetic)", "name_zh": "客户关系联络（合成数据）",
+            "channel": Channel.BRANCH, "starts_on": first,
             "ends_on": last, "status": Campaign.Status.COMPLETED,
             "data_note": "Synthetic demo bank: each generated customer's last contact (the date on the 360° "
                          "page), through the customer's preferred channel.",
