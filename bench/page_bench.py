@@ -35,8 +35,8 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from crm_bank.org.models import StaffProfile  # noqa: E402
 from crm_bank.org.services import demo_staff_ensure  # noqa: E402
-from customers.generation import bank_generate  # noqa: E402
 from customers.models import Customer  # noqa: E402
+from demo.synthetic import synthetic_bank_generate  # noqa: E402
 
 SEED = 7
 
@@ -51,8 +51,10 @@ def main() -> None:
     present = Customer.objects.count()
     if present < args.customers:
         print(f"{database}: {present:,} customers, generating up to {args.customers:,} (seed {SEED})…")
-        figures = bank_generate(customers=args.customers, transactions_per_customer=args.transactions_per_customer,
-                                seed=SEED, password=settings.DEMO_PASSWORD)
+        figures = synthetic_bank_generate(
+            customers=args.customers, transactions_per_customer=args.transactions_per_customer, seed=SEED,
+            password=settings.DEMO_PASSWORD,
+        )
         print(f"generated: {json.dumps(figures)}")
     # Production-like: no debug cursor or template debug; the test client's host is allowed.
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"]):

@@ -355,7 +355,8 @@ def _load_uci(
 ) -> None:
     """bank-full rows → call-centre customers, their holdings, and one historic campaign's contacts."""
     campaign = Campaign.objects.create(
-        code=UCI_CAMPAIGN_CODE, name="Term deposit telemarketing 2008–2010", product=products["PT-TERM"],
+        code=UCI_CAMPAIGN_CODE, name="Term deposit telemarketing 2008–2010", name_zh="定期存款电话营销 2008–2010",
+        product=products["PT-TERM"],
         channel=Channel.CALL_CENTRE, starts_on=min(uci["contacted_on"]), ends_on=max(uci["contacted_on"]),
         status=Campaign.Status.COMPLETED,
         data_note="UCI Bank Marketing (bank-full): a Portuguese bank's campaign; one row per client, "
