@@ -97,13 +97,11 @@ def customer_get_for_user(
             detail={"purpose": purpose, "reason": "no staff role"},
         )
         raise PermissionDenied("Only bank staff may open customer records.")
-    customer = (
-        Customer.objects.select_related("home_branch", "primary_rm", "household")
-        .filter(pk=customer_id)
-        .first()
-    )
-    if customer is None:
+    # A plain slice rather than first(): no ORDER BY to compile for a primary-key look-up.
+    found = list(Customer.objects.select_related("home_branch", "primary_rm", "household").filter(pk=customer_id)[:1])
+    if not found:
         raise Http404("No such customer.")
+    customer = found[0]
     reason = customer_full_access_reason(profile=profile, customer=customer)
     audit_record(
         actor=user, action=AuditEvent.Action.VIEW,

@@ -404,6 +404,8 @@ def branch_summary(*, branch_id: int, today: date | None = None) -> BranchSummar
         )
         .order_by("-customers")
     )
+    for row in rm_books:
+        row["name"] = person_name(given=row["primary_rm__first_name"], family=row["primary_rm__last_name"])
     return BranchSummary(
         customers_by_stage=by_stage,
         customers_total=sum(by_stage.values()),

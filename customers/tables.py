@@ -20,7 +20,7 @@ class CustomerTable(tables.Table):
     # seconds); branch, RM, kind and stage are filters instead.
     kind = tables.Column(verbose_name=_("Kind"), orderable=False)
     home_branch = tables.Column(verbose_name=_("Branch"), orderable=False)
-    primary_rm = tables.Column(verbose_name=_("RM"), accessor="primary_rm__get_full_name", orderable=False)
+    primary_rm = tables.Column(verbose_name=_("RM"), accessor="rm_name", orderable=False)
     lifecycle_stage = tables.Column(verbose_name=_("Lifecycle"), orderable=False)
     last_contact_at = tables.DateTimeColumn(
         verbose_name=_("Last contact"), format="SHORT_DATE_FORMAT", order_by=("last_contact_at", "id")

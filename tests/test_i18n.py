@@ -119,3 +119,14 @@ def test_chinese_counts_keep_thousands_separators_like_money():
         rendered = Template("{% load humanize %}{{ n|intcomma }} {{ n }}").render(Context({"n": 45211}))
         assert rendered == "45,211 45,211"
         assert money(Decimal("12345.67"), "CNY") == "¥12,345.67"
+
+
+def test_staff_names_in_chinese_characters_read_family_name_first():
+    from django.contrib.auth import get_user_model
+
+    from crm_bank.ui.templatetags.crm_format import person
+
+    User = get_user_model()
+    assert person(User(username="rm_g01_1", first_name="伟", last_name="李")) == "李伟"
+    assert person(User(username="rm_01_1", first_name="Jana", last_name="Novakova")) == "Jana Novakova"
+    assert person(User(username="nobody")) == "nobody"

@@ -9,6 +9,8 @@ from babel.numbers import format_currency
 from django import template
 from django.utils.translation import get_language, to_locale
 
+from crm_bank.ui.names import person_name
+
 register = template.Library()
 _CODE_THEN_DIGIT = re.compile(r"^(-?)([A-Z]{3})(?=\d)")
 
@@ -38,3 +40,9 @@ def money(value: Decimal | int | float | None, currency: str = "CZK") -> str:
 @register.filter
 def lifecycle_badge(stage: str) -> str:
     return _LIFECYCLE_BADGES.get(stage, "text-bg-light")
+
+
+@register.filter
+def person(user) -> str:
+    """A member of staff by name, family name first for names in Chinese characters."""
+    return person_name(given=user.first_name, family=user.last_name) or user.get_username()
