@@ -4,10 +4,10 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Concat, Lower
-from django.forms import ModelChoiceField
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch, StaffProfile
+from crm_bank.ui.fields import ListedModelChoiceField
 from crm_bank.ui.names import person_name
 from customers.models import Customer
 from customers.selectors import customer_list_searched
@@ -21,7 +21,7 @@ def _relationship_managers(request) -> QuerySet:
     )
 
 
-class StaffChoiceField(ModelChoiceField):
+class StaffChoiceField(ListedModelChoiceField):
     def label_from_instance(self, user) -> str:
         return person_name(given=user.first_name, family=user.last_name) or user.get_username()
 
@@ -32,12 +32,16 @@ class StaffChoiceFilter(django_filters.ModelChoiceFilter):
     field_class = StaffChoiceField
 
 
+class BranchChoiceFilter(django_filters.ModelChoiceFilter):
+    field_class = ListedModelChoiceField
+
+
 class CustomerFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"), method="filter_search",
         help_text=_("Name, customer number, national ID, phone or account number"),
     )
-    home_branch = django_filters.ModelChoiceFilter(label=_("Branch"), queryset=Branch.objects.all())
+    home_branch = BranchChoiceFilter(label=_("Branch"), queryset=Branch.objects.order_by("code"))
     primary_rm = StaffChoiceFilter(label=_("RM"), queryset=_relationship_managers)
     lifecycle_stage = django_filters.ChoiceFilter(label=_("Lifecycle"), choices=Customer.Lifecycle.choices)
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices)
