@@ -175,21 +175,30 @@ class Holding:
     repayment_status: str
 
 
+_HOLDINGS = (
+    "SELECT h.account_id, a.number, coalesce(linked.number, ''), p.name, p.name_zh, p.category, h.role,"
+    "       a.opened_on, a.status, a.currency, a.balance, a.principal, a.repayment_status"
+    f" FROM {AccountHolder._meta.db_table} h"
+    f" JOIN {Account._meta.db_table} a ON a.id = h.account_id"
+    f" JOIN {Product._meta.db_table} p ON p.id = a.product_id"
+    f" LEFT JOIN {Account._meta.db_table} linked ON linked.id = a.linked_account_id"
+    " WHERE h.customer_id = %s"
+    " ORDER BY p.category, a.opened_on, h.account_id"
+)
+
+
 def customer_holdings(*, customer_id: int) -> list[Holding]:
-    """The customer's holdings with product and linked account, in one query (holder_customer_idx)."""
+    """The customer's holdings with product and linked account, in one query (holder_customer_idx).
+
+    A fixed statement rather than a queryset: building this four-table query cost more than
+    running it (1.3 of 2.3 ms), on the page every RM opens most.
+    """
     chinese = (get_language() or "").startswith("zh")
-    rows = (
-        AccountHolder.objects.filter(customer_id=customer_id)
-        .order_by("account__product__category", "account__opened_on", "account_id")
-        .values_list(
-            "account_id", "account__number", "account__linked_account__number", "account__product__name",
-            "account__product__name_zh", "account__product__category", "role", "account__opened_on",
-            "account__status", "account__currency", "account__balance", "account__principal",
-            "account__repayment_status",
-        )
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLDINGS, [customer_id])
+        rows = cursor.fetchall()
     return [
-        Holding(account_id, number, linked or "", (name_zh if chinese and name_zh else name), category, role,
+        Holding(account_id, number, linked, (name_zh if chinese and name_zh else name), category, role,
                 opened_on, status, currency, balance, principal, repayment)
         for (account_id, number, linked, name, name_zh, category, role, opened_on, status, currency, balance,
              principal, repayment) in rows
