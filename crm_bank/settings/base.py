@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "axes",
     "crm_bank.org",
     "crm_bank.audit",
+    "crm_bank.runs",
     # After axes: its failed-login receiver reads the lockout flag that axes's receiver sets.
     "crm_bank.security",
     "crm_bank.ui",
@@ -151,6 +152,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "nightly-result-cleanup": {
         "task": "celery.backend_cleanup",
         "schedule": 24 * 60 * 60,
+    },
+    # Every minute, fail batch runs whose worker stopped beating (the last published run stays current).
+    "runs-watchdog": {
+        "task": "runs.watchdog",
+        "schedule": 60,
     },
 }
 
