@@ -55,6 +55,12 @@ class CustomerAccess:
         return date_format(birth, "SHORT_DATE_FORMAT") if self.full_access else masked_value("birth_date", birth)
 
     @property
+    def customer_since_year(self) -> str:
+        """The year every viewer sees in the header (as text: a number would get a thousands separator)."""
+        since = self.customer.customer_since
+        return str(since.year) if since else ""
+
+    @property
     def may_see_money(self) -> bool:
         """Balances, transactions and loan repayment status."""
         return self.full_access

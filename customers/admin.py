@@ -30,7 +30,22 @@ from customers.services import customer_create, customer_fields_clean, customer_
 from customers.validation import national_id_clean, phone_clean
 
 
-class AccountHolderInline(admin.TabularInline):
+class ReadOnlyAdminMixin:
+    """Viewing only. Holdings, transactions, standing orders and source rows come from the source
+    systems (and RM periods from hand-overs): the CRM records them, it does not edit them, so no
+    change can bypass a service and its audit row."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+
+class AccountHolderInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = AccountHolder
     extra = 0
     raw_id_fields = ["customer", "account"]
@@ -155,7 +170,7 @@ class HouseholdAdmin(admin.ModelAdmin):
 
 
 @admin.register(SourceRecord)
-class SourceRecordAdmin(CustomerDataAdmin):
+class SourceRecordAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_display = ["system", "external_id", "customer", "department", "received_at"]
     list_filter = ["system", "department"]
     search_fields = ["=external_id", "=customer__cif"]
@@ -177,7 +192,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Account)
-class AccountAdmin(CustomerDataAdmin):
+class AccountAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_display = ["number", "product", "branch", "status", "currency", "balance", "opened_on"]
     list_filter = ["status", "product__category", "currency", "branch__region"]
     search_fields = ["=number", "=source_ref"]
@@ -193,7 +208,7 @@ class AccountAdmin(CustomerDataAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(CustomerDataAdmin):
+class TransactionAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_display = ["booked_at", "account", "direction", "kind", "channel", "amount", "balance_after"]
     list_filter = ["direction", "kind", "channel"]
     search_fields = ["=account__number", "=source_ref"]
@@ -213,7 +228,7 @@ def _holder_ids(holders) -> list[int]:
 
 
 @admin.register(StandingOrder)
-class StandingOrderAdmin(CustomerDataAdmin):
+class StandingOrderAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_display = ["account", "counterparty_bank", "counterparty_account", "amount", "currency", "purpose"]
     list_filter = ["purpose", "counterparty_bank"]
     search_fields = ["=account__number", "=counterparty_account"]
@@ -227,7 +242,7 @@ class StandingOrderAdmin(CustomerDataAdmin):
 
 
 @admin.register(RMAssignment)
-class RMAssignmentAdmin(admin.ModelAdmin):
+class RMAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a customer's RM changes only by hand-over (customer_rm_handover), which keeps the
     history gap-free and audited; in the admin that is the customer's RM field."""
 
@@ -237,12 +252,3 @@ class RMAssignmentAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer", "rm", "assigned_by"]
     list_select_related = ["customer", "rm"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: RMAssignment | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: RMAssignment | None = None) -> bool:
-        return False

@@ -77,6 +77,10 @@ MASKING_RULES: dict[str, Callable[[object], str]] = {
     "address_line": mask_address,
     "postal_code": hidden,
     "birth_date": year_only,
+    # For a loaded customer this is the first account's opening date (see opened_on).
+    "customer_since": year_only,
+    # When an RM took the customer on: the first one starts on the first account's opening date.
+    "rm_period": year_only,
     # Holdings: which accounts, and money.
     "account_number": mask_account_number,
     "linked_account_number": mask_account_number,
@@ -91,9 +95,9 @@ MASKING_RULES: dict[str, Callable[[object], str]] = {
 def masked_value(field: str, value: object) -> object:
     """`value` of `field` as a masked viewer sees it (unchanged for a field the map does not name)."""
     rule = MASKING_RULES.get(field)
-    if rule is None or value in (None, ""):
+    if rule is None:
         return value
-    return rule(value)
+    return "" if value in (None, "") else rule(value)
 
 
 def is_masked_field(field: str) -> bool:

@@ -118,8 +118,11 @@ class RMLine:
     reason: str
 
 
-def rm_lines(periods: list[RMPeriod]) -> list[RMLine]:
-    return [RMLine(p.rm_name, short_date(p.started_at), short_date(p.ended_at), str(_REASON.get(p.reason, p.reason)))
+def rm_lines(access: CustomerAccess, periods: list[RMPeriod]) -> list[RMLine]:
+    def when(moment: datetime | None) -> str:
+        return access.shown("rm_period", moment) if access.masked else short_date(moment)
+
+    return [RMLine(p.rm_name, when(p.started_at), when(p.ended_at), str(_REASON.get(p.reason, p.reason)))
             for p in periods]
 
 

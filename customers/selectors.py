@@ -32,13 +32,14 @@ class SearchTerms:
     account_holder_ids: list[int]
     name_prefix: str
 
-    @property
-    def identifier_kinds(self) -> list[str]:
-        """Which kinds of identifier the entry was looked up as (for the audit trail: never the value).
-        Names hold no digits; an entry with a digit is a look-up of someone's identifier."""
-        if not self.identifier or not any(ch.isdigit() for ch in self.identifier):
-            return []
-        return ["customer_number", "national_id", "account_number"] + (["phone"] if self.phone else [])
+
+def search_identifier_kinds(query: str) -> list[str]:
+    """Which kinds of identifier a search box entry is looked up as, read from its shape alone (for
+    the audit trail: never the value). Names hold no digits; an entry with one is an identifier."""
+    query = (query or "").strip()
+    if not any(ch.isdigit() for ch in query):
+        return []
+    return ["customer_number", "national_id", "account_number"] + (["phone"] if _DIGITS_AND_SIGNS.match(query) else [])
 
 
 def customer_search_terms(query: str) -> SearchTerms | None:

@@ -19,6 +19,7 @@ from customers.catalogue import PRODUCT_NAMES_ZH
 from customers.masking import is_masked_field
 from customers.models import Customer, Household, Product, RMAssignment
 from customers.naming import customer_name_keys
+from customers.selectors import search_identifier_kinds
 from customers.validation import national_id_clean, phone_clean
 
 
@@ -178,6 +179,19 @@ def customer_update(
     except IntegrityError as error:
         raise ValidationError(_("Another customer already has this national ID.")) from error
     return customer
+
+
+def customer_search_audit(
+    *, actor: AbstractBaseUser, query: str, ip_address: str | None = None
+) -> AuditEvent | None:
+    """A look-up by national ID, phone, customer or account number finds any branch's customer
+    (nobody is treated as new), so it is audited: the kinds of identifier, never the value."""
+    kinds = search_identifier_kinds(query)
+    if not kinds:
+        return None
+    return audit_record(actor=actor, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
+                        object_type="customer_search", object_id="", ip_address=ip_address,
+                        detail={"identifier_kinds": kinds})
 
 
 def customer_rm_handover(

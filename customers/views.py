@@ -11,8 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.selectors import customer_campaign_contacts
-from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record, request_ip
+from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
@@ -30,7 +29,6 @@ from customers.selectors import (
     customer_household_members,
     customer_rm_history,
     customer_search_in_name_order,
-    customer_search_terms,
     customer_total_balances,
     customer_transactions_window,
     rm_book,
@@ -39,6 +37,7 @@ from customers.selectors import (
 from customers.selectors import (
     customer_list as select_customers,
 )
+from customers.services import customer_search_audit
 from customers.tables import CustomerTable
 
 TRANSACTIONS_PER_PAGE = 20
@@ -53,21 +52,10 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("customers:customer-list")
 
 
-def _search_audited(request: HttpRequest, query: str) -> None:
-    """A look-up by national ID, phone, customer or account number finds any branch's customer
-    (nobody is treated as new), so it is audited: the kinds of identifier, never the value."""
-    terms = customer_search_terms(query)
-    kinds = terms.identifier_kinds if terms else []
-    if kinds:
-        audit_record(actor=request.user, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
-                     object_type="customer_search", object_id="-", ip_address=request_ip(request),
-                     detail={"identifier_kinds": kinds})
-
-
 @staff_required()
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    _search_audited(request, query)
+    customer_search_audit(actor=request.user, query=query, ip_address=request_ip(request))
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     sort = request.GET.get("sort", "name")
     searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search
@@ -123,7 +111,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if access.may_see_money else [],
         "transactions": _transaction_page(access, holdings, request.GET.get("page")),
         "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
-        "rm_history": rm_lines(customer_rm_history(customer_id=pk)),
+        "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
     })
 

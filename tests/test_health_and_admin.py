@@ -21,9 +21,12 @@ def test_healthz_reports_a_broken_broker(client, settings):
     assert response.status_code == 503 and response.json()["broker"] is False
 
 
-# Admins whose records are written only by code (trail, RM hand-overs, lock-outs): no add page.
+# Admins whose records are written only by code (trail, RM hand-overs, lock-outs, what source systems
+# sent, batch runs): no add page.
 ADD_REFUSED = {
     "audit.AuditEvent", "customers.RMAssignment", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog",
+    "customers.Account", "customers.Transaction", "customers.StandingOrder", "customers.SourceRecord",
+    "runs.Run", "runs.CurrentRun",
 }
 
 

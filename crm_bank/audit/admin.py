@@ -45,8 +45,9 @@ class AuditedModelAdmin(admin.ModelAdmin):
         except PermissionDenied:
             self._audit_open(request, object_id, AuditEvent.Outcome.DENIED, purpose=purpose, **detail)
             raise
-        # A POST saves through a service, which audits the change; a missing record redirects.
-        if request.method == "GET" and response.status_code == 200:
+        # A page that shows the record (a GET, or a POST answered with the form again) is a view;
+        # a POST that saves redirects, and the service that saved it audits the change.
+        if response.status_code == 200:
             self._audit_open(request, object_id, AuditEvent.Outcome.ALLOWED, purpose=purpose, **detail)
         return response
 

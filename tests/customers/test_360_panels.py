@@ -65,6 +65,47 @@ def test_field_change_of_every_field_keeps_the_page_working_for_full_and_masked_
         assert label in history and "rm_a" in history
 
 
+MASKED_EDITS = [(field, value) for field, value in EDITS if field in MASKING_RULES]
+
+
+@pytest.mark.parametrize(("field", "value"), MASKED_EDITS, ids=[e[0] for e in MASKED_EDITS])
+def test_field_change_of_a_masked_field_shows_no_raw_value_to_another_branch(
+    client, rm_a, rm_b, customer_a, field, value
+):
+    customer_a.customer_since = dt.date(1999, 9, 9)
+    customer_a.postal_code = "11000"
+    customer_a.save(update_fields=["customer_since", "postal_code"])
+    old = getattr(customer_a, field)
+    customer_update(customer=customer_a, actor=rm_a, **{field: value})
+    new = getattr(Customer.objects.get(pk=customer_a.pk), field)
+    shown = {value_text for value_text in (str(old), str(new))}
+    if isinstance(old, dt.date):
+        shown = {old.strftime("%m/%d/%Y"), new.strftime("%m/%d/%Y")}
+    client.force_login(rm_b)
+    history = _changes(client, customer_a)
+    assert not any(text in history for text in shown), (field, shown)
+    assert "🔒" in history
+    client.force_login(rm_a)
+    history = _changes(client, customer_a)
+    assert all(text in history for text in shown), (field, shown)
+
+
+def test_customer_since_and_rm_periods_show_only_years_to_another_branch(client, rm_a, rm_b, customer_a):
+    customer_a.customer_since = dt.date(1993, 2, 17)
+    customer_a.save(update_fields=["customer_since"])
+    RMAssignment.objects.create(customer=customer_a, rm=rm_a, started_at=dt.datetime(1993, 2, 17, 9, tzinfo=dt.UTC),
+                                reason=RMAssignment.Reason.ONBOARDING)
+    account_for(customer_a, opened_on=None)
+    client.force_login(rm_b)
+    page = client.get(_detail(customer_a)).content.decode()
+    rm_panel, holdings = _panel(page, "rm-history-panel"), _panel(page, "holdings-panel")
+    assert "Customer since 1993" in page and "02/17/1993" not in page
+    assert "1993" in rm_panel and "02/17/1993" not in rm_panel
+    assert "None" not in holdings
+    client.force_login(rm_a)
+    assert "02/17/1993" in _panel(client.get(_detail(customer_a)).content.decode(), "rm-history-panel")
+
+
 def test_field_change_of_national_id_is_masked_for_another_branch_and_full_for_the_rm(client, rm_a, rm_b, customer_a):
     customer_update(customer=customer_a, actor=rm_a, national_id="7103192756")
     client.force_login(rm_a)

@@ -306,3 +306,27 @@ def test_admin_customer_add_goes_through_the_service(client, bank_admin, branch_
     assert RMAssignment.objects.get(customer=created).rm == rm_a
     event = AuditEvent.objects.get(action=AuditEvent.Action.CREATE, object_type="customer")
     assert (event.actor, event.object_id) == (bank_admin, str(created.pk))
+
+
+@pytest.mark.parametrize("model_name", ["account", "transaction", "standingorder", "sourcerecord"])
+def test_admin_source_system_records_are_view_only(client, bank_admin, customer_a, model_name):
+    """Holdings and source rows come from the source systems: an admin edit would bypass every
+    service and its audit row, so the admin shows them and offers no save."""
+    from customers.models import SourceRecord, StandingOrder, Transaction
+    from tests.customers.factories import account_for, transactions_for
+
+    account = account_for(customer_a)
+    transactions_for(account, 1)
+    objects = {
+        "account": account, "transaction": Transaction.objects.get(account=account),
+        "standingorder": StandingOrder.objects.create(account=account, counterparty_bank="AB",
+                                                      counterparty_account="1", amount=1, currency="CZK",
+                                                      source_ref="so-1"),
+        "sourcerecord": SourceRecord.objects.create(customer=customer_a, system="branch", external_id="x1"),
+    }
+    obj = objects[model_name]
+    client.force_login(bank_admin)
+    url = reverse(f"admin:customers_{model_name}_change", args=[obj.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.post(url, {}).status_code == 403

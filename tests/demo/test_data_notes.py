@@ -40,7 +40,9 @@ def test_data_notes_counts_loaded_pkdd_customers_and_transactions(client, django
         page = client.get("/data-notes/").content.decode()
     assert "3 customers from the PKDD" in page and "2 call-centre customers" in page
     assert "of which 5 are loaded here" in page and "March 29, 1994" in page
-    assert 'id="synthetic-notes"' not in page and "<number>" not in page
+    assert 'id="synthetic-notes"' not in page
+    # The anonymisation note names how a client reads, in escaped text (it once lost "<number>" as HTML).
+    assert "shown as “Client” followed by the client's number in the files" in page
 
 
 def test_data_notes_in_synthetic_mode_describes_only_the_generated_bank(client, rm_a):
