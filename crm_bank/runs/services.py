@@ -13,7 +13,6 @@ import datetime
 import enum
 import json
 import logging
-import traceback
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
@@ -248,7 +247,8 @@ def run_fail(*, run_id: int, error: str) -> bool:
 
 def _fail_from_exception(*, run_id: int, step: str, exc: BaseException) -> None:
     logger.exception("Run %s failed in %s", run_id, step)
-    reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    # A step's own RunError is written for the reader; anything else is named by its type.
+    reason = str(exc) if isinstance(exc, RunError) else f"{type(exc).__name__}: {exc}"
     run_fail(run_id=run_id, error=f"{step}: {reason}")
 
 
