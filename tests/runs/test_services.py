@@ -396,3 +396,37 @@ def test_run_chunk_complete_chunks_of_one_run_proceed_side_by_side(register_kind
         release_first.set()
         thread.join()
     assert Run.objects.get(pk=run.pk).chunks_done == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_watchdog_leaves_a_run_being_finished_alone(register_kind, count_users, five_users):
+    """A long finish outlives the heartbeat; its locked row tells the watchdog a worker holds it."""
+    finishing, release = threading.Event(), threading.Event()
+
+    def slow_finish(run: Run) -> dict:
+        finishing.set()
+        assert release.wait(10)
+        return count_users.finish(run)
+
+    register_kind(count_users.kind(finish=slow_finish))
+    run = RunFactory()
+    for lo, hi in run_prepare(run_id=run.pk):
+        run_chunk_complete(run_id=run.pk, lo=lo, hi=hi)
+    outcome = []
+
+    def finalize() -> None:
+        try:
+            outcome.append(run_finalize(run_id=run.pk))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=finalize)
+    thread.start()
+    try:
+        assert finishing.wait(10)
+        assert runs_watchdog(now=timezone.now() + 2 * services.STALE_AFTER) == []
+        assert run_finalize(run_id=run.pk) is FinalizeOutcome.WAITING  # a second finalize asks again later
+    finally:
+        release.set()
+        thread.join()
+    assert outcome == [FinalizeOutcome.PUBLISHED] and current_run(kind=KIND) == run

@@ -1,0 +1,44 @@
+"""Kinds register once; chunk_ranges splits the ids a step will read into even ranges."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from crm_bank.runs.errors import RunKindUnknown
+from crm_bank.runs.registry import RunKind, chunk_ranges, kind_get, register, unregister
+
+
+def _no_ranges(run: object) -> list[tuple[int, int]]:
+    return []
+
+
+def _no_rows(run: object, lo: int, hi: int) -> int:
+    return 0
+
+
+def test_register_same_kind_twice_is_harmless_other_steps_are_refused():
+    kind = RunKind(name="test_registry", prepare=_no_ranges, process_chunk=_no_rows)
+    try:
+        register(kind)
+        register(kind)  # AppConfig.ready() may run again (tests, autoreload)
+        assert kind_get("test_registry") is kind
+        with pytest.raises(ValueError, match="already registered"):
+            register(RunKind(name="test_registry", prepare=_no_ranges, process_chunk=lambda run, lo, hi: 1))
+    finally:
+        unregister("test_registry")
+    with pytest.raises(RunKindUnknown):
+        kind_get("test_registry")
+
+
+@pytest.mark.django_db
+def test_chunk_ranges_splits_ids_with_gaps_into_even_ranges():
+    groups = [Group.objects.create(name=f"g{n}") for n in range(7)]
+    for gap in groups[1:6:2]:
+        gap.delete()
+    ids = sorted(group.pk for group in groups if group.pk not in {groups[1].pk, groups[3].pk, groups[5].pk})
+
+    assert chunk_ranges(Group.objects.all(), size=2) == [(ids[0], ids[1]), (ids[2], ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=3) == [(ids[0], ids[2]), (ids[3], ids[3])]
+    assert chunk_ranges(Group.objects.filter(pk__gt=ids[0]), size=10) == [(ids[1], ids[3])]
+    assert chunk_ranges(Group.objects.filter(name="none"), size=10) == []
