@@ -7,3 +7,10 @@ from django.utils.translation import gettext_lazy as _
 class SegmentationConfig(AppConfig):
     name = "segmentation"
     verbose_name = _("Segmentation")
+
+    def ready(self) -> None:
+        # The run kinds this app supplies to the batch-run framework (crm_bank.runs).
+        from crm_bank.runs.registry import register
+        from segmentation.services import VALUE_SCORING_KIND
+
+        register(VALUE_SCORING_KIND)

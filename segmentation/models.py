@@ -1,1 +1,127 @@
+"""Per-run results of the value-scoring job: each customer's features and value, keyed (run, customer).
+
+Rows belong to a run and never change after it is published; pages read the published run's rows
+(crm_bank.runs CurrentRun), so a run in progress or a failed one is never seen.
+
+Both tables are written in bulk (INSERT … SELECT, COPY) a million rows at a time. Run, customer,
+branch and RM are plain columns without foreign-key constraints: the rows are derived data, a
+constraint check per row would slow every bulk write for nothing (the rows come from those tables),
+and a cascade would make Django load a million rows to delete a run. Runs are never deleted by the
+application (their admin is read-only); a retention job deletes a run's rows by run_id first.
+"""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from crm_bank.org.models import Branch
+from crm_bank.runs.models import Run
+from customers.models import Customer
+
+
+class CustomerFeatures(models.Model):
+    """What the SQL feature step knows of a customer as of the run's date (segmentation/features.py)."""
+
+    pk = models.CompositePrimaryKey("run_id", "customer_id")
+    # No index of their own: the primary key leads with run; branch and RM are read per run.
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("customer"),
+    )
+    # Snapshot of where the customer belonged when the run was made (tier tables by branch / RM).
+    branch = models.ForeignKey(
+        Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("branch"),
+    )
+    rm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
+        related_name="+", verbose_name=_("RM"),
+    )
+    # Null when the customer has no transaction on or before the as-of date.
+    recency_days = models.IntegerField(_("days since last transaction"), null=True)
+    frequency = models.IntegerField(_("transactions in 12 months"))
+    money_in = models.DecimalField(_("money in, 12 months"), max_digits=18, decimal_places=2)
+    money_out = models.DecimalField(_("money out, 12 months"), max_digits=18, decimal_places=2)
+    deposit_balance = models.DecimalField(_("deposit balance"), max_digits=18, decimal_places=2)
+    loans_outstanding = models.DecimalField(_("loans outstanding"), max_digits=18, decimal_places=2)
+    card_payments = models.IntegerField(_("card payments in 12 months"))
+    fees_paid = models.DecimalField(_("fees paid, 12 months"), max_digits=18, decimal_places=2)
+    product_count = models.SmallIntegerField(_("products held"))
+    # Accounts held per product category (Product.Category), e.g. {"current": 1, "card": 2}.
+    product_mix = models.JSONField(_("product mix"), default=dict)
+    tenure_days = models.IntegerField(_("tenure (days)"), null=True)
+    age = models.SmallIntegerField(_("age"), null=True)
+    # Web, mobile and card transactions over all, in the 12 months; null without transactions.
+    digital_share = models.FloatField(_("digital channel share"), null=True)
+
+    class Meta:
+        verbose_name = _("customer features")
+        verbose_name_plural = _("customer features")
+        # The primary key (run, customer) serves every read: a chunk's delete-then-insert by id range,
+        # the value step's read of a run's rows, one customer's features.
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.customer_id}"
+
+
+class CustomerValue(models.Model):
+    """A customer's value, Pareto rank and tier in one run, with the money amounts that made it."""
+
+    class Tier(models.TextChoices):
+        A = "A", _("Tier A")
+        B = "B", _("Tier B")
+        C = "C", _("Tier C")
+
+    pk = models.CompositePrimaryKey("run_id", "customer_id")
+    # No index of their own: the primary key leads with run; branch and RM are read per run.
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("customer"),
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("branch"),
+    )
+    rm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
+        related_name="+", verbose_name=_("RM"),
+    )
+    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2)
+    rank = models.PositiveIntegerField(_("rank"))
+    branch_rank = models.PositiveIntegerField(_("rank in branch"))
+    share = models.FloatField(_("share of value"))
+    cumulative_share = models.FloatField(_("cumulative share"))
+    tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
+    # The tier in the run this one superseded ("" if the customer was not in it, or no previous run).
+    previous_tier = models.CharField(_("previous tier"), max_length=1, choices=Tier.choices, blank=True)
+    # Money per driver of scoring.customer_value, e.g. {"deposits": 1520.4, "lending": 0, …}.
+    drivers = models.JSONField(_("value drivers"), default=dict)
+
+    class Meta:
+        verbose_name = _("customer value")
+        verbose_name_plural = _("customer values")
+        indexes = [
+            # The Lorenz curve: about 100 rows of a run picked by rank (rank = ANY(…)).
+            models.Index(fields=["run", "rank"], name="custvalue_run_rank_idx"),
+            # Tier counts per branch and tier mix per RM, read from the index alone; the customer
+            # list's tier filter (a run's customers of one tier).
+            models.Index(fields=["run", "tier", "branch", "rm"], name="custvalue_run_tier_idx"),
+            # Movers since the previous run (A→B, B→A…): the few rows whose tier changed, by rank.
+            models.Index(
+                fields=["run", "previous_tier", "tier", "rank"], name="custvalue_run_movers_idx",
+                condition=~Q(previous_tier="") & ~Q(previous_tier=models.F("tier")),
+            ),
+        ]
+        # The primary key (run, customer) serves the 360° page's look-up of one customer.
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.customer_id} {self.tier}"

@@ -1,0 +1,597 @@
+"""Learned customer segments: k-means on the per-customer feature frame.
+
+Pure pandas / scikit-learn: a DataFrame in, a result out, no database and no
+settings, so a run, a benchmark and a unit test all call the same code.
+
+How a frame becomes segments (`learned_segments`):
+
+1. Rows are sorted by ``customer_id``: the same customers give the same
+   result whatever order the SQL returned them in.
+2. Missing values (NaN, None, inf) are replaced by the column's median over
+   the frame (0 if the whole column is missing). The median, not the mean,
+   because money columns are heavily skewed and a few millionaires would
+   otherwise decide what "typical" means for the customers we know nothing
+   about. The medians are kept in the result's params.
+3. Money and count columns get a signed ``log1p`` (sign(x)·log(1+|x|)), so a
+   balance of 10 million does not sit a hundred standard deviations away from
+   everyone else and swallow a cluster of its own; the sign keeps overdrafts
+   apart from deposits. Then every column is standardised.
+4. Unless ``k`` is fixed, each k in ``k_range`` (both ends included) is fitted
+   on the whole frame and scored by the silhouette of a seeded random sample
+   (silhouette is quadratic in rows, the sample keeps it to seconds). The best
+   score wins; on a tie, the smaller k.
+5. The final MiniBatchKMeans model's clusters are renumbered in a stable
+   order — largest typical balances (deposits + loans) first — so segment 0 is
+   the same kind of customer from one run to the next.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.cluster import MiniBatchKMeans
+from sklearn.preprocessing import StandardScaler
+
+
+def gettext_noop(message: str) -> str:
+    """Mark a msgid for makemessages; the page that shows it translates it.
+
+    Defined here rather than imported so this module stays free of Django.
+    """
+    return message
+
+
+# The columns k-means sees. `value` and `responded_before` are outcomes we
+# profile segments by, not behaviour we cluster on.
+CLUSTER_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency_12m",
+    "monetary_in_12m",
+    "monetary_out_12m",
+    "deposit_balance",
+    "loans_outstanding",
+    "product_count",
+    "n_current",
+    "n_deposit",
+    "n_loan",
+    "n_mortgage",
+    "n_card",
+    "n_wealth",
+    "n_insurance",
+    "tenure_days",
+    "age",
+    "digital_share",
+)
+
+# Skewed (money and counts): compared on a log scale.
+LOG_FEATURES: frozenset[str] = frozenset(
+    {
+        "recency_days",
+        "frequency_12m",
+        "monetary_in_12m",
+        "monetary_out_12m",
+        "deposit_balance",
+        "loans_outstanding",
+        "product_count",
+        "n_current",
+        "n_deposit",
+        "n_loan",
+        "n_mortgage",
+        "n_card",
+        "n_wealth",
+        "n_insurance",
+    }
+)
+
+PRODUCT_CATEGORIES: tuple[str, ...] = ("current", "deposit", "loan", "mortgage", "card", "wealth", "insurance")
+
+BATCH_SIZE = 4096
+N_INIT = 3
+MAX_ITER = 100
+
+
+@dataclass(frozen=True)
+class SegmentationResult:
+    """What a learned segmentation run keeps.
+
+    ``labels``: segment per customer (index ``customer_id``, name ``segment``).
+    ``centroids``: one row per segment, CLUSTER_FEATURES in original units
+    (the model's centres mapped back through the scaler and the log).
+    ``silhouette``: score per k tried (empty when k was fixed).
+    ``params``: JSON-serialisable; with `assign_segments` it labels new
+    customers exactly as this run would have.
+    """
+
+    labels: pd.Series
+    centroids: pd.DataFrame
+    k: int
+    silhouette: dict[int, float]
+    params: dict[str, Any]
+    names: dict[int, str] = field(default_factory=dict)
+
+
+# --- preparation -------------------------------------------------------------
+
+
+def _raw_matrix(frame: pd.DataFrame) -> np.ndarray:
+    missing = [column for column in CLUSTER_FEATURES if column not in frame.columns]
+    if missing:
+        raise ValueError(f"The feature frame lacks the column(s): {', '.join(missing)}.")
+    # numeric columns from SQL can arrive as Decimal objects or nullable dtypes
+    raw = frame.loc[:, list(CLUSTER_FEATURES)].to_numpy(dtype="float64", na_value=np.nan)
+    raw[~np.isfinite(raw)] = np.nan
+    return raw
+
+
+def _column_medians(raw: np.ndarray) -> np.ndarray:
+    medians = np.zeros(raw.shape[1])
+    for j in range(raw.shape[1]):
+        column = raw[:, j]
+        present = column[~np.isnan(column)]
+        medians[j] = float(np.median(present)) if present.size else 0.0
+    return medians
+
+
+def _log_mask() -> np.ndarray:
+    return np.array([column in LOG_FEATURES for column in CLUSTER_FEATURES])
+
+
+def _transform(raw: np.ndarray, medians: np.ndarray) -> np.ndarray:
+    """Impute in place with `medians`, then the signed log1p on skewed columns."""
+    holes = np.isnan(raw)
+    if holes.any():
+        raw[holes] = np.take(medians, np.nonzero(holes)[1])
+    logged = _log_mask()
+    raw[:, logged] = np.sign(raw[:, logged]) * np.log1p(np.abs(raw[:, logged]))
+    return raw
+
+
+def _untransform(values: np.ndarray) -> np.ndarray:
+    out = values.copy()
+    logged = _log_mask()
+    out[:, logged] = np.sign(out[:, logged]) * np.expm1(np.abs(out[:, logged]))
+    return out
+
+
+def _sorted_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    if "customer_id" not in frame.columns:
+        raise ValueError("The feature frame has no customer_id column.")
+    if frame["customer_id"].duplicated().any():
+        raise ValueError("The feature frame lists a customer more than once.")
+    return frame.sort_values("customer_id", kind="stable")
+
+
+# --- fitting -----------------------------------------------------------------
+
+
+def _fit(matrix: np.ndarray, k: int, seed: int) -> MiniBatchKMeans:
+    model = MiniBatchKMeans(
+        n_clusters=k,
+        batch_size=BATCH_SIZE,
+        n_init=N_INIT,
+        max_iter=MAX_ITER,
+        random_state=seed,
+    )
+    return model.fit(matrix)
+
+
+def _check_k(k: int, n_customers: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer):
+        raise ValueError(f"k must be a whole number, not {k!r}.")
+    if k < 2:
+        raise ValueError(f"k must be at least 2 (got {k}): one segment is no segmentation.")
+    if k > n_customers:
+        raise ValueError(f"k = {k} is more segments than there are customers ({n_customers}).")
+
+
+def _candidate_ks(k_range: tuple[int, int], n_customers: int) -> list[int]:
+    low, high = int(k_range[0]), int(k_range[1])
+    if low < 2 or high < low:
+        raise ValueError(f"k_range must be (low, high) with 2 <= low <= high, got {k_range!r}.")
+    # silhouette is defined for 2 <= k <= n_samples - 1
+    high = min(high, n_customers - 1)
+    if high < low:
+        raise ValueError(
+            f"Too few customers ({n_customers}) to choose k between {k_range[0]} and {k_range[1]}; fix k instead."
+        )
+    return list(range(low, high + 1))
+
+
+def _stable_order(centroids: np.ndarray, sizes: np.ndarray, scaled_centres: np.ndarray) -> list[int]:
+    """Raw cluster numbers, largest typical balances first.
+
+    Ties (rare: identical balances) fall back on size, then on the scaled
+    centre itself, so the order never depends on k-means' internal numbering.
+    """
+    deposit = CLUSTER_FEATURES.index("deposit_balance")
+    loans = CLUSTER_FEATURES.index("loans_outstanding")
+    keys = []
+    for raw_label in range(centroids.shape[0]):
+        balance = centroids[raw_label, deposit] + centroids[raw_label, loans]
+        keys.append((-round(balance, 6), -int(sizes[raw_label]), tuple(np.round(-scaled_centres[raw_label], 9))))
+    return sorted(range(centroids.shape[0]), key=lambda raw_label: keys[raw_label])
+
+
+def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, chunk: int = 1024) -> dict[int, float]:
+    """Mean silhouette of `sample` under each labelling, in one pass.
+
+    The same value as sklearn's `silhouette_score` (Euclidean), but the
+    pairwise distances — the whole cost — are computed once for every
+    candidate k instead of once per k: per row block, the distances to all
+    rows times a one-hot matrix of every labelling gives each row's summed
+    distance to each cluster of each labelling. Labellings with fewer than
+    two clusters in the sample are left out.
+    """
+    labelings = {k: np.asarray(labels) for k, labels in labelings.items() if np.unique(labels).size >= 2}
+    n = sample.shape[0]
+    if not labelings or n < 3:
+        return {}
+    compact = {k: np.unique(labels, return_inverse=True)[1] for k, labels in labelings.items()}
+    widths = {k: int(labels.max()) + 1 for k, labels in compact.items()}
+    offsets = dict(zip(compact, np.cumsum([0, *widths.values()])[:-1], strict=True))
+    one_hot = np.zeros((n, sum(widths.values())))
+    for k, labels in compact.items():
+        one_hot[np.arange(n), offsets[k] + labels] = 1.0
+    squared = np.einsum("ij,ij->i", sample, sample)
+    sums = np.empty_like(one_hot)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        block = sample[start:stop] @ sample.T
+        block *= -2.0
+        block += squared[start:stop, None]
+        block += squared[None, :]
+        np.maximum(block, 0.0, out=block)
+        np.sqrt(block, out=block)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        sums[start:stop] = block @ one_hot
+    scores: dict[int, float] = {}
+    rows = np.arange(n)
+    for k, labels in compact.items():
+        per_cluster = sums[:, offsets[k] : offsets[k] + widths[k]]
+        counts = np.bincount(labels, minlength=widths[k]).astype("float64")
+        own = counts[labels]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = per_cluster[rows, labels] / (own - 1.0)
+            mean_other = per_cluster / counts
+            mean_other[rows, labels] = np.inf
+            b = mean_other.min(axis=1)
+            s = (b - a) / np.maximum(a, b)
+        # sklearn's convention: a customer alone in a cluster scores 0
+        s[(own <= 1) | ~np.isfinite(s)] = 0.0
+        scores[int(k)] = float(s.mean())
+    return scores
+
+
+def learned_segments(
+    frame: pd.DataFrame,
+    *,
+    k: int | None = None,
+    seed: int = 7,
+    k_range: tuple[int, int] = (3, 8),
+    sample_size: int = 20_000,
+) -> SegmentationResult:
+    """Cluster customers into segments; see the module docstring for the steps.
+
+    Raises ValueError for an empty frame, missing columns, duplicated
+    customers, a k below 2 or above the number of customers, and when the
+    data holds fewer distinct customers than segments asked for.
+    """
+    ordered = _sorted_frame(frame)
+    n_customers = len(ordered)
+    if n_customers == 0:
+        raise ValueError("There are no customers to segment.")
+    if k is not None:
+        _check_k(k, n_customers)
+    candidates = [int(k)] if k is not None else _candidate_ks(k_range, n_customers)
+
+    raw = _raw_matrix(ordered)
+    medians = _column_medians(raw)
+    scaler = StandardScaler()
+    matrix = scaler.fit_transform(_transform(raw, medians))
+    del raw
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n_customers, size=min(sample_size, n_customers), replace=False))
+
+    models: dict[int, MiniBatchKMeans] = {}
+    for candidate in candidates:
+        model = _fit(matrix, candidate, seed)
+        if np.unique(model.labels_).size < candidate:
+            if k is not None:
+                raise ValueError(
+                    f"The data holds fewer distinct kinds of customer than k = {candidate} segments; "
+                    "choose a smaller k."
+                )
+            continue  # degenerate fit (too few distinct customers): not a real k
+        models[candidate] = model
+    silhouettes: dict[int, float] = {}
+    if k is None:
+        silhouettes = sample_silhouettes(matrix[sample], {c: m.labels_[sample] for c, m in models.items()})
+    if not models or (k is None and not silhouettes):
+        raise ValueError("The customers are too alike to split into segments (no k in the range gave distinct groups).")
+    # the best score wins; on a tie the smaller k (fewer segments to explain)
+    chosen_k = int(k) if k is not None else max(silhouettes, key=lambda c: (round(silhouettes[c], 12), -c))
+    model = models[chosen_k]
+
+    scaled_centres = model.cluster_centers_
+    centres = _untransform(scaler.inverse_transform(scaled_centres))
+    sizes = np.bincount(model.labels_, minlength=chosen_k)
+    order = _stable_order(centres, sizes, scaled_centres)
+    renumber = np.empty(chosen_k, dtype=np.int64)
+    renumber[order] = np.arange(chosen_k)
+
+    labels = pd.Series(
+        renumber[model.labels_],
+        index=pd.Index(ordered["customer_id"].to_numpy(), name="customer_id"),
+        name="segment",
+    )
+    centroids = pd.DataFrame(
+        centres[order], columns=list(CLUSTER_FEATURES), index=pd.RangeIndex(chosen_k, name="segment")
+    )
+    params: dict[str, Any] = {
+        "algorithm": "MiniBatchKMeans",
+        "sklearn_version": sklearn.__version__,
+        "seed": seed,
+        "k": chosen_k,
+        "k_fixed": k is not None,
+        "k_range": [int(k_range[0]), int(k_range[1])],
+        "sample_size": int(sample.size),
+        "batch_size": BATCH_SIZE,
+        "n_init": N_INIT,
+        "max_iter": MAX_ITER,
+        "features": list(CLUSTER_FEATURES),
+        "log_features": [column for column in CLUSTER_FEATURES if column in LOG_FEATURES],
+        "impute_medians": medians.tolist(),
+        "scaler_mean": scaler.mean_.tolist(),
+        "scaler_scale": scaler.scale_.tolist(),
+        # centres in the scaled space, already in segment order
+        "centres": scaled_centres[order].tolist(),
+        "inertia": float(model.inertia_),
+    }
+    return SegmentationResult(
+        labels=labels,
+        centroids=centroids,
+        k=chosen_k,
+        silhouette=silhouettes,
+        params=params,
+        names=segment_names(centroids, ordered),
+    )
+
+
+def assign_segments(frame: pd.DataFrame, *, params: dict[str, Any]) -> pd.Series:
+    """Label customers with a stored model: the nearest centre of `params`.
+
+    For customers who arrived after the run; the same medians, scaler and
+    centres are used, so a customer in the original frame keeps their segment.
+    """
+    if list(params["features"]) != list(CLUSTER_FEATURES):
+        raise ValueError("The stored segmentation was made with other features; run the segmentation again.")
+    ordered = _sorted_frame(frame)
+    matrix = _transform(_raw_matrix(ordered), np.asarray(params["impute_medians"]))
+    matrix = (matrix - np.asarray(params["scaler_mean"])) / np.asarray(params["scaler_scale"])
+    centres = np.asarray(params["centres"])
+    # |x - c|² = |x|² - 2x·c + |c|²; |x|² is the same for every centre
+    distances = -2.0 * matrix @ centres.T + (centres**2).sum(axis=1)
+    return pd.Series(
+        np.argmin(distances, axis=1).astype(np.int64),
+        index=pd.Index(ordered["customer_id"].to_numpy(), name="customer_id"),
+        name="segment",
+    )
+
+
+# --- names -------------------------------------------------------------------
+
+
+def _population_z(centroids: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """How far each centroid sits from the population, in population SDs.
+
+    Measured after the same log as the clustering, so "affluent" means far
+    above the typical customer, not merely above a mean pulled up by a few.
+    """
+    z = pd.DataFrame(0.0, index=centroids.index, columns=list(CLUSTER_FEATURES))
+    for column in CLUSTER_FEATURES:
+        if column not in centroids.columns or column not in population.columns:
+            continue
+        values = pd.to_numeric(population[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        centre = pd.to_numeric(centroids[column], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if column in LOG_FEATURES:
+            values = np.sign(values) * np.log1p(np.abs(values))
+            centre = np.sign(centre) * np.log1p(np.abs(centre))
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue
+        spread = float(values.std())
+        if spread > 0:
+            z[column] = np.nan_to_num((centre - float(values.mean())) / spread)
+    return z
+
+
+def _traits(centre: pd.Series, z: pd.Series) -> set[str]:
+    """The notable traits of one centroid: z-scores against the population,
+    guarded by absolute bounds so a population of pensioners does not call
+    its 55-year-olds young."""
+
+    def value(column: str) -> float:
+        number = centre.get(column, math.nan)
+        return float(number) if number is not None and not pd.isna(number) else math.nan
+
+    traits: set[str] = set()
+    if z["age"] <= -0.5 and value("age") < 40:
+        traits.add("young")
+    if z["age"] >= 0.5 and value("age") >= 55:
+        traits.add("senior")
+    if z["deposit_balance"] >= 1.0:
+        traits.add("affluent")
+    if z["deposit_balance"] >= 0.25:
+        traits.add("saver")
+    if z["deposit_balance"] <= -0.75:
+        traits.add("low_balance")
+    if z["loans_outstanding"] >= 0.75 and value("loans_outstanding") > 0:
+        traits.add("borrower")
+    if z["n_mortgage"] >= 0.5 and value("n_mortgage") >= 0.5:
+        traits.add("mortgage")
+    if z["digital_share"] >= 0.5 and value("digital_share") >= 0.5:
+        traits.add("digital")
+    if z["digital_share"] <= -0.5 and value("digital_share") <= 0.5:
+        traits.add("branch")
+    if z["recency_days"] >= 1.0 and value("recency_days") >= 90:
+        traits.add("dormant")
+    if z["frequency_12m"] >= 0.75:
+        traits.add("active")
+    if z["product_count"] >= 0.75 and value("product_count") >= 3:
+        traits.add("multi_product")
+    if z["tenure_days"] <= -1.0:
+        traits.add("new")
+    return traits
+
+
+# First match wins: the most specific description first. Each name is a whole
+# phrase (never assembled from words) so that it translates into any word order.
+NAME_RULES: tuple[tuple[frozenset[str], str], ...] = tuple(
+    (frozenset(required), name)
+    for required, name in (
+        ({"dormant", "low_balance"}, gettext_noop("dormant low-balance")),
+        ({"dormant"}, gettext_noop("dormant customers")),
+        ({"affluent", "senior"}, gettext_noop("affluent retirees")),
+        ({"affluent", "young"}, gettext_noop("young affluent savers")),
+        ({"affluent", "borrower"}, gettext_noop("affluent borrowers")),
+        ({"affluent", "digital"}, gettext_noop("affluent digital savers")),
+        ({"affluent"}, gettext_noop("affluent savers")),
+        ({"mortgage", "multi_product"}, gettext_noop("multi-product families")),
+        ({"mortgage"}, gettext_noop("mortgage holders")),
+        ({"young", "digital", "saver"}, gettext_noop("young digital savers")),
+        ({"young", "digital"}, gettext_noop("young digital customers")),
+        ({"borrower", "young"}, gettext_noop("young borrowers")),
+        ({"borrower"}, gettext_noop("borrowers")),
+        ({"multi_product"}, gettext_noop("multi-product customers")),
+        ({"young", "low_balance"}, gettext_noop("young starters")),
+        ({"young"}, gettext_noop("young customers")),
+        ({"senior", "branch"}, gettext_noop("branch-loyal retirees")),
+        ({"senior"}, gettext_noop("retirees")),
+        ({"digital", "active"}, gettext_noop("active digital users")),
+        ({"digital"}, gettext_noop("digital-first customers")),
+        ({"branch"}, gettext_noop("branch-loyal customers")),
+        ({"new"}, gettext_noop("new customers")),
+        ({"low_balance"}, gettext_noop("low-balance customers")),
+        ({"active"}, gettext_noop("active everyday bankers")),
+        ((), gettext_noop("mainstream customers")),
+    )
+)
+
+SEGMENT_NAMES: tuple[str, ...] = tuple(name for _, name in NAME_RULES)
+
+
+def segment_names(centroids: pd.DataFrame, population: pd.DataFrame) -> dict[int, str]:
+    """A readable English name (a msgid) per segment, unique within the run.
+
+    Each centroid is compared with the whole population (`_traits`) and named
+    by the first rule of NAME_RULES its traits satisfy. When two segments earn
+    the same name, the later one (in segment order) gets " (2)", " (3)"...
+    """
+    z = _population_z(centroids, population)
+    names: dict[int, str] = {}
+    used: dict[str, int] = {}
+    for segment in centroids.index:
+        traits = _traits(centroids.loc[segment], z.loc[segment])
+        name = next(name for required, name in NAME_RULES if required <= traits)
+        used[name] = used.get(name, 0) + 1
+        names[int(segment)] = name if used[name] == 1 else f"{name} ({used[name]})"
+    return names
+
+
+# --- profiles and transitions ------------------------------------------------
+
+PROFILE_FEATURES: tuple[str, ...] = (
+    "age",
+    "tenure_days",
+    "recency_days",
+    "frequency_12m",
+    "monetary_in_12m",
+    "monetary_out_12m",
+    "deposit_balance",
+    "loans_outstanding",
+    "product_count",
+    "digital_share",
+)
+
+
+def segment_profiles(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """One row per segment: what an analyst reads about it.
+
+    Columns: ``size``, ``share`` (of the labelled customers), ``value_share``
+    (if the frame has ``value``), ``mean_<f>`` and ``median_<f>`` of the key
+    features, ``penetration_<category>`` (share holding at least one product of
+    the category), ``digital_share`` (mean channel share) and
+    ``response_rate`` (if the frame has ``responded_before``). Customers of
+    the frame without a label, and labels of customers not in the frame, are
+    left out, so sizes add up to the customers profiled.
+    """
+    if labels.index.has_duplicates:
+        raise ValueError("The labels list a customer more than once.")
+    data = frame.set_index("customer_id")
+    data = data.join(labels.rename("_segment"), how="inner")
+    numeric_columns = [
+        column
+        for column in (*PROFILE_FEATURES, *(f"n_{c}" for c in PRODUCT_CATEGORIES), "value", "responded_before")
+        if column in data.columns
+    ]
+    numbers = data[numeric_columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    numbers["_segment"] = data["_segment"].to_numpy()
+    groups = numbers.groupby("_segment", sort=True)
+
+    profile = pd.DataFrame(index=pd.Index(sorted(numbers["_segment"].unique()), name="segment"))
+    profile["size"] = groups.size().astype("int64")
+    total = int(profile["size"].sum())
+    profile["share"] = profile["size"] / total if total else np.nan
+    if "value" in numbers.columns:
+        value_total = float(numbers["value"].sum())
+        profile["value_share"] = groups["value"].sum() / value_total if value_total else np.nan
+    for column in (*PROFILE_FEATURES, "value"):
+        if column in numbers.columns:
+            profile[f"mean_{column}"] = groups[column].mean()
+            profile[f"median_{column}"] = groups[column].median()
+    for category in PRODUCT_CATEGORIES:
+        column = f"n_{category}"
+        if column in numbers.columns:
+            profile[f"penetration_{category}"] = (numbers[column] >= 1).groupby(numbers["_segment"]).mean()
+    if "digital_share" in numbers.columns:
+        profile["digital_share"] = groups["digital_share"].mean()
+    if "responded_before" in numbers.columns:
+        profile["response_rate"] = groups["responded_before"].mean()
+    return profile
+
+
+ENTERED = "entered"
+LEFT = "left"
+
+
+def transition_matrix(previous: pd.Series, current: pd.Series) -> pd.DataFrame:
+    """Who moved from which segment to which between two runs.
+
+    Both series map customer_id → segment. Cell (a, b) counts customers in
+    segment a before and b now. The extra column ``left`` counts, per previous
+    segment, customers absent from the current run; the extra row ``entered``
+    counts, per current segment, customers absent from the previous one.
+    """
+    for name, series in (("previous", previous), ("current", current)):
+        if series.index.has_duplicates:
+            raise ValueError(f"The {name} memberships list a customer more than once.")
+    previous = previous.dropna()
+    current = current.dropna()
+    segments = sorted(set(previous.unique()) | set(current.unique()), key=lambda s: (str(type(s)), s))
+    both = previous.index.intersection(current.index)
+    moved = pd.crosstab(previous.loc[both].to_numpy(), current.loc[both].to_numpy())
+    matrix = moved.reindex(index=segments, columns=segments, fill_value=0).astype("int64")
+    left = previous.loc[previous.index.difference(current.index)].value_counts()
+    entered = current.loc[current.index.difference(previous.index)].value_counts()
+    matrix[LEFT] = left.reindex(segments, fill_value=0).astype("int64").to_numpy()
+    entered_row = entered.reindex(segments, fill_value=0).astype("int64").tolist() + [0]
+    matrix.loc[ENTERED] = entered_row
+    matrix.index.name = "previous"
+    matrix.columns.name = "current"
+    return matrix.astype("int64")

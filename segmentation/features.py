@@ -1,0 +1,142 @@
+"""The SQL feature step: one INSERT … SELECT per customer-id range writes CustomerFeatures.
+
+Everything is computed by PostgreSQL from the holdings and transactions as of a date (never
+now(): the demo data ends in 1994 and 2010). Python sees only the row count.
+
+Definitions (each per customer, over the accounts they OWN; authorised users are not holders of
+the money):
+
+- recency_days: days from the last transaction booked on or before the as-of date to that date.
+- frequency, money_in, money_out, card_payments, fees_paid, digital_share: over the 12 months
+  that end with the as-of date. digital_share = web + mobile + card transactions ÷ all of them.
+- deposit_balance: the reported balances of the accounts open on the date that are not credit
+  (loans, mortgages, cards). Balances are the source's latest (Account.balance), not rebuilt
+  for past dates.
+- loans_outstanding: principal (else |balance|) of running loans and mortgages.
+- product_count: distinct products open on the date; product_mix: open accounts per category.
+- tenure_days: from customer_since, else the first account opening; age: from the birth date,
+  else the age a source reported (attributes.age).
+
+Customers who became customers after the as-of date are left out. Amounts are summed in their
+accounts' currencies (one currency per bank in the demo data).
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection
+from django.utils import timezone
+
+from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from segmentation.models import CustomerFeatures
+
+CREDIT_CATEGORIES = tuple(Product.NOT_DEPOSITS)
+LOAN_CATEGORIES = (Product.Category.LOAN, Product.Category.MORTGAGE)
+DIGITAL_CHANNELS = ("web", "mobile", "card")
+
+
+def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """[start, end) of the 12 months ending with `as_of` (whole days, in the bank's time zone)."""
+    end_day = as_of + datetime.timedelta(days=1)
+    try:
+        start_day = end_day.replace(year=end_day.year - 1)
+    except ValueError:  # 29 February
+        start_day = end_day.replace(year=end_day.year - 1, day=28)
+    tz = timezone.get_default_timezone()
+    return (
+        datetime.datetime.combine(start_day, datetime.time.min, tzinfo=tz),
+        datetime.datetime.combine(end_day, datetime.time.min, tzinfo=tz),
+    )
+
+
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+FEATURES_SQL = f"""
+WITH cust AS (
+    SELECT c.id, c.home_branch_id, c.primary_rm_id, c.customer_since, c.birth_date, c.attributes
+    FROM {_table(Customer)} c
+    WHERE c.id BETWEEN %(lo)s AND %(hi)s AND (c.customer_since IS NULL OR c.customer_since <= %(as_of)s)
+),
+owned AS (
+    SELECT h.customer_id, a.id AS account_id, a.product_id, p.category, a.balance, a.principal, a.status,
+           a.repayment_status, a.opened_on,
+           (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
+           AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open
+    FROM {_table(AccountHolder)} h
+    JOIN {_table(Account)} a ON a.id = h.account_id
+    JOIN {_table(Product)} p ON p.id = a.product_id
+    WHERE h.customer_id BETWEEN %(lo)s AND %(hi)s AND h.role = 'owner'
+),
+holdings AS (
+    SELECT customer_id,
+           sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS deposit_balance,
+           sum(coalesce(principal, abs(balance))) FILTER (
+               WHERE is_open AND category = ANY(%(loans)s)
+               AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
+           ) AS loans_outstanding,
+           count(DISTINCT product_id) FILTER (WHERE is_open) AS product_count,
+           min(opened_on) AS first_opened
+    FROM owned GROUP BY customer_id
+),
+mix AS (
+    SELECT customer_id, jsonb_object_agg(category, n) AS product_mix
+    FROM (SELECT customer_id, category, count(*) AS n FROM owned WHERE is_open GROUP BY customer_id, category) m
+    GROUP BY customer_id
+),
+txn AS (
+    SELECT o.customer_id,
+           max(t.booked_at) AS last_booked,
+           count(*) FILTER (WHERE t.booked_at >= %(start)s) AS frequency,
+           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.direction = 'credit') AS money_in,
+           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.direction = 'debit') AS money_out,
+           count(*) FILTER (WHERE t.booked_at >= %(start)s AND t.kind = 'card_pay') AS card_payments,
+           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.kind = 'fee') AS fees_paid,
+           count(*) FILTER (WHERE t.booked_at >= %(start)s AND t.channel = ANY(%(digital)s)) AS digital
+    FROM owned o
+    JOIN {_table(Transaction)} t ON t.account_id = o.account_id AND t.booked_at < %(end)s
+    GROUP BY o.customer_id
+)
+INSERT INTO {_table(CustomerFeatures)} (
+    run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
+    loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share
+)
+SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
+       %(as_of)s - (txn.last_booked AT TIME ZONE %(tz)s)::date,
+       coalesce(txn.frequency, 0),
+       coalesce(txn.money_in, 0), coalesce(txn.money_out, 0),
+       coalesce(ho.deposit_balance, 0), coalesce(ho.loans_outstanding, 0),
+       coalesce(txn.card_payments, 0), coalesce(txn.fees_paid, 0),
+       coalesce(ho.product_count, 0), coalesce(mix.product_mix, '{{}}'::jsonb),
+       %(as_of)s - coalesce(c.customer_since, ho.first_opened),
+       coalesce(
+           extract(year FROM age(%(as_of)s, c.birth_date))::int,
+           CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{{1,3}}$' THEN (c.attributes ->> 'age')::int END
+       ),
+       txn.digital::float8 / nullif(txn.frequency, 0)
+FROM cust c
+LEFT JOIN holdings ho ON ho.customer_id = c.id
+LEFT JOIN mix ON mix.customer_id = c.id
+LEFT JOIN txn ON txn.customer_id = c.id
+"""
+
+
+def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: int) -> int:
+    """Writes the features of customers lo..hi (inclusive) for the run; returns the rows written.
+
+    Delete-then-insert in the caller's transaction, so a repeated chunk gives the same rows.
+    """
+    start, end = window_bounds(as_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
+            [run_id, lo, hi],
+        )
+        cursor.execute(FEATURES_SQL, {
+            "run": run_id, "lo": lo, "hi": hi, "as_of": as_of, "start": start, "end": end,
+            "tz": str(timezone.get_default_timezone()), "credit": list(CREDIT_CATEGORIES),
+            "loans": list(LOAN_CATEGORIES), "digital": list(DIGITAL_CHANNELS),
+        })
+        return cursor.rowcount

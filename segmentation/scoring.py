@@ -1,0 +1,143 @@
+"""Customer value and the 80/20 (Pareto) analysis: pure pandas / numpy, no database, no settings.
+
+The value of a customer is a yearly contribution estimate in the currency of their accounts,
+the sum of four drivers, each a money amount an RM can explain::
+
+    deposits  = max(deposit balance, 0)      × deposit_margin    (what the bank earns on the money kept)
+    lending   = max(loans outstanding, 0)    × lending_spread    (net interest on running loans)
+    cards     = card payments in 12 months   × card_income_per_payment (interchange proxy)
+    fees      = fees paid in 12 months       × fee_share         (fee income, as booked)
+
+    value = deposits + lending + cards + fees      (never negative)
+
+Pareto tiers rank customers by value (highest first, ties by customer id, so a run is
+reproducible): tier A are the customers who together bring the first `a_share` (80%) of the value
+(the one who crosses the line included), B the next `b_share` (15%), C the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+# The feature columns the formula reads (CustomerFeatures' columns of the same names).
+VALUE_INPUTS = ("deposit_balance", "loans_outstanding", "card_payments", "fees_paid")
+DRIVERS = ("deposits", "lending", "cards", "fees")
+TIERS = ("A", "B", "C")
+
+
+@dataclass(frozen=True)
+class ValueWeights:
+    """The formula's rates; stored with each run (its params) so a value can be traced to them."""
+
+    deposit_margin: float = 0.015
+    lending_spread: float = 0.025
+    card_income_per_payment: float = 0.30
+    fee_share: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name, rate in asdict(self).items():
+            if not (isinstance(rate, int | float) and math.isfinite(rate) and rate >= 0):
+                raise ValueError(f"{name} must be a finite number ≥ 0, not {rate!r}")
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(rate) for name, rate in asdict(self).items()}
+
+
+def customer_value(frame: pd.DataFrame, weights: ValueWeights | None = None) -> pd.DataFrame:
+    """`frame`: customer_id and the VALUE_INPUTS columns (missing amounts count as 0).
+
+    Returns customer_id, one column per driver (money) and value, in the frame's row order.
+    """
+    weights = weights or ValueWeights()
+    inputs = {column: _amounts(frame, column) for column in VALUE_INPUTS}
+    result = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
+    result["deposits"] = inputs["deposit_balance"].clip(min=0) * weights.deposit_margin
+    result["lending"] = inputs["loans_outstanding"].clip(min=0) * weights.lending_spread
+    result["cards"] = inputs["card_payments"].clip(min=0) * weights.card_income_per_payment
+    result["fees"] = inputs["fees_paid"].clip(min=0) * weights.fee_share
+    result["value"] = result[list(DRIVERS)].sum(axis=1)
+    return result
+
+
+def _amounts(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(frame))
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(dtype="float64")
+
+
+def pareto(frame: pd.DataFrame, *, a_share: float = 0.80, b_share: float = 0.15) -> pd.DataFrame:
+    """`frame`: customer_id and value (≥ 0, not all 0). Returns customer_id, value, rank (1 = most
+    valuable), share, cumulative_share and tier, ordered by rank.
+
+    A customer's tier is decided by the value share held by everyone ranked above them: below
+    `a_share` → A, below `a_share + b_share` → B, else C. So tiers never improve as value falls.
+    """
+    if not (a_share > 0 and b_share >= 0 and a_share + b_share <= 1):
+        raise ValueError("tier cut-offs must satisfy 0 < a_share, 0 ≤ b_share, a_share + b_share ≤ 1")
+    values = _checked_values(frame["value"])
+    ordered = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy(), "value": values})
+    ordered = ordered.sort_values(["value", "customer_id"], ascending=[False, True], kind="mergesort")
+    ordered = ordered.reset_index(drop=True)
+    total = ordered["value"].sum()
+    if not total > 0:
+        raise ValueError("the total value is zero: there is nothing to rank")
+    ordered["rank"] = np.arange(1, len(ordered) + 1)
+    ordered["share"] = ordered["value"] / total
+    cumulative = ordered["share"].cumsum().clip(upper=1.0)
+    ordered["cumulative_share"] = cumulative
+    before = cumulative - ordered["share"]
+    # A tiny tolerance: floating sums must not push the 80%-crossing customer into B.
+    eps = 1e-12
+    ordered["tier"] = np.where(before < a_share - eps, "A", np.where(before < a_share + b_share - eps, "B", "C"))
+    return ordered
+
+
+def group_ranks(frame: pd.DataFrame, by: str) -> pd.Series:
+    """Rank within each group of `by` (e.g. the home branch), by value then customer id."""
+    ordered = frame.sort_values([by, "value", "customer_id"], ascending=[True, False, True], kind="mergesort")
+    return ordered.groupby(by, sort=False, dropna=False).cumcount().add(1).reindex(frame.index)
+
+
+def gini(values: pd.Series | np.ndarray | list[float]) -> float:
+    """Gini coefficient of non-negative values: 0 when everyone brings the same, → 1 when one does."""
+    array = np.sort(_checked_values(values))
+    n = len(array)
+    total = array.sum()
+    if n == 0 or total <= 0:
+        return 0.0
+    index = np.arange(1, n + 1)
+    return float((2 * (index * array).sum()) / (n * total) - (n + 1) / n)
+
+
+def top_share(values: pd.Series | np.ndarray | list[float], fraction: float = 0.2) -> float:
+    """Share of the total value brought by the top `fraction` of customers (at least one)."""
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    array = np.sort(_checked_values(values))[::-1]
+    total = array.sum()
+    if len(array) == 0 or total <= 0:
+        return 0.0
+    top = max(1, math.ceil(fraction * len(array) - 1e-9))
+    return float(array[:top].sum() / total)
+
+
+def lorenz_points(values: pd.Series | np.ndarray | list[float], points: int = 100) -> list[tuple[float, float]]:
+    """(share of customers, share of value) from the most valuable down, `points` + 1 points from (0, 0)."""
+    array = np.sort(_checked_values(values))[::-1]
+    n, total = len(array), array.sum()
+    if n == 0 or total <= 0:
+        return [(0.0, 0.0), (1.0, 1.0)]
+    cumulative = np.concatenate([[0.0], np.cumsum(array) / total])
+    counts = np.unique(np.linspace(0, n, min(points, n) + 1).round().astype(int))
+    return [(float(c / n), float(min(1.0, cumulative[c]))) for c in counts]
+
+
+def _checked_values(values: pd.Series | np.ndarray | list[float]) -> np.ndarray:
+    array = np.asarray(values, dtype="float64")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError("values must be finite and ≥ 0")
+    return array

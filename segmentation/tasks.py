@@ -1,0 +1,26 @@
+"""Thin Celery tasks of the segmentation app; the run's own steps are the framework's tasks."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from crm_bank.runs.errors import RunError
+from segmentation.services import value_scoring_start
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="segmentation.tasks.value_scoring_nightly")
+def value_scoring_nightly() -> int | None:
+    """The nightly value-scoring run as of the latest transaction date; returns its id.
+
+    A run already queued or running, or no data, is logged and skipped: the last published
+    run stays current and tomorrow's schedule tries again.
+    """
+    try:
+        return value_scoring_start().pk
+    except RunError as exc:
+        logger.warning("Nightly value scoring not started: %s", exc)
+        return None

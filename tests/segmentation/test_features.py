@@ -1,0 +1,72 @@
+"""The SQL feature step against values computed by hand (tests/segmentation/conftest.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from crm_bank.runs.models import Run
+from segmentation.features import customer_features_write, window_bounds
+from segmentation.models import CustomerFeatures
+from tests.segmentation.conftest import AS_OF, at
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def features(small_bank) -> dict[int, CustomerFeatures]:
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    lo = min(c.pk for c in (small_bank.x, small_bank.w, small_bank.y, small_bank.late))
+    written = customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=lo + 1000)
+    rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
+    assert written == len(rows) == 3
+    return rows
+
+
+def test_features_of_a_customer_with_holdings_match_hand_computed_values(small_bank, features):
+    x = features[small_bank.x.pk]
+
+    assert x.recency_days == 10  # 20 June → 30 June; the July transaction is after the as-of date
+    assert x.frequency == 4  # the May 2023 transaction is older than 12 months
+    assert (x.money_in, x.money_out) == (Decimal("500.00"), Decimal("330.00"))
+    assert x.deposit_balance == Decimal("6000.00")  # not the card, the closed deposit or the authorised account
+    assert x.loans_outstanding == Decimal("20000.00")
+    assert (x.card_payments, x.fees_paid) == (2, Decimal("50.00"))
+    assert x.product_count == 4 and x.product_mix == {"current": 1, "deposit": 1, "loan": 1, "card": 1}
+    assert x.tenure_days == (AS_OF - dt.date(2010, 1, 1)).days
+    assert x.age == 43  # born 1 July 1980: 44 only the day after the as-of date
+    assert x.digital_share == pytest.approx(3 / 4)  # web + two card payments of four
+    assert (x.branch_id, x.rm_id) == (small_bank.x.home_branch_id, small_bank.x.primary_rm_id)
+
+
+def test_features_of_a_customer_without_accounts_are_empty_not_missing(small_bank, features):
+    y = features[small_bank.y.pk]
+
+    assert y.recency_days is None and y.frequency == 0 and y.digital_share is None
+    assert y.deposit_balance == y.loans_outstanding == Decimal("0")
+    assert y.product_count == 0 and y.product_mix == {}
+    assert y.tenure_days is None and y.age == 35  # the age the source reported
+
+
+def test_features_count_the_last_minute_of_the_as_of_day_and_leave_out_later_customers(small_bank, features):
+    w = features[small_bank.w.pk]
+
+    assert w.recency_days == 0 and w.frequency == 1 and w.money_in == Decimal("10.00")
+    assert small_bank.late.pk not in features
+
+
+def test_features_write_twice_replaces_the_range(small_bank):
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    lo, hi = small_bank.x.pk, small_bank.x.pk
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=hi)
+    assert customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=hi) == 1
+
+    assert CustomerFeatures.objects.filter(run=run).count() == 1
+
+
+def test_window_bounds_are_the_twelve_months_ending_with_the_day():
+    assert window_bounds(AS_OF) == (at(dt.date(2023, 7, 1), 0), at(dt.date(2024, 7, 1), 0))
+    assert window_bounds(dt.date(2024, 2, 28))[0] == at(dt.date(2023, 2, 28), 0)  # from 29 Feb 2024 back

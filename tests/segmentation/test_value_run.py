@@ -1,0 +1,157 @@
+"""The value-scoring run in-process (sync): features, values, tiers, metrics, publish; bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from crm_bank.runs.errors import RunAlreadyActive, RunParamsInvalid
+from crm_bank.runs.models import Run
+from crm_bank.runs.selectors import current_run
+from crm_bank.runs.services import run_start
+from customers.models import Account, AccountHolder, Transaction
+from segmentation.models import CustomerFeatures, CustomerValue
+from segmentation.services import VALUE_SCORING, latest_transaction_date, value_scoring_start
+from tests.segmentation.conftest import AS_OF
+
+pytestmark = pytest.mark.django_db
+
+
+def published(**kwargs) -> Run:
+    run = value_scoring_start(sync=True, **kwargs)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    return run
+
+
+def values(run: Run) -> dict[int, CustomerValue]:
+    return {v.customer_id: v for v in CustomerValue.objects.filter(run=run)}
+
+
+def test_latest_transaction_date_is_the_default_as_of(small_bank):
+    assert latest_transaction_date() == dt.date(2024, 7, 5)
+
+
+def test_value_run_publishes_values_tiers_and_metrics(small_bank, bank_admin):
+    run = published(as_of=AS_OF, started_by=bank_admin, params={"chunk_size": 2})
+
+    rows = values(run)
+    x, w, y = rows[small_bank.x.pk], rows[small_bank.w.pk], rows[small_bank.y.pk]
+    assert (w.value, x.value, y.value) == (Decimal("1500.00"), Decimal("640.60"), Decimal("0.00"))
+    assert x.drivers == {"deposits": 90.0, "lending": 500.0, "cards": 0.6, "fees": 50.0}
+    assert [(r.rank, r.tier) for r in (w, x, y)] == [(1, "A"), (2, "A"), (3, "C")]
+    assert x.cumulative_share == pytest.approx(1.0) and w.share == pytest.approx(1500 / 2140.6)
+    assert (w.branch_rank, x.branch_rank, y.branch_rank) == (1, 1, 2)
+    assert x.previous_tier == "" and x.rm_id == small_bank.x.primary_rm_id
+    assert small_bank.late.pk not in rows
+    assert run.metrics["customers"] == 3 and run.metrics["value_total"] == pytest.approx(2140.6)
+    assert run.metrics["tier_counts"] == {"A": 2, "B": 0, "C": 1}
+    assert run.metrics["top20_share"] == pytest.approx(1500 / 2140.6, abs=1e-6)
+    assert run.metrics["gini"] == pytest.approx(2 * (2 * 640.6 + 3 * 1500) / (3 * 2140.6) - 4 / 3, abs=1e-6)
+    assert run.metrics["movers"] == {}
+    assert run.metrics["previous_run"] is None
+    assert run.chunks_total >= 2 and run.started_by == bank_admin and run.as_of == AS_OF
+    assert current_run(kind=VALUE_SCORING) == run
+
+
+def test_value_run_records_tier_changes_since_the_previous_run(small_bank):
+    first = published(as_of=AS_OF)
+    Account.objects.filter(pk=small_bank.x_loan.pk).update(principal=0)
+
+    second = published(as_of=AS_OF)
+
+    x = values(second)[small_bank.x.pk]
+    assert (x.value, x.tier, x.previous_tier) == (Decimal("140.60"), "B", "A")
+    assert second.metrics["movers"] == {"A→B": 1}
+    first.refresh_from_db()
+    assert first.status == Run.Status.SUPERSEDED and current_run(kind=VALUE_SCORING) == second
+
+
+def test_value_run_on_the_same_data_gives_identical_results(small_bank):
+    first, second = published(as_of=AS_OF), published(as_of=AS_OF)
+
+    def result(run: Run) -> list[tuple]:
+        return list(CustomerValue.objects.filter(run=run).order_by("rank").values_list(
+            "customer_id", "value", "rank", "tier", "cumulative_share", "drivers"))
+
+    assert result(first) == result(second)
+    assert second.metrics == {**first.metrics, "previous_run": first.pk}
+
+
+def test_value_run_uses_weights_from_its_params(small_bank):
+    run = published(as_of=AS_OF, params={"weights": {"deposit_margin": 0, "lending_spread": 0,
+                                                      "card_income_per_payment": 0, "fee_share": 1}})
+
+    assert values(run)[small_bank.x.pk].value == Decimal("50.00")
+    assert run.params["weights"]["fee_share"] == 1.0 and run.params["a_share"] == 0.8
+
+
+# Bad input: a clear message, nothing written, the published run stays current
+
+def test_value_run_as_of_before_any_data_is_refused(small_bank):
+    previous = published(as_of=AS_OF)
+
+    with pytest.raises(RunParamsInvalid, match="No transaction is booked on or before 1990-01-01"):
+        value_scoring_start(as_of=dt.date(1990, 1, 1), sync=True)
+
+    assert Run.objects.filter(kind=VALUE_SCORING).count() == 1 and current_run(kind=VALUE_SCORING) == previous
+
+
+def test_value_run_without_customers_or_transactions_is_refused(db):
+    with pytest.raises(RunParamsInvalid, match="no transactions"):
+        value_scoring_start(sync=True)
+    with pytest.raises(RunParamsInvalid, match="no customers"):
+        value_scoring_start(as_of=AS_OF, sync=True)
+
+    assert not Run.objects.exists()
+
+
+def test_value_run_where_every_value_is_zero_fails_and_publishes_nothing(small_bank):
+    previous = published(as_of=AS_OF)
+    # Activity, but no balances, loans, card payments or fees: nothing of value.
+    Account.objects.update(balance=0, principal=None)
+    Transaction.objects.filter(kind__in=["fee", "card_pay"]).delete()
+
+    run = value_scoring_start(as_of=AS_OF, sync=True)
+
+    assert run.status == Run.Status.FAILED and "value is zero" in run.error
+    assert current_run(kind=VALUE_SCORING) == previous
+    assert not CustomerValue.objects.filter(run=run).exists()
+
+
+def test_value_run_started_directly_before_any_data_fails_in_prepare(small_bank):
+    run = run_start(kind=VALUE_SCORING, as_of=dt.date(1990, 1, 1), sync=True)
+
+    assert run.status == Run.Status.FAILED and run.error.startswith("prepare: No transaction is booked")
+    assert current_run(kind=VALUE_SCORING) is None and not CustomerFeatures.objects.filter(run=run).exists()
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"weights": {"deposit_margin": -1}}, "deposit_margin"),
+    ({"weights": {"nonsense": 1}}, "nonsense"),
+    ({"a_share": 1.2}, "cut-offs"),
+    ({"k": 3}, "Unknown parameters: k"),
+])
+def test_value_run_with_invalid_params_is_refused(small_bank, params, message):
+    with pytest.raises(RunParamsInvalid, match=message):
+        value_scoring_start(as_of=AS_OF, params=params)
+
+    assert not Run.objects.exists()
+
+
+def test_value_run_while_another_is_queued_is_refused(small_bank, django_capture_on_commit_callbacks):
+    queued = value_scoring_start(as_of=AS_OF)  # the broker is not reached: on_commit never fires here
+
+    with pytest.raises(RunAlreadyActive):
+        value_scoring_start(as_of=AS_OF)
+
+    assert Run.objects.get().pk == queued.pk
+
+
+def test_value_features_only_count_owned_accounts(small_bank):
+    run = published(as_of=AS_OF)
+
+    authorised = AccountHolder.objects.get(customer=small_bank.x, role=AccountHolder.Role.AUTHORISED)
+    assert authorised.account.balance == Decimal("7777.00")
+    assert CustomerFeatures.objects.get(run=run, customer=small_bank.x).deposit_balance == Decimal("6000.00")
