@@ -110,7 +110,8 @@ def gini(values: pd.Series | np.ndarray | list[float]) -> float:
     if n == 0 or total <= 0:
         return 0.0
     index = np.arange(1, n + 1)
-    return float((2 * (index * array).sum()) / (n * total) - (n + 1) / n)
+    # Equal values give 0 up to rounding; never report a tiny negative inequality.
+    return max(0.0, float((2 * (index * array).sum()) / (n * total) - (n + 1) / n))
 
 
 def top_share(values: pd.Series | np.ndarray | list[float], fraction: float = 0.2) -> float:
