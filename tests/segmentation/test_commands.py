@@ -1,0 +1,60 @@
+"""`run_value_scoring` and the nightly schedule the data migration seeds."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+from django_celery_beat.models import PeriodicTask
+
+from crm_bank.runs.models import Run
+from segmentation.models import CustomerValue
+from segmentation.tasks import value_scoring_nightly
+from tests.segmentation.conftest import AS_OF
+
+pytestmark = pytest.mark.django_db
+
+
+def test_run_value_scoring_sync_publishes_and_prints_metrics(small_bank, capsys):
+    call_command("run_value_scoring", "--as-of", AS_OF.isoformat(), "--sync")
+
+    run = Run.objects.get()
+    assert run.status == Run.Status.SUCCEEDED and run.as_of == AS_OF
+    assert CustomerValue.objects.filter(run=run).count() == 3
+    out = capsys.readouterr().out
+    assert f"Run #{run.pk} published as of 2024-06-30" in out and '"top20_share"' in out
+
+
+@pytest.mark.parametrize("bad", ["2024-13-01", "30/06/2024", "yesterday"])
+def test_run_value_scoring_refuses_a_malformed_date(small_bank, bad):
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("run_value_scoring", "--as-of", bad, "--sync")
+
+    assert not Run.objects.exists()
+
+
+def test_run_value_scoring_before_any_data_is_a_command_error(small_bank):
+    with pytest.raises(CommandError, match="No transaction is booked on or before 1990-01-01"):
+        call_command("run_value_scoring", "--as-of", "1990-01-01", "--sync")
+
+    assert not Run.objects.exists()
+
+
+def test_nightly_schedule_is_seeded_and_editable(db):
+    # Run the data migration's step again (a transactional test elsewhere may have flushed its row):
+    # it must create the task once, whatever was there.
+    migration = importlib.import_module("segmentation.migrations.0002_fill_value_scoring_nightly_schedule")
+    migration.fill_schedule(apps, None)
+    migration.fill_schedule(apps, None)
+
+    task = PeriodicTask.objects.get(task="segmentation.tasks.value_scoring_nightly")
+
+    assert task.enabled and task.crontab is not None and (task.crontab.hour, task.crontab.minute) == ("2", "30")
+
+
+def test_nightly_task_without_data_logs_and_starts_nothing(db, caplog):
+    assert value_scoring_nightly() is None
+
+    assert "not started" in caplog.text and not Run.objects.exists()

@@ -1,0 +1,51 @@
+"""The value-scoring run end to end through a real Celery worker and Redis."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from crm_bank.celery import app
+from crm_bank.runs.models import Run
+from crm_bank.runs.selectors import current_run, run_progress
+from segmentation.models import CustomerValue
+from segmentation.services import VALUE_SCORING, value_scoring_start
+from segmentation.tasks import value_scoring_nightly
+from tests.segmentation.conftest import AS_OF
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def worker():
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
+        yield started
+
+
+def wait_until_finished(run: Run, timeout: float = 60) -> Run:
+    deadline = time.monotonic() + timeout
+    while not run_progress(run_id=run.pk).finished:
+        assert time.monotonic() < deadline, f"run still {run_progress(run_id=run.pk)}"
+        time.sleep(0.1)
+    run.refresh_from_db()
+    return run
+
+
+def test_value_run_through_worker_publishes_tiers(small_bank, worker):
+    run = wait_until_finished(value_scoring_start(as_of=AS_OF, params={"chunk_size": 1}))
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.chunks_done == run.chunks_total == 4  # one customer per chunk, shared by two threads
+    assert run.metrics["tier_counts"] == {"A": 2, "B": 0, "C": 1}
+    assert CustomerValue.objects.filter(run=run).count() == 3
+    assert current_run(kind=VALUE_SCORING) == run
+
+
+def test_nightly_task_queues_a_run_as_of_the_latest_transaction(small_bank, worker):
+    run_id = value_scoring_nightly.delay().get(timeout=20)
+
+    run = wait_until_finished(Run.objects.get(pk=run_id))
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.as_of.isoformat() == "2024-07-05" and run.started_by is None
