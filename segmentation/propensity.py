@@ -55,7 +55,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -191,16 +191,15 @@ def _candidates(seed: int) -> dict[str, BaseEstimator]:
     ])
     categorical_mask = [True] * len(categorical) + [False] * len(numeric)
 
-    def boosting(learning_rate: float, max_iter: int, min_samples_leaf: int) -> Pipeline:
-        return Pipeline([("encode", clone(ordinal)), ("model", HistGradientBoostingClassifier(
-            learning_rate=learning_rate, max_iter=max_iter, min_samples_leaf=min_samples_leaf,
-            categorical_features=categorical_mask, early_stopping=False, random_state=seed))])
-
+    # Small trees and few rounds keep a training run within seconds on two cores; larger ones scored no
+    # better in the training-part CV.
+    boosting = HistGradientBoostingClassifier(
+        learning_rate=0.1, max_iter=100, max_leaf_nodes=15, min_samples_leaf=50,
+        categorical_features=categorical_mask, early_stopping=False, random_state=seed)
     return {
         "logistic_regression": Pipeline([
             ("encode", one_hot), ("model", LogisticRegression(C=1.0, max_iter=2000, random_state=seed))]),
-        "gradient_boosting": boosting(0.05, 200, 20),
-        "gradient_boosting_smooth": boosting(0.05, 150, 100),
+        "gradient_boosting": Pipeline([("encode", ordinal), ("model", boosting)]),
     }
 
 

@@ -7,4 +7,8 @@ from segmentation import views
 app_name = "segmentation"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("value/", views.value_overview, name="value"),
+    path("value/movers/", views.value_movers, name="value-movers"),
+    path("value/runs/", views.value_run_start, name="value-run-start"),
+    path("value/runs/<int:run_id>/progress/", views.value_run_progress, name="value-run-progress"),
 ]

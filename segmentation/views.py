@@ -1,11 +1,81 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from crm_bank.org.decorators import staff_required
+from crm_bank.org.models import StaffProfile
+from crm_bank.runs.errors import RunError
+from crm_bank.runs.selectors import run_progress
+from segmentation import selectors
+from segmentation.forms import MoversForm, ValueRunForm
+from segmentation.services import VALUE_SCORING, value_scoring_start
+
+Role = StaffProfile.Role
 
 
 @staff_required()
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "segmentation/index.html")
+    return render(request, "segmentation/index.html", {"value_run": selectors.value_run_current()})
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def value_overview(request: HttpRequest) -> HttpResponse:
+    run = selectors.value_run_current()
+    context = {"run": run, "active": selectors.value_run_active(), "form": ValueRunForm()}
+    if run is not None:
+        context |= {
+            "lorenz": selectors.value_lorenz_points(run=run),
+            "branches": selectors.value_tiers_by_branch(run=run),
+            "rms": selectors.value_tier_mix_by_rm(run=run),
+            "movers_counts": selectors.value_movers_counts(run=run),
+            "movers": selectors.value_movers(run=run, from_tier="A", to_tier="B"),
+            "top20_percent": 100 * float(run.metrics.get("top20_share", 0)),
+        }
+    return render(request, "segmentation/value_overview.html", context)
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def value_movers(request: HttpRequest) -> HttpResponse:
+    """The movers table (htmx partial): one page of customers who moved between two tiers."""
+    run = selectors.value_run_current()
+    form = MoversForm(request.GET)
+    if run is None or not form.is_valid():
+        raise Http404
+    page = selectors.value_movers(
+        run=run, from_tier=form.cleaned_data["from_tier"], to_tier=form.cleaned_data["to_tier"],
+        page=form.cleaned_data["page"] or 1,
+    )
+    return render(request, "segmentation/_value_movers.html", {"movers": page})
+
+
+@require_POST
+@staff_required(Role.ANALYST)
+def value_run_start(request: HttpRequest) -> HttpResponse:
+    """"Run now": queues a value-scoring run (the run's start writes the audit record)."""
+    form = ValueRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the as-of date as a date, or leave it empty."))
+        return redirect("segmentation:value")
+    try:
+        run = value_scoring_start(as_of=form.cleaned_data["as_of"], started_by=request.user)
+    except RunError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Value scoring run #%(run)s queued.") % {"run": run.pk})
+    return redirect("segmentation:value")
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def value_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress bar (htmx partial, polled every 2 s until the run is over)."""
+    progress = run_progress(run_id=run_id)
+    if progress is None or progress.kind != VALUE_SCORING:
+        raise Http404
+    return render(request, "segmentation/_run_progress.html", {"progress": progress})

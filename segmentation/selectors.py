@@ -1,0 +1,247 @@
+"""Reads of the published value-scoring run for pages: Lorenz curve, tiers per branch and RM,
+movers since the previous run, one customer's value for the 360° page.
+
+Everything reads the run that CurrentRun points at (or a run the caller passes), so a run in
+progress is never half-shown. Each function is one query sized for a million customers (the
+indexes named in segmentation/models.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import QuerySet
+
+from crm_bank.org.models import Branch
+from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.selectors import current_run
+from segmentation.models import CustomerValue
+from segmentation.services import VALUE_SCORING
+
+TIER_ORDER = {"A": 0, "B": 1, "C": 2}
+
+
+def value_run_current() -> Run | None:
+    """The published value-scoring run, or None before the first one."""
+    return current_run(kind=VALUE_SCORING)
+
+
+def value_run_active() -> Run | None:
+    """The value-scoring run queued or running now (at most one, by the runs' constraint)."""
+    return Run.objects.filter(kind=VALUE_SCORING, status__in=Run.ACTIVE).only("id", "status").first()
+
+
+def value_lorenz_points(*, run: Run, points: int = 100) -> list[tuple[float, float]]:
+    """(share of customers, share of value), most valuable first: (0, 0) and `points` rows picked
+    by rank through the (run, rank) index, whatever the number of customers."""
+    customers = int(run.metrics.get("customers") or 0)
+    if customers == 0:
+        return [(0.0, 0.0)]
+    ranks = sorted({max(1, round(customers * k / points)) for k in range(1, points + 1)})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT rank, cumulative_share FROM {CustomerValue._meta.db_table}"
+            " WHERE run_id = %s AND rank = ANY(%s) ORDER BY rank",
+            [run.pk, ranks],
+        )
+        rows = cursor.fetchall()
+    return [(0.0, 0.0)] + [(rank / customers, min(1.0, share)) for rank, share in rows]
+
+
+@dataclass(frozen=True)
+class TierCounts:
+    a: int
+    b: int
+    c: int
+    value: Decimal
+
+    @property
+    def total(self) -> int:
+        return self.a + self.b + self.c
+
+    @property
+    def a_percent(self) -> float:
+        return 100 * self.a / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class BranchTiers:
+    branch_id: int
+    code: str
+    name: str
+    tiers: TierCounts
+
+
+def value_tiers_by_branch(*, run: Run) -> list[BranchTiers]:
+    """Tier counts and value of every branch's customers in the run, by branch code."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT b.id, b.code, b.name, t.a, t.b, t.c, t.value FROM (
+                    SELECT branch_id, count(*) FILTER (WHERE tier = 'A') AS a, count(*) FILTER (WHERE tier = 'B') AS b,
+                           count(*) FILTER (WHERE tier = 'C') AS c, sum(value) AS value
+                    FROM {CustomerValue._meta.db_table} WHERE run_id = %s GROUP BY branch_id
+                ) t JOIN {Branch._meta.db_table} b ON b.id = t.branch_id ORDER BY b.code""",
+            [run.pk],
+        )
+        return [
+            BranchTiers(branch_id=bid, code=code, name=name, tiers=TierCounts(a=a, b=b, c=c, value=value))
+            for bid, code, name, a, b, c, value in cursor.fetchall()
+        ]
+
+
+@dataclass(frozen=True)
+class RmTiers:
+    rm_id: int | None
+    username: str
+    first_name: str
+    last_name: str
+    tiers: TierCounts
+
+
+def value_tier_mix_by_rm(*, run: Run, limit: int = 50) -> list[RmTiers]:
+    """The `limit` RMs with the most tier-A customers (then most customers), with their tier mix;
+    customers without an RM form one row (rm_id None)."""
+    user_table = get_user_model()._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT t.rm_id, coalesce(u.username, ''), coalesce(u.first_name, ''), coalesce(u.last_name, ''),
+                       t.a, t.b, t.c, t.value FROM (
+                    SELECT rm_id, count(*) FILTER (WHERE tier = 'A') AS a, count(*) FILTER (WHERE tier = 'B') AS b,
+                           count(*) FILTER (WHERE tier = 'C') AS c, sum(value) AS value
+                    FROM {CustomerValue._meta.db_table} WHERE run_id = %s GROUP BY rm_id
+                    ORDER BY a DESC, count(*) DESC, rm_id NULLS LAST LIMIT %s
+                ) t LEFT JOIN {user_table} u ON u.id = t.rm_id ORDER BY t.a DESC, t.a + t.b + t.c DESC, t.rm_id""",
+            [run.pk, limit],
+        )
+        return [
+            RmTiers(rm_id=rm, username=username, first_name=first, last_name=last,
+                    tiers=TierCounts(a=a, b=b, c=c, value=value))
+            for rm, username, first, last, a, b, c, value in cursor.fetchall()
+        ]
+
+
+@dataclass(frozen=True)
+class MoversPage:
+    from_tier: str
+    to_tier: str
+    rows: list[CustomerValue]
+    number: int
+    per_page: int
+    count: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.count / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def value_movers_counts(*, run: Run) -> dict[str, int]:
+    """How many customers moved between each pair of tiers since the previous run ("A→B": n)."""
+    return dict(run.metrics.get("movers") or {})
+
+
+def value_movers(*, run: Run, from_tier: str, to_tier: str, page: int = 1, per_page: int = 25) -> MoversPage:
+    """One page of the customers who moved from `from_tier` to `to_tier`, most valuable first.
+
+    The count comes from the run's metrics, so no count(*) runs; rows come with their customer
+    and branch (the movers index, then one join per row shown).
+    """
+    count = value_movers_counts(run=run).get(f"{from_tier}→{to_tier}", 0)
+    pages = max(1, math.ceil(count / per_page))
+    page = min(max(1, page), pages)
+    rows = list(
+        CustomerValue.objects.filter(run=run, previous_tier=from_tier, tier=to_tier)
+        .exclude(previous_tier="")
+        .select_related("customer", "branch")
+        .only("customer__cif", "customer__kind", "customer__first_name", "customer__last_name",
+              "customer__legal_name", "branch__code", "branch__name", "value", "rank", "tier", "previous_tier",
+              "run_id", "customer_id", "branch_id")
+        .order_by("rank")[(page - 1) * per_page: page * per_page]
+    )
+    return MoversPage(from_tier=from_tier, to_tier=to_tier, rows=rows, number=page, per_page=per_page, count=count)
+
+
+@dataclass(frozen=True)
+class CustomerValueSummary:
+    """A customer's value in the published run, for the 360° page's value panel and header badge."""
+
+    value: Decimal
+    share: float
+    cumulative_share: float
+    rank: int
+    customers: int
+    branch_rank: int
+    tier: str
+    previous_tier: str
+    drivers: dict[str, float] = field(default_factory=dict)
+    run_id: int = 0
+    as_of: datetime.date | None = None
+    published_at: datetime.datetime | None = None
+
+    @property
+    def tier_change(self) -> str:
+        """"up", "down", "same", or "new" (not in the previous run, or there was none)."""
+        if not self.previous_tier:
+            return "new"
+        if self.previous_tier == self.tier:
+            return "same"
+        return "up" if TIER_ORDER[self.tier] < TIER_ORDER[self.previous_tier] else "down"
+
+    @property
+    def top_percent(self) -> float:
+        """"Top x %" of customers by value."""
+        return 100 * self.rank / self.customers if self.customers else 0.0
+
+    @property
+    def main_driver(self) -> str:
+        """The driver that brings the most of the value ("" when the value is zero)."""
+        best = max(self.drivers.items(), key=lambda item: item[1], default=("", 0))
+        return best[0] if best[1] > 0 else ""
+
+
+def customer_value_summary(*, customer_id: int) -> CustomerValueSummary | None:
+    """The customer's value, share, rank, tier, drivers and tier change in the published
+    value-scoring run, with the run's date; None before the first run or if the customer was not
+    in it. One query (primary key of the results, the current pointer, the run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT v.value, v.share, v.cumulative_share, v.rank, (r.metrics ->> 'customers')::int,
+                       v.branch_rank, v.tier, v.previous_tier, v.drivers, r.id, r.as_of, c.published_at
+                FROM {CurrentRun._meta.db_table} c
+                JOIN {Run._meta.db_table} r ON r.id = c.run_id
+                JOIN {CustomerValue._meta.db_table} v ON v.run_id = c.run_id AND v.customer_id = %s
+                WHERE c.kind = %s""",
+            [customer_id, VALUE_SCORING],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    value, share, cumulative, rank, customers, branch_rank, tier, previous, drivers, run_id, as_of, published = row
+    if isinstance(drivers, str):  # Django's psycopg set-up leaves jsonb undecoded on a raw cursor
+        drivers = json.loads(drivers)
+    return CustomerValueSummary(
+        value=value, share=share, cumulative_share=cumulative, rank=rank, customers=customers or 0,
+        branch_rank=branch_rank, tier=tier, previous_tier=previous, drivers=drivers, run_id=run_id, as_of=as_of,
+        published_at=published,
+    )
+
+
+def customer_values_in_tier(*, tier: str) -> QuerySet[CustomerValue]:
+    """The published run's customers of `tier`, as a `customer_id` subquery for the customer list's
+    tier filter: `Customer.objects.filter(pk__in=customer_values_in_tier(tier="A"))`. Empty before
+    the first run. Served by the (run, tier, …) index."""
+    run_id = CurrentRun.objects.filter(kind=VALUE_SCORING).values("run_id")
+    return CustomerValue.objects.filter(run_id__in=run_id, tier=tier).values("customer_id")
