@@ -224,6 +224,17 @@ def _describe(token: Token) -> str:
 # --- parser ------------------------------------------------------------------
 
 
+def _joined(kind: type[And] | type[Or], parts: list[Node]) -> Node:
+    """One node for `parts`; "(a and b) and c" becomes And(a, b, c), so a rule
+    and its printed form parse to the same tree."""
+    if len(parts) == 1:
+        return parts[0]
+    flat: list[Node] = []
+    for part in parts:
+        flat.extend(part.parts if isinstance(part, kind) else (part,))
+    return kind(tuple(flat))
+
+
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
@@ -250,14 +261,14 @@ class _Parser:
         while self.peek().kind == "or":
             self.take()
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        return _joined(Or, parts)
 
     def and_expr(self) -> Node:
         parts = [self.not_expr()]
         while self.peek().kind == "and":
             self.take()
             parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else And(tuple(parts))
+        return _joined(And, parts)
 
     def not_expr(self) -> Node:
         token = self.peek()
