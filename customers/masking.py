@@ -90,6 +90,8 @@ MASKING_RULES: dict[str, Callable[[object], str]] = {
     "instalment": hidden,
     "repayment_status": hidden,
     "transactions": hidden,
+    # The 80/20 value score is built from balances and loans: its amount and drivers are money.
+    "customer_value": hidden,
 }
 
 def masked_value(field: str, value: object) -> object:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
@@ -158,3 +159,42 @@ def _change_text(access: CustomerAccess, field: str, value: object) -> str:
     if isinstance(value, date | datetime):
         return short_date(value)
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ValueLine:
+    """The 80/20 value panel and header badge. `value` and `drivers` are empty for masked viewers:
+    the score is built from balances and loans (MASKING_RULES "customer_value")."""
+
+    tier: str
+    change: str  # "up", "down", "same" or "new"
+    previous_tier: str
+    top_percent: str
+    branch_rank: int
+    value: str
+    drivers: list[tuple[str, str]]
+    as_of: str
+
+
+_DRIVER_LABELS = {
+    "deposits": _lazy("Deposits kept with the bank"), "lending": _lazy("Loans outstanding"),
+    "cards": _lazy("Card payments"), "fees": _lazy("Fees paid"),
+}
+
+
+def value_line(access: CustomerAccess, summary) -> ValueLine | None:
+    """`summary` is segmentation's CustomerValueSummary (the view fetches it), or None before a run."""
+    if summary is None:
+        return None
+    shown = not access.masked
+    drivers = sorted(summary.drivers.items(), key=lambda item: -item[1]) if shown else []
+    return ValueLine(
+        tier=summary.tier, change=summary.tier_change, previous_tier=summary.previous_tier,
+        top_percent=number_format(round(summary.top_percent, 1), decimal_pos=1),
+        branch_rank=summary.branch_rank,
+        value=number_format(summary.value, decimal_pos=2, force_grouping=True) if shown else access.shown(
+            "customer_value", summary.value),
+        drivers=[(str(_DRIVER_LABELS.get(name, name)), number_format(amount, decimal_pos=2, force_grouping=True))
+                 for name, amount in drivers if amount],
+        as_of=short_date(summary.as_of),
+    )

@@ -20,7 +20,14 @@ from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
-from customers.panels import TransactionLine, change_lines, holding_lines, rm_lines, transaction_lines
+from customers.panels import (
+    TransactionLine,
+    change_lines,
+    holding_lines,
+    rm_lines,
+    transaction_lines,
+    value_line,
+)
 from customers.selectors import (
     Holding,
     branch_summary,
@@ -39,6 +46,7 @@ from customers.selectors import (
 )
 from customers.services import customer_search_audit
 from customers.tables import CustomerTable
+from segmentation.selectors import customer_value_summary
 
 TRANSACTIONS_PER_PAGE = 20
 
@@ -113,6 +121,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
         "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
+        "value": value_line(access, customer_value_summary(customer_id=pk)),
     })
 
 

@@ -37,6 +37,15 @@ def money(value: Decimal | int | float | None, currency: str = "CZK") -> str:
     return _CODE_THEN_DIGIT.sub("\\1\\2\xa0", text)
 
 
+_TIER_BADGES = {"A": "badge-tier-a", "B": "badge-tier-b", "C": "badge-tier-c"}
+
+
+@register.filter
+def tier_badge(tier: str) -> str:
+    """Gold, silver and grey for tiers A, B and C (with the tier's letter always written on it)."""
+    return _TIER_BADGES.get(tier, "text-bg-light border")
+
+
 @register.filter
 def lifecycle_badge(stage: str) -> str:
     return _LIFECYCLE_BADGES.get(stage, "text-bg-light")

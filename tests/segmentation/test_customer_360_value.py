@@ -1,0 +1,51 @@
+"""The 360° page's tier badge and value panel, read from the published value-scoring run."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from segmentation.services import value_scoring_start
+from tests.segmentation.conftest import AS_OF
+
+pytestmark = pytest.mark.django_db
+
+QUERY_BUDGET_360 = 12
+
+
+def _page(client, customer) -> str:
+    return client.get(reverse("customers:customer-detail", args=[customer.pk])).content.decode()
+
+
+def _panel(page: str) -> str:
+    start = page.index('id="value-panel"')
+    return page[start: page.index("</section>", start)]
+
+
+def test_360_page_before_any_run_says_not_scored(client, rm_a, small_bank):
+    client.force_login(rm_a)
+    page = _page(client, small_bank.x)
+    assert "Tier: not scored yet" in page and 'id="value-panel"' not in page
+
+
+def test_360_page_shows_tier_value_and_drivers_to_the_rm_within_budget(
+    client, rm_a, small_bank, django_assert_max_num_queries
+):
+    value_scoring_start(as_of=AS_OF, sync=True)
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(QUERY_BUDGET_360):
+        page = _page(client, small_bank.x)
+    panel = _panel(page)
+    # w's 1,500 is 70 % of the 2,140.60; x's 640.60 crosses the 80 % line, so x is tier A too.
+    assert 'id="value-tier"' in page and "Tier A" in page and "Top 66.7% of customers by value" in page
+    assert "640.60" in panel and "Loans outstanding" in panel and "500.00" in panel
+    assert "First scored in this run" in panel
+
+
+def test_360_page_shows_another_branch_the_tier_but_not_the_money(client, rm_b, small_bank):
+    value_scoring_start(as_of=AS_OF, sync=True)
+    client.force_login(rm_b)
+    panel = _panel(_page(client, small_bank.x))
+    assert "Tier A" in panel
+    assert "640.60" not in panel and "500.00" not in panel and 'id="value-drivers"' not in panel
+    assert 'data-masked="true"' in panel
