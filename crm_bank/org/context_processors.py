@@ -28,13 +28,14 @@ _NAVIGATION = {
     Role.ANALYST: [
         (_("Customers"), "customers:customer-list"),
         (_("Segmentation"), "segmentation:index"),
-        (_("Value (80/20)"), "segmentation:index"),
+        (_("Value (80/20)"), "segmentation:value"),
         (_("Campaigns"), "campaigns:index"),
     ],
     Role.ADMIN: [
         (_("Branch dashboard"), "customers:branch-dashboard"),
         (_("Customers"), "customers:customer-list"),
         (_("Segmentation"), "segmentation:index"),
+        (_("Value (80/20)"), "segmentation:value"),
         (_("Campaigns"), "campaigns:index"),
         (_("Performance"), "performance:index"),
         (_("Channels"), "channels:index"),

@@ -146,7 +146,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
-# Every periodic schedule lives here, each with a plain-English comment.
+# Every periodic schedule lives here, each with a plain-English comment. The one exception: the
+# nightly feature runs (80/20 value scoring at 02:30) are seeded into the database scheduler by
+# their app's data migration (segmentation 0002), so an admin can move or pause them.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Once a night, drop Celery result rows older than a day (django-celery-results keeps them).
     "nightly-result-cleanup": {
