@@ -46,7 +46,7 @@ from customers.selectors import (
 )
 from customers.services import customer_search_audit
 from customers.tables import CustomerTable
-from segmentation.selectors import customer_value_summary
+from segmentation.selectors import TIER_ORDER, customer_value_summary, customer_values_in_tier
 
 TRANSACTIONS_PER_PAGE = 20
 
@@ -66,7 +66,10 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     customer_search_audit(actor=request.user, query=query, ip_address=request_ip(request))
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     sort = request.GET.get("sort", "name")
-    searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search
+    # The value tier comes from the published 80/20 run (segmentation), composed here like a panel.
+    tier = request.GET.get("tier", "")
+    tier = tier if tier in TIER_ORDER else ""
+    searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search and not tier
     known_count = None
     if searched_alone and sort in ("name", "-name"):
         # Name-ordered pages straight from the search indexes (see customer_search_in_name_order).
@@ -77,10 +80,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         )
     else:
         queryset = customer_filter.qs
+        if tier:
+            queryset = queryset.filter(pk__in=customer_values_in_tier(tier=tier))
     table = CustomerTable(queryset)
     per_page = table_configure(request, table, known_count=known_count)
     return render(request, "customers/customer_list.html", {
         "filter": customer_filter, "table": table, "per_page_choices": PER_PAGE_CHOICES, "per_page": per_page,
+        "tiers": list(TIER_ORDER), "tier": tier,
     })
 
 

@@ -49,3 +49,21 @@ def test_360_page_shows_another_branch_the_tier_but_not_the_money(client, rm_b, 
     assert "Tier A" in panel
     assert "640.60" not in panel and "500.00" not in panel and 'id="value-drivers"' not in panel
     assert 'data-masked="true"' in panel
+
+
+def test_customer_list_filters_by_value_tier_within_budget(client, rm_a, small_bank, django_assert_max_num_queries):
+    value_scoring_start(as_of=AS_OF, sync=True)
+    client.force_login(rm_a)
+    url = reverse("customers:customer-list")
+    with django_assert_max_num_queries(10):
+        tier_a = client.get(url, {"tier": "A"}).content.decode()
+    tier_c = client.get(url, {"tier": "C"}).content.decode()
+    for customer in (small_bank.x, small_bank.w):
+        link = f'href="{reverse("customers:customer-detail", args=[customer.pk])}"'
+        assert link in tier_a and link not in tier_c
+    y_link = f'href="{reverse("customers:customer-detail", args=[small_bank.y.pk])}"'
+    assert y_link in tier_c and y_link not in tier_a
+    # A search with a tier keeps to the tier; an unknown tier is ignored, not an error.
+    assert f'href="{reverse("customers:customer-detail", args=[small_bank.y.pk])}"' not in client.get(
+        url, {"tier": "A", "q": small_bank.y.cif}).content.decode()
+    assert client.get(url, {"tier": "Z"}).status_code == 200
