@@ -38,6 +38,8 @@ from typing import Any
 
 import pandas as pd
 
+from segmentation.columns import RULE_FEATURES
+
 
 def gettext_noop(message: str) -> str:
     """Mark a msgid for makemessages; the form that shows it translates it.
@@ -47,29 +49,7 @@ def gettext_noop(message: str) -> str:
     return message
 
 
-ALLOWED_FEATURES: frozenset[str] = frozenset(
-    {
-        "recency_days",
-        "frequency_12m",
-        "monetary_in_12m",
-        "monetary_out_12m",
-        "deposit_balance",
-        "loans_outstanding",
-        "product_count",
-        "n_current",
-        "n_deposit",
-        "n_loan",
-        "n_mortgage",
-        "n_card",
-        "n_wealth",
-        "n_insurance",
-        "tenure_days",
-        "age",
-        "digital_share",
-        "value",
-        "responded_before",
-    }
-)
+ALLOWED_FEATURES = RULE_FEATURES
 OPERATORS: dict[str, str] = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "=", "!=": "<>"}
 KEYWORDS = frozenset({"and", "or", "not"})
 MAX_LENGTH = 2000

@@ -11,18 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import silhouette_score
 
-from segmentation.clustering import (
-    CLUSTER_FEATURES,
-    ENTERED,
-    LEFT,
-    SEGMENT_NAMES,
-    assign_segments,
-    learned_segments,
-    sample_silhouettes,
-    segment_names,
-    segment_profiles,
-    transition_matrix,
-)
+from segmentation.clustering import assign_segments, learned_segments, sample_silhouettes
+from segmentation.columns import CLUSTER_FEATURES
+from segmentation.profiles import ENTERED, LEFT, SEGMENT_NAMES, segment_names, segment_profiles, transition_matrix
 
 # Three kinds of customer, far apart on purpose: (age, deposits, loans, digital share, ...)
 KINDS = {

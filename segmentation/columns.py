@@ -1,0 +1,51 @@
+"""The per-customer feature columns the segmentation modules read: one list, so the clustering,
+the rule language and the profiles agree on what a feature is called."""
+
+from __future__ import annotations
+
+# The columns k-means sees. `value` and `responded_before` are outcomes we
+# profile segments by, not behaviour we cluster on.
+CLUSTER_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "frequency_12m",
+    "monetary_in_12m",
+    "monetary_out_12m",
+    "deposit_balance",
+    "loans_outstanding",
+    "product_count",
+    "n_current",
+    "n_deposit",
+    "n_loan",
+    "n_mortgage",
+    "n_card",
+    "n_wealth",
+    "n_insurance",
+    "tenure_days",
+    "age",
+    "digital_share",
+)
+
+# Skewed (money and counts): compared on a log scale.
+LOG_FEATURES: frozenset[str] = frozenset(
+    {
+        "recency_days",
+        "frequency_12m",
+        "monetary_in_12m",
+        "monetary_out_12m",
+        "deposit_balance",
+        "loans_outstanding",
+        "product_count",
+        "n_current",
+        "n_deposit",
+        "n_loan",
+        "n_mortgage",
+        "n_card",
+        "n_wealth",
+        "n_insurance",
+    }
+)
+
+PRODUCT_CATEGORIES: tuple[str, ...] = ("current", "deposit", "loan", "mortgage", "card", "wealth", "insurance")
+
+# What an analyst's rule may test: the clustering features and the outcomes profiles show.
+RULE_FEATURES: frozenset[str] = frozenset({*CLUSTER_FEATURES, "value", "responded_before"})
