@@ -43,6 +43,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_val_score, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from segmentation.propensity import capture_report, load_trusted_artefact
 
@@ -168,7 +169,8 @@ class ChurnModel:
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Churn risk per row of a ``churn_features`` frame."""
         _require_frame(frame, self.features, "accounts to score")
-        return self.estimator.predict_proba(frame.loc[:, list(self.features)])[:, 1]
+        with threadpool_limits(limits=1):
+            return self.estimator.predict_proba(frame.loc[:, list(self.features)])[:, 1]
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -196,6 +198,17 @@ def _candidates(seed: int) -> dict[str, BaseEstimator]:
 def train_churn_model(
     frame: pd.DataFrame, *, cutoff: dt.date, horizon_days: int, seed: int = 7, lookback_days: int = 90,
     min_transactions: int = 5, decline_ratio: float = 0.8,
+) -> ChurnModel:
+    """Train and evaluate a churn model; see ``_train_churn_model``."""
+    with threadpool_limits(limits=1):  # one native thread: fast on a busy two-core worker, reproducible
+        return _train_churn_model(frame, cutoff=cutoff, horizon_days=horizon_days, seed=seed,
+                                  lookback_days=lookback_days, min_transactions=min_transactions,
+                                  decline_ratio=decline_ratio)
+
+
+def _train_churn_model(
+    frame: pd.DataFrame, *, cutoff: dt.date, horizon_days: int, seed: int, lookback_days: int,
+    min_transactions: int, decline_ratio: float,
 ) -> ChurnModel:
     """Train and evaluate a churn model on a transactions frame.
 
