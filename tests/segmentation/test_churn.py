@@ -178,3 +178,4 @@ def test_churn_model_on_pkdd99_meets_its_measured_figures() -> None:
     assert report["test_auc"] >= 0.89
     assert report["out_of_fold_auc"] >= 0.787
     assert report["capture_top20"] >= 0.77
+    assert report["test_auc"] > report["baseline_test_auc_transactions_only"]
