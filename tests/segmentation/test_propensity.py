@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from segmentation.propensity import (
     FEATURES,
@@ -138,6 +140,16 @@ def test_capture_report_by_hand() -> None:
     assert report["capture_top20"] == pytest.approx(1 / 3)
     assert report["capture_top50"] == pytest.approx(2 / 3)
     assert report["lift_deciles"][0]["lift"] == pytest.approx(1 / 0.3)
+
+
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 1)), min_size=10, max_size=200))
+def test_capture_report_is_cumulative_and_ends_at_all_positives(rows: list[tuple[bool, float]]) -> None:
+    labels = np.array([label for label, _ in rows], dtype=int)
+    report = capture_report(labels, np.array([score for _, score in rows]))
+    captures = [d["cumulative_capture"] for d in report["lift_deciles"]]
+    assert captures == sorted(captures)
+    assert captures[-1] == (1.0 if labels.any() else 0.0)
+    assert report["capture_top20"] <= report["capture_top50"]
 
 
 def test_response_model_artefact_round_trip(model: ResponseModel, frame: pd.DataFrame) -> None:
