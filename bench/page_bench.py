@@ -79,12 +79,15 @@ def _bench(*, requests: int, database: str) -> dict:
         "customer_360_long_history": [f"/customers/{pk}/" for pk, _ in long_history],
         "list": ["/customers/", "/customers/?lifecycle_stage=dormant"]
         + [f"/customers/?home_branch={c['home_branch_id']}" for c in sample[:10]],
+        # The value-tier filter (empty lists before a value-scoring run is published).
+        "tier_filter": ["/customers/?tier=A", "/customers/?tier=B", "/customers/?tier=C"]
+        + [f"/customers/?tier=A&home_branch={c['home_branch_id']}" for c in sample[:3]],
         "name_search": [_search_url(c["name_key"][: rng.randint(3, 6)].strip()) for c in sample],
         "phone_id_search": [_search_url(c["phone"]) for c in sample if c["phone"]]
         + [_search_url(c["national_id"]) for c in sample if c["national_id"]],
     }
     shares = {"customer_360": 0.3, "customer_360_long_history": 0.2, "list": 0.2, "name_search": 0.15,
-              "phone_id_search": 0.15}
+              "phone_id_search": 0.15, "tier_filter": 0.1}
     plan = [(group, rng.choice(urls[group])) for group, share in shares.items() if urls[group]
             for _ in range(max(1, round(requests * share)))]
     rng.shuffle(plan)
@@ -117,6 +120,7 @@ def _bench(*, requests: int, database: str) -> dict:
         "customer_360_long_history_p95_ms": _percentile(timings["customer_360_long_history"], 95),
         "long_history_max_transactions": long_history[0][1] if long_history else 0,
         "list_p95_ms": _percentile(timings["list"], 95),
+        "tier_filter_p95_ms": _percentile(timings["tier_filter"], 95),
         "search_p95_ms": _percentile(search, 95),
         "name_search_p95_ms": _percentile(timings["name_search"], 95),
         "phone_id_search_p95_ms": _percentile(timings["phone_id_search"], 95),

@@ -46,7 +46,7 @@ from customers.selectors import (
 )
 from customers.services import customer_search_audit
 from customers.tables import CustomerTable
-from segmentation.selectors import TIER_ORDER, customer_value_summary, customer_values_in_tier
+from segmentation.selectors import TIER_ORDER, customer_in_tier, customer_value_summary
 
 TRANSACTIONS_PER_PAGE = 20
 
@@ -81,7 +81,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     else:
         queryset = customer_filter.qs
         if tier:
-            queryset = queryset.filter(pk__in=customer_values_in_tier(tier=tier))
+            queryset = queryset.filter(customer_in_tier(tier=tier))
     table = CustomerTable(queryset)
     per_page = table_configure(request, table, known_count=known_count)
     return render(request, "customers/customer_list.html", {

@@ -112,9 +112,11 @@ class CustomerValue(models.Model):
         indexes = [
             # The Lorenz curve: about 100 rows of a run picked by rank (rank = ANY(…)).
             models.Index(fields=["run", "rank"], name="custvalue_run_rank_idx"),
-            # Tier counts per branch and tier mix per RM, read from the index alone; the customer
-            # list's tier filter (a run's customers of one tier).
+            # Tier counts per branch and tier mix per RM, read from the index alone.
             models.Index(fields=["run", "tier", "branch", "rm"], name="custvalue_run_tier_idx"),
+            # The customer list's tier filter: EXISTS (run, tier, customer) probes while the list
+            # walks its name index, and its capped count merge-joins on customer id (index only).
+            models.Index(fields=["run", "tier", "customer"], name="custvalue_tier_customer_idx"),
             # Movers since the previous run (A→B, B→A…): the few rows whose tier changed, by rank.
             models.Index(
                 fields=["run", "previous_tier", "tier", "rank"], name="custvalue_run_movers_idx",

@@ -63,9 +63,14 @@ def test_tiers_by_branch_and_rm(small_bank, first_run, rm_a):
 
 
 def test_customers_in_tier_filters_the_customer_list(small_bank, first_run):
-    tier_a = Customer.objects.filter(pk__in=selectors.customer_values_in_tier(tier="A"))
+    tier_a = Customer.objects.filter(selectors.customer_in_tier(tier="A"))
 
     assert set(tier_a) == {small_bank.x, small_bank.w}
+    assert set(Customer.objects.filter(selectors.customer_in_tier(tier="C"))) == {small_bank.y}
+
+
+def test_customers_in_tier_before_any_run_is_nobody(small_bank):
+    assert not Customer.objects.filter(selectors.customer_in_tier(tier="A")).exists()
 
 
 def test_movers_page_counts_from_metrics(small_bank, first_run):
