@@ -11,6 +11,8 @@ class SegmentationConfig(AppConfig):
     def ready(self) -> None:
         # The run kinds this app supplies to the batch-run framework (crm_bank.runs).
         from crm_bank.runs.registry import register
+        from segmentation.segments import SEGMENTATION_KIND
         from segmentation.services import VALUE_SCORING_KIND
 
         register(VALUE_SCORING_KIND)
+        register(SEGMENTATION_KIND)

@@ -13,13 +13,18 @@ application (their admin is read-only); a retention job deletes a run's rows by 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
 from customers.models import Customer
+from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
+from segmentation.rules import RuleError, parse_rule
 
 
 class CustomerFeatures(models.Model):
@@ -127,3 +132,99 @@ class CustomerValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.customer_id} {self.tier}"
+
+
+def validate_rule_text(text: str) -> None:
+    """A rule segment's condition must parse; the message says what is wrong and where."""
+    try:
+        parse_rule(text)
+    except RuleError as exc:
+        raise ValidationError(gettext(exc.template) % exc.params, code="rule") from None
+
+
+class RuleSegment(models.Model):
+    """An analyst's segment: a condition on the per-customer features, recomputed every run."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=80, blank=True)
+    rule = models.TextField(
+        _("rule"), max_length=RULE_MAX_LENGTH, validators=[validate_rule_text],
+        help_text=_("Conditions on the features, e.g. age < 30 and digital_share > 0.7"),
+    )
+    description = models.TextField(_("description"), blank=True)
+    # Inactive segments keep their history but are left out of the next runs.
+    active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("rule segment")
+        verbose_name_plural = _("rule segments")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LearnedSegment(models.Model):
+    """One k-means segment of a segmentation run: its name, size and what it looks like."""
+
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("run"),
+    )
+    number = models.SmallIntegerField(_("segment number"))
+    # An English msgid from segmentation.profiles.NAME_RULES (" (2)" appended to a repeated name);
+    # pages translate it.
+    name = models.CharField(_("name"), max_length=80)
+    size = models.PositiveIntegerField(_("customers"))
+    # segmentation.profiles.segment_profiles' row: shares, means, medians, penetration, response rate.
+    profile = models.JSONField(_("profile"), default=dict)
+    # The centre in the features' own units (segmentation.columns.CLUSTER_FEATURES).
+    centroid = models.JSONField(_("centroid"), default=dict)
+
+    class Meta:
+        ordering = ["run", "number"]
+        verbose_name = _("learned segment")
+        verbose_name_plural = _("learned segments")
+        constraints = [
+            # Also the index of the segment page (a run's segments in order) and of the segment path.
+            models.UniqueConstraint(fields=["run", "number"], name="learnedsegment_run_number_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.number} {self.name}"
+
+
+class SegmentMembership(models.Model):
+    """Where a customer fell in one segmentation run: a learned segment and any rule segments."""
+
+    pk = models.CompositePrimaryKey("run_id", "customer_id")
+    # No foreign-key constraints, for the reasons in the module docstring (bulk-written derived rows).
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("customer"),
+    )
+    segment = models.SmallIntegerField(_("learned segment"))
+    # Ids of the RuleSegments whose rule held for the customer in this run (ascending).
+    rule_segments = ArrayField(models.IntegerField(), default=list, blank=True, verbose_name=_("rule segments"))
+
+    class Meta:
+        verbose_name = _("segment membership")
+        verbose_name_plural = _("segment memberships")
+        indexes = [
+            # The 360° page's segment path: one customer's memberships over the last runs.
+            models.Index(fields=["customer", "run"], name="segmember_customer_run_idx"),
+        ]
+        # The primary key (run, customer) serves the rest: a run's rows for the transition matrix
+        # (read once, when the next run finishes) and the delete of a run's rows before a rewrite.
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.customer_id} {self.segment}"

@@ -1,0 +1,381 @@
+"""The segmentation run: its steps for the run framework, the live count of a rule, how a run is asked for.
+
+1. prepare: customer-id ranges (chunk_ranges), after checking there are customers and data as of
+   the run's date.
+2. process_chunk: the SQL feature step for the range (segmentation/features.py), written for THIS
+   run. The run computes its own features rather than reading the published value-scoring run's:
+   that run may be as of another date or be replaced while this one works, and a segmentation
+   must be reproducible from its own run row (same data, params and seed → same segments).
+3. finish: the compact per-customer frame (features renamed to segmentation/columns.py's names,
+   the value by the 80/20 formula, whether the customer ever responded to a campaign) read into
+   pandas with one COPY; k-means (segmentation/clustering.py), the rule segments' masks, names
+   and profiles (segmentation/profiles.py), the transition matrix against the published run;
+   memberships COPYed in one statement, one LearnedSegment row per segment; the metrics.
+The framework publishes the run (the current pointer flips last), so pages never see half of it.
+
+The active rule segments are copied into the run's params when it is asked for, so a rule edited
+while the run works does not change it, and the run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from django.apps import apps
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.db.models import Q
+from django.utils.translation import gettext as _
+
+from crm_bank.runs.errors import RunError, RunParamsInvalid
+from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.services import run_start
+from customers.models import Customer
+from segmentation import scoring
+from segmentation.clustering import learned_segments
+from segmentation.columns import CLUSTER_FEATURES, PRODUCT_CATEGORIES
+from segmentation.features import customer_features_write
+from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
+from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
+from segmentation.rules import Rule, RuleError, parse_rule
+from segmentation.services import VALUE_SCORING, data_before, latest_transaction_date
+
+SEGMENTATION = "segmentation"
+SEGMENTATION_VERSION = "segmentation-1"
+CHUNK_SIZE = 20_000
+DEFAULT_SEED = 7
+DEFAULT_K_RANGE = (3, 8)
+SAMPLE_SIZE = 20_000
+
+
+# The compact frame: one SQL for the run's finish step and for a rule's live count
+
+def _campaign_contacts_table() -> str | None:
+    """The campaign contacts' table, looked up by name: campaigns sits above this app in the
+    layers, so it is never imported; the table is only read (whether a customer ever responded)."""
+    try:
+        model = apps.get_model("campaigns", "CampaignContact")
+    except LookupError:
+        return None
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[str, Any]]:
+    """SELECT of the run's per-customer frame, columns named as segmentation/columns.py names them.
+
+    `value` is the 80/20 formula (scoring.customer_value, default rates) in SQL, so a rule on value
+    counts the same customers live as the run's pandas mask does. `responded_before` is 1 for a
+    customer who accepted an offer (or whose previous campaign was a success) by the as-of date, 0
+    for one contacted without success, NULL for one never contacted.
+    """
+    weights = scoring.ValueWeights()
+    mix = ",\n".join(
+        f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
+    )
+    contacts = _campaign_contacts_table()
+    responded = (
+        f"""LEFT JOIN (
+            SELECT customer_id,
+                   max(CASE WHEN outcome = 'accepted' OR previous_outcome = 'success' THEN 1 ELSE 0 END)::float8
+                       AS responded_before
+            FROM {contacts}
+            WHERE (outcome IN ('accepted', 'declined', 'no_answer') OR previous_outcome <> '')
+              AND (contacted_on IS NULL OR contacted_on <= %(as_of)s)
+            GROUP BY customer_id
+        ) resp ON resp.customer_id = f.customer_id"""
+        if contacts else ""
+    )
+    sql = f"""SELECT f.customer_id,
+        f.recency_days::float8 AS recency_days,
+        f.frequency::float8 AS frequency_12m,
+        f.money_in::float8 AS monetary_in_12m,
+        f.money_out::float8 AS monetary_out_12m,
+        f.deposit_balance::float8 AS deposit_balance,
+        f.loans_outstanding::float8 AS loans_outstanding,
+        f.product_count::float8 AS product_count,
+        {mix},
+        f.tenure_days::float8 AS tenure_days,
+        f.age::float8 AS age,
+        f.digital_share,
+        greatest(f.deposit_balance::float8, 0) * %(deposit_margin)s
+          + greatest(f.loans_outstanding::float8, 0) * %(lending_spread)s
+          + greatest(f.card_payments::float8, 0) * %(card_income_per_payment)s
+          + greatest(f.fees_paid::float8, 0) * %(fee_share)s AS value,
+        {"resp.responded_before" if contacts else "NULL::float8"} AS responded_before
+    FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
+    {responded}
+    WHERE f.run_id = %(run)s"""
+    return sql, {"run": run_id, "as_of": as_of, **weights.as_dict()}
+
+
+def read_frame(*, run_id: int, as_of: datetime.date | None) -> pd.DataFrame:
+    """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id."""
+    sql, params = frame_sql(run_id=run_id, as_of=as_of)
+    return _copy_out(f"{sql} ORDER BY f.customer_id", params)
+
+
+def _copy_out(sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        # COPY takes no server-side parameters: psycopg binds them into the statement client-side.
+        statement = cursor.cursor.mogrify(sql, params) if params else sql
+        with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    return pd.read_csv(buffer, keep_default_na=False, na_values=[""])
+
+
+def rule_count(*, rule: Rule, run: Run) -> int:
+    """How many customers of `run`'s features the rule holds for: the count the form shows live.
+
+    The same frame and the same three-valued logic as the run's mask (rules.Rule.to_sql)."""
+    sql, params = frame_sql(run_id=run.pk, as_of=run.as_of)
+    where, values = rule.to_sql("f.")
+    named = {f"rule_{i}": value for i, value in enumerate(values)}
+    where = where.replace("%s", "{}").format(*(f"%({name})s" for name in named))
+    with connection.cursor() as cursor:
+        # The rule's own alias f points at the frame, not at the features table inside it.
+        cursor.execute(f"SELECT count(*) FROM ({sql}) f WHERE {where}", {**params, **named})
+        return cursor.fetchone()[0]
+
+
+def features_run_for_count() -> Run | None:
+    """The features a live count reads: the published segmentation run's, else the value run's
+    (both write the same features table), else None."""
+    pointers = {
+        pointer.kind: pointer.run
+        for pointer in CurrentRun.objects.select_related("run").filter(kind__in=[SEGMENTATION, VALUE_SCORING])
+    }
+    return pointers.get(SEGMENTATION) or pointers.get(VALUE_SCORING)
+
+
+# Parameters
+
+def segmentation_params_clean(params: dict) -> dict:
+    """The stored params: k (None: chosen by silhouette), seed, k range, sample size, chunk size and
+    the snapshot of the rule segments; RunParamsInvalid for anything else."""
+    unknown = set(params) - {"k", "seed", "k_range", "sample_size", "chunk_size", "rules"}
+    if unknown:
+        raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    k = params.get("k")
+    try:
+        seed = _whole(params.get("seed", DEFAULT_SEED))
+        k = None if k is None else _whole(k)
+        k_range = [_whole(v) for v in params.get("k_range", DEFAULT_K_RANGE)]
+        sample_size = _whole(params.get("sample_size", SAMPLE_SIZE))
+        chunk_size = _whole(params.get("chunk_size", CHUNK_SIZE))
+    except (TypeError, ValueError):
+        raise RunParamsInvalid(
+            _("k, the seed, the k range, the sample and chunk sizes must be whole numbers.")
+        ) from None
+    if k is not None and k < 2:
+        raise RunParamsInvalid(_("k must be at least 2 (got %(k)s): one segment is no segmentation.") % {"k": k})
+    if len(k_range) != 2 or k_range[0] < 2 or k_range[1] < k_range[0]:
+        raise RunParamsInvalid(_("The k range must be two numbers, 2 ≤ low ≤ high."))
+    if seed < 0 or sample_size < 2 or chunk_size < 1:
+        raise RunParamsInvalid(_("The seed must be ≥ 0, the sample size ≥ 2 and the chunk size ≥ 1."))
+    rules = [_rule_snapshot(item) for item in params.get("rules", [])]
+    for item in rules:
+        _parsed(item)
+    return {"k": k, "seed": seed, "k_range": k_range, "sample_size": sample_size, "chunk_size": chunk_size,
+            "rules": rules}
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
+def _rule_snapshot(item: Any) -> dict:
+    try:
+        return {"id": int(item["id"]), "name": str(item["name"]), "rule": str(item["rule"])}
+    except (TypeError, KeyError, ValueError):
+        raise RunParamsInvalid(_("Each rule segment needs an id, a name and a rule.")) from None
+
+
+def _parsed(item: dict) -> Rule:
+    try:
+        return parse_rule(item["rule"])
+    except RuleError as exc:
+        raise RunParamsInvalid(
+            _("The rule segment “%(name)s” no longer parses: %(error)s; correct or deactivate it.")
+            % {"name": item["name"], "error": _(exc.template) % exc.params}
+        ) from None
+
+
+# The run kind's steps
+
+def _check_data(as_of: datetime.date | None, k: int | None) -> None:
+    if as_of is None:
+        raise RunParamsInvalid(_("There are no transactions: segmentation needs data to learn from."))
+    # The feature step's own rule for who is a customer on the date.
+    customers = Customer.objects.filter(Q(customer_since__isnull=True) | Q(customer_since__lte=as_of)).count()
+    if customers == 0:
+        raise RunParamsInvalid(_("There are no customers to segment as of %(date)s.") % {"date": as_of})
+    if not data_before(as_of):
+        raise RunParamsInvalid(
+            _("No transaction is booked on or before %(date)s: choose a later as-of date.") % {"date": as_of}
+        )
+    if k is not None and k > customers:
+        raise RunParamsInvalid(
+            _("k = %(k)s is more segments than there are customers (%(customers)s).")
+            % {"k": k, "customers": customers}
+        )
+
+
+def segmentation_prepare(run: Run) -> list[tuple[int, int]]:
+    try:
+        _check_data(run.as_of, run.params.get("k"))
+    except RunParamsInvalid as exc:
+        raise RunError(str(exc)) from None
+    return chunk_ranges(Customer.objects.all(), size=int(run.params.get("chunk_size", CHUNK_SIZE)))
+
+
+def segmentation_chunk(run: Run, lo: int, hi: int) -> int:
+    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+
+
+def segmentation_finish(run: Run) -> dict:
+    """Segments and memberships of the whole run; returns the metrics (see the module docstring)."""
+    try:
+        rules = [(item, _parsed(item)) for item in run.params.get("rules", [])]
+    except RunParamsInvalid as exc:
+        raise RunError(str(exc)) from None
+    frame = read_frame(run_id=run.pk, as_of=run.as_of)
+    if frame.empty:
+        raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
+    try:
+        result = learned_segments(
+            frame, k=run.params.get("k"), seed=int(run.params.get("seed", DEFAULT_SEED)),
+            k_range=tuple(run.params.get("k_range", DEFAULT_K_RANGE)),
+            sample_size=int(run.params.get("sample_size", SAMPLE_SIZE)),
+        )
+    except ValueError as exc:
+        raise RunError(_("The customers cannot be segmented: %(error)s") % {"error": exc}) from None
+    labels = result.labels.reindex(frame["customer_id"].to_numpy())
+    rule_members = {item["id"]: rule.mask(frame).to_numpy() for item, rule in rules}
+    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
+    transitions = _transitions(previous_run_id, labels)
+    _write_memberships(run, frame["customer_id"], labels.to_numpy(), rule_members)
+    profiles = segment_profiles(frame, result.labels)
+    _write_segments(run, result.names, profiles, result.centroids)
+    return {
+        "customers": len(frame),
+        "k": result.k,
+        "k_fixed": run.params.get("k") is not None,
+        "seed": int(run.params.get("seed", DEFAULT_SEED)),
+        "silhouette": {str(k): round(score, 6) for k, score in sorted(result.silhouette.items())},
+        "sizes": {str(number): int(size) for number, size in profiles["size"].items()},
+        "names": {str(number): name for number, name in result.names.items()},
+        "rule_sizes": {str(rule_id): int(mask.sum()) for rule_id, mask in rule_members.items()},
+        "previous_run": previous_run_id,
+        "transitions": transitions,
+        # Enough to label a new customer as this run would (clustering.assign_segments).
+        "model": result.params,
+    }
+
+
+def _transitions(previous_run_id: int | None, labels: pd.Series) -> dict | None:
+    """Counts of customers from each segment of the published run to each of this one."""
+    if previous_run_id is None:
+        return None
+    previous = _copy_out(
+        f"SELECT customer_id, segment FROM {SegmentMembership._meta.db_table} WHERE run_id = %(run)s",
+        {"run": previous_run_id},
+    )
+    matrix = transition_matrix(previous.set_index("customer_id")["segment"], labels)
+    segments = [int(s) for s in matrix.index if s != ENTERED]
+    return {
+        "segments": segments,
+        "counts": [[int(matrix.loc[a, b]) for b in segments] for a in segments],
+        "left": [int(matrix.loc[a, LEFT]) for a in segments],
+        "entered": [int(matrix.loc[ENTERED, b]) for b in segments],
+    }
+
+
+def _write_memberships(run: Run, customer_ids: pd.Series, labels: np.ndarray, rule_members: dict) -> None:
+    # Rule ids as PostgreSQL array literals built column-wise ("{3,8}"), ascending by id.
+    arrays = pd.Series("", index=customer_ids.index)
+    for rule_id in sorted(rule_members):
+        arrays = arrays.where(~rule_members[rule_id], arrays + f"{rule_id},")
+    out = pd.DataFrame({
+        "run_id": run.pk,
+        "customer_id": customer_ids,
+        "segment": labels.astype("int64"),
+        "rule_segments": "{" + arrays.str.rstrip(",") + "}",
+    })
+    buffer = io.StringIO()
+    out.to_csv(buffer, index=False, header=False)
+    table = SegmentMembership._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(out.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+
+
+def _json_number(value: Any) -> float | int | None:
+    """jsonb has no NaN or infinity: a missing statistic is stored as null."""
+    if value is None:
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return int(number) if float(number).is_integer() and abs(number) < 2**53 else round(number, 6)
+
+
+def _write_segments(run: Run, names: dict[int, str], profiles: pd.DataFrame, centroids: pd.DataFrame) -> None:
+    LearnedSegment.objects.filter(run=run).delete()
+    LearnedSegment.objects.bulk_create(
+        LearnedSegment(
+            run=run, number=int(number), name=names[int(number)], size=int(profiles.loc[number, "size"]),
+            profile={column: _json_number(value) for column, value in profiles.loc[number].items()},
+            centroid={column: _json_number(centroids.loc[number, column]) for column in CLUSTER_FEATURES},
+        )
+        for number in profiles.index
+    )
+
+
+SEGMENTATION_KIND = RunKind(
+    name=SEGMENTATION,
+    version=SEGMENTATION_VERSION,
+    prepare=segmentation_prepare,
+    process_chunk=segmentation_chunk,
+    finish=segmentation_finish,
+    clean_params=segmentation_params_clean,
+    default_as_of=latest_transaction_date,
+)
+
+
+# Asking for a run (command, page, nightly task)
+
+def segmentation_start(
+    *,
+    as_of: datetime.date | None = None,
+    k: int | None = None,
+    seed: int | None = None,
+    started_by: AbstractBaseUser | None = None,
+    sync: bool = False,
+) -> Run:
+    """Queues (or with `sync`, runs) a segmentation run as of `as_of` (default: the latest
+    transaction date) with the active rule segments as they are now. Refused with a RunError,
+    nothing written, when there is nothing to segment as of that date, k is below 2 or above the
+    number of customers, a rule no longer parses, or a run is already queued or running."""
+    params: dict[str, Any] = {"k": k}
+    if seed is not None:
+        params["seed"] = seed
+    params["rules"] = [
+        {"id": pk, "name": name, "rule": rule}
+        for pk, name, rule in RuleSegment.objects.filter(active=True).order_by("pk").values_list("pk", "name", "rule")
+    ]
+    params = segmentation_params_clean(params)
+    as_of = as_of or latest_transaction_date()
+    _check_data(as_of, params["k"])
+    return run_start(kind=SEGMENTATION, params=params, as_of=as_of, started_by=started_by, sync=sync)
