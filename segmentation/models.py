@@ -12,6 +12,8 @@ application (their admin is read-only); a retention job deletes a run's rows by 
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -170,6 +172,17 @@ class RuleSegment(models.Model):
         return self.name
 
 
+_REPEATED_NAME = re.compile(r"^(?P<name>.*) \((?P<n>\d+)\)$")
+
+
+def segment_label(name: str) -> str:
+    """A learned segment's name in the reader's language; " (2)" on a repeated name stays."""
+    repeated = _REPEATED_NAME.match(name)
+    if repeated:
+        return f"{gettext(repeated['name'])} ({repeated['n']})"
+    return gettext(name) if name else ""
+
+
 class LearnedSegment(models.Model):
     """One k-means segment of a segmentation run: its name, size and what it looks like."""
 
@@ -198,6 +211,10 @@ class LearnedSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.number} {self.name}"
+
+    @property
+    def label(self) -> str:
+        return segment_label(self.name)
 
 
 class SegmentMembership(models.Model):

@@ -28,10 +28,12 @@ import numpy as np
 import pandas as pd
 from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -44,7 +46,7 @@ from segmentation.features import customer_features_write
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
 from segmentation.rules import Rule, RuleError, parse_rule
-from segmentation.services import VALUE_SCORING, data_before, latest_transaction_date
+from segmentation.services import data_before, latest_transaction_date
 
 SEGMENTATION = "segmentation"
 SEGMENTATION_VERSION = "segmentation-1"
@@ -132,7 +134,7 @@ def _copy_out(sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     return pd.read_csv(buffer, keep_default_na=False, na_values=[""])
 
 
-def rule_count(*, rule: Rule, run: Run) -> int:
+def rule_segment_count(*, rule: Rule, run: Run) -> int:
     """How many customers of `run`'s features the rule holds for: the count the form shows live.
 
     The same frame and the same three-valued logic as the run's mask (rules.Rule.to_sql)."""
@@ -144,16 +146,6 @@ def rule_count(*, rule: Rule, run: Run) -> int:
         # The rule's own alias f points at the frame, not at the features table inside it.
         cursor.execute(f"SELECT count(*) FROM ({sql}) f WHERE {where}", {**params, **named})
         return cursor.fetchone()[0]
-
-
-def features_run_for_count() -> Run | None:
-    """The features a live count reads: the published segmentation run's, else the value run's
-    (both write the same features table), else None."""
-    pointers = {
-        pointer.kind: pointer.run
-        for pointer in CurrentRun.objects.select_related("run").filter(kind__in=[SEGMENTATION, VALUE_SCORING])
-    }
-    return pointers.get(SEGMENTATION) or pointers.get(VALUE_SCORING)
 
 
 # Parameters
@@ -379,3 +371,22 @@ def segmentation_start(
     as_of = as_of or latest_transaction_date()
     _check_data(as_of, params["k"])
     return run_start(kind=SEGMENTATION, params=params, as_of=as_of, started_by=started_by, sync=sync)
+
+
+# Rule segments (the analysts' form)
+
+def rule_segment_create(
+    *, name: str, rule: str, name_zh: str = "", description: str = "", created_by: AbstractBaseUser | None = None,
+) -> RuleSegment:
+    """Saves a rule segment (the next run computes its members); RuleError if the rule does not parse."""
+    parse_rule(rule)
+    with transaction.atomic():
+        segment = RuleSegment.objects.create(
+            name=name, name_zh=name_zh, rule=rule, description=description,
+            created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        )
+        audit_record(
+            actor=created_by, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
+            object_type="rule_segment", object_id=segment.pk, detail={"name": name, "rule": rule},
+        )
+    return segment

@@ -21,7 +21,11 @@ from django.db.models import Exists, OuterRef
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.selectors import current_run
-from segmentation.models import CustomerValue
+from crm_bank.ui.names import localized
+from customers.models import Product
+from segmentation.columns import PRODUCT_CATEGORIES
+from segmentation.models import CustomerValue, LearnedSegment, RuleSegment, SegmentMembership, segment_label
+from segmentation.segments import SEGMENTATION
 from segmentation.services import VALUE_SCORING
 
 TIER_ORDER = {"A": 0, "B": 1, "C": 2}
@@ -248,3 +252,233 @@ def customer_in_tier(*, tier: str) -> Exists:
     Before the first run nobody is in a tier."""
     run_id = CurrentRun.objects.filter(kind=VALUE_SCORING).values_list("run_id", flat=True).first()
     return Exists(CustomerValue.objects.filter(run_id=run_id, tier=tier, customer_id=OuterRef("pk")))
+
+
+# The segmentation run: the segment page, rule segments, a customer's segment path
+
+def segmentation_run_current() -> Run | None:
+    """The published segmentation run, or None before the first one."""
+    return current_run(kind=SEGMENTATION)
+
+
+def segmentation_run_active() -> Run | None:
+    """The segmentation run queued or running now (at most one, by the runs' constraint)."""
+    return Run.objects.filter(kind=SEGMENTATION, status__in=Run.ACTIVE).only("id", "status").first()
+
+
+def features_run_for_count() -> Run | None:
+    """The features a rule's live count reads: the published segmentation run's, else the
+    published value run's (both write the same features table), else None. One query."""
+    pointers = {
+        pointer.kind: pointer.run
+        for pointer in CurrentRun.objects.select_related("run").filter(kind__in=[SEGMENTATION, VALUE_SCORING])
+    }
+    return pointers.get(SEGMENTATION) or pointers.get(VALUE_SCORING)
+
+
+@dataclass(frozen=True)
+class SegmentReportRow:
+    """One learned segment as the segment page reports it (shares and rates as fractions)."""
+
+    number: int
+    name: str
+    size: int
+    share: float | None
+    value_share: float | None
+    # (product category, % of the segment holding one), most held first.
+    penetration: list[tuple[str, float]]
+    digital_share: float | None
+    response_rate: float | None
+    median_age: float | None
+    median_deposit_balance: float | None
+
+    @property
+    def label(self) -> str:
+        return segment_label(self.name)
+
+    # Percentages for the page (None stays None: "no data", not 0 %).
+    @property
+    def share_percent(self) -> float | None:
+        return _percent(self.share)
+
+    @property
+    def value_percent(self) -> float | None:
+        return _percent(self.value_share)
+
+    @property
+    def digital_percent(self) -> float | None:
+        return _percent(self.digital_share)
+
+    @property
+    def response_percent(self) -> float | None:
+        return _percent(self.response_rate)
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * fraction
+
+
+def segment_report(*, run: Run) -> list[SegmentReportRow]:
+    """The run's learned segments with their profiles, in segment order (one query)."""
+    categories = dict(Product.Category.choices)
+    rows = []
+    for segment in LearnedSegment.objects.filter(run=run).order_by("number"):
+        profile = segment.profile
+        penetration = sorted(
+            ((str(categories.get(c, c)), 100 * profile[f"penetration_{c}"]) for c in PRODUCT_CATEGORIES
+             if profile.get(f"penetration_{c}")),
+            key=lambda item: -item[1],
+        )
+        rows.append(SegmentReportRow(
+            number=segment.number, name=segment.name, size=segment.size, share=profile.get("share"),
+            value_share=profile.get("value_share"), penetration=penetration,
+            digital_share=profile.get("digital_share"), response_rate=profile.get("response_rate"),
+            median_age=profile.get("median_age"), median_deposit_balance=profile.get("median_deposit_balance"),
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class TransitionCell:
+    count: int
+    # Share of the row's customers (0–100), which sets the cell's colour.
+    percent: float
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    label: str
+    cells: list[TransitionCell]
+    left: int
+    total: int
+
+
+@dataclass(frozen=True)
+class TransitionTable:
+    previous_run: Run
+    columns: list[str]
+    rows: list[TransitionRow]
+    entered: list[int]
+
+
+def segment_transitions(*, run: Run) -> TransitionTable | None:
+    """Who moved between the segments of the run this one superseded and this one's, as the run
+    recorded it; None for a first run. One query (both runs' segment names)."""
+    transitions = run.metrics.get("transitions")
+    previous_id = run.metrics.get("previous_run")
+    if not transitions or not previous_id:
+        return None
+    names = {(s.run_id, s.number): s.label for s in LearnedSegment.objects.filter(run_id__in=[run.pk, previous_id])}
+    previous_run = Run.objects.filter(pk=previous_id).only("id", "as_of", "finished_at").first()
+    segments = transitions["segments"]
+    rows = []
+    for number, counts, left in zip(segments, transitions["counts"], transitions["left"], strict=True):
+        total = sum(counts) + left
+        rows.append(TransitionRow(
+            label=names.get((previous_id, number), str(number)),
+            cells=[TransitionCell(count=n, percent=100 * n / total if total else 0.0) for n in counts],
+            left=left, total=total,
+        ))
+    return TransitionTable(
+        previous_run=previous_run, columns=[names.get((run.pk, number), str(number)) for number in segments],
+        rows=rows, entered=transitions["entered"],
+    )
+
+
+@dataclass(frozen=True)
+class RuleSegmentRow:
+    segment: RuleSegment
+    # Customers in it in the published run; None if that run did not compute it (new or inactive).
+    last_size: int | None
+
+
+def rule_segments_with_sizes(*, run: Run | None) -> list[RuleSegmentRow]:
+    """Every rule segment, active first, with its size in the published segmentation run."""
+    sizes = (run.metrics.get("rule_sizes") or {}) if run is not None else {}
+    return [
+        RuleSegmentRow(segment=segment, last_size=sizes.get(str(segment.pk)))
+        for segment in RuleSegment.objects.select_related("created_by").order_by("-active", "name")
+    ]
+
+
+@dataclass(frozen=True)
+class RuleSegmentRef:
+    id: int
+    name: str
+    name_zh: str
+
+    @property
+    def label(self) -> str:
+        return localized(english=self.name, chinese=self.name_zh)
+
+
+@dataclass(frozen=True)
+class SegmentStep:
+    """Where a customer was in one published segmentation run."""
+
+    run_id: int
+    as_of: datetime.date | None
+    published_at: datetime.datetime | None
+    segment: int
+    # The English msgid; `segment_label` is what a page shows.
+    segment_name: str
+    rule_segments: tuple[RuleSegmentRef, ...] = ()
+
+    @property
+    def segment_label(self) -> str:
+        return segment_label(self.segment_name)
+
+
+# A membership's rule segments as a JSON list of [id, name, name_zh], by name (alias m: the membership).
+_RULE_NAMES_SQL = f"""(SELECT coalesce(json_agg(json_build_array(rs.id, rs.name, rs.name_zh) ORDER BY rs.name), '[]')
+    FROM {RuleSegment._meta.db_table} rs WHERE rs.id = ANY(m.rule_segments))"""
+
+
+def _segment_step(row: tuple) -> SegmentStep:
+    run_id, as_of, published_at, segment, name, rules = row
+    if isinstance(rules, str):  # Django's psycopg set-up leaves json undecoded on a raw cursor
+        rules = json.loads(rules)
+    return SegmentStep(
+        run_id=run_id, as_of=as_of, published_at=published_at, segment=segment, segment_name=name,
+        rule_segments=tuple(RuleSegmentRef(id=i, name=n, name_zh=z) for i, n, z in rules),
+    )
+
+
+def customer_segment_path(*, customer_id: int, runs: int = 5) -> list[SegmentStep]:
+    """The customer's learned and rule segments in the last `runs` published segmentation runs,
+    oldest first (a path to draw left to right). One query: the memberships' (customer, run)
+    index, each run's segment by (run, number), the rule segments by id (deleted ones drop out,
+    names are today's). A run in progress or failed is never shown."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT * FROM (
+                    SELECT r.id, r.as_of, r.finished_at, m.segment, coalesce(ls.name, ''),
+                           {_RULE_NAMES_SQL}
+                    FROM {SegmentMembership._meta.db_table} m
+                    JOIN {Run._meta.db_table} r ON r.id = m.run_id
+                    LEFT JOIN {LearnedSegment._meta.db_table} ls ON ls.run_id = m.run_id AND ls.number = m.segment
+                    WHERE m.customer_id = %s AND r.kind = %s AND r.status IN (%s, %s)
+                    ORDER BY r.id DESC LIMIT %s
+                ) path ORDER BY 1""",
+            [customer_id, SEGMENTATION, Run.Status.SUCCEEDED, Run.Status.SUPERSEDED, runs],
+        )
+        rows = cursor.fetchall()
+    return [_segment_step(row) for row in rows]
+
+
+def customer_segment_current(*, customer_id: int) -> SegmentStep | None:
+    """The customer's segments in the published segmentation run (the 360° header badge), or None
+    before the first run or when the customer was not in it. One query."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT r.id, r.as_of, c.published_at, m.segment, coalesce(ls.name, ''),
+                       {_RULE_NAMES_SQL}
+                FROM {CurrentRun._meta.db_table} c
+                JOIN {Run._meta.db_table} r ON r.id = c.run_id
+                JOIN {SegmentMembership._meta.db_table} m ON m.run_id = c.run_id AND m.customer_id = %s
+                LEFT JOIN {LearnedSegment._meta.db_table} ls ON ls.run_id = m.run_id AND ls.number = m.segment
+                WHERE c.kind = %s""",
+            [customer_id, SEGMENTATION],
+        )
+        row = cursor.fetchone()
+    return _segment_step(row) if row is not None else None

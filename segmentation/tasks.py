@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from crm_bank.runs.errors import RunError
+from segmentation.segments import segmentation_start
 from segmentation.services import value_scoring_start
 
 logger = logging.getLogger(__name__)
@@ -23,4 +24,15 @@ def value_scoring_nightly() -> int | None:
         return value_scoring_start().pk
     except RunError as exc:
         logger.warning("Nightly value scoring not started: %s", exc)
+        return None
+
+
+@shared_task(name="segmentation.tasks.segmentation_nightly")
+def segmentation_nightly() -> int | None:
+    """The nightly segmentation run (k by silhouette, the default seed) as of the latest
+    transaction date; returns its id. Refused runs are logged and skipped, as above."""
+    try:
+        return segmentation_start().pk
+    except RunError as exc:
+        logger.warning("Nightly segmentation not started: %s", exc)
         return None

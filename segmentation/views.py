@@ -4,22 +4,48 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.selectors import run_progress
 from segmentation import selectors
-from segmentation.forms import MoversForm, ValueRunForm
+from segmentation.columns import RULE_FEATURES
+from segmentation.forms import MoversForm, RuleCountForm, RuleSegmentForm, SegmentationRunForm, ValueRunForm
+from segmentation.rules import parse_rule
+from segmentation.segments import (
+    SEGMENTATION,
+    rule_segment_count,
+    rule_segment_create,
+    segmentation_start,
+)
 from segmentation.services import VALUE_SCORING, value_scoring_start
 
 Role = StaffProfile.Role
 
 
-@staff_required()
+@require_GET
+@staff_required(Role.ANALYST)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "segmentation/index.html", {"value_run": selectors.value_run_current()})
+    """The segmentation report: the published run's learned segments, their transitions, Run now."""
+    run = selectors.segmentation_run_current()
+    context = {
+        "run": run, "active": selectors.segmentation_run_active(), "form": SegmentationRunForm(),
+        "value_run": selectors.value_run_current(),
+    }
+    if run is not None:
+        segments = selectors.segment_report(run=run)
+        context |= {
+            "segments": segments,
+            "transitions": selectors.segment_transitions(run=run),
+            "chart": {
+                "labels": [row.label for row in segments],
+                "sizes": [round(100 * (row.share or 0), 2) for row in segments],
+                "value_shares": [round(100 * (row.value_share or 0), 2) for row in segments],
+            },
+        }
+    return render(request, "segmentation/index.html", context)
 
 
 @require_GET
@@ -79,3 +105,65 @@ def value_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     if progress is None or progress.kind != VALUE_SCORING:
         raise Http404
     return render(request, "segmentation/_run_progress.html", {"progress": progress})
+
+
+@require_POST
+@staff_required(Role.ANALYST)
+def segmentation_run_start(request: HttpRequest) -> HttpResponse:
+    """"Run now": queues a segmentation run (the run's start writes the audit record)."""
+    form = SegmentationRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the as-of date as a date, k from 2 to 30 and the seed as a whole number."))
+        return redirect("segmentation:index")
+    try:
+        run = segmentation_start(
+            as_of=form.cleaned_data["as_of"], k=form.cleaned_data["k"], seed=form.cleaned_data["seed"],
+            started_by=request.user,
+        )
+    except RunError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Segmentation run #%(run)s queued.") % {"run": run.pk})
+    return redirect("segmentation:index")
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def segmentation_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress bar (htmx partial, polled every 2 s until the run is over)."""
+    progress = run_progress(run_id=run_id)
+    if progress is None or progress.kind != SEGMENTATION:
+        raise Http404
+    return render(request, "segmentation/_segmentation_run_progress.html", {"progress": progress})
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Role.ANALYST)
+def rule_segments(request: HttpRequest) -> HttpResponse:
+    """The rule segments with their last-run sizes, and the form that adds one."""
+    form = RuleSegmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        segment = rule_segment_create(**form.cleaned_data, created_by=request.user)
+        messages.success(
+            request, _("Rule segment “%(name)s” saved; the next segmentation run computes its members.")
+            % {"name": segment.name},
+        )
+        return redirect("segmentation:rules")
+    run = selectors.segmentation_run_current()
+    context = {
+        "form": form, "run": run, "rows": selectors.rule_segments_with_sizes(run=run),
+        "features": sorted(RULE_FEATURES),
+    }
+    return render(request, "segmentation/rulesegment_list.html", context)
+
+
+@require_POST
+@staff_required(Role.ANALYST)
+def rule_count(request: HttpRequest) -> HttpResponse:
+    """The live count (htmx partial): customers the rule holds for in the latest features."""
+    form = RuleCountForm(request.POST)
+    run = selectors.features_run_for_count()
+    context = {"form": form, "run": run, "count": None}
+    if form.is_valid() and run is not None:
+        context["count"] = rule_segment_count(rule=parse_rule(form.cleaned_data["rule"]), run=run)
+    return render(request, "segmentation/_rule_count.html", context)

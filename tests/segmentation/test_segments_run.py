@@ -187,3 +187,89 @@ def test_params_are_checked(params, message):
 def test_params_get_their_defaults():
     assert segmentation_params_clean({}) == {"k": None, "seed": 7, "k_range": [3, 8], "sample_size": 20_000,
                                              "chunk_size": 20_000, "rules": []}
+
+
+# The 360° page's selectors
+
+def test_customer_segment_path_lists_the_published_runs_oldest_first(segment_bank, django_assert_num_queries):
+    from segmentation.selectors import customer_segment_current, customer_segment_path
+
+    young_rule = RuleSegment.objects.create(name="Young", name_zh="年轻", rule="age < 30")
+    first = segmentation_start(as_of=AS_OF, k=3, sync=True)
+    young_rule.rule = "age > 200"
+    young_rule.save()
+    second = segmentation_start(as_of=AS_OF, k=3, sync=True)
+    Run.objects.create(kind=SEGMENTATION, status=Run.Status.FAILED)  # never shown
+    customer = segment_bank.young[0]
+
+    with django_assert_num_queries(1):
+        path = customer_segment_path(customer_id=customer.pk)
+
+    assert [step.run_id for step in path] == [first.pk, second.pk]
+    assert [step.as_of for step in path] == [AS_OF, AS_OF] and all(step.segment == 2 for step in path)
+    names = LearnedSegment.objects.filter(run=second, number=2).values_list("name", flat=True).get()
+    assert path[1].segment_name == names and path[1].segment_label == names
+    assert [r.label for r in path[0].rule_segments] == ["Young"] and path[1].rule_segments == ()
+    assert len(customer_segment_path(customer_id=customer.pk, runs=1)) == 1
+    with django_assert_num_queries(1):
+        current = customer_segment_current(customer_id=customer.pk)
+    assert current.run_id == second.pk and current.segment == 2
+    assert customer_segment_current(customer_id=0) is None and customer_segment_path(customer_id=0) == []
+
+
+# The command and the nightly schedule
+
+def test_run_segmentation_sync_publishes_and_prints_the_segments(segment_bank, capsys):
+    from django.core.management import call_command
+
+    call_command("run_segmentation", "--as-of", AS_OF.isoformat(), "--k", "3", "--seed", "5", "--sync")
+
+    run = Run.objects.get(kind=SEGMENTATION)
+    assert run.status == Run.Status.SUCCEEDED and run.params["seed"] == 5 and run.metrics["k"] == 3
+    out = capsys.readouterr().out
+    assert f"Run #{run.pk} published as of 2024-06-30: k = 3;" in out and "(12)" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--k", "0"], "k must be at least 2 \\(got 0\\)"), (["--k", "99"], "more segments than there are customers"),
+    (["--as-of", "30/06/2024"], "YYYY-MM-DD"), (["--as-of", "1990-01-01"], "No transaction is booked"),
+    (["--seed", "-2"], "seed must be"),
+])
+def test_run_segmentation_bad_input_is_a_command_error(segment_bank, args, message):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match=message):
+        call_command("run_segmentation", *args, "--sync")
+
+    assert not Run.objects.exists()
+
+
+def test_run_segmentation_queues_without_sync(segment_bank, capsys, django_capture_on_commit_callbacks):
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=False):
+        call_command("run_segmentation", "--as-of", AS_OF.isoformat())
+
+    run = Run.objects.get(kind=SEGMENTATION)
+    assert run.status == Run.Status.QUEUED and f"Run #{run.pk} queued" in capsys.readouterr().out
+
+
+def test_nightly_segmentation_schedule_is_seeded_once(db):
+    import importlib
+
+    from django.apps import apps
+    from django_celery_beat.models import PeriodicTask
+
+    migration = importlib.import_module("segmentation.migrations.0005_fill_segmentation_nightly_schedule")
+    migration.fill_schedule(apps, None)
+    migration.fill_schedule(apps, None)
+
+    task = PeriodicTask.objects.get(task="segmentation.tasks.segmentation_nightly")
+    assert task.enabled and (task.crontab.hour, task.crontab.minute) == ("3", "30")
+
+
+def test_nightly_segmentation_without_data_logs_and_starts_nothing(db, caplog):
+    from segmentation.tasks import segmentation_nightly
+
+    assert segmentation_nightly() is None
+    assert "Nightly segmentation not started" in caplog.text and not Run.objects.exists()
