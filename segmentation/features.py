@@ -86,20 +86,38 @@ mix AS (
     FROM (SELECT customer_id, category, count(*) AS n FROM owned WHERE is_open GROUP BY customer_id, category) m
     GROUP BY customer_id
 ),
+-- Per account first, over the 12 months only: a third of the rows, no join per transaction, no
+-- FILTER on the date. The range's account ids bound the scan (without them a merge join reads the
+-- (account, booked_at) index from its start for every chunk, and a run grows quadratically).
+txn_account AS (
+    SELECT t.account_id,
+           max(t.booked_at) AS last_booked,
+           count(*) AS frequency,
+           sum(t.amount) FILTER (WHERE t.direction = 'credit') AS money_in,
+           sum(t.amount) FILTER (WHERE t.direction = 'debit') AS money_out,
+           count(*) FILTER (WHERE t.kind = 'card_pay') AS card_payments,
+           sum(t.amount) FILTER (WHERE t.kind = 'fee') AS fees_paid,
+           count(*) FILTER (WHERE t.channel = ANY(%(digital)s)) AS digital
+    FROM {_table(Transaction)} t
+    WHERE t.account_id BETWEEN %(account_lo)s AND %(account_hi)s
+      AND t.booked_at >= %(start)s AND t.booked_at < %(end)s
+    GROUP BY t.account_id
+),
 txn AS (
     SELECT o.customer_id,
-           max(t.booked_at) AS last_booked,
-           count(*) FILTER (WHERE t.booked_at >= %(start)s) AS frequency,
-           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.direction = 'credit') AS money_in,
-           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.direction = 'debit') AS money_out,
-           count(*) FILTER (WHERE t.booked_at >= %(start)s AND t.kind = 'card_pay') AS card_payments,
-           sum(t.amount) FILTER (WHERE t.booked_at >= %(start)s AND t.kind = 'fee') AS fees_paid,
-           count(*) FILTER (WHERE t.booked_at >= %(start)s AND t.channel = ANY(%(digital)s)) AS digital
+           -- An account quiet for the 12 months: its last booking before them, one index probe.
+           max(coalesce(ta.last_booked, (
+               SELECT max(t.booked_at) FROM {_table(Transaction)} t
+               WHERE t.account_id = o.account_id AND t.booked_at < %(start)s
+           ))) AS last_booked,
+           sum(ta.frequency)::bigint AS frequency,
+           sum(ta.money_in) AS money_in,
+           sum(ta.money_out) AS money_out,
+           sum(ta.card_payments)::bigint AS card_payments,
+           sum(ta.fees_paid) AS fees_paid,
+           sum(ta.digital)::bigint AS digital
     FROM owned o
-    JOIN {_table(Transaction)} t ON t.account_id = o.account_id AND t.booked_at < %(end)s
-    -- The range's account ids bound the index scan: without them, a merge join reads the
-    -- (account, booked_at) index from its start for every chunk, and a run grows quadratically.
-    WHERE t.account_id BETWEEN (SELECT min(account_id) FROM owned) AND (SELECT max(account_id) FROM owned)
+    LEFT JOIN txn_account ta ON ta.account_id = o.account_id
     GROUP BY o.customer_id
 )
 INSERT INTO {_table(CustomerFeatures)} (
@@ -137,12 +155,23 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
         # spilling to disk at the default 4 MB, and JIT compiling costs more than it saves here.
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute("SET LOCAL jit = off")
+        # The tables a chunk reads are in memory after the first chunks: at the default 4, index
+        # look-ups of a chunk's 60,000 accounts look dearer than a scan of all three million.
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
+        # The range's accounts as literals: the planner then sees how many transactions they
+        # have and reads them in page order (a bitmap scan) instead of one heap visit per row.
+        cursor.execute(
+            f"SELECT min(account_id), max(account_id) FROM {_table(AccountHolder)}"
+            " WHERE customer_id BETWEEN %s AND %s AND role = 'owner'",
+            [lo, hi],
+        )
+        account_lo, account_hi = cursor.fetchone()
         cursor.execute(
             f"DELETE FROM {_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
             [run_id, lo, hi],
         )
         cursor.execute(FEATURES_SQL, {
-            "run": run_id, "lo": lo, "hi": hi, "as_of": as_of, "start": start, "end": end,
+            "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0, "as_of": as_of, "start": start, "end": end,
             "tz": str(timezone.get_default_timezone()), "credit": list(CREDIT_CATEGORIES),
             "loans": list(LOAN_CATEGORIES), "digital": list(DIGITAL_CHANNELS),
         })

@@ -10,7 +10,9 @@ import pytest
 from crm_bank.runs.models import Run
 from segmentation.features import customer_features_write, window_bounds
 from segmentation.models import CustomerFeatures
-from tests.segmentation.conftest import AS_OF, at
+from customers.models import AccountHolder, Channel, Transaction
+from tests.customers.factories import CustomerFactory
+from tests.segmentation.conftest import AS_OF, at, txn
 
 pytestmark = pytest.mark.django_db
 
@@ -65,6 +67,52 @@ def test_features_write_twice_replaces_the_range(small_bank):
     assert customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=hi) == 1
 
     assert CustomerFeatures.objects.filter(run=run).count() == 1
+
+
+def test_features_recency_of_an_account_quiet_for_the_twelve_months_is_its_last_older_booking(small_bank):
+    # Per account the step reads only the 12 months; a quiet account's recency comes from an index probe.
+    quiet = CustomerFactory(home_branch=small_bank.x.home_branch)
+    AccountHolder.objects.create(account=small_bank.x_loan, customer=quiet, role=AccountHolder.Role.OWNER)
+    txn(small_bank.x_loan, dt.date(2022, 3, 1), "70", Transaction.Direction.DEBIT, Transaction.Kind.LOAN_REPAYMENT,
+        Channel.BRANCH)
+    txn(small_bank.x_loan, dt.date(2023, 4, 30), "60", Transaction.Direction.DEBIT, Transaction.Kind.LOAN_REPAYMENT,
+        Channel.BRANCH)
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.x.pk, hi=quiet.pk)
+    rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
+
+    only_quiet = rows[quiet.pk]
+    assert only_quiet.recency_days == (AS_OF - dt.date(2023, 4, 30)).days
+    assert only_quiet.frequency == 0 and only_quiet.money_out == Decimal("0") and only_quiet.digital_share is None
+    # x's other accounts were busy in the 12 months: the quiet loan neither adds nor moves its recency.
+    x = rows[small_bank.x.pk]
+    assert (x.recency_days, x.frequency, x.money_out) == (10, 4, Decimal("330.00"))
+
+
+def test_features_of_a_joint_account_count_for_each_owner_in_every_chunk(small_bank):
+    partner = CustomerFactory(home_branch=small_bank.x.home_branch)
+    AccountHolder.objects.create(account=small_bank.x_current, customer=partner, role=AccountHolder.Role.OWNER)
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    # Two chunks: the partner's range holds only the shared account.
+    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.x.pk, hi=small_bank.x.pk)
+    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=partner.pk, hi=partner.pk)
+    rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
+
+    shared = rows[partner.pk]
+    assert (shared.recency_days, shared.frequency) == (10, 3)  # the current account's three in the 12 months
+    assert (shared.money_in, shared.money_out, shared.fees_paid) == (Decimal("500.00"), Decimal("250.00"),
+                                                                     Decimal("50.00"))
+    assert rows[small_bank.x.pk].frequency == 4
+
+
+def test_features_of_a_range_without_owned_accounts_are_empty_rows(small_bank):
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    assert customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.y.pk, hi=small_bank.y.pk) == 1
+
+    assert CustomerFeatures.objects.get(run=run).frequency == 0
 
 
 def test_window_bounds_are_the_twelve_months_ending_with_the_day():
