@@ -171,7 +171,8 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
             [run_id, lo, hi],
         )
         cursor.execute(FEATURES_SQL, {
-            "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0, "as_of": as_of, "start": start, "end": end,
+            "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0,
+            "as_of": as_of, "start": start, "end": end,
             "tz": str(timezone.get_default_timezone()), "credit": list(CREDIT_CATEGORIES),
             "loans": list(LOAN_CATEGORIES), "digital": list(DIGITAL_CHANNELS),
         })

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from crm_bank.runs.models import Run
+from customers.models import AccountHolder, Channel, Transaction
 from segmentation.features import customer_features_write, window_bounds
 from segmentation.models import CustomerFeatures
-from customers.models import AccountHolder, Channel, Transaction
 from tests.customers.factories import CustomerFactory
 from tests.segmentation.conftest import AS_OF, at, txn
 
