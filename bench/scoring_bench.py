@@ -7,7 +7,12 @@ otherwise). With fewer customers than asked it first generates them (seed 7). Ti
 - the baseline: `SELECT customer, count(*), sum(amount) … GROUP BY customer` over every owned
   account's transactions (the same rows the feature step reads), best of two;
 - the value-scoring run, in-process (`--sync`: one worker), from the claim to the publish;
-- the COPY of the per-customer results inside it (scores_written_per_s).
+- the COPY of the per-customer results inside it (scores_written_per_s);
+- k-means (segmentation.clustering.learned_segments) on the run's features read back from
+  CustomerFeatures, in a child process so that its peak RSS is its own (kmeans_s, kmeans_peak_rss_mb);
+- when the "segmentation" run kind is registered: the whole segmentation run against an analyst's
+  plain script (transactions out to pandas, RFM by groupby, StandardScaler, KMeans), the script
+  also in a child process (segmentation_over_pandas).
 The last line printed is one JSON object.
 """
 
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -32,6 +39,7 @@ from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from crm_bank.runs.models import Run  # noqa: E402
+from crm_bank.runs.registry import _kinds  # noqa: E402
 from customers.models import AccountHolder, Customer, Transaction  # noqa: E402
 from demo.synthetic import synthetic_bank_generate  # noqa: E402
 from segmentation import services  # noqa: E402
@@ -52,6 +60,93 @@ def bare_group_by() -> tuple[float, int, int]:
         cursor.execute(BARE_SQL)
         customers, transactions = cursor.fetchone()
     return time.perf_counter() - started, int(customers or 0), int(transactions or 0)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _kmeans_child(run_id: int, as_of, queue: multiprocessing.Queue) -> None:
+    """In a fresh process: read the run's features frame, time learned_segments on it."""
+    from django.db import connections
+
+    from segmentation.clustering import learned_segments
+    from segmentation.segments import read_frame
+
+    connections.close_all()  # the parent's connection is not this process's to use
+    frame = read_frame(run_id=run_id, as_of=as_of)
+    started = time.perf_counter()
+    result = learned_segments(frame, seed=SEED)
+    seconds = time.perf_counter() - started
+    queue.put({"kmeans_s": round(seconds, 2), "kmeans_peak_rss_mb": round(_peak_rss_mb()),
+               "kmeans_k": len(result.names) if result.names else None})
+
+
+ANALYST_SQL = (
+    f"SELECT h.customer_id, t.booked_at, t.amount FROM {AccountHolder._meta.db_table} h"
+    f" JOIN {Transaction._meta.db_table} t ON t.account_id = h.account_id WHERE h.role = 'owner'"
+)
+
+
+def _analyst_child(queue: multiprocessing.Queue) -> None:
+    """An analyst's plain script: every owned account's transactions into pandas, RFM, scaled, KMeans."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+    from django.db import connections
+    from sklearn.cluster import KMeans
+    from sklearn.preprocessing import StandardScaler
+
+    connections.close_all()
+    started = time.perf_counter()
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({ANALYST_SQL}) TO STDOUT WITH (FORMAT csv)") as copy:
+        for block in copy:
+            buffer.write(block)
+    buffer.seek(0)
+    txns = pd.read_csv(buffer, names=["customer_id", "booked_at", "amount"], parse_dates=["booked_at"])
+    as_of = txns["booked_at"].max()
+    rfm = txns.groupby("customer_id").agg(last=("booked_at", "max"), frequency=("amount", "size"),
+                                          monetary=("amount", "sum"))
+    rfm["recency"] = (as_of - rfm.pop("last")).dt.days
+    matrix = StandardScaler().fit_transform(np.log1p(rfm[["recency", "frequency", "monetary"]].clip(lower=0)))
+    KMeans(n_clusters=5, n_init=1, random_state=SEED).fit(matrix)
+    queue.put({"pandas_s": time.perf_counter() - started, "pandas_peak_rss_mb": round(_peak_rss_mb())})
+
+
+def _in_child(target, *args) -> dict:
+    """Runs target(*args, queue) in a forked process and returns what it put on the queue."""
+    connection.close()  # a fork must not share the parent's socket
+    queue: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
+    process = multiprocessing.get_context("fork").Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def segmentation_figures() -> dict:
+    """The whole segmentation run ÷ the analyst's script, when that run kind exists."""
+    if "segmentation" not in _kinds:
+        return {}
+    from segmentation.segments import segmentation_start
+
+    with override_settings(DEBUG=False):
+        started = time.perf_counter()
+        run = segmentation_start(sync=True, seed=SEED)
+        run_s = time.perf_counter() - started
+    if run.status != Run.Status.SUCCEEDED:
+        print(f"segmentation run #{run.pk} {run.status}: {run.error}")
+        return {}
+    analyst = _in_child(_analyst_child)
+    print(f"segmentation run #{run.pk}: {run_s:.2f} s; analyst's pandas script {analyst['pandas_s']:.2f} s "
+          f"(peak RSS {analyst['pandas_peak_rss_mb']} MB)")
+    return {
+        "segmentation_over_pandas": round(run_s / analyst["pandas_s"], 2),
+        "segmentation_s": round(run_s, 2),
+        "pandas_script_s": round(analyst["pandas_s"], 2),
+    }
 
 
 def main() -> None:
@@ -94,6 +189,9 @@ def main() -> None:
         sys.exit(f"run #{run.pk} {run.status}: {run.error}")
     print(f"value run #{run.pk} as of {run.as_of}: {run_s:.2f} s, {run.chunks_total} chunks; "
           f"top 20% share {run.metrics['top20_share']:.3f}, Gini {run.metrics['gini']:.3f}")
+    kmeans = _in_child(_kmeans_child, run.pk, run.as_of)
+    print(f"k-means on the run's features: {kmeans['kmeans_s']:.2f} s, peak RSS {kmeans['kmeans_peak_rss_mb']} MB")
+    segmentation = segmentation_figures()
     print(json.dumps({
         "value_job_over_sql": round(run_s / bare_s, 2),
         "value_job_s": round(run_s, 2),
@@ -102,7 +200,9 @@ def main() -> None:
         "customers": customers,
         "customers_scored": run.metrics["customers"],
         "transactions": transactions,
-        "workers": 1,
+        "workers": 1,  # --sync: chunks one after another in this process
+        **kmeans,
+        **segmentation,
         "top20_share": run.metrics["top20_share"],
         "gini": run.metrics["gini"],
     }))

@@ -1,0 +1,94 @@
+"""The 80/20 flow in Chromium: an analyst starts a value run, watches it finish, reads the results.
+
+The run goes through a real Celery worker (threads, in this process) and Redis, as in production:
+"Run now" only queues it. Uses Debian's Chromium (Playwright cannot download its own browser here).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from crm_bank.celery import app
+from crm_bank.runs.models import Run
+from segmentation.services import VALUE_SCORING
+from tests.segmentation import conftest as segmentation_fixtures
+
+CHROMIUM = Path(os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "pw-for-tests"
+# Playwright's sync API keeps an event loop on the main thread, where the test also uses the ORM.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM} (make test installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+# The small bank of the segmentation tests (its conftest is not this folder's).
+small_bank = segmentation_fixtures.small_bank
+
+
+@pytest.fixture
+def worker():
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
+        yield started
+
+
+def test_analyst_runs_value_scoring_from_the_page_and_sees_lorenz_and_tiers(
+    browser, live_server, analyst_b, small_bank, worker,
+):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "analyst_b")
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_load_state()
+
+    page.click("nav a:text('Value (80/20)')")
+    page.wait_for_url(f"{live_server.url}/segmentation/value/")
+    assert page.locator("#lorenz-chart").count() == 0  # nothing published yet
+
+    page.click("#value-run-form button[type=submit]")
+    # The bar polls every 2 s (htmx) until the worker has published the run.
+    page.wait_for_selector("#value-run-progress .progress")
+    page.wait_for_selector("#value-run-results", timeout=20_000)
+    assert page.get_attribute("#value-run-progress .progress", "aria-valuenow") == "100"
+    run = Run.objects.get(kind=VALUE_SCORING)
+    assert run.status == Run.Status.SUCCEEDED and run.started_by == analyst_b
+
+    page.click("#value-run-results")
+    page.wait_for_selector("#lorenz-chart")
+    # Chart.js has drawn the curve: the canvas has a size and pixels that are not blank.
+    drawn = page.evaluate(
+        "() => { const c = document.getElementById('lorenz-chart');"
+        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+        " return c.width > 0 && d.some((v, i) => i % 4 === 3 && v > 0); }"
+    )
+    assert drawn
+    branch_rows = page.locator("#branch-tiers tbody tr")
+    assert branch_rows.count() == 2  # small_bank's customers sit in branches A and B
+    assert small_bank.x.home_branch.name in page.inner_text("#branch-tiers")
+    page.screenshot(path=str(SCREENSHOTS / "value_run_flow.png"), full_page=True)
+    page.close()
