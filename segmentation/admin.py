@@ -1,11 +1,11 @@
-"""Rule segments are edited here too (the validator checks the rule); run results are read-only."""
+"""Rule segments are edited here too (the model's validator checks the rule). Run results are not:
+they are derived rows, shown on the segment page, and runs have their own read-only admin."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
-from segmentation.models import LearnedSegment, RuleSegment
+from segmentation.models import RuleSegment
 
 
 @admin.register(RuleSegment)
@@ -15,17 +15,3 @@ class RuleSegmentAdmin(admin.ModelAdmin):
     search_fields = ["name", "name_zh", "rule"]
     readonly_fields = ["created_by", "created_at", "updated_at"]
     list_select_related = ["created_by"]
-
-
-@admin.register(LearnedSegment)
-class LearnedSegmentAdmin(admin.ModelAdmin):
-    list_display = ["run", "number", "name", "size"]
-    list_filter = ["run__kind"]
-    list_select_related = ["run"]
-    readonly_fields = ["run", "number", "name", "size", "profile", "centroid"]
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
