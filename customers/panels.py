@@ -198,3 +198,17 @@ def value_line(access: CustomerAccess, summary) -> ValueLine | None:
                  for name, amount in drivers if amount],
         as_of=short_date(summary.as_of),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentLine:
+    as_of: str
+    segment: str
+    rules: list[str]
+
+
+def segment_lines(path: list) -> list[SegmentLine]:
+    """`path` is segmentation's customer_segment_path (oldest first); the last line is the latest run.
+    Segments are behaviour groups, not money: every member of staff sees them."""
+    return [SegmentLine(short_date(step.as_of), step.segment_label, [rule.label for rule in step.rule_segments])
+            for step in path]

@@ -25,6 +25,7 @@ from customers.panels import (
     change_lines,
     holding_lines,
     rm_lines,
+    segment_lines,
     transaction_lines,
     value_line,
 )
@@ -46,7 +47,7 @@ from customers.selectors import (
 )
 from customers.services import customer_search_audit
 from customers.tables import CustomerTable
-from segmentation.selectors import TIER_ORDER, customer_in_tier, customer_value_summary
+from segmentation.selectors import TIER_ORDER, customer_in_tier, customer_segment_path, customer_value_summary
 
 TRANSACTIONS_PER_PAGE = 20
 
@@ -128,6 +129,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
         "value": value_line(access, customer_value_summary(customer_id=pk)),
+        "segment_path": segment_lines(customer_segment_path(customer_id=pk)),
     })
 
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from segmentation.services import value_scoring_start
 from tests.segmentation.conftest import AS_OF
+from tests.segmentation.segment_bank import segment_bank_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,22 @@ def test_customer_list_filters_by_value_tier_within_budget(client, rm_a, small_b
     assert f'href="{reverse("customers:customer-detail", args=[small_bank.y.pk])}"' not in client.get(
         url, {"tier": "A", "q": small_bank.y.cif}).content.decode()
     assert client.get(url, {"tier": "Z"}).status_code == 200
+
+
+def test_360_page_shows_the_segment_badge_and_path_within_budget(
+    client, rm_b, segment_bank, django_assert_max_num_queries
+):
+    from segmentation.segments import segmentation_start
+    from tests.segmentation.segment_bank import AS_OF as SEGMENT_AS_OF
+
+    customer = segment_bank.everyone[0]
+    client.force_login(rm_b)
+    assert "Segment: not assigned yet" in _page(client, customer)
+    segmentation_start(as_of=SEGMENT_AS_OF, k=3, sync=True)
+    segmentation_start(as_of=SEGMENT_AS_OF, k=3, sync=True)
+    with django_assert_max_num_queries(QUERY_BUDGET_360):
+        page = _page(client, customer)
+    start = page.index('id="segment-panel"')
+    panel = page[start: page.index("</section>", start)]
+    assert 'id="segment-badge"' in page and "Segment: not assigned yet" not in page
+    assert panel.count("<li") == 2  # both published runs, oldest first
