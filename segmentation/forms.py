@@ -11,9 +11,13 @@ from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
 TIER_CHOICES = CustomerValue.Tier.choices
 
 
+# A date picker the size of the run buttons beside it (a bare input sat on its label's line).
+_DATE_INPUT = forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"})
+
+
 class ValueRunForm(forms.Form):
     as_of = forms.DateField(
-        label=_("As of"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("As of"), required=False, widget=_DATE_INPUT,
         help_text=_("Empty: the date of the latest transaction."),
     )
 
@@ -26,7 +30,7 @@ class MoversForm(forms.Form):
 
 class SegmentationRunForm(forms.Form):
     as_of = forms.DateField(
-        label=_("As of"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        label=_("As of"), required=False, widget=_DATE_INPUT,
         help_text=_("Empty: the date of the latest transaction."),
     )
     k = forms.IntegerField(
