@@ -42,3 +42,12 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[
             copy.write_row(row)
             written += 1
     return written
+
+
+def tables_analyze(*tables: str) -> None:
+    """Refreshes the planner's statistics after a bulk write, so queries on the new rows are planned
+    for what is there (a million new rows of a run with stale statistics turned a 60 ms list
+    filter into seconds). PostgreSQL skips, with a warning, a table the connected role does not
+    own (the least-privilege app role); autovacuum's analyse catches up there within minutes."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(connection.ops.quote_name(table) for table in tables)}")

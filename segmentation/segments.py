@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.bulk import tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -311,6 +312,7 @@ def _write_memberships(run: Run, customer_ids: pd.Series, labels: np.ndarray, ru
         cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
         with cursor.cursor.copy(f"COPY {table} ({', '.join(out.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
+    tables_analyze(table)
 
 
 def _json_number(value: Any) -> float | int | None:

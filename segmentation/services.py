@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm_bank.bulk import tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -175,6 +176,7 @@ def _write_values(run: Run, ranked: pd.DataFrame) -> None:
         columns = ", ".join(out.columns)
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
             copy.write(buffer.getvalue())
+    tables_analyze(table)
 
 
 def _read_frame(sql: str) -> pd.DataFrame:
