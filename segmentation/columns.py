@@ -25,25 +25,9 @@ CLUSTER_FEATURES: tuple[str, ...] = (
     "digital_share",
 )
 
-# Skewed (money and counts): compared on a log scale.
-LOG_FEATURES: frozenset[str] = frozenset(
-    {
-        "recency_days",
-        "frequency_12m",
-        "monetary_in_12m",
-        "monetary_out_12m",
-        "deposit_balance",
-        "loans_outstanding",
-        "product_count",
-        "n_current",
-        "n_deposit",
-        "n_loan",
-        "n_mortgage",
-        "n_card",
-        "n_wealth",
-        "n_insurance",
-    }
-)
+# Skewed (money and counts): compared on a log scale. Everything but tenure, age and the digital
+# share, which are spread evenly enough as they are.
+LOG_FEATURES: frozenset[str] = frozenset(CLUSTER_FEATURES) - {"tenure_days", "age", "digital_share"}
 
 PRODUCT_CATEGORIES: tuple[str, ...] = ("current", "deposit", "loan", "mortgage", "card", "wealth", "insurance")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -101,10 +102,8 @@ def value_run_start(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def value_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
-    progress = run_progress(run_id=run_id)
-    if progress is None or progress.kind != VALUE_SCORING:
-        raise Http404
-    return render(request, "segmentation/_run_progress.html", {"progress": progress})
+    return _run_progress_bar(request, run_id=run_id, kind=VALUE_SCORING, prefix="value",
+                             title=_("Value scoring run #%(run)s"), results="segmentation:value")
 
 
 @require_POST
@@ -131,10 +130,21 @@ def segmentation_run_start(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def segmentation_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
+    return _run_progress_bar(request, run_id=run_id, kind=SEGMENTATION, prefix="segmentation",
+                             title=_("Segmentation run #%(run)s"), results="segmentation:index")
+
+
+def _run_progress_bar(
+    request: HttpRequest, *, run_id: int, kind: str, prefix: str, title: str, results: str
+) -> HttpResponse:
+    """One progress bar for every run kind on these pages; it polls its own URL until the run is over."""
     progress = run_progress(run_id=run_id)
-    if progress is None or progress.kind != SEGMENTATION:
+    if progress is None or progress.kind != kind:
         raise Http404
-    return render(request, "segmentation/_segmentation_run_progress.html", {"progress": progress})
+    return render(request, "segmentation/_run_progress.html", {
+        "progress": progress, "prefix": prefix, "title": title % {"run": run_id},
+        "poll_url": request.path, "results_url": reverse(results),
+    })
 
 
 @require_http_methods(["GET", "POST"])
