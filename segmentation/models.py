@@ -29,11 +29,12 @@ from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
 from segmentation.rules import RuleError, parse_rule
 
 
-class CustomerFeatures(models.Model):
-    """What the SQL feature step knows of a customer as of the run's date (segmentation/features.py)."""
+class RunCustomerRow(models.Model):
+    """A run's result row for one customer, keyed (run, customer). No foreign-key constraints and no
+    indexes of their own: bulk-written derived rows (see the module docstring); the primary key leads
+    with run."""
 
     pk = models.CompositePrimaryKey("run_id", "customer_id")
-    # No index of their own: the primary key leads with run; branch and RM are read per run.
     run = models.ForeignKey(
         Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
     )
@@ -41,7 +42,17 @@ class CustomerFeatures(models.Model):
         Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
         verbose_name=_("customer"),
     )
-    # Snapshot of where the customer belonged when the run was made (tier tables by branch / RM).
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.customer_id}"
+
+
+class BranchSnapshotRow(RunCustomerRow):
+    """Where the customer belonged when the run was made (tier tables by branch and RM)."""
+
     branch = models.ForeignKey(
         Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
         verbose_name=_("branch"),
@@ -50,6 +61,14 @@ class CustomerFeatures(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
         related_name="+", verbose_name=_("RM"),
     )
+
+    class Meta:
+        abstract = True
+
+
+class CustomerFeatures(BranchSnapshotRow):
+    """What the SQL feature step knows of a customer as of the run's date (segmentation/features.py)."""
+
     # Null when the customer has no transaction on or before the as-of date.
     recency_days = models.IntegerField(_("days since last transaction"), null=True)
     frequency = models.IntegerField(_("transactions in 12 months"))
@@ -73,11 +92,8 @@ class CustomerFeatures(models.Model):
         # The primary key (run, customer) serves every read: a chunk's delete-then-insert by id range,
         # the value step's read of a run's rows, one customer's features.
 
-    def __str__(self) -> str:
-        return f"{self.run_id}:{self.customer_id}"
 
-
-class CustomerValue(models.Model):
+class CustomerValue(BranchSnapshotRow):
     """A customer's value, Pareto rank and tier in one run, with the money amounts that made it."""
 
     class Tier(models.TextChoices):
@@ -85,23 +101,6 @@ class CustomerValue(models.Model):
         B = "B", _("Tier B")
         C = "C", _("Tier C")
 
-    pk = models.CompositePrimaryKey("run_id", "customer_id")
-    # No index of their own: the primary key leads with run; branch and RM are read per run.
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
-    )
-    customer = models.ForeignKey(
-        Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("customer"),
-    )
-    branch = models.ForeignKey(
-        Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("branch"),
-    )
-    rm = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
-        related_name="+", verbose_name=_("RM"),
-    )
     value = models.DecimalField(_("value"), max_digits=18, decimal_places=2)
     rank = models.PositiveIntegerField(_("rank"))
     branch_rank = models.PositiveIntegerField(_("rank in branch"))
@@ -217,18 +216,9 @@ class LearnedSegment(models.Model):
         return segment_label(self.name)
 
 
-class SegmentMembership(models.Model):
+class SegmentMembership(RunCustomerRow):
     """Where a customer fell in one segmentation run: a learned segment and any rule segments."""
 
-    pk = models.CompositePrimaryKey("run_id", "customer_id")
-    # No foreign-key constraints, for the reasons in the module docstring (bulk-written derived rows).
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
-    )
-    customer = models.ForeignKey(
-        Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("customer"),
-    )
     segment = models.SmallIntegerField(_("learned segment"))
     # Ids of the RuleSegments whose rule held for the customer in this run (ascending).
     rule_segments = ArrayField(models.IntegerField(), default=list, blank=True, verbose_name=_("rule segments"))
