@@ -82,3 +82,14 @@ def customer_a(branch_a, rm_a):
         email="jana.novakova@example.cz", address_line="Vodickova 12", birth_date=datetime.date(1971, 3, 19),
         gender="F",
     )
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker on the broker: two threads take a run's chunks as N machines would."""
+    from celery.contrib.testing.worker import start_worker
+
+    from crm_bank.celery import app
+
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
+        yield started

@@ -5,41 +5,13 @@ Uses Debian's Chromium (Playwright cannot download its own browser here).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import pytest
-
 from crm_bank.org.models import StaffProfile
 from customers.services import customer_update
+from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
 from tests.customers.factories import account_for, transactions_for
 from tests.org.factories import StaffProfileFactory
 
-CHROMIUM = Path(os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "pw-for-tests"
-# Playwright's sync API keeps an event loop on the main thread, where the test also uses the ORM.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM} (make test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
+pytestmark = BROWSER_MARKS
 
 
 def _log_in(browser, live_server, username: str):

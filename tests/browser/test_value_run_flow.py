@@ -6,53 +6,18 @@ The run goes through a real Celery worker (threads, in this process) and Redis, 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from crm_bank.celery import app
 from crm_bank.runs.models import Run
 from segmentation.services import VALUE_SCORING
+from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
 from tests.segmentation import conftest as segmentation_fixtures
 
-CHROMIUM = Path(os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "pw-for-tests"
-# Playwright's sync API keeps an event loop on the main thread, where the test also uses the ORM.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.worker,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM} (make test installs it)"),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield chromium
-        chromium.close()
+pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
 
 
 # The small bank of the segmentation tests (its conftest is not this folder's).
 small_bank = segmentation_fixtures.small_bank
-
-
-@pytest.fixture
-def worker():
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
-        yield started
 
 
 def test_analyst_runs_value_scoring_from_the_page_and_sees_lorenz_and_tiers(

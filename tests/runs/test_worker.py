@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 import datetime
-import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
-from crm_bank.celery import app
 from crm_bank.runs import services
 from crm_bank.runs.models import Run, RunChunk
-from crm_bank.runs.selectors import current_run, run_progress
+from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_prepare, run_start
 from crm_bank.runs.tasks import run_chunk_task, runs_watchdog_task
 from tests.runs.conftest import KIND, User
+from tests.runs.waiting import wait_until_finished
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker():
-    # Two threads: the chunks of one run are taken by whichever is free, as by N machines.
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
-        yield started
-
-
-def wait_until_finished(run: Run, timeout: float = 30) -> Run:
-    deadline = time.monotonic() + timeout
-    while not run_progress(run_id=run.pk).finished:
-        assert time.monotonic() < deadline, f"run still {run_progress(run_id=run.pk)}"
-        time.sleep(0.1)
-    run.refresh_from_db()
-    return run
 
 
 def test_run_through_worker_publishes_then_second_run_supersedes(register_kind, count_users, five_users, worker):

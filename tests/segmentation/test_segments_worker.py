@@ -9,13 +9,13 @@ from crm_bank.runs.selectors import current_run
 from segmentation.models import LearnedSegment, SegmentMembership
 from segmentation.segments import SEGMENTATION, segmentation_start
 from segmentation.tasks import segmentation_nightly
+from tests.runs.waiting import wait_until_finished
 from tests.segmentation.segment_bank import AS_OF, PER_KIND, segment_bank_fixture  # noqa: F401
-from tests.segmentation.test_value_worker import wait_until_finished, worker  # noqa: F401
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def test_segmentation_run_through_worker_publishes_segments(segment_bank, worker):  # noqa: F811
+def test_segmentation_run_through_worker_publishes_segments(segment_bank, worker):
     from segmentation.models import RuleSegment
 
     RuleSegment.objects.create(name="Retirees", rule="age >= 65")
@@ -31,7 +31,7 @@ def test_segmentation_run_through_worker_publishes_segments(segment_bank, worker
     assert current_run(kind=SEGMENTATION) == run
 
 
-def test_nightly_segmentation_through_worker(segment_bank, worker):  # noqa: F811
+def test_nightly_segmentation_through_worker(segment_bank, worker):
     run_id = segmentation_nightly.delay().get(timeout=20)
 
     run = wait_until_finished(Run.objects.get(pk=run_id), timeout=120)

@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from celery.contrib.testing.worker import start_worker
 
-from crm_bank.celery import app
 from crm_bank.runs.models import Run
-from crm_bank.runs.selectors import current_run, run_progress
+from crm_bank.runs.selectors import current_run
 from segmentation.models import CustomerValue
 from segmentation.services import VALUE_SCORING, value_scoring_start
 from segmentation.tasks import value_scoring_nightly
+from tests.runs.waiting import wait_until_finished
 from tests.segmentation.conftest import AS_OF
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def worker():
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
-        yield started
-
-
-def wait_until_finished(run: Run, timeout: float = 60) -> Run:
-    deadline = time.monotonic() + timeout
-    while not run_progress(run_id=run.pk).finished:
-        assert time.monotonic() < deadline, f"run still {run_progress(run_id=run.pk)}"
-        time.sleep(0.1)
-    run.refresh_from_db()
-    return run
 
 
 def test_value_run_through_worker_publishes_tiers(small_bank, worker):
