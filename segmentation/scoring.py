@@ -47,6 +47,17 @@ class ValueWeights:
         return {name: float(rate) for name, rate in asdict(self).items()}
 
 
+# Each driver: (the input column it reads, the rate it is multiplied by). customer_value and
+# value_sql both read this, so the pandas and the SQL forms of the formula cannot drift apart.
+_DRIVER_TERMS = dict(zip(DRIVERS, zip(VALUE_INPUTS, ValueWeights.__dataclass_fields__, strict=True), strict=True))
+
+
+def value_sql(*, alias: str) -> str:
+    """The value formula as a SQL expression over the features row `alias`, with the rates as named
+    parameters (`ValueWeights.as_dict()`): for counting a rule on value live in PostgreSQL."""
+    return " + ".join(f"greatest({alias}.{column}::float8, 0) * %({rate})s" for column, rate in _DRIVER_TERMS.values())
+
+
 def customer_value(frame: pd.DataFrame, weights: ValueWeights | None = None) -> pd.DataFrame:
     """`frame`: customer_id and the VALUE_INPUTS columns (missing amounts count as 0).
 
@@ -55,10 +66,8 @@ def customer_value(frame: pd.DataFrame, weights: ValueWeights | None = None) -> 
     weights = weights or ValueWeights()
     inputs = {column: _amounts(frame, column) for column in VALUE_INPUTS}
     result = pd.DataFrame({"customer_id": frame["customer_id"].to_numpy()})
-    result["deposits"] = inputs["deposit_balance"].clip(min=0) * weights.deposit_margin
-    result["lending"] = inputs["loans_outstanding"].clip(min=0) * weights.lending_spread
-    result["cards"] = inputs["card_payments"].clip(min=0) * weights.card_income_per_payment
-    result["fees"] = inputs["fees_paid"].clip(min=0) * weights.fee_share
+    for driver, (column, rate) in _DRIVER_TERMS.items():
+        result[driver] = inputs[column].clip(min=0) * getattr(weights, rate)
     result["value"] = result[list(DRIVERS)].sum(axis=1)
     return result
 

@@ -106,10 +106,7 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
         f.tenure_days::float8 AS tenure_days,
         f.age::float8 AS age,
         f.digital_share,
-        greatest(f.deposit_balance::float8, 0) * %(deposit_margin)s
-          + greatest(f.loans_outstanding::float8, 0) * %(lending_spread)s
-          + greatest(f.card_payments::float8, 0) * %(card_income_per_payment)s
-          + greatest(f.fees_paid::float8, 0) * %(fee_share)s AS value,
+        {scoring.value_sql(alias="f")} AS value,
         {"resp.responded_before" if contacts else "NULL::float8"} AS responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
     {responded}
