@@ -29,11 +29,9 @@ observation window 90 days, ``min_transactions`` 5, ``decline_ratio`` 0.8: 777 e
 from __future__ import annotations
 
 import datetime as dt
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -45,7 +43,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from segmentation.propensity import capture_report, load_trusted_artefact
+from segmentation.artefacts import StoredModel
+from segmentation.propensity import capture_report
 
 TRANSACTION_COLUMNS = ("account_id", "booked_on", "amount", "direction", "balance_after")
 BANK_POSTED_KINDS = frozenset({"interest", "fee"})
@@ -160,29 +159,15 @@ def churn_labels(
 
 
 @dataclass
-class ChurnModel:
+class ChurnModel(StoredModel):
     """A fitted churn model, its report and the windows it was trained with."""
 
-    estimator: BaseEstimator
-    report: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = FEATURES
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Churn risk per row of a ``churn_features`` frame."""
         _require_frame(frame, self.features, "accounts to score")
-        with threadpool_limits(limits=1):
-            return self.estimator.predict_proba(frame.loc[:, list(self.features)])[:, 1]
-
-    def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        joblib.dump({"estimator": self.estimator, "report": self.report, "features": self.features}, buffer)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, expected_sha256: str) -> ChurnModel:
-        """Load an artefact this application wrote (digest-checked). Never call this on foreign bytes."""
-        payload = load_trusted_artefact(data, expected_sha256)
-        return cls(estimator=payload["estimator"], report=payload["report"], features=tuple(payload["features"]))
+        return self._scores(frame)
 
 
 def _candidates(seed: int) -> dict[str, BaseEstimator]:

@@ -54,12 +54,9 @@ never a file from elsewhere; it also checks the SHA-256 recorded at training tim
 
 from __future__ import annotations
 
-import hashlib
-import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -72,6 +69,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
+
+from segmentation.artefacts import StoredModel
 
 UCI_COLUMNS = (
     "age", "job", "marital", "education", "default", "balance", "housing", "loan", "contact", "day", "month",
@@ -144,47 +143,16 @@ def _previous_days_volume(contact_date: pd.Series) -> pd.DataFrame:
 
 
 @dataclass
-class ResponseModel:
+class ResponseModel(StoredModel):
     """A fitted, calibrated response model with its evaluation report."""
 
-    estimator: BaseEstimator
-    report: dict[str, Any] = field(default_factory=dict)
     features: tuple[str, ...] = FEATURES
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of subscribing, one per row of a ``response_frame_from_uci``-shaped frame."""
         _require_rows(frame, "rows to score")
         _require_columns(frame, self.features, "rows to score")
-        with threadpool_limits(limits=1):
-            return self.estimator.predict_proba(frame.loc[:, list(self.features)])[:, 1]
-
-    def to_bytes(self) -> bytes:
-        """Serialised model for a run artefact; the SHA-256 to check on load is ``artefact_sha256(data)``."""
-        buffer = io.BytesIO()
-        joblib.dump({"estimator": self.estimator, "report": self.report, "features": self.features}, buffer)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, expected_sha256: str) -> ResponseModel:
-        """Load an artefact this application wrote. Never call this on bytes from anywhere else."""
-        payload = load_trusted_artefact(data, expected_sha256)
-        return cls(estimator=payload["estimator"], report=payload["report"], features=tuple(payload["features"]))
-
-
-def artefact_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_trusted_artefact(data: bytes, expected_sha256: str) -> dict[str, Any]:
-    """Unpickle our own artefact after checking its digest (a changed or foreign blob is refused unread)."""
-    if not expected_sha256:
-        raise ValueError("An expected SHA-256 is required to load a model artefact.")
-    actual = artefact_sha256(data)
-    if actual != expected_sha256.lower():
-        raise ValueError(
-            f"Model artefact SHA-256 mismatch: expected {expected_sha256}, got {actual}. Refusing to load it."
-        )
-    return joblib.load(io.BytesIO(data))
+        return self._scores(frame)
 
 
 def _candidates(seed: int) -> dict[str, BaseEstimator]:

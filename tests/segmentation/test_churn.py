@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segmentation.artefacts import artefact_sha256
 from segmentation.churn import FEATURES, LABEL, ChurnModel, churn_features, churn_labels, train_churn_model
-from segmentation.propensity import artefact_sha256
 
 CUTOFF = dt.date(1994, 1, 1)
 HORIZON = 89  # 1994-01-01 … 1994-03-30, the partial file's last complete day

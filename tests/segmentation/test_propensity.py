@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from segmentation.artefacts import artefact_sha256
 from segmentation.propensity import (
     FEATURES,
     LABEL,
     ORDER,
     ResponseModel,
-    artefact_sha256,
     capture_report,
     response_frame_from_uci,
     train_response_model,
