@@ -235,3 +235,117 @@ class SegmentMembership(RunCustomerRow):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.customer_id} {self.segment}"
+
+
+# The model-training run (segmentation/training.py): fitted models, per-customer scores, per-segment actions.
+
+class ModelArtefact(models.Model):
+    """A model fitted by a model-training run: the serialised estimator (joblib, written by this
+    application only), its SHA-256, checked before every load, and its evaluation report."""
+
+    class Name(models.TextChoices):
+        RESPONSE = "response", _("Response propensity")
+        CHURN = "churn", _("Churn risk")
+
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("run"),
+    )
+    name = models.CharField(_("model"), max_length=20, choices=Name.choices)
+    # The pure module's MODEL_VERSION (propensity.py, churn.py): which features and code made it.
+    version = models.CharField(_("model version"), max_length=40)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    data = models.BinaryField(_("fitted model"))
+    report = models.JSONField(_("evaluation report"), default=dict)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "name"]
+        verbose_name = _("model artefact")
+        verbose_name_plural = _("model artefacts")
+        constraints = [
+            # Also the index of every read: a run's models, one model of a run by name.
+            models.UniqueConstraint(fields=["run", "name"], name="modelartefact_run_name_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.name} {self.version} {self.sha256[:12]}"
+
+
+class CustomerPrediction(RunCustomerRow):
+    """A customer's response propensity and churn risk in one model-training run, each with the one
+    reason a page shows: the strongest driver of the score, or why there is no score."""
+
+    # Probability of accepting a term-deposit call (calibrated); null: the inputs are missing.
+    propensity = models.FloatField(_("response propensity"), null=True)
+    # A scored customer: the feature that moved the score most (propensity.FEATURES); else a
+    # no-score code (training.NO_SCORE_REASONS).
+    propensity_reason = models.CharField(_("propensity reason"), max_length=40)
+    # The driver's value as text, or the missing inputs (comma-separated).
+    propensity_detail = models.CharField(_("propensity reason detail"), max_length=80, blank=True)
+    # Whether the driver raised (true) or lowered (false) the score; null without a score.
+    propensity_up = models.BooleanField(_("driver raises the propensity"), null=True)
+    # Model score of the customer's riskiest eligible account; null: no account the model can judge.
+    churn_risk = models.FloatField(_("churn risk"), null=True)
+    # Share (0-1) of the accounts the model was trained on that score below this customer's.
+    churn_percentile = models.FloatField(_("churn risk percentile"), null=True)
+    churn_reason = models.CharField(_("churn reason"), max_length=40)
+    churn_detail = models.CharField(_("churn reason detail"), max_length=80, blank=True)
+    churn_up = models.BooleanField(_("driver raises the churn risk"), null=True)
+
+    class Meta:
+        verbose_name = _("customer prediction")
+        verbose_name_plural = _("customer predictions")
+        # The primary key (run, customer) serves every read: the 360° page's look-up of one
+        # customer, a chunk's delete-then-insert by id range, the finish step's read of a run.
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.customer_id} {self.propensity} {self.churn_risk}"
+
+
+class SegmentAction(models.Model):
+    """One service action (product × channel) for one learned segment in a model-training run: the
+    predicted response and the expected value per contact (segmentation/actions.py says how)."""
+
+    class Basis(models.TextChoices):
+        RESPONSE_MODEL = "response_model", _("Response model (campaign outcomes)")
+        LOOK_ALIKE = "look_alike", _("Look-alike holding propensity (proxy)")
+
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("run"),
+    )
+    # The published segmentation run whose segments these are.
+    segmentation_run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("segmentation run"),
+    )
+    segment = models.SmallIntegerField(_("learned segment"))
+    # The segment's English name (LearnedSegment.name) as it was when the table was made.
+    segment_name = models.CharField(_("segment name"), max_length=80)
+    product_category = models.CharField(_("product category"), max_length=20)
+    channel = models.CharField(_("channel"), max_length=20)
+    basis = models.CharField(_("basis"), max_length=20, choices=Basis.choices)
+    # Customers the action is for: the segment's members without the product (with a score, for the
+    # response model).
+    customers = models.PositiveIntegerField(_("customers"))
+    predicted_response = models.FloatField(_("predicted response"))
+    # Null where the value formula has no rate for the product (wealth, insurance).
+    value_per_conversion = models.FloatField(_("value of a conversion"), null=True)
+    cost_per_contact = models.FloatField(_("cost per contact"))
+    expected_value = models.FloatField(_("expected value per contact"), null=True)
+
+    class Meta:
+        ordering = ["run", "segment", "-expected_value"]
+        verbose_name = _("segment action")
+        verbose_name_plural = _("segment actions")
+        constraints = [
+            # Also the index of the model page (a run's table in segment order) and of a campaign's
+            # look-up of one segment's actions.
+            models.UniqueConstraint(
+                fields=["run", "segment", "product_category", "channel"], name="segmentaction_run_key_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.segment} {self.product_category}×{self.channel}"
