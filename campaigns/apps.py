@@ -7,3 +7,11 @@ from django.utils.translation import gettext_lazy as _
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        # Segmentation learns responses from the contacts recorded here, through its registry
+        # (it sits below campaigns in the layers and never imports this app).
+        from campaigns.contact_history import CampaignContactHistory
+        from segmentation.contact_history import contact_history_register
+
+        contact_history_register(CampaignContactHistory())

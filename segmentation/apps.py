@@ -13,6 +13,8 @@ class SegmentationConfig(AppConfig):
         from crm_bank.runs.registry import register
         from segmentation.segments import SEGMENTATION_KIND
         from segmentation.services import VALUE_SCORING_KIND
+        from segmentation.training import MODEL_TRAINING_KIND
 
         register(VALUE_SCORING_KIND)
         register(SEGMENTATION_KIND)
+        register(MODEL_TRAINING_KIND)

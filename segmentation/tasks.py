@@ -9,6 +9,7 @@ from celery import shared_task
 from crm_bank.runs.errors import RunError
 from segmentation.segments import segmentation_start
 from segmentation.services import value_scoring_start
+from segmentation.training import model_training_start
 
 logger = logging.getLogger(__name__)
 
@@ -35,4 +36,15 @@ def segmentation_nightly() -> int | None:
         return segmentation_start().pk
     except RunError as exc:
         logger.warning("Nightly segmentation not started: %s", exc)
+        return None
+
+
+@shared_task(name="segmentation.tasks.model_training_weekly")
+def model_training_weekly() -> int | None:
+    """The weekly model-training run (default seed) as of the latest data; returns its id.
+    Refused runs (nothing to learn from, a run already active) are logged and skipped, as above."""
+    try:
+        return model_training_start().pk
+    except RunError as exc:
+        logger.warning("Weekly model training not started: %s", exc)
         return None
