@@ -7,8 +7,10 @@ and a template filter per cell costs more than the query that fetched it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -18,7 +20,8 @@ from django.utils.translation import gettext_lazy as _lazy
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
 from customers.masking import is_masked_field
-from customers.models import Account, AccountHolder, Channel, Product, RMAssignment, Transaction
+from customers.models import Account, AccountHolder, Channel, Customer, Product, RMAssignment, Transaction
+from customers.models.customer import Occupation
 from customers.selectors import FieldChange, Holding, RMPeriod, TransactionRow
 
 _CATEGORY = dict(Product.Category.choices)
@@ -212,3 +215,121 @@ def segment_lines(path: list) -> list[SegmentLine]:
     Segments are behaviour groups, not money: every member of staff sees them."""
     return [SegmentLine(short_date(step.as_of), step.segment_label, [rule.label for rule in step.rule_segments])
             for step in path]
+
+
+# Scores from the published model-training run: response propensity and churn risk
+
+# Segmentation computes them and sits above customers in the layers, so it plugs its reader in from
+# its AppConfig.ready() (segmentation.prediction_selectors.customer_prediction_summary) instead of
+# being imported here.
+_prediction_reader: Callable[..., Any] | None = None
+
+
+def prediction_reader_register(reader: Callable[..., Any]) -> None:
+    global _prediction_reader
+    _prediction_reader = reader
+
+
+def customer_predictions(*, customer_id: int) -> Any | None:
+    """The customer's scores (one query), or None before any run or without a reader."""
+    return _prediction_reader(customer_id=customer_id) if _prediction_reader is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionLine:
+    """The scores panel: each score with its one-line reason, and the run's date."""
+
+    as_of: str
+    published: str
+    propensity: str  # percent, "" without a score
+    propensity_reason: str
+    churn_level: str  # "high", "medium", "low"; "" without a score
+    churn_level_label: str
+    churn_top_percent: str  # "top x %" of the accounts the model was trained on
+    churn_reason: str
+
+
+_RESPONSE_DRIVERS = {
+    "age": _lazy("age"), "job": _lazy("occupation"), "marital": _lazy("marital status"),
+    "education": _lazy("education"), "default": _lazy("credit in default"), "balance": _lazy("account balance"),
+    "housing": _lazy("housing loan"), "loan": _lazy("personal loan"), "poutcome": _lazy("previous campaign outcome"),
+    "previous": _lazy("earlier contacts"), "pdays": _lazy("days since the last contact"),
+}
+_CHURN_DRIVERS = {
+    "transactions": _lazy("own transactions in the last 90 days"),
+    "transactions_last_30d_rate": _lazy("own transactions in the last 30 days"),
+    "transactions_trend": _lazy("trend of activity"), "credit_count": _lazy("incoming payments"),
+    "debit_count": _lazy("outgoing payments"), "credit_sum_log": _lazy("money in"), "debit_sum_log": _lazy("money out"),
+    "net_flow_ratio": _lazy("net flow of money"), "last_balance_log": _lazy("balance"),
+    "balance_change_ratio": _lazy("change of balance"), "min_balance_log": _lazy("lowest balance"),
+    "days_since_last": _lazy("days since the last own transaction"), "days_since_first": _lazy("age of the account"),
+    "cash_withdrawal_share": _lazy("share of cash withdrawals"), "mean_amount_log": _lazy("average amount"),
+}
+# What a masked viewer may not see of a driver's value (MASKING_RULES): the response model's balance,
+# and everything the churn model reads (it is all transactions).
+_RESPONSE_MONEY = {"balance": "balance"}
+_NO_SCORE = {
+    "no_transactions": _lazy("No score: the customer's own accounts have no transactions before the model's date."),
+    "too_new": _lazy("No score: the account is younger than the model's observation window."),
+    "too_quiet": _lazy("No score: too few own transactions in the observation window to judge."),
+}
+_REQUIRED_INPUTS = {"age": _lazy("age"), "marital_status": _lazy("marital status"),
+                    "current_account": _lazy("a current account")}
+_CHURN_LEVELS = {"high": _lazy("high"), "medium": _lazy("medium"), "low": _lazy("low")}
+_CODES = {
+    "success": _lazy("success"), "failure": _lazy("failure"), "unknown": _lazy("unknown"), "yes": _lazy("yes"),
+    "no": _lazy("no"), "never": _lazy("never"),
+    **dict(Occupation.choices), **dict(Customer.MaritalStatus.choices), **dict(Customer.Education.choices),
+}
+
+
+def _driver_value(detail: str) -> str:
+    try:
+        number = float(detail)
+    except ValueError:
+        return str(_CODES.get(detail, detail))
+    if number.is_integer():
+        return number_format(int(number), force_grouping=True)
+    return number_format(round(number, 2), decimal_pos=2, force_grouping=True)
+
+
+def _reason(access: CustomerAccess, *, driver: str, detail: str, up: bool | None, labels: dict,
+            masked_as: str | None) -> str:
+    value = _driver_value(detail)
+    if masked_as is not None and access.masked:
+        value = access.shown(masked_as, value)
+    text = gettext("Raised mainly by %(driver)s: %(value)s") if up else gettext(
+        "Lowered mainly by %(driver)s: %(value)s")
+    return text % {"driver": labels.get(driver, driver), "value": value}
+
+
+def _propensity_text(access: CustomerAccess, summary) -> tuple[str, str]:
+    if summary.propensity is None:
+        missing = [str(_REQUIRED_INPUTS.get(name, name)) for name in summary.propensity_detail.split(",") if name]
+        return "", gettext("No score: the response model needs %(inputs)s, not recorded for this customer.") % {
+            "inputs": ", ".join(missing)}
+    return number_format(round(100 * summary.propensity, 1), decimal_pos=1), _reason(
+        access, driver=summary.propensity_reason, detail=summary.propensity_detail, up=summary.propensity_up,
+        labels=_RESPONSE_DRIVERS, masked_as=_RESPONSE_MONEY.get(summary.propensity_reason))
+
+
+def _churn_text(access: CustomerAccess, summary) -> tuple[str, str]:
+    if summary.churn_risk is None:
+        return "", str(_NO_SCORE.get(summary.churn_reason, summary.churn_reason))
+    return number_format(max(1, round(100 * (1 - summary.churn_percentile)))), _reason(
+        access, driver=summary.churn_reason, detail=summary.churn_detail, up=summary.churn_up, labels=_CHURN_DRIVERS,
+        masked_as="transactions")
+
+
+def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:
+    """`summary` is segmentation's CustomerPredictionSummary (via customer_predictions), or None."""
+    if summary is None:
+        return None
+    propensity, propensity_reason = _propensity_text(access, summary)
+    top, churn_reason = _churn_text(access, summary)
+    return PredictionLine(
+        as_of=short_date(summary.as_of), published=short_date(summary.published_at), propensity=propensity,
+        propensity_reason=propensity_reason, churn_level=summary.churn_level,
+        churn_level_label=str(_CHURN_LEVELS.get(summary.churn_level, "")), churn_top_percent=top,
+        churn_reason=churn_reason,
+    )

@@ -23,14 +23,14 @@ Where each number comes from, and what the data support
 * **Value of a conversion**: the yearly value the product's driver in the 80/20 value formula
   (segmentation/scoring.py, the rates of ValueWeights) brings for a typical customer: the median
   driver amount × its rate, where the amount is the deposit balance (current accounts, deposits),
-  the loans outstanding (loans, mortgages) or 12 months' card payments (cards). The median is taken,
-  first choice first, over (1) the segment's holders of the product with a recorded amount, when
-  there are at least MIN_HOLDERS of them; (2) all such holders in the bank; (3) the segment's members
-  with a recorded amount (for a product nobody holds yet, e.g. a term deposit no open account shows:
-  "the new money is about what a typical member keeps with us"). A zero amount counts as not
-  recorded (the demo's telemarketing loans carry no principal). No amount anywhere, or no rate for
-  the product (wealth, insurance): no value and no expected value. Amounts are in the accounts'
-  currencies (the demo bank keeps its CZK and EUR customers in different segments).
+  the loans outstanding (loans, mortgages) or 12 months' card payments (cards). The median is taken
+  over the segment's holders of the product with a recorded amount when there are at least
+  MIN_HOLDERS of them, else over all the segment's members with a recorded amount (for a product
+  nobody in the segment holds yet, e.g. a term deposit: "the new money is about what a typical
+  member keeps with us"). A zero amount counts as not recorded (the demo's telemarketing loans carry
+  no principal). Never bank-wide: amounts are in the accounts' currencies, and the demo bank's CZK
+  and EUR customers fall in different segments. No amount in the segment, or no rate for the product
+  (wealth, insurance): no value and no expected value.
 * **Cost per contact**: CHANNEL_COSTS, assumed planning figures in the accounts' currency units,
   not taken from any data; they are stored in each run's parameters, so every expected value can be
   traced to the costs it used, and a bank replaces them with its own.
@@ -66,7 +66,7 @@ SKEWED = frozenset({"tenure_days", "recency_days", "frequency_12m", "monetary_in
 CHANNEL_COSTS: dict[str, float] = {
     "branch": 12.0, "call_centre": 4.0, "post": 1.2, "sms": 0.08, "email": 0.05, "web": 0.02, "mobile": 0.02,
 }
-MIN_HOLDERS = 5  # fewer holders in a segment: the product's value per conversion is the bank-wide one
+MIN_HOLDERS = 5  # fewer holders in a segment: the value of a conversion comes from all its members
 MIN_CLASS = 10  # fewer holders or non-holders in the whole frame: no look-alike model for the product
 SAMPLE_SIZE = 50_000  # look-alike models learn from at most this many customers (seeded sample)
 
@@ -140,8 +140,8 @@ def look_alike_propensities(frame: pd.DataFrame, *, seed: int) -> LookAlike:
 
 
 def value_per_conversion(frame: pd.DataFrame, weights: ValueWeights) -> pd.DataFrame:
-    """Per (segment, product category): the yearly value of a conversion (see the module docstring
-    for the order in which holders and members are asked); NaN when nothing supports a value."""
+    """Per (segment, product category): the yearly value of a conversion (see the module docstring:
+    the segment's holders, else its members); NaN when nothing in the segment supports a value."""
     rates = weights.as_dict()
     rows = []
     segments = sorted(frame["segment"].unique())
@@ -152,14 +152,11 @@ def value_per_conversion(frame: pd.DataFrame, weights: ValueWeights) -> pd.DataF
         column, rate = VALUE_DRIVER[category]
         recorded = frame[frame[column] > 0]
         holders = recorded[recorded[f"n_{category}"].fillna(0) > 0]
-        bank_wide = holders[column].median() if len(holders) else np.nan
         by_segment = holders.groupby("segment")[column].agg(["median", "size"])
         members = recorded.groupby("segment")[column].median()
         for segment in segments:
             if segment in by_segment.index and by_segment.at[segment, "size"] >= MIN_HOLDERS:
                 amount = by_segment.at[segment, "median"]
-            elif np.isfinite(bank_wide):
-                amount = bank_wide
             else:
                 amount = members.get(segment, np.nan)
             rows.append((segment, category, float(amount) * rates[rate]))

@@ -16,3 +16,12 @@ urlpatterns = [
     path("rules/", views.rule_segments, name="rules"),
     path("rules/count/", views.rule_count, name="rule-count"),
 ]
+
+# The models page (segmentation/model_views.py).
+from segmentation import model_views  # noqa: E402
+
+urlpatterns += [
+    path("models/", model_views.model_overview, name="models"),
+    path("models/runs/", model_views.model_training_run_start, name="models-run-start"),
+    path("models/runs/<int:run_id>/progress/", model_views.model_training_run_progress, name="models-run-progress"),
+]

@@ -1,0 +1,66 @@
+"""The models page: the published model-training run's models, their figures and the per-segment
+action table; Train now with its progress bar."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from crm_bank.org.decorators import staff_required
+from crm_bank.org.models import StaffProfile
+from crm_bank.runs.errors import RunError
+from segmentation import prediction_selectors
+from segmentation.actions import CHANNEL_COSTS
+from segmentation.model_forms import ModelTrainingForm
+from segmentation.training import MODEL_TRAINING, model_training_start
+from segmentation.views import _run_progress_bar
+
+Role = StaffProfile.Role
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def model_overview(request: HttpRequest) -> HttpResponse:
+    run = prediction_selectors.model_training_run_current()
+    context = {"run": run, "active": prediction_selectors.model_training_run_active(), "form": ModelTrainingForm()}
+    if run is not None:
+        models = prediction_selectors.model_summaries(run=run)
+        context |= {
+            "response": models.get("response"), "churn": models.get("churn"),
+            "actions": prediction_selectors.segment_action_table(run=run),
+            "channel_costs": [
+                (prediction_selectors.channel_label(code), cost)
+                for code, cost in sorted(run.params.get("channel_costs", CHANNEL_COSTS).items(), key=lambda i: -i[1])
+            ],
+        }
+    return render(request, "segmentation/model_overview.html", context)
+
+
+@require_POST
+@staff_required(Role.ANALYST)
+def model_training_run_start(request: HttpRequest) -> HttpResponse:
+    """"Train now": queues a model-training run (the run's start writes the audit record)."""
+    form = ModelTrainingForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the as-of date as a date and the seed as a whole number, or leave them "
+                                  "empty."))
+        return redirect("segmentation:models")
+    try:
+        run = model_training_start(as_of=form.cleaned_data["as_of"], seed=form.cleaned_data["seed"],
+                                   started_by=request.user)
+    except RunError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Model training run #%(run)s queued.") % {"run": run.pk})
+    return redirect("segmentation:models")
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def model_training_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress bar (htmx partial, polled every 2 s until the run is over)."""
+    return _run_progress_bar(request, run_id=run_id, kind=MODEL_TRAINING, prefix="models",
+                             title=_("Model training run #%(run)s"), results="segmentation:models")
