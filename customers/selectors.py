@@ -245,7 +245,7 @@ _TRANSACTIONS_NEWEST_FIRST = (
 def customer_transactions_window(*, account_ids: list[int], offset: int, limit: int) -> list[TransactionRow]:
     """Rows offset … offset+limit of the accounts' transactions, newest first, in one query.
 
-    Each account contributes at most offset+limit rows read straight off txn_account_booked_idx
+    Each account contributes at most offset+limit rows read straight off txn_account_booked_cover_idx
     (the LATERAL join walks that index per account), and only those are merged and sorted:
     `account_id IN (…) ORDER BY booked_at` would sort a customer's whole history (19k rows, 50 ms)
     to show twenty. One fixed statement, whatever the number of accounts: nothing to build per call.

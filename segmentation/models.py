@@ -94,14 +94,21 @@ class CustomerFeatures(BranchSnapshotRow):
 
 
 class CustomerValue(BranchSnapshotRow):
-    """A customer's value, Pareto rank and tier in one run, with the money amounts that made it."""
+    """A customer's value, Pareto rank and tier in one run.
+
+    The money per driver is not stored: it is the run's features (CustomerFeatures, same key) times
+    the run's rates (Run.params["weights"]), computed when one customer's page asks for it. The
+    run's Lorenz curve is in its metrics and its tier counts per branch and RM in ValueTierSummary,
+    so the million rows need only the indexes below and are written at well over 100,000 a second.
+    """
 
     class Tier(models.TextChoices):
         A = "A", _("Tier A")
         B = "B", _("Tier B")
         C = "C", _("Tier C")
 
-    value = models.DecimalField(_("value"), max_digits=18, decimal_places=2)
+    # A yearly contribution estimate in money, computed in floating point and rounded to cents.
+    value = models.FloatField(_("value"))
     rank = models.PositiveIntegerField(_("rank"))
     branch_rank = models.PositiveIntegerField(_("rank in branch"))
     share = models.FloatField(_("share of value"))
@@ -109,17 +116,11 @@ class CustomerValue(BranchSnapshotRow):
     tier = models.CharField(_("tier"), max_length=1, choices=Tier.choices)
     # The tier in the run this one superseded ("" if the customer was not in it, or no previous run).
     previous_tier = models.CharField(_("previous tier"), max_length=1, choices=Tier.choices, blank=True)
-    # Money per driver of scoring.customer_value, e.g. {"deposits": 1520.4, "lending": 0, …}.
-    drivers = models.JSONField(_("value drivers"), default=dict)
 
     class Meta:
         verbose_name = _("customer value")
         verbose_name_plural = _("customer values")
         indexes = [
-            # The Lorenz curve: about 100 rows of a run picked by rank (rank = ANY(…)).
-            models.Index(fields=["run", "rank"], name="custvalue_run_rank_idx"),
-            # Tier counts per branch and tier mix per RM, read from the index alone.
-            models.Index(fields=["run", "tier", "branch", "rm"], name="custvalue_run_tier_idx"),
             # The customer list's tier filter: EXISTS (run, tier, customer) probes while the list
             # walks its name index, and its capped count merge-joins on customer id (index only).
             models.Index(fields=["run", "tier", "customer"], name="custvalue_tier_customer_idx"),
@@ -133,6 +134,41 @@ class CustomerValue(BranchSnapshotRow):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.customer_id} {self.tier}"
+
+
+class ValueTierSummary(models.Model):
+    """How many customers of one branch and RM a value run put in each tier, and their value: the
+    tier table per branch and the tier mix per RM read these few rows, not a million."""
+
+    run = models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("run"),
+    )
+    branch = models.ForeignKey(
+        Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=_("branch"),
+    )
+    rm = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True,
+        related_name="+", verbose_name=_("RM"),
+    )
+    tier = models.CharField(_("tier"), max_length=1, choices=CustomerValue.Tier.choices)
+    customers = models.PositiveIntegerField(_("customers"))
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        verbose_name = _("value tier summary")
+        verbose_name_plural = _("value tier summaries")
+        constraints = [
+            # Also the index of both reads: one run's rows.
+            models.UniqueConstraint(
+                fields=["run", "branch", "rm", "tier"], name="valuetiersummary_run_branch_rm_tier_uniq",
+                nulls_distinct=False,
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.branch_id}/{self.rm_id} {self.tier} {self.customers}"
 
 
 def validate_rule_text(text: str) -> None:

@@ -72,6 +72,13 @@ def customer_value(frame: pd.DataFrame, weights: ValueWeights | None = None) -> 
     return result
 
 
+def value_drivers(inputs: dict[str, float | None], weights: dict[str, float]) -> dict[str, float]:
+    """One customer's money per driver (rounded to cents) from their VALUE_INPUTS amounts and a
+    run's rates (`ValueWeights.as_dict()` as stored in its params); customer_value on one row."""
+    row = customer_value(pd.DataFrame([{"customer_id": 0, **inputs}]), ValueWeights(**weights))
+    return {driver: round(float(row.at[0, driver]), 2) for driver in DRIVERS}
+
+
 def _amounts(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame:
         return np.zeros(len(frame))

@@ -20,13 +20,11 @@ while the run works does not change it, and the run can be repeated exactly.
 from __future__ import annotations
 
 import datetime
-import io
 import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
@@ -34,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import tables_analyze
+from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -43,6 +41,7 @@ from customers.models import Customer
 from segmentation import scoring
 from segmentation.clustering import learned_segments
 from segmentation.columns import CLUSTER_FEATURES, PRODUCT_CATEGORIES
+from segmentation.contact_history import responded_before_sql
 from segmentation.features import customer_features_write
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
@@ -59,16 +58,6 @@ SAMPLE_SIZE = 20_000
 
 # The compact frame: one SQL for the run's finish step and for a rule's live count
 
-def _campaign_contacts_table() -> str | None:
-    """The campaign contacts' table, looked up by name: campaigns sits above this app in the
-    layers, so it is never imported; the table is only read (whether a customer ever responded)."""
-    try:
-        model = apps.get_model("campaigns", "CampaignContact")
-    except LookupError:
-        return None
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[str, Any]]:
     """SELECT of the run's per-customer frame, columns named as segmentation/columns.py names them.
 
@@ -81,19 +70,8 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
     mix = ",\n".join(
         f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
     )
-    contacts = _campaign_contacts_table()
-    responded = (
-        f"""LEFT JOIN (
-            SELECT customer_id,
-                   max(CASE WHEN outcome = 'accepted' OR previous_outcome = 'success' THEN 1 ELSE 0 END)::float8
-                       AS responded_before
-            FROM {contacts}
-            WHERE (outcome IN ('accepted', 'declined', 'no_answer') OR previous_outcome <> '')
-              AND (contacted_on IS NULL OR contacted_on <= %(as_of)s)
-            GROUP BY customer_id
-        ) resp ON resp.customer_id = f.customer_id"""
-        if contacts else ""
-    )
+    responded_sql = responded_before_sql()
+    responded = f"LEFT JOIN ({responded_sql}) resp ON resp.customer_id = f.customer_id" if responded_sql else ""
     sql = f"""SELECT f.customer_id,
         f.recency_days::float8 AS recency_days,
         f.frequency::float8 AS frequency_12m,
@@ -107,7 +85,7 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
         f.age::float8 AS age,
         f.digital_share,
         {scoring.value_sql(alias="f")} AS value,
-        {"resp.responded_before" if contacts else "NULL::float8"} AS responded_before
+        {"resp.responded_before" if responded_sql else "NULL::float8"} AS responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
     {responded}
     WHERE f.run_id = %(run)s"""
@@ -117,19 +95,7 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
 def read_frame(*, run_id: int, as_of: datetime.date | None) -> pd.DataFrame:
     """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id."""
     sql, params = frame_sql(run_id=run_id, as_of=as_of)
-    return _copy_out(f"{sql} ORDER BY f.customer_id", params)
-
-
-def _copy_out(sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor:
-        # COPY takes no server-side parameters: psycopg binds them into the statement client-side.
-        statement = cursor.cursor.mogrify(sql, params) if params else sql
-        with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
-            for block in copy:
-                buffer.write(block)
-    buffer.seek(0)
-    return pd.read_csv(buffer, keep_default_na=False, na_values=[""])
+    return frame_from_query(f"{sql} ORDER BY f.customer_id", params)
 
 
 def rule_segment_count(*, rule: Rule, run: Run) -> int:
@@ -277,7 +243,7 @@ def _transitions(previous_run_id: int | None, labels: pd.Series) -> dict | None:
     """Counts of customers from each segment of the published run to each of this one."""
     if previous_run_id is None:
         return None
-    previous = _copy_out(
+    previous = frame_from_query(
         f"SELECT customer_id, segment FROM {SegmentMembership._meta.db_table} WHERE run_id = %(run)s",
         {"run": previous_run_id},
     )
@@ -292,24 +258,20 @@ def _transitions(previous_run_id: int | None, labels: pd.Series) -> dict | None:
 
 
 def _write_memberships(run: Run, customer_ids: pd.Series, labels: np.ndarray, rule_members: dict) -> None:
-    # Rule ids as PostgreSQL array literals built column-wise ("{3,8}"), ascending by id.
-    arrays = pd.Series("", index=customer_ids.index)
-    for rule_id in sorted(rule_members):
-        arrays = arrays.where(~rule_members[rule_id], arrays + f"{rule_id},")
-    out = pd.DataFrame({
-        "run_id": run.pk,
-        "customer_id": customer_ids,
+    # Each customer's rule ids, ascending; most customers match none and share one empty list.
+    none: list[int] = []
+    rule_ids = sorted(rule_members)
+    if rule_ids:
+        matrix = np.column_stack([rule_members[rule_id] for rule_id in rule_ids])
+        ids = np.array(rule_ids)
+        arrays = [ids[row].tolist() if row.any() else none for row in matrix]
+    else:
+        arrays = [none] * len(customer_ids)
+    run_rows_replace(SegmentMembership, run.pk, pd.DataFrame({
+        "customer_id": customer_ids.to_numpy(),
         "segment": labels.astype("int64"),
-        "rule_segments": "{" + arrays.str.rstrip(",") + "}",
-    })
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False)
-    table = SegmentMembership._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(out.columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
-            copy.write(buffer.getvalue())
-    tables_analyze(table)
+        "rule_segments": pd.Series(arrays, dtype=object),
+    }))
 
 
 def _json_number(value: Any) -> float | int | None:

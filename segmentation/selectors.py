@@ -12,7 +12,6 @@ import datetime
 import json
 import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -23,8 +22,17 @@ from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.selectors import current_run
 from crm_bank.ui.names import localized
 from customers.models import Product
+from segmentation import scoring
 from segmentation.columns import PRODUCT_CATEGORIES
-from segmentation.models import CustomerValue, LearnedSegment, RuleSegment, SegmentMembership, segment_label
+from segmentation.models import (
+    CustomerFeatures,
+    CustomerValue,
+    LearnedSegment,
+    RuleSegment,
+    SegmentMembership,
+    ValueTierSummary,
+    segment_label,
+)
 from segmentation.segments import SEGMENTATION
 from segmentation.services import VALUE_SCORING
 
@@ -41,21 +49,11 @@ def value_run_active() -> Run | None:
     return Run.objects.filter(kind=VALUE_SCORING, status__in=Run.ACTIVE).only("id", "status").first()
 
 
-def value_lorenz_points(*, run: Run, points: int = 100) -> list[tuple[float, float]]:
-    """(share of customers, share of value), most valuable first: (0, 0) and `points` rows picked
-    by rank through the (run, rank) index, whatever the number of customers."""
-    customers = int(run.metrics.get("customers") or 0)
-    if customers == 0:
-        return [(0.0, 0.0)]
-    ranks = sorted({max(1, round(customers * k / points)) for k in range(1, points + 1)})
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT rank, cumulative_share FROM {CustomerValue._meta.db_table}"
-            " WHERE run_id = %s AND rank = ANY(%s) ORDER BY rank",
-            [run.pk, ranks],
-        )
-        rows = cursor.fetchall()
-    return [(0.0, 0.0)] + [(rank / customers, min(1.0, share)) for rank, share in rows]
+def value_lorenz_points(*, run: Run) -> list[tuple[float, float]]:
+    """(share of customers, share of value), most valuable first, from (0, 0): the points the run
+    stored in its metrics (scoring.lorenz_points), whatever the number of customers."""
+    points = run.metrics.get("lorenz") or []
+    return [(float(x), float(y)) for x, y in points] or [(0.0, 0.0)]
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class TierCounts:
     a: int
     b: int
     c: int
-    value: Decimal
+    value: float
 
     @property
     def total(self) -> int:
@@ -82,21 +80,30 @@ class BranchTiers:
     tiers: TierCounts
 
 
+_TIER_SUMS = (
+    "sum(customers) FILTER (WHERE tier = 'A') AS a, sum(customers) FILTER (WHERE tier = 'B') AS b,"
+    " sum(customers) FILTER (WHERE tier = 'C') AS c, sum(value) AS value"
+)
+
+
 def value_tiers_by_branch(*, run: Run) -> list[BranchTiers]:
     """Tier counts and value of every branch's customers in the run, by branch code."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT b.id, b.code, b.name, t.a, t.b, t.c, t.value FROM (
-                    SELECT branch_id, count(*) FILTER (WHERE tier = 'A') AS a, count(*) FILTER (WHERE tier = 'B') AS b,
-                           count(*) FILTER (WHERE tier = 'C') AS c, sum(value) AS value
-                    FROM {CustomerValue._meta.db_table} WHERE run_id = %s GROUP BY branch_id
+                    SELECT branch_id, {_TIER_SUMS}
+                    FROM {ValueTierSummary._meta.db_table} WHERE run_id = %s GROUP BY branch_id
                 ) t JOIN {Branch._meta.db_table} b ON b.id = t.branch_id ORDER BY b.code""",
             [run.pk],
         )
         return [
-            BranchTiers(branch_id=bid, code=code, name=name, tiers=TierCounts(a=a, b=b, c=c, value=value))
+            BranchTiers(branch_id=bid, code=code, name=name, tiers=_tier_counts(a, b, c, value))
             for bid, code, name, a, b, c, value in cursor.fetchall()
         ]
+
+
+def _tier_counts(a: int | None, b: int | None, c: int | None, value: float | None) -> TierCounts:
+    return TierCounts(a=int(a or 0), b=int(b or 0), c=int(c or 0), value=float(value or 0))
 
 
 @dataclass(frozen=True)
@@ -116,16 +123,18 @@ def value_tier_mix_by_rm(*, run: Run, limit: int = 50) -> list[RmTiers]:
         cursor.execute(
             f"""SELECT t.rm_id, coalesce(u.username, ''), coalesce(u.first_name, ''), coalesce(u.last_name, ''),
                        t.a, t.b, t.c, t.value FROM (
-                    SELECT rm_id, count(*) FILTER (WHERE tier = 'A') AS a, count(*) FILTER (WHERE tier = 'B') AS b,
-                           count(*) FILTER (WHERE tier = 'C') AS c, sum(value) AS value
-                    FROM {CustomerValue._meta.db_table} WHERE run_id = %s GROUP BY rm_id
-                    ORDER BY a DESC, count(*) DESC, rm_id NULLS LAST LIMIT %s
-                ) t LEFT JOIN {user_table} u ON u.id = t.rm_id ORDER BY t.a DESC, t.a + t.b + t.c DESC, t.rm_id""",
+                    SELECT rm_id, {_TIER_SUMS}, sum(customers) AS customers
+                    FROM {ValueTierSummary._meta.db_table} WHERE run_id = %s GROUP BY rm_id
+                    ORDER BY coalesce(sum(customers) FILTER (WHERE tier = 'A'), 0) DESC, sum(customers) DESC,
+                             rm_id NULLS LAST
+                    LIMIT %s
+                ) t LEFT JOIN {user_table} u ON u.id = t.rm_id
+                ORDER BY coalesce(t.a, 0) DESC, t.customers DESC, t.rm_id NULLS LAST""",
             [run.pk, limit],
         )
         return [
             RmTiers(rm_id=rm, username=username, first_name=first, last_name=last,
-                    tiers=TierCounts(a=a, b=b, c=c, value=value))
+                    tiers=_tier_counts(a, b, c, value))
             for rm, username, first, last, a, b, c, value in cursor.fetchall()
         ]
 
@@ -182,7 +191,7 @@ def value_movers(*, run: Run, from_tier: str, to_tier: str, page: int = 1, per_p
 class CustomerValueSummary:
     """A customer's value in the published run, for the 360° page's value panel and header badge."""
 
-    value: Decimal
+    value: float
     share: float
     cumulative_share: float
     rank: int
@@ -219,27 +228,32 @@ class CustomerValueSummary:
 def customer_value_summary(*, customer_id: int) -> CustomerValueSummary | None:
     """The customer's value, share, rank, tier, drivers and tier change in the published
     value-scoring run, with the run's date; None before the first run or if the customer was not
-    in it. One query (primary key of the results, the current pointer, the run)."""
+    in it. One query (primary keys of the run's value and features rows, the current pointer, the
+    run); the money per driver is the features times the run's rates (scoring.customer_value)."""
+    inputs = ", ".join(f"f.{column}::float8" for column in scoring.VALUE_INPUTS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT v.value, v.share, v.cumulative_share, v.rank, (r.metrics ->> 'customers')::int,
-                       v.branch_rank, v.tier, v.previous_tier, v.drivers, r.id, r.as_of, c.published_at
+                       v.branch_rank, v.tier, v.previous_tier, r.params -> 'weights', r.id, r.as_of, c.published_at,
+                       {inputs}
                 FROM {CurrentRun._meta.db_table} c
                 JOIN {Run._meta.db_table} r ON r.id = c.run_id
                 JOIN {CustomerValue._meta.db_table} v ON v.run_id = c.run_id AND v.customer_id = %s
+                LEFT JOIN {CustomerFeatures._meta.db_table} f ON f.run_id = c.run_id AND f.customer_id = v.customer_id
                 WHERE c.kind = %s""",
             [customer_id, VALUE_SCORING],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    value, share, cumulative, rank, customers, branch_rank, tier, previous, drivers, run_id, as_of, published = row
-    if isinstance(drivers, str):  # Django's psycopg set-up leaves jsonb undecoded on a raw cursor
-        drivers = json.loads(drivers)
+    value, share, cumulative, rank, customers, branch_rank, tier, previous, weights, run_id, as_of, published = row[:12]
+    if isinstance(weights, str):  # Django's psycopg set-up leaves jsonb undecoded on a raw cursor
+        weights = json.loads(weights)
     return CustomerValueSummary(
         value=value, share=share, cumulative_share=cumulative, rank=rank, customers=customers or 0,
-        branch_rank=branch_rank, tier=tier, previous_tier=previous, drivers=drivers, run_id=run_id, as_of=as_of,
-        published_at=published,
+        branch_rank=branch_rank, tier=tier, previous_tier=previous,
+        drivers=scoring.value_drivers(dict(zip(scoring.VALUE_INPUTS, row[12:], strict=True)), weights or {}),
+        run_id=run_id, as_of=as_of, published_at=published,
     )
 
 

@@ -11,7 +11,6 @@ The framework publishes the run (the current pointer flips last), so pages never
 from __future__ import annotations
 
 import datetime
-import io
 
 import numpy as np
 import pandas as pd
@@ -20,7 +19,7 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_bank.bulk import tables_analyze
+from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -28,7 +27,7 @@ from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer, Transaction
 from segmentation import scoring
 from segmentation.features import customer_features_write, window_bounds
-from segmentation.models import CustomerFeatures, CustomerValue
+from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
 
 VALUE_SCORING = "value_scoring"
 VALUE_SCORING_VERSION = "value-1"
@@ -114,27 +113,28 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 
 def value_scoring_finish(run: Run) -> dict:
     """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
-    features = _read_frame(
+    features = frame_from_query(
         f"SELECT customer_id, branch_id, rm_id, {', '.join(f'{c}::float8' for c in scoring.VALUE_INPUTS)}"
         f" FROM {CustomerFeatures._meta.db_table} WHERE run_id = {int(run.pk)}"
     )
     if features.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
     values = scoring.customer_value(features, scoring.ValueWeights(**run.params.get("weights", {})))
-    values["branch_id"] = features["branch_id"].to_numpy()
-    values["rm_id"] = features["rm_id"].to_numpy()
-    values[list(scoring.DRIVERS) + ["value"]] = values[list(scoring.DRIVERS) + ["value"]].round(2)
+    values["value"] = values["value"].round(2)
     if not values["value"].sum() > 0:
         raise RunError(_("Every customer's value is zero as of %(date)s: nothing to rank.") % {"date": run.as_of})
     ranked = scoring.pareto(
         values[["customer_id", "value"]],
         a_share=run.params.get("a_share", 0.80), b_share=run.params.get("b_share", 0.15),
     )
-    ranked = ranked.merge(values.drop(columns="value"), on="customer_id", how="left", validate="one_to_one")
+    ranked = ranked.merge(features[["customer_id", "branch_id", "rm_id"]], on="customer_id", how="left",
+                          validate="one_to_one")
+    ranked["rm_id"] = ranked["rm_id"].astype("Int64")
     ranked["branch_rank"] = scoring.group_ranks(ranked, "branch_id")
     previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
     ranked["previous_tier"] = _previous_tiers(previous_run_id, ranked["customer_id"])
     _write_values(run, ranked)
+    _write_tier_summary(run, ranked)
     return {**_metrics(ranked), "previous_run": previous_run_id}
 
 
@@ -142,51 +142,37 @@ def _previous_tiers(previous_run_id: int | None, customer_ids: pd.Series) -> np.
     """Each customer's tier in the run this one will supersede ("" when not in it)."""
     if previous_run_id is None:
         return np.full(len(customer_ids), "", dtype=object)
-    tiers = _read_frame(
+    tiers = frame_from_query(
         f"SELECT customer_id, tier FROM {CustomerValue._meta.db_table} WHERE run_id = {int(previous_run_id)}"
     )
-    mapped = customer_ids.map(dict(zip(tiers["customer_id"], tiers["tier"], strict=True)))
-    return mapped.fillna("").to_numpy(dtype=object)
+    return customer_ids.map(tiers.set_index("customer_id")["tier"]).fillna("").to_numpy(dtype=object)
 
 
 def _write_values(run: Run, ranked: pd.DataFrame) -> None:
-    # Drivers as JSON text built column-wise: a million json.dumps calls would take longer than the COPY.
-    drivers = '{"deposits": ' + ranked["deposits"].map("{:.2f}".format)
-    for driver in scoring.DRIVERS[1:]:
-        drivers = drivers + f', "{driver}": ' + ranked[driver].map("{:.2f}".format)
-    out = pd.DataFrame({
-        "run_id": run.pk,
-        "customer_id": ranked["customer_id"],
-        "branch_id": ranked["branch_id"],
-        "rm_id": ranked["rm_id"].astype("Int64"),
-        "value": ranked["value"].map("{:.2f}".format),
-        "rank": ranked["rank"],
-        "branch_rank": ranked["branch_rank"],
-        "share": ranked["share"],
-        "cumulative_share": ranked["cumulative_share"],
-        "tier": ranked["tier"],
-        "previous_tier": ranked["previous_tier"],
-        "drivers": drivers + "}",
-    })
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False, na_rep="\\N")
-    table = CustomerValue._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table} WHERE run_id = %s", [run.pk])
-        columns = ", ".join(out.columns)
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-            copy.write(buffer.getvalue())
-    tables_analyze(table)
+    run_rows_replace(CustomerValue, run.pk, ranked[[
+        "customer_id", "branch_id", "rm_id", "value", "rank", "branch_rank", "share", "cumulative_share", "tier",
+        "previous_tier",
+    ]])
+
+
+def _write_tier_summary(run: Run, ranked: pd.DataFrame) -> None:
+    """Customers and value per (branch, RM, tier): the tier tables' rows."""
+    summary = (
+        ranked.groupby(["branch_id", "rm_id", "tier"], dropna=False, sort=True)["value"]
+        .agg(customers="size", value="sum").reset_index()
+    )
+    ValueTierSummary.objects.filter(run=run).delete()
+    ValueTierSummary.objects.bulk_create(
+        ValueTierSummary(
+            run=run, branch_id=int(row.branch_id), rm_id=None if pd.isna(row.rm_id) else int(row.rm_id),
+            tier=row.tier, customers=int(row.customers), value=round(float(row.value), 2),
+        )
+        for row in summary.itertuples(index=False)
+    )
 
 
 def _read_frame(sql: str) -> pd.DataFrame:
-    """A query's rows as a DataFrame through COPY … TO STDOUT (a million rows in about a second)."""
-    buffer = io.BytesIO()
-    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    return pd.read_csv(buffer, keep_default_na=False, na_values=[""])
+    return frame_from_query(sql)
 
 
 def _metrics(ranked: pd.DataFrame) -> dict:
@@ -203,6 +189,8 @@ def _metrics(ranked: pd.DataFrame) -> dict:
             tier: round(float(ranked.loc[ranked["tier"] == tier, "share"].sum()), 6) for tier in scoring.TIERS
         },
         "movers": {key: int(count) for key, count in sorted(movers.items())},
+        # (share of customers, share of value) from the most valuable down: the Pareto chart.
+        "lorenz": [[round(x, 6), round(y, 6)] for x, y in scoring.lorenz_points(ranked["value"])],
     }
 
 

@@ -154,7 +154,7 @@ class Transaction(models.Model):
         LOAN_REPAYMENT = "loan_pay", _("Loan repayment")
         OTHER = "other", _("Other")
 
-    # Indexed by txn_account_booked_idx (a plain one would cost ~1 GB at 50M rows).
+    # Indexed by txn_account_booked_cover_idx (a plain one would cost ~1 GB at 50M rows).
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="transactions", db_index=False)
     booked_at = models.DateTimeField(_("booked"))
     amount = models.DecimalField(_("amount"), max_digits=18, decimal_places=2)
@@ -176,8 +176,14 @@ class Transaction(models.Model):
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="transaction_amount_not_negative"),
         ]
         indexes = [
-            # 360° page: a customer's accounts' transactions, newest first, paginated.
-            models.Index(fields=["account", "-booked_at", "-id"], name="txn_account_booked_idx"),
+            # 360° page: a customer's accounts' transactions, newest first, paginated. The columns
+            # the segmentation feature step sums ride along (INCLUDE), so a run reads a chunk's
+            # twelve months from the index alone, never the table (5 µs a row from the heap, well
+            # under 1 µs from the index); it is a third larger than the plain index.
+            models.Index(
+                fields=["account", "-booked_at", "-id"], name="txn_account_booked_cover_idx",
+                include=["amount", "direction", "kind", "channel"],
+            ),
         ]
 
     def __str__(self) -> str:

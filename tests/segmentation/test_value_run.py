@@ -12,7 +12,8 @@ from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Transaction
-from segmentation.models import CustomerFeatures, CustomerValue
+from segmentation import selectors
+from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
 from segmentation.services import VALUE_SCORING, latest_transaction_date, value_scoring_start
 from tests.segmentation.conftest import AS_OF
 
@@ -38,8 +39,9 @@ def test_value_run_publishes_values_tiers_and_metrics(small_bank, bank_admin):
 
     rows = values(run)
     x, w, y = rows[small_bank.x.pk], rows[small_bank.w.pk], rows[small_bank.y.pk]
-    assert (w.value, x.value, y.value) == (Decimal("1500.00"), Decimal("640.60"), Decimal("0.00"))
-    assert x.drivers == {"deposits": 90.0, "lending": 500.0, "cards": 0.6, "fees": 50.0}
+    assert (w.value, x.value, y.value) == (1500.0, 640.6, 0.0)
+    assert selectors.customer_value_summary(customer_id=x.customer_id).drivers == {
+        "deposits": 90.0, "lending": 500.0, "cards": 0.6, "fees": 50.0}
     assert [(r.rank, r.tier) for r in (w, x, y)] == [(1, "A"), (2, "A"), (3, "C")]
     assert x.cumulative_share == pytest.approx(1.0) and w.share == pytest.approx(1500 / 2140.6)
     assert (w.branch_rank, x.branch_rank, y.branch_rank) == (1, 1, 2)
@@ -50,7 +52,13 @@ def test_value_run_publishes_values_tiers_and_metrics(small_bank, bank_admin):
     assert run.metrics["top20_share"] == pytest.approx(1500 / 2140.6, abs=1e-6)
     assert run.metrics["gini"] == pytest.approx(2 * (2 * 640.6 + 3 * 1500) / (3 * 2140.6) - 4 / 3, abs=1e-6)
     assert run.metrics["movers"] == {}
+    assert run.metrics["lorenz"] == [[0.0, 0.0], [round(1 / 3, 6), round(1500 / 2140.6, 6)], [round(2 / 3, 6), 1.0],
+                                     [1.0, 1.0]]
     assert run.metrics["previous_run"] is None
+    summary = ValueTierSummary.objects.filter(run=run)
+    assert {(s.branch_id, s.rm_id, s.tier): (s.customers, s.value) for s in summary} == {
+        (x.branch_id, x.rm_id, "A"): (1, 640.6), (w.branch_id, w.rm_id, "A"): (1, 1500.0),
+        (y.branch_id, y.rm_id, "C"): (1, 0.0)}
     assert run.chunks_total >= 2 and run.started_by == bank_admin and run.as_of == AS_OF
     assert current_run(kind=VALUE_SCORING) == run
 
@@ -62,7 +70,7 @@ def test_value_run_records_tier_changes_since_the_previous_run(small_bank):
     second = published(as_of=AS_OF)
 
     x = values(second)[small_bank.x.pk]
-    assert (x.value, x.tier, x.previous_tier) == (Decimal("140.60"), "B", "A")
+    assert (x.value, x.tier, x.previous_tier) == (140.6, "B", "A")
     assert second.metrics["movers"] == {"A→B": 1}
     first.refresh_from_db()
     assert first.status == Run.Status.SUPERSEDED and current_run(kind=VALUE_SCORING) == second
@@ -73,7 +81,7 @@ def test_value_run_on_the_same_data_gives_identical_results(small_bank):
 
     def result(run: Run) -> list[tuple]:
         return list(CustomerValue.objects.filter(run=run).order_by("rank").values_list(
-            "customer_id", "value", "rank", "tier", "cumulative_share", "drivers"))
+            "customer_id", "value", "rank", "branch_rank", "tier", "cumulative_share"))
 
     assert result(first) == result(second)
     assert second.metrics == {**first.metrics, "previous_run": first.pk}
@@ -83,7 +91,9 @@ def test_value_run_uses_weights_from_its_params(small_bank):
     run = published(as_of=AS_OF, params={"weights": {"deposit_margin": 0, "lending_spread": 0,
                                                       "card_income_per_payment": 0, "fee_share": 1}})
 
-    assert values(run)[small_bank.x.pk].value == Decimal("50.00")
+    assert values(run)[small_bank.x.pk].value == 50.0
+    assert selectors.customer_value_summary(customer_id=small_bank.x.pk).drivers == {
+        "deposits": 0.0, "lending": 0.0, "cards": 0.0, "fees": 50.0}
     assert run.params["weights"]["fee_share"] == 1.0 and run.params["a_share"] == 0.8
 
 

@@ -1,0 +1,57 @@
+"""crm_bank.bulk: DataFrames out of a query and into a result table (binary COPY), a run's rows replaced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_bank.bulk import copy_frame, frame_from_query, run_rows_replace
+from segmentation.models import CustomerValue, SegmentMembership
+
+pytestmark = pytest.mark.django_db
+
+
+def value_rows(run_id: int, customers: list[int], rm: list[int | None]) -> pd.DataFrame:
+    n = len(customers)
+    return pd.DataFrame({
+        "customer_id": customers, "branch_id": [1] * n, "rm_id": pd.array(rm, dtype="Int64"),
+        "value": np.linspace(100.25, 0, n), "rank": np.arange(1, n + 1), "branch_rank": np.arange(1, n + 1),
+        "share": [1 / n] * n, "cumulative_share": np.arange(1, n + 1) / n, "tier": ["A"] + ["C"] * (n - 1),
+        "previous_tier": [""] * n,
+    })
+
+
+def test_copy_frame_writes_numbers_text_nulls_and_arrays_as_they_are():
+    written = copy_frame(CustomerValue, value_rows(7, [30, 10, 20], [5, None, 6]).assign(run_id=7))
+    copy_frame(SegmentMembership, pd.DataFrame({
+        "run_id": [7, 7], "customer_id": [10, 20], "segment": [0, 3],
+        "rule_segments": pd.Series([[], [2, 9]], dtype=object),
+    }))
+
+    assert written == 3
+    rows = {v.customer_id: v for v in CustomerValue.objects.filter(run_id=7)}
+    assert (rows[30].value, rows[30].rm_id, rows[30].tier, rows[30].previous_tier) == (100.25, 5, "A", "")
+    assert rows[10].rm_id is None and rows[20].cumulative_share == 1.0
+    assert dict(SegmentMembership.objects.filter(run_id=7).values_list("customer_id", "rule_segments")) == {
+        10: [], 20: [2, 9]}
+
+
+def test_copy_frame_refuses_a_column_the_table_lacks_and_writes_nothing():
+    with pytest.raises(ValueError, match="no column"):
+        copy_frame(CustomerValue, value_rows(7, [1], [None]).assign(run_id=7, password="x"))
+
+    assert not CustomerValue.objects.exists()
+
+
+def test_run_rows_replace_swaps_only_that_runs_rows_and_reads_back_through_a_frame():
+    run_rows_replace(CustomerValue, 7, value_rows(7, [1, 2, 3], [None, None, None]))
+    run_rows_replace(CustomerValue, 8, value_rows(8, [1], [None]))
+
+    run_rows_replace(CustomerValue, 7, value_rows(7, [4, 5], [9, None]))
+
+    frame = frame_from_query(
+        f"SELECT run_id, customer_id, rm_id FROM {CustomerValue._meta.db_table} WHERE run_id = %(run)s"
+        " ORDER BY customer_id", {"run": 7})
+    assert frame["customer_id"].tolist() == [4, 5] and frame["rm_id"].isna().tolist() == [False, True]
+    assert CustomerValue.objects.filter(run_id=8).count() == 1
