@@ -65,7 +65,7 @@ def _yes_no(flags: pd.Series) -> np.ndarray:
 def _profile_features(rows: pd.DataFrame) -> pd.DataFrame:
     """The client columns of the UCI vocabulary from the CRM's profile and holdings."""
     def category(column: str) -> np.ndarray:
-        values = rows[column].fillna("").astype(str).str.strip().str.lower()
+        values = rows[column].astype(object).fillna("").astype(str).str.strip().str.lower()
         return values.where(values != "", "unknown").to_numpy()
 
     default = rows["credit_in_default"].map({True: "yes", False: "no", "true": "yes", "false": "no"})
@@ -83,7 +83,7 @@ def _history_features(frame: pd.DataFrame, *, pdays: pd.Series, previous: pd.Ser
     days = pd.to_numeric(pdays, errors="coerce")
     frame["campaign"] = pd.to_numeric(campaign, errors="coerce").fillna(1).astype(float).to_numpy()
     frame["previous"] = pd.to_numeric(previous, errors="coerce").fillna(0).astype(float).to_numpy()
-    frame["poutcome"] = poutcome.fillna("").astype(str).replace("", "unknown").to_numpy()
+    frame["poutcome"] = poutcome.astype(object).fillna("").astype(str).replace("", "unknown").to_numpy()
     # pdays = -1 in the UCI file means "not contacted before": a flag, and the log of real days.
     frame["contacted_before"] = days.notna().astype(float).to_numpy()
     frame["pdays_log"] = np.log1p(days.clip(lower=0).fillna(0.0)).to_numpy(dtype=float)
@@ -125,7 +125,7 @@ def response_missing_inputs(rows: pd.DataFrame) -> pd.Series:
     """Per row, the RESPONSE_REQUIRED inputs it lacks, comma-separated ("" when it has them all)."""
     lacking = {
         "age": pd.to_numeric(rows["age"], errors="coerce").isna(),
-        "marital_status": rows["marital_status"].fillna("").astype(str).str.strip() == "",
+        "marital_status": rows["marital_status"].astype(object).fillna("").astype(str).str.strip() == "",
         "current_account": pd.to_numeric(rows["current_accounts"], errors="coerce").fillna(0) < 1,
     }
     missing = pd.Series("", index=rows.index)
