@@ -7,10 +7,8 @@ and a template filter per cell costs more than the query that fetched it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -219,21 +217,6 @@ def segment_lines(path: list) -> list[SegmentLine]:
 
 # Scores from the published model-training run: response propensity and churn risk
 
-# Segmentation computes them and sits above customers in the layers, so it plugs its reader in from
-# its AppConfig.ready() (segmentation.prediction_selectors.customer_prediction_summary) instead of
-# being imported here.
-_prediction_reader: Callable[..., Any] | None = None
-
-
-def prediction_reader_register(reader: Callable[..., Any]) -> None:
-    global _prediction_reader
-    _prediction_reader = reader
-
-
-def customer_predictions(*, customer_id: int) -> Any | None:
-    """The customer's scores (one query), or None before any run or without a reader."""
-    return _prediction_reader(customer_id=customer_id) if _prediction_reader is not None else None
-
 
 @dataclass(frozen=True, slots=True)
 class PredictionLine:
@@ -322,7 +305,7 @@ def _churn_text(access: CustomerAccess, summary) -> tuple[str, str]:
 
 
 def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:
-    """`summary` is segmentation's CustomerPredictionSummary (via customer_predictions), or None."""
+    """`summary` is segmentation's CustomerPredictionSummary (its panel view fetches it), or None."""
     if summary is None:
         return None
     propensity, propensity_reason = _propensity_text(access, summary)

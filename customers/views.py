@@ -23,9 +23,7 @@ from customers.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_pag
 from customers.panels import (
     TransactionLine,
     change_lines,
-    customer_predictions,
     holding_lines,
-    prediction_line,
     rm_lines,
     segment_lines,
     transaction_lines,
@@ -132,7 +130,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign_contacts": customer_campaign_contacts(customer_id=pk),
         "value": value_line(access, customer_value_summary(customer_id=pk)),
         "segment_path": segment_lines(customer_segment_path(customer_id=pk)),
-        "predictions": prediction_line(access, customer_predictions(customer_id=pk)),
     })
 
 

@@ -18,10 +18,3 @@ class SegmentationConfig(AppConfig):
         register(VALUE_SCORING_KIND)
         register(SEGMENTATION_KIND)
         register(MODEL_TRAINING_KIND)
-
-        # The 360° page's scores panel reads the published model-training run through this reader
-        # (customers sits below segmentation in the layers and never imports it).
-        from customers.panels import prediction_reader_register
-        from segmentation.prediction_selectors import customer_prediction_summary
-
-        prediction_reader_register(customer_prediction_summary)

@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.runs.errors import RunError
+from customers.access import customer_get_for_user
+from customers.panels import prediction_line
 from segmentation import prediction_selectors
 from segmentation.actions import CHANNEL_COSTS
 from segmentation.model_forms import ModelTrainingForm
@@ -64,3 +66,15 @@ def model_training_run_progress(request: HttpRequest, run_id: int) -> HttpRespon
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
     return _run_progress_bar(request, run_id=run_id, kind=MODEL_TRAINING, prefix="models",
                              title=_("Model training run #%(run)s"), results="segmentation:models")
+
+
+@require_GET
+def customer_predictions_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The 360° page's predictions panel (htmx, loaded with the page): the customer's propensity and
+    churn risk with their reasons and the run's date, masked as the viewer may see them. Loaded
+    apart so the page itself keeps its query budget."""
+    access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="predictions")
+    summary = prediction_selectors.customer_prediction_summary(customer_id=pk)
+    return render(request, "segmentation/_customer_predictions.html", {
+        "access": access, "predictions": prediction_line(access, summary),
+    })

@@ -24,4 +24,5 @@ urlpatterns += [
     path("models/", model_views.model_overview, name="models"),
     path("models/runs/", model_views.model_training_run_start, name="models-run-start"),
     path("models/runs/<int:run_id>/progress/", model_views.model_training_run_progress, name="models-run-progress"),
+    path("customers/<int:pk>/predictions/", model_views.customer_predictions_panel, name="customer-predictions"),
 ]
