@@ -11,8 +11,10 @@ from segmentation.models import CustomerPrediction
 from segmentation.segments import segmentation_start
 from segmentation.services import value_scoring_start
 from segmentation.training import model_training_start
-from tests.segmentation.model_bank import AS_OF
-from tests.segmentation.model_bank import model_bank_fixture  # noqa: F401
+from tests.segmentation.model_bank import (
+    AS_OF,
+    model_bank_fixture,  # noqa: F401
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,10 @@ from crm_bank.runs.models import Run
 from segmentation.models import ModelArtefact
 from segmentation.segments import segmentation_start
 from segmentation.training import MODEL_TRAINING, model_training_start
-from tests.segmentation.model_bank import AS_OF
-from tests.segmentation.model_bank import model_bank_fixture  # noqa: F401
+from tests.segmentation.model_bank import (
+    AS_OF,
+    model_bank_fixture,  # noqa: F401
+)
 
 pytestmark = pytest.mark.django_db
 

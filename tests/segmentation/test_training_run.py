@@ -23,8 +23,14 @@ from segmentation.segments import segmentation_start
 from segmentation.tasks import model_training_weekly
 from segmentation.training import MODEL_TRAINING, model_training_start, predictions_score_new_customers
 from tests.customers.factories import CustomerFactory, ProductFactory, account_for
-from tests.segmentation.model_bank import AS_OF, CALLED, TRANSACTING, ModelBank, add_called_customers
-from tests.segmentation.model_bank import model_bank_fixture  # noqa: F401
+from tests.segmentation.model_bank import (
+    AS_OF,
+    CALLED,
+    TRANSACTING,
+    ModelBank,
+    add_called_customers,
+    model_bank_fixture,  # noqa: F401
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -145,7 +151,7 @@ def test_training_without_contacts_is_refused_and_publishes_nothing(model_bank: 
 def test_training_without_transactions_is_refused_and_publishes_nothing(branch_a):
     add_called_customers(ModelBank(), branch_a)
 
-    with pytest.raises(CommandError, match="No transaction is booked on or before 1994-03-.*: the churn model has nothing"):
+    with pytest.raises(CommandError, match="No transaction is booked on or before 1994-03-.*: the churn model"):
         call_command("train_models", "--sync")
 
     assert not Run.objects.exists() and not CurrentRun.objects.exists()
@@ -167,7 +173,8 @@ def test_a_run_whose_training_fails_leaves_the_published_run_current(model_bank:
 
     assert run.status == Run.Status.FAILED and "The churn model cannot be trained" in run.error
     assert current_run(kind=MODEL_TRAINING) == trained
-    assert not ModelArtefact.objects.filter(run=run).exists() and not CustomerPrediction.objects.filter(run=run).exists()
+    assert not ModelArtefact.objects.filter(run=run).exists()
+    assert not CustomerPrediction.objects.filter(run=run).exists()
 
 
 def test_train_models_sync_prints_the_figures(model_bank: ModelBank, capsys):
