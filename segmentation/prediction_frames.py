@@ -58,8 +58,14 @@ TOO_QUIET = "too_quiet"
 
 # The response model's frames
 
+def _flag(values: pd.Series) -> pd.Series:
+    """True for 1, 1.0, true or t (as the database's CSV writes them); false, 0 or missing → False."""
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+    return text.isin(["1", "1.0", "true", "t"])
+
+
 def _yes_no(flags: pd.Series) -> np.ndarray:
-    return np.where(flags.fillna(False).astype(bool), "yes", "no")
+    return np.where(_flag(flags), "yes", "no")
 
 
 def _profile_features(rows: pd.DataFrame) -> pd.DataFrame:
@@ -105,7 +111,7 @@ def response_training_frame(rows: pd.DataFrame) -> pd.DataFrame:
                       poutcome=rows["previous_outcome"], campaign=rows["attempts"])
     # The call volume is computed once, in propensity.py, for its file and for these rows alike.
     frame = frame.join(_previous_days_volume(frame["contact_date"]))
-    frame[LABEL] = rows["responded"].astype(str).str.lower().isin(["true", "1", "t"]).astype(np.int64).to_numpy()
+    frame[LABEL] = _flag(rows["responded"]).astype(np.int64).to_numpy()
     frame["customer_id"] = rows["customer_id"].to_numpy()
     return frame
 
@@ -144,7 +150,7 @@ def response_scoring_frame(rows: pd.DataFrame, *, as_of: pd.Timestamp, context: 
     frame = _profile_features(rows)
     last_day = pd.to_datetime(rows["last_contacted_on"])
     contacted = last_day.notna()
-    responded = rows["last_responded"].astype(str).str.lower().isin(["true", "1", "t"])
+    responded = _flag(rows["last_responded"])
     previous = (pd.to_numeric(rows["last_previous_contacts"], errors="coerce").fillna(0)
                 + pd.to_numeric(rows["last_attempts"], errors="coerce").fillna(0))
     _history_features(
