@@ -33,6 +33,8 @@ def model_overview(request: HttpRequest) -> HttpResponse:
         context |= {
             "response": models.get("response"), "churn": models.get("churn"),
             "actions": prediction_selectors.segment_action_table(run=run),
+            "look_alike_auc": [(prediction_selectors.product_label(code), auc)
+                               for code, auc in sorted((run.metrics.get("look_alike_auc") or {}).items())],
             "channel_costs": [
                 (prediction_selectors.channel_label(code), cost)
                 for code, cost in sorted(run.params.get("channel_costs", CHANNEL_COSTS).items(), key=lambda i: -i[1])

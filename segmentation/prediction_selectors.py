@@ -103,6 +103,10 @@ def channel_label(code: str) -> str:
     return str(_CHANNEL_LABELS.get(code, code))
 
 
+def product_label(category: str) -> str:
+    return str(_CATEGORY_LABELS.get(category, category))
+
+
 @dataclass(frozen=True)
 class SegmentActionRow:
     segment: int
@@ -122,7 +126,7 @@ class SegmentActionRow:
 
     @property
     def product_label(self) -> str:
-        return str(_CATEGORY_LABELS.get(self.product_category, self.product_category))
+        return product_label(self.product_category)
 
     @property
     def channel_label(self) -> str:

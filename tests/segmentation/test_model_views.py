@@ -54,6 +54,7 @@ def test_models_page_shows_both_models_the_gains_and_the_segment_table(
     assert points[0] == [0.0, 0.0] and points[-1][0] == 1.0 and points[-1][1] == pytest.approx(1.0)
     table = html[html.index('id="segment-action-table"'):]
     assert "measured" in table and "look-alike" in table and "Call centre" in table
+    assert 'id="look-alike-auc"' in html
 
 
 def test_models_page_before_any_run_says_how_to_start_one(client, analyst_b, django_assert_max_num_queries):
