@@ -224,6 +224,7 @@ class PredictionLine:
 
     as_of: str
     published: str
+    churn_data_end: str  # the churn model's last transaction day
     propensity: str  # percent, "" without a score
     propensity_reason: str
     churn_level: str  # "high", "medium", "low"; "" without a score
@@ -311,7 +312,8 @@ def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:
     propensity, propensity_reason = _propensity_text(access, summary)
     top, churn_reason = _churn_text(access, summary)
     return PredictionLine(
-        as_of=short_date(summary.as_of), published=short_date(summary.published_at), propensity=propensity,
+        as_of=short_date(summary.as_of), published=short_date(summary.published_at),
+        churn_data_end=short_date(summary.churn_data_end), propensity=propensity,
         propensity_reason=propensity_reason, churn_level=summary.churn_level,
         churn_level_label=str(_CHURN_LEVELS.get(summary.churn_level, "")), churn_top_percent=top,
         churn_reason=churn_reason,

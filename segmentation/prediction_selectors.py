@@ -165,6 +165,8 @@ class CustomerPredictionSummary:
     churn_reason: str
     churn_detail: str
     churn_up: bool | None
+    # The churn model's last transaction day (its windows end there, often before the run's date).
+    churn_data_end: datetime.date | None = None
 
     @property
     def churn_level(self) -> str:
@@ -179,16 +181,18 @@ class CustomerPredictionSummary:
 def customer_prediction_summary(*, customer_id: int) -> CustomerPredictionSummary | None:
     """The customer's propensity and churn risk with their reasons and the run's dates; None before
     the first run or when the run has no row for the customer. One query (the current pointer, the
-    run, the row by its primary key)."""
+    run, the row by its primary key, the churn model's row by (run, name))."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT r.id, r.as_of, c.published_at, p.propensity, p.propensity_reason, p.propensity_detail,
-                       p.propensity_up, p.churn_risk, p.churn_percentile, p.churn_reason, p.churn_detail, p.churn_up
+                       p.propensity_up, p.churn_risk, p.churn_percentile, p.churn_reason, p.churn_detail, p.churn_up,
+                       (a.report ->> 'data_end')::date
                 FROM {CurrentRun._meta.db_table} c
                 JOIN {Run._meta.db_table} r ON r.id = c.run_id
                 JOIN {CustomerPrediction._meta.db_table} p ON p.run_id = c.run_id AND p.customer_id = %s
+                LEFT JOIN {ModelArtefact._meta.db_table} a ON a.run_id = c.run_id AND a.name = %s
                 WHERE c.kind = %s""",
-            [customer_id, MODEL_TRAINING],
+            [customer_id, ModelArtefact.Name.CHURN, MODEL_TRAINING],
         )
         row = cursor.fetchone()
     return CustomerPredictionSummary(*row) if row is not None else None

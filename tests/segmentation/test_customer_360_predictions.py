@@ -57,7 +57,7 @@ def test_360_page_loads_the_panel_and_shows_scores_reasons_and_run_date_within_b
     with django_assert_max_num_queries(QUERY_BUDGET_PANEL):
         panel = _panel(client, called)
     assert f"{100 * scores[called.pk].propensity:.1f}%" in panel
-    assert "mainly by" in panel and "Models trained on data up to 03/30/1994" in panel
+    assert "mainly by" in panel and "Models trained on data up to 03/30/1994 (churn: transactions up to 03/" in panel
     assert "no transactions before the model" in panel
     with django_assert_max_num_queries(QUERY_BUDGET_PANEL):
         panel = _panel(client, transacting)
