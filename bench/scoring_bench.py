@@ -1,12 +1,14 @@
 """The value-scoring (80/20) run against a bare SQL GROUP BY over the same transactions.
 
-    .venv/bin/python bench/scoring_bench.py [--customers 100000] [--transactions-per-customer 50]
+    .venv/bin/python bench/scoring_bench.py [--customers 100000] [--transactions-per-customer 50] [--workers N]
 
 Runs against DATABASE_URL (settings `crm_bank.settings.local` unless DJANGO_SETTINGS_MODULE says
 otherwise). With fewer customers than asked it first generates them (seed 7). Timed in this process:
 - the baseline: `SELECT customer, count(*), sum(amount) … GROUP BY customer` over every owned
   account's transactions (the same rows the feature step reads), best of two;
-- the value-scoring run, in-process (`--sync`: one worker), from the claim to the publish;
+- the value-scoring run from the request to the publish: in-process (`--sync`, one worker) by
+  default, or with `--workers N` through N Celery worker processes started for the bench on
+  REDIS_URL (the chunks of one run shared by N workers, as on N machines);
 - the COPY of the per-customer results inside it (scores_written_per_s);
 - k-means (segmentation.clustering.learned_segments) on the run's features read back from
   CustomerFeatures, in a child process so that its peak RSS is its own (kmeans_s, kmeans_peak_rss_mb);
@@ -19,12 +21,15 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -68,12 +73,9 @@ def _peak_rss_mb() -> float:
 
 def _kmeans_child(run_id: int, as_of, queue: multiprocessing.Queue) -> None:
     """In a fresh process: read the run's features frame, time learned_segments on it."""
-    from django.db import connections
-
     from segmentation.clustering import learned_segments
     from segmentation.segments import read_frame
 
-    connections.close_all()  # the parent's connection is not this process's to use
     frame = read_frame(run_id=run_id, as_of=as_of)
     started = time.perf_counter()
     result = learned_segments(frame, seed=SEED)
@@ -94,11 +96,9 @@ def _analyst_child(queue: multiprocessing.Queue) -> None:
 
     import numpy as np
     import pandas as pd
-    from django.db import connections
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler
 
-    connections.close_all()
     started = time.perf_counter()
     buffer = io.BytesIO()
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY ({ANALYST_SQL}) TO STDOUT WITH (FORMAT csv)") as copy:
@@ -116,26 +116,79 @@ def _analyst_child(queue: multiprocessing.Queue) -> None:
 
 
 def _in_child(target, *args) -> dict:
-    """Runs target(*args, queue) in a forked process and returns what it put on the queue."""
-    connection.close()  # a fork must not share the parent's socket
-    queue: multiprocessing.Queue = multiprocessing.get_context("fork").Queue()
-    process = multiprocessing.get_context("fork").Process(target=target, args=(*args, queue))
+    """Runs target(*args, queue) in a fresh (spawned) process and returns what it put on the queue.
+
+    Spawned, not forked: a fork of a process that talks to the Celery workers copies the broker
+    client's threads' locks, and the child can hang on one."""
+    context = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
 
 
-def segmentation_figures() -> dict:
+def _rewrite_timing(run: Run) -> dict[str, float]:
+    """The run's value rows written again as the run wrote them, under another run id, rolled back."""
+    from types import SimpleNamespace
+
+    from django.db import transaction
+
+    from crm_bank.bulk import frame_from_query
+    from segmentation.models import CustomerValue
+
+    ranked = frame_from_query(
+        "SELECT customer_id, branch_id, rm_id, value, rank, branch_rank, share, cumulative_share, tier, previous_tier"
+        f" FROM {CustomerValue._meta.db_table} WHERE run_id = {int(run.pk)}"
+    )
+    ranked["rm_id"] = ranked["rm_id"].astype("Int64")
+    ranked["previous_tier"] = ranked["previous_tier"].astype(object).where(ranked["previous_tier"].notna(), "")
+    with transaction.atomic():
+        started = time.perf_counter()
+        services._write_values(SimpleNamespace(pk=-run.pk), ranked)
+        seconds = time.perf_counter() - started
+        transaction.set_rollback(True)
+    return {"seconds": seconds, "rows": len(ranked)}
+
+
+@contextlib.contextmanager
+def celery_workers(count: int) -> Iterator[None]:
+    """`count` Celery worker processes on this database and broker, until the block ends."""
+    from crm_bank.celery import app
+
+    command = [sys.executable, "-m", "celery", "-A", "crm_bank", "worker", "--pool=prefork",
+               f"--concurrency={count}", "--loglevel=WARNING", "--without-gossip", "--without-mingle"]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(timeout=1):
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit("The Celery workers did not start.")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def timed_run(start: Callable[..., Run], *, workers: int, **kwargs) -> tuple[Run, float]:
+    """Starts a run (in-process with workers=0) and returns it once it is over, with its wall time."""
+    with override_settings(DEBUG=False):
+        started = time.perf_counter()
+        run = start(sync=workers == 0, **kwargs)
+        while run.status in Run.ACTIVE:
+            time.sleep(0.05)
+            run.refresh_from_db()
+        return run, time.perf_counter() - started
+
+
+def segmentation_figures(workers: int) -> dict:
     """The whole segmentation run ÷ the analyst's script, when that run kind exists."""
     if "segmentation" not in _kinds:
         return {}
     from segmentation.segments import segmentation_start
 
-    with override_settings(DEBUG=False):
-        started = time.perf_counter()
-        run = segmentation_start(sync=True, seed=SEED)
-        run_s = time.perf_counter() - started
+    run, run_s = timed_run(segmentation_start, workers=workers, seed=SEED)
     if run.status != Run.Status.SUCCEEDED:
         print(f"segmentation run #{run.pk} {run.status}: {run.error}")
         return {}
@@ -153,6 +206,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--transactions-per-customer", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="Celery worker processes to run the runs on (default 0: in-process, one worker)")
     args = parser.parse_args()
     database = connection.settings_dict["NAME"]
     present = Customer.objects.count()
@@ -180,18 +235,18 @@ def main() -> None:
         copy_timing["rows"] = len(ranked)
 
     services._write_values = timed_write
-    with override_settings(DEBUG=False):
-        started = time.perf_counter()
-        run = services.value_scoring_start(sync=True)
-        run_s = time.perf_counter() - started
-    services._write_values = write_values
-    if run.status != Run.Status.SUCCEEDED:
-        sys.exit(f"run #{run.pk} {run.status}: {run.error}")
+    with celery_workers(args.workers) if args.workers else contextlib.nullcontext():
+        run, run_s = timed_run(services.value_scoring_start, workers=args.workers)
+        services._write_values = write_values
+        if run.status != Run.Status.SUCCEEDED:
+            sys.exit(f"run #{run.pk} {run.status}: {run.error}")
+        if args.workers:  # the write happened in a worker: time it here, on a copy of the run's rows
+            copy_timing.update(_rewrite_timing(run))
+        kmeans = _in_child(_kmeans_child, run.pk, run.as_of)
+        segmentation = segmentation_figures(args.workers)
     print(f"value run #{run.pk} as of {run.as_of}: {run_s:.2f} s, {run.chunks_total} chunks; "
           f"top 20% share {run.metrics['top20_share']:.3f}, Gini {run.metrics['gini']:.3f}")
-    kmeans = _in_child(_kmeans_child, run.pk, run.as_of)
     print(f"k-means on the run's features: {kmeans['kmeans_s']:.2f} s, peak RSS {kmeans['kmeans_peak_rss_mb']} MB")
-    segmentation = segmentation_figures()
     print(json.dumps({
         "value_job_over_sql": round(run_s / bare_s, 2),
         "value_job_s": round(run_s, 2),
@@ -200,7 +255,7 @@ def main() -> None:
         "customers": customers,
         "customers_scored": run.metrics["customers"],
         "transactions": transactions,
-        "workers": 1,  # --sync: chunks one after another in this process
+        "workers": max(1, args.workers),  # 0: --sync, the chunks one after another in this process
         **kmeans,
         **segmentation,
         "top20_share": run.metrics["top20_share"],
