@@ -42,7 +42,7 @@ from segmentation import scoring
 from segmentation.clustering import learned_segments
 from segmentation.columns import CLUSTER_FEATURES, PRODUCT_CATEGORIES
 from segmentation.contact_history import responded_before_sql
-from segmentation.features import customer_features_write
+from segmentation.features import currency_params, customer_features_write, run_rates
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
 from segmentation.rules import Rule, RuleError, parse_rule
@@ -117,7 +117,7 @@ def rule_segment_count(*, rule: Rule, run: Run) -> int:
 def segmentation_params_clean(params: dict) -> dict:
     """The stored params: k (None: chosen by silhouette), seed, k range, sample size, chunk size and
     the snapshot of the rule segments; RunParamsInvalid for anything else."""
-    unknown = set(params) - {"k", "seed", "k_range", "sample_size", "chunk_size", "rules"}
+    unknown = set(params) - {"k", "seed", "k_range", "sample_size", "chunk_size", "rules", "currency", "rates"}
     if unknown:
         raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
     k = params.get("k")
@@ -141,7 +141,7 @@ def segmentation_params_clean(params: dict) -> dict:
     for item in rules:
         _parsed(item)
     return {"k": k, "seed": seed, "k_range": k_range, "sample_size": sample_size, "chunk_size": chunk_size,
-            "rules": rules}
+            "rules": rules, **currency_params(params)}
 
 
 def _whole(value: Any) -> int:
@@ -196,7 +196,7 @@ def segmentation_prepare(run: Run) -> list[tuple[int, int]]:
 
 
 def segmentation_chunk(run: Run, lo: int, hi: int) -> int:
-    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi, rates=run_rates(run.params))
 
 
 def segmentation_finish(run: Run) -> dict:

@@ -26,7 +26,7 @@ from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer, Transaction
 from segmentation import scoring
-from segmentation.features import customer_features_write, window_bounds
+from segmentation.features import currency_params, customer_features_write, run_rates, window_bounds
 from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
 
 VALUE_SCORING = "value_scoring"
@@ -88,13 +88,14 @@ def value_params_clean(params: dict) -> dict:
         raise RunParamsInvalid(_("Invalid value-scoring parameters: %(error)s") % {"error": exc}) from None
     if not (0 < a_share < 1 and b_share >= 0 and a_share + b_share <= 1):
         raise RunParamsInvalid(_("Tier cut-offs must satisfy 0 < A < 1 and A + B ≤ 1."))
-    unknown = set(params) - {"weights", "a_share", "b_share", "chunk_size"}
+    unknown = set(params) - {"weights", "a_share", "b_share", "chunk_size", "currency", "rates"}
     if unknown:
         raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
     chunk_size = int(params.get("chunk_size", CHUNK_SIZE))
     if chunk_size < 1:
         raise RunParamsInvalid(_("The chunk size must be at least 1."))
-    return {"weights": weights.as_dict(), "a_share": a_share, "b_share": b_share, "chunk_size": chunk_size}
+    return {"weights": weights.as_dict(), "a_share": a_share, "b_share": b_share, "chunk_size": chunk_size,
+            **currency_params(params)}
 
 
 # The run kind's steps
@@ -108,7 +109,7 @@ def value_scoring_prepare(run: Run) -> list[tuple[int, int]]:
 
 
 def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
-    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi)
+    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi, rates=run_rates(run.params))
 
 
 def value_scoring_finish(run: Run) -> dict:

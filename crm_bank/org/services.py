@@ -37,6 +37,8 @@ def departments_ensure() -> dict[str, Department]:
 
 
 DEMO_ADMIN = "admin"
+# Head office's analyst: runs the value scoring, segmentation and model training and reads their pages.
+DEMO_ANALYST = "analyst"
 
 
 def demo_usernames(*, branch_code: str) -> tuple[str, str, str]:
@@ -45,7 +47,7 @@ def demo_usernames(*, branch_code: str) -> tuple[str, str, str]:
 
 
 def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int, list[int]]:
-    """Creates `admin`, and per branch one supervisor and two RMs, unless they exist.
+    """Creates `admin`, the head-office `analyst`, and per branch one supervisor and two RMs, unless they exist.
 
     Usernames: `demo_usernames` (`sup_<code>`, `rm_<code>_1`, `rm_<code>_2`). One password hash serves every demo
     user (hashing is deliberately slow; hundreds of users would take a minute otherwise).
@@ -66,6 +68,8 @@ def demo_staff_ensure(*, branches: Iterable[Branch], password: str) -> dict[int,
             user=admin, defaults={"role": StaffProfile.Role.ADMIN, "employee_number": "E000000",
                                   "department": departments["HQ"]},
         )
+        _demo_user(User, DEMO_ANALYST, encoded, "Demo", "Analyst", None, StaffProfile.Role.ANALYST,
+                   departments["HQ"], None)
         rms_by_branch: dict[int, list[int]] = {}
         for branch in branches:
             supervisor_name, *rm_names = demo_usernames(branch_code=branch.code)

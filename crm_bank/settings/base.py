@@ -164,6 +164,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 
 # Where the public data sets live (PKDD'99, UCI Bank Marketing); never inside the repository.
 CRM_DATASETS = env("CRM_DATASETS", default=str(BASE_DIR.parent / "shared" / "datasets"))
+# The currency the bank reports in, and what one unit of each account currency is worth in it. The
+# value scoring and segmentation runs convert every balance and transaction amount with these
+# rates (each run keeps the rates it used in its params); an account in a currency missing here
+# stops a run before it starts. A JSON object in CRM_CURRENCY_RATES replaces the defaults.
+CRM_REPORTING_CURRENCY = env("CRM_REPORTING_CURRENCY", default="CNY")
+CRM_CURRENCY_RATES: dict[str, float] = env.json("CRM_CURRENCY_RATES", default={
+    "CNY": 1.0, "EUR": 7.8, "USD": 7.1, "HKD": 0.91, "GBP": 9.2, "JPY": 0.047, "CZK": 0.31,
+})
 # The demo staff password; set only where demo data may be loaded (local settings).
 DEMO_PASSWORD: str | None = None
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, use

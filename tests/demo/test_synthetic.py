@@ -105,7 +105,7 @@ def test_demo_logins_name_the_synthetic_banks_users_that_exist(capsys):
     call_command("demo_logins")
 
     out = capsys.readouterr().out
-    assert out.startswith("Administrator: admin\n")
+    assert out.startswith("Administrator: admin\nAnalyst (head office): analyst\n")
     assert "sup_G01, rm_G01_1, rm_G01_2" in out and "sup_01" not in out
     named = {name for line in out.splitlines() for name in line.split(": ")[1].split(", ")}
     assert named <= set(StaffProfile.objects.values_list("user__username", flat=True))

@@ -11,7 +11,8 @@ from crm_bank.runs.models import Run
 from customers.models import AccountHolder, Channel, Transaction
 from segmentation.features import customer_features_write, window_bounds
 from segmentation.models import CustomerFeatures
-from tests.customers.factories import CustomerFactory
+from tests.conftest import TEST_CURRENCY_RATES
+from tests.customers.factories import CustomerFactory, account_for
 from tests.segmentation.conftest import AS_OF, at, txn
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def features(small_bank) -> dict[int, CustomerFeatures]:
     run = Run.objects.create(kind="test_features", as_of=AS_OF)
     lo = min(c.pk for c in (small_bank.x, small_bank.w, small_bank.y, small_bank.late))
-    written = customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=lo + 1000)
+    written = customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=lo, hi=lo + 1000)
     rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
     assert written == len(rows) == 3
     return rows
@@ -63,8 +64,8 @@ def test_features_write_twice_replaces_the_range(small_bank):
     run = Run.objects.create(kind="test_features", as_of=AS_OF)
     lo, hi = small_bank.x.pk, small_bank.x.pk
 
-    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=hi)
-    assert customer_features_write(run_id=run.pk, as_of=AS_OF, lo=lo, hi=hi) == 1
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=lo, hi=hi)
+    assert customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=lo, hi=hi) == 1
 
     assert CustomerFeatures.objects.filter(run=run).count() == 1
 
@@ -79,7 +80,7 @@ def test_features_recency_of_an_account_quiet_for_the_twelve_months_is_its_last_
         Channel.BRANCH)
     run = Run.objects.create(kind="test_features", as_of=AS_OF)
 
-    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.x.pk, hi=quiet.pk)
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.x.pk, hi=quiet.pk)
     rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
 
     only_quiet = rows[quiet.pk]
@@ -96,8 +97,9 @@ def test_features_of_a_joint_account_count_for_each_owner_in_every_chunk(small_b
     run = Run.objects.create(kind="test_features", as_of=AS_OF)
 
     # Two chunks: the partner's range holds only the shared account.
-    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.x.pk, hi=small_bank.x.pk)
-    customer_features_write(run_id=run.pk, as_of=AS_OF, lo=partner.pk, hi=partner.pk)
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.x.pk,
+                            hi=small_bank.x.pk)
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=partner.pk, hi=partner.pk)
     rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
 
     shared = rows[partner.pk]
@@ -110,7 +112,10 @@ def test_features_of_a_joint_account_count_for_each_owner_in_every_chunk(small_b
 def test_features_of_a_range_without_owned_accounts_are_empty_rows(small_bank):
     run = Run.objects.create(kind="test_features", as_of=AS_OF)
 
-    assert customer_features_write(run_id=run.pk, as_of=AS_OF, lo=small_bank.y.pk, hi=small_bank.y.pk) == 1
+    written = customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.y.pk,
+                                      hi=small_bank.y.pk)
+
+    assert written == 1
 
     assert CustomerFeatures.objects.get(run=run).frequency == 0
 
@@ -118,3 +123,32 @@ def test_features_of_a_range_without_owned_accounts_are_empty_rows(small_bank):
 def test_window_bounds_are_the_twelve_months_ending_with_the_day():
     assert window_bounds(AS_OF) == (at(dt.date(2023, 7, 1), 0), at(dt.date(2024, 7, 1), 0))
     assert window_bounds(dt.date(2024, 2, 28))[0] == at(dt.date(2023, 2, 28), 0)  # from 29 Feb 2024 back
+
+
+def test_money_is_converted_into_the_reporting_currency_per_account(small_bank):
+    euros = account_for(small_bank.w, product=small_bank.x_current.product, balance=Decimal("100.00"), currency="EUR")
+    txn(euros, dt.date(2024, 6, 1), "4", Transaction.Direction.CREDIT, Transaction.Kind.TRANSFER_IN, Channel.WEB)
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.w.pk,
+                            hi=small_bank.w.pk)
+
+    w = CustomerFeatures.objects.get(run=run)
+    assert w.deposit_balance == Decimal("100000.00") + 100 * 25  # crowns as they are, euros at 25
+    assert w.money_in == Decimal("10.00") + 4 * 25
+
+
+def test_tenure_counts_only_accounts_opened_by_the_date_and_a_customer_not_yet_one_is_left_out(small_bank):
+    product = small_bank.x_current.product
+    newcomer = CustomerFactory(home_branch=small_bank.y.home_branch, customer_since=None)
+    account_for(newcomer, product=product, opened_on=dt.date(2025, 3, 1))  # after the as-of date
+    old_hand = CustomerFactory(home_branch=small_bank.y.home_branch, customer_since=None)
+    account_for(old_hand, product=product, opened_on=dt.date(2020, 7, 1))
+    account_for(old_hand, product=product, opened_on=dt.date(2025, 3, 1))
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=newcomer.pk, hi=old_hand.pk)
+
+    rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
+    assert newcomer.pk not in rows
+    assert rows[old_hand.pk].tenure_days == (AS_OF - dt.date(2020, 7, 1)).days

@@ -184,9 +184,10 @@ def test_params_are_checked(params, message):
         segmentation_params_clean(params)
 
 
-def test_params_get_their_defaults():
+def test_params_get_their_defaults(db):
     assert segmentation_params_clean({}) == {"k": None, "seed": 7, "k_range": [3, 8], "sample_size": 20_000,
-                                             "chunk_size": 20_000, "rules": []}
+                                             "chunk_size": 20_000, "rules": [], "currency": "CZK",
+                                             "rates": {"CZK": 1.0, "EUR": 25.0}}
 
 
 # The 360° page's selectors

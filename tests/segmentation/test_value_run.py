@@ -108,6 +108,22 @@ def test_value_run_as_of_before_any_data_is_refused(small_bank):
     assert Run.objects.filter(kind=VALUE_SCORING).count() == 1 and current_run(kind=VALUE_SCORING) == previous
 
 
+def test_value_run_with_an_account_currency_without_a_rate_is_refused(small_bank, settings):
+    previous = published(as_of=AS_OF)
+    Account.objects.filter(pk=small_bank.x_current.pk).update(currency="CHF")
+
+    with pytest.raises(RunParamsInvalid, match="No exchange rate into CZK for the accounts in CHF"):
+        value_scoring_start(as_of=AS_OF, sync=True)
+    with pytest.raises(RunParamsInvalid, match="positive numbers"):
+        value_scoring_start(as_of=AS_OF, params={"rates": {"CZK": -1}}, sync=True)
+
+    assert Run.objects.filter(kind=VALUE_SCORING).count() == 1 and current_run(kind=VALUE_SCORING) == previous
+    settings.CRM_CURRENCY_RATES = {"CZK": 1.0, "CHF": 20.0}
+    run = value_scoring_start(as_of=AS_OF, sync=True)
+    assert run.status == Run.Status.SUCCEEDED and run.params["rates"] == {"CHF": 20.0, "CZK": 1.0}
+    assert run.params["currency"] == "CZK" and values(run)[small_bank.x.pk].value > 640.6  # the balance is worth more
+
+
 def test_value_run_without_customers_or_transactions_is_refused(db):
     with pytest.raises(RunParamsInvalid, match="no transactions"):
         value_scoring_start(sync=True)
