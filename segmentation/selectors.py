@@ -87,13 +87,13 @@ _TIER_SUMS = (
 
 
 def value_tiers_by_branch(*, run: Run) -> list[BranchTiers]:
-    """Tier counts and value of every branch's customers in the run, by branch code."""
+    """Tier counts and value of every branch's customers in the run, the most valuable branch first."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT b.id, b.code, b.name, t.a, t.b, t.c, t.value FROM (
                     SELECT branch_id, {_TIER_SUMS}
                     FROM {ValueTierSummary._meta.db_table} WHERE run_id = %s GROUP BY branch_id
-                ) t JOIN {Branch._meta.db_table} b ON b.id = t.branch_id ORDER BY b.code""",
+                ) t JOIN {Branch._meta.db_table} b ON b.id = t.branch_id ORDER BY t.value DESC, b.code""",
             [run.pk],
         )
         return [

@@ -247,6 +247,17 @@ def test_segment_names_spot_dormant_low_balance_customers(frame):
     assert segment_names(dormant, population)[0] == "dormant low-balance"
 
 
+def test_segment_names_tell_customers_without_an_own_account_and_loan_holders_without_amounts(frame):
+    typical = frame[list(CLUSTER_FEATURES)].median().to_frame().T
+    users = typical.assign(product_count=0.0, n_current=0.0, deposit_balance=0.0)
+    loan_holders = typical.assign(n_loan=1.0, loans_outstanding=0.0)
+    population = pd.concat([frame, users.assign(customer_id=1), loan_holders.assign(customer_id=2)])
+
+    names = segment_names(pd.concat([users, loan_holders], ignore_index=True), population)
+
+    assert names == {0: "customers without an account of their own", 1: "borrowers"}
+
+
 # --- profiles ----------------------------------------------------------------
 
 
