@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import datetime
 import io
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
@@ -40,7 +37,7 @@ from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
-from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from customers.models import AccountHolder, Customer
 from segmentation import actions, churn, prediction_frames, propensity
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
@@ -53,9 +50,18 @@ from segmentation.models import (
     SegmentAction,
     SegmentMembership,
 )
+from segmentation.prediction_data import (
+    CustomerSelection,
+    frame_read,
+    last_transaction_day,
+    latest_data_date,
+    response_scoring_rows,
+    response_training_rows,
+    table_name,
+    transaction_rows,
+)
 from segmentation.scoring import ValueWeights
 from segmentation.segments import SEGMENTATION
-from segmentation.services import _read_frame, latest_transaction_date
 
 MODEL_TRAINING = "model_training"
 MODEL_TRAINING_VERSION = "models-1"
@@ -70,139 +76,6 @@ CHURN_DECLINE_RATIO = 0.8
 
 class ModelNotTrained(RunError):
     """Scoring was asked for before any model-training run was published."""
-
-
-def _table(model: type) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-@dataclass(frozen=True)
-class CustomerSelection:
-    """The customers to score: an inclusive id range (a run's chunk) or a list of ids (new customers)."""
-
-    lo: int = 0
-    hi: int = 0
-    ids: tuple[int, ...] | None = None
-
-    def sql(self, column: str) -> str:
-        """The condition on `column` (a customer id), with the named parameters of `params`."""
-        return f"{column} = ANY(%(ids)s)" if self.ids is not None else f"{column} BETWEEN %(lo)s AND %(hi)s"
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return {"ids": list(self.ids)} if self.ids is not None else {"lo": self.lo, "hi": self.hi}
-
-
-def _frame(sql: str, params: dict[str, Any]) -> pd.DataFrame:
-    with connection.cursor() as cursor:
-        statement = cursor.cursor.mogrify(sql, params)
-    return _read_frame(statement)
-
-
-# The SQL of the training and scoring frames
-
-def _age_sql(on: str) -> str:
-    """Age on a date: from the birth date, else the age a source reported (features.py's rule)."""
-    return (f"coalesce(extract(year FROM age({on}, c.birth_date))::int,"
-            " CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{1,3}$' THEN (c.attributes ->> 'age')::int END)")
-
-
-def _holdings_sql(customers: str) -> str:
-    """Per customer (among `customers`, a condition on h.customer_id): the current accounts and
-    their balance, and whether a mortgage or a loan is held; accounts not closed, owned only.
-    Deposits are left out on purpose: accepting a term-deposit offer opens one (the outcome)."""
-    return f"""SELECT h.customer_id,
-               sum(a.balance) FILTER (WHERE p.category = 'current')::float8 AS current_balance,
-               count(*) FILTER (WHERE p.category = 'current') AS current_accounts,
-               bool_or(p.category = 'mortgage')::int AS has_mortgage,
-               bool_or(p.category = 'loan')::int AS has_loan
-        FROM {_table(AccountHolder)} h
-        JOIN {_table(Account)} a ON a.id = h.account_id
-        JOIN {_table(Product)} p ON p.id = a.product_id
-        WHERE h.role = 'owner' AND a.status <> 'closed' AND {customers}
-        GROUP BY h.customer_id"""
-
-
-_PROFILE_SQL = """c.occupation, c.marital_status, c.education,
-       c.attributes ->> 'credit_in_default' AS credit_in_default,
-       ho.current_balance, coalesce(ho.current_accounts, 0) AS current_accounts,
-       coalesce(ho.has_mortgage, 0) AS has_mortgage, coalesce(ho.has_loan, 0) AS has_loan"""
-
-
-def response_training_rows(*, as_of: datetime.date) -> pd.DataFrame:
-    """Every contact with an outcome made on or before `as_of`, with the customer's profile and holdings."""
-    sql = f"""SELECT k.customer_id, k.contact_id, k.contacted_on, k.channel, k.product_category, k.attempts,
-               k.previous_contacts, k.days_since_previous, k.previous_outcome, k.responded::int AS responded,
-               {_age_sql("k.contacted_on")} AS age, {_PROFILE_SQL}
-        FROM ({contacts_sql()}) k
-        JOIN {_table(Customer)} c ON c.id = k.customer_id
-        LEFT JOIN ({_holdings_sql("true")}) ho ON ho.customer_id = k.customer_id
-        WHERE k.responded IS NOT NULL AND k.contacted_on IS NOT NULL AND k.contacted_on <= %(as_of)s
-        ORDER BY k.contacted_on, k.contact_id"""
-    return _frame(sql, {"as_of": as_of})
-
-
-def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection) -> pd.DataFrame:
-    """The customers' profiles and holdings and their last contact with an outcome by `as_of`."""
-    sql = f"""SELECT c.id AS customer_id, {_age_sql("%(as_of)s::date")} AS age, {_PROFILE_SQL},
-               last.contacted_on AS last_contacted_on, last.attempts AS last_attempts,
-               last.previous_contacts AS last_previous_contacts, last.responded::int AS last_responded
-        FROM {_table(Customer)} c
-        LEFT JOIN ({_holdings_sql(customers.sql("h.customer_id"))}) ho ON ho.customer_id = c.id
-        LEFT JOIN LATERAL (
-            SELECT k.contacted_on, k.attempts, k.previous_contacts, k.responded FROM ({contacts_sql()}) k
-            WHERE k.customer_id = c.id AND k.responded IS NOT NULL AND k.contacted_on <= %(as_of)s
-            ORDER BY k.contacted_on DESC, k.contact_id DESC LIMIT 1
-        ) last ON true
-        WHERE {customers.sql("c.id")}
-        ORDER BY c.id"""
-    return _frame(sql, {"as_of": as_of, **customers.params})
-
-
-def transaction_rows(*, before: datetime.date, accounts: str = "true", params: dict[str, Any] | None = None,
-                     ) -> pd.DataFrame:
-    """Transactions booked before the day `before` (churn.py's frame), of the accounts `accounts`
-    selects (a condition on t.account_id), in booking order."""
-    sql = f"""SELECT t.account_id, (t.booked_at AT TIME ZONE %(tz)s)::date AS booked_on, t.amount::float8 AS amount,
-               t.direction, t.balance_after::float8 AS balance_after, t.kind
-        FROM {_table(Transaction)} t
-        WHERE t.booked_at < %(end)s AND {accounts}
-        ORDER BY t.account_id, t.booked_at, t.id"""
-    return _frame(sql, {"tz": str(timezone.get_default_timezone()), "end": _start_of(before), **(params or {})})
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_default_timezone())
-
-
-def last_transaction_day(*, on_or_before: datetime.date) -> datetime.date | None:
-    """The day of the latest transaction booked on or before the date (one index probe per account)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT max(last.booked_at) FROM {_table(Account)} a CROSS JOIN LATERAL ("
-            f" SELECT t.booked_at FROM {_table(Transaction)} t WHERE t.account_id = a.id AND t.booked_at < %s"
-            " ORDER BY t.booked_at DESC LIMIT 1) last",
-            [_start_of(on_or_before + datetime.timedelta(days=1))],
-        )
-        (latest,) = cursor.fetchone()
-    return timezone.localtime(latest).date() if latest else None
-
-
-def latest_contact_date() -> datetime.date | None:
-    """The day of the latest contact with an outcome, or None (no history, or none recorded)."""
-    try:
-        sql = contacts_sql()
-    except ContactHistoryMissing:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT max(contacted_on) FROM ({sql}) k WHERE k.responded IS NOT NULL")
-        return cursor.fetchone()[0]
-
-
-def latest_data_date() -> datetime.date | None:
-    """The default as-of date: the later of the latest contact and the latest transaction."""
-    dates = [day for day in (latest_contact_date(), latest_transaction_date()) if day is not None]
-    return max(dates) if dates else None
 
 
 # Parameters and data checks
@@ -329,13 +202,13 @@ def predictions_compute(*, run_id: int, customers: CustomerSelection) -> pd.Data
         return rows
     owned = customers.sql("h.customer_id")
     params = customers.params
-    holders = _frame(
-        f"SELECT h.customer_id, h.account_id FROM {_table(AccountHolder)} h WHERE h.role = 'owner' AND {owned}",
+    holders = frame_read(
+        f"SELECT h.customer_id, h.account_id FROM {table_name(AccountHolder)} h WHERE h.role = 'owner' AND {owned}",
         params,
     )
     transactions = transaction_rows(
         before=pd.Timestamp(churn_model.report["scoring_cutoff"]).date(),
-        accounts=f"t.account_id IN (SELECT h.account_id FROM {_table(AccountHolder)} h"
+        accounts=f"t.account_id IN (SELECT h.account_id FROM {table_name(AccountHolder)} h"
                  f" WHERE h.role = 'owner' AND {owned})",
         params=params,
     )
@@ -364,7 +237,7 @@ def _copy_predictions(run_id: int, scores: pd.DataFrame, *, into: str) -> None:
 
 def model_training_chunk(run: Run, lo: int, hi: int) -> int:
     scores = predictions_compute(run_id=run.pk, customers=CustomerSelection(lo=lo, hi=hi))
-    table = _table(CustomerPrediction)
+    table = table_name(CustomerPrediction)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE run_id = %s AND customer_id BETWEEN %s AND %s", [run.pk, lo, hi])
     if not scores.empty:
@@ -393,7 +266,7 @@ def predictions_score_new_customers(*, customer_ids: list[int] | None = None) ->
         unscored = unscored.filter(pk__in=customer_ids)
     ids = list(unscored.order_by("pk").values_list("pk", flat=True))
     scored = 0
-    table = _table(CustomerPrediction)
+    table = table_name(CustomerPrediction)
     for start in range(0, len(ids), CHUNK_SIZE):
         batch = ids[start: start + CHUNK_SIZE]
         scores = predictions_compute(run_id=run.pk, customers=CustomerSelection(ids=tuple(batch)))
@@ -416,16 +289,16 @@ def _segment_frame(*, segmentation_run_id: int, run_id: int) -> pd.DataFrame:
     mix = ",\n".join(
         f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
     )
-    return _frame(
+    return frame_read(
         f"""SELECT m.customer_id, m.segment, f.age::float8 AS age, f.tenure_days::float8 AS tenure_days,
                f.recency_days::float8 AS recency_days, f.frequency::float8 AS frequency_12m,
                f.money_in::float8 AS monetary_in_12m, f.money_out::float8 AS monetary_out_12m, f.digital_share,
                f.deposit_balance::float8 AS deposit_balance, f.loans_outstanding::float8 AS loans_outstanding,
                f.card_payments::float8 AS card_payments, {mix}, p.propensity
-        FROM {_table(CustomerFeatures)} f
-        JOIN {_table(SegmentMembership)} m
+        FROM {table_name(CustomerFeatures)} f
+        JOIN {table_name(SegmentMembership)} m
           ON m.run_id = f.run_id AND m.customer_id = f.customer_id
-        LEFT JOIN {_table(CustomerPrediction)} p ON p.run_id = %(run)s AND p.customer_id = f.customer_id
+        LEFT JOIN {table_name(CustomerPrediction)} p ON p.run_id = %(run)s AND p.customer_id = f.customer_id
         WHERE f.run_id = %(segmentation_run)s
         ORDER BY m.customer_id""",
         {"run": run_id, "segmentation_run": segmentation_run_id},
@@ -473,14 +346,14 @@ def model_training_finish(run: Run) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT count(*), count(propensity), count(churn_risk), avg(propensity)
-                FROM {_table(CustomerPrediction)} WHERE run_id = %s""",
+                FROM {table_name(CustomerPrediction)} WHERE run_id = %s""",
             [run.pk],
         )
         customers, with_propensity, with_churn, mean_propensity = cursor.fetchone()
         cursor.execute(
-            f"""SELECT 'propensity', propensity_reason, count(*) FROM {_table(CustomerPrediction)}
+            f"""SELECT 'propensity', propensity_reason, count(*) FROM {table_name(CustomerPrediction)}
                 WHERE run_id = %(run)s AND propensity IS NULL GROUP BY 2
-                UNION ALL SELECT 'churn', churn_reason, count(*) FROM {_table(CustomerPrediction)}
+                UNION ALL SELECT 'churn', churn_reason, count(*) FROM {table_name(CustomerPrediction)}
                 WHERE run_id = %(run)s AND churn_risk IS NULL GROUP BY 2""",
             {"run": run.pk},
         )

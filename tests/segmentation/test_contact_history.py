@@ -23,7 +23,7 @@ from tests.customers.factories import CustomerFactory
 from tests.segmentation.segment_bank import segment_bank_fixture  # noqa: F401
 
 # The modules that read contact history for the models.
-MODEL_MODULES = ("contact_history", "training", "prediction_frames", "actions", "model_store",
+MODEL_MODULES = ("contact_history", "training", "prediction_data", "prediction_frames", "actions", "model_store",
                  "prediction_selectors", "model_views")
 
 

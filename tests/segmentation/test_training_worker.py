@@ -8,8 +8,9 @@ from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from segmentation.models import CustomerPrediction, ModelArtefact
+from segmentation.prediction_data import latest_data_date
 from segmentation.tasks import model_training_weekly
-from segmentation.training import MODEL_TRAINING, latest_data_date
+from segmentation.training import MODEL_TRAINING
 from tests.runs.waiting import wait_until_finished
 from tests.segmentation.model_bank import model_bank_fixture  # noqa: F401
 
