@@ -28,10 +28,10 @@ Where each number comes from, and what the data support
   MIN_HOLDERS of them, else over all the segment's members with a recorded amount (for a product
   nobody in the segment holds yet, e.g. a term deposit: "the new money is about what a typical
   member keeps with us"). A zero amount counts as not recorded (the demo's telemarketing loans carry
-  no principal). Never bank-wide: amounts are in the accounts' currencies, and the demo bank's CZK
-  and EUR customers fall in different segments. No amount in the segment, or no rate for the product
-  (wealth, insurance): no value and no expected value.
-* **Cost per contact**: CHANNEL_COSTS, assumed planning figures in the accounts' currency units,
+  no principal). Never bank-wide: a segment's value is what its own customers hold. No amount in the
+  segment, or no rate for the product (wealth, insurance): no value and no expected value. Amounts
+  are in the segmentation run's reporting currency (its features convert every account's currency).
+* **Cost per contact**: CHANNEL_COSTS, assumed planning figures in the reporting currency,
   not taken from any data; they are stored in each run's parameters, so every expected value can be
   traced to the costs it used, and a bank replaces them with its own.
 """
@@ -62,7 +62,7 @@ LOOK_ALIKE_FEATURES = (
 # the card channel of the digital share.
 DEFINED_BY = {"card": ("digital_share",)}
 SKEWED = frozenset({"tenure_days", "recency_days", "frequency_12m", "monetary_in_12m", "monetary_out_12m"})
-# Assumed cost of one contact by channel (customers.models.CONTACT_CHANNELS), in account-currency units.
+# Assumed cost of one contact by channel (customers.models.CONTACT_CHANNELS), in the reporting currency.
 CHANNEL_COSTS: dict[str, float] = {
     "branch": 12.0, "call_centre": 4.0, "post": 1.2, "sms": 0.08, "email": 0.05, "web": 0.02, "mobile": 0.02,
 }

@@ -334,8 +334,10 @@ def _segment_actions_write(run: Run) -> dict:
         )
         for row in table.itertuples()
     )
+    segmentation_params = Run.objects.filter(pk=segmentation_run_id).values_list("params", flat=True).first() or {}
     return {
         "segment_actions": len(table), "segmentation_run": segmentation_run_id,
+        "currency": segmentation_params.get("currency", ""),
         "look_alike_auc": {category: round(auc, 6) for category, auc in look_alike.auc.items()},
         "look_alike_skipped": look_alike.skipped,
     }

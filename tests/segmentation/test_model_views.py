@@ -55,6 +55,7 @@ def test_models_page_shows_both_models_the_gains_and_the_segment_table(
     table = html[html.index('id="segment-action-table"'):]
     assert "measured" in table and "look-alike" in table and "Call centre" in table
     assert 'id="look-alike-auc"' in html
+    assert run.metrics["currency"] and f"Amounts in {run.metrics['currency']}" in html
 
 
 def test_models_page_before_any_run_says_how_to_start_one(client, analyst_b, django_assert_max_num_queries):
