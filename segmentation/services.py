@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +25,7 @@ from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
-from customers.models import Account, AccountHolder, Customer, Transaction
+from customers.models import AccountHolder, Customer, Transaction
 from segmentation import scoring
 from segmentation.features import currency_params, customer_features_write, run_rates, window_bounds
 from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
@@ -38,17 +39,8 @@ CHUNK_SIZE = 20_000
 
 def latest_transaction_date() -> datetime.date | None:
     """The default as-of date: the day of the latest transaction (the demo's data ends in 1994).
-
-    Read account by account through the (account, booked_at) index: max() over the whole
-    transaction table would read all of it.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT max(last.booked_at) FROM {Account._meta.db_table} a CROSS JOIN LATERAL ("
-            f" SELECT t.booked_at FROM {Transaction._meta.db_table} t WHERE t.account_id = a.id"
-            " ORDER BY t.booked_at DESC LIMIT 1) last"
-        )
-        (latest,) = cursor.fetchone()
+    One probe of the booking-date index."""
+    latest = Transaction.objects.aggregate(latest=Max("booked_at"))["latest"]
     return timezone.localtime(latest).date() if latest else None
 
 

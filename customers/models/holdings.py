@@ -184,6 +184,9 @@ class Transaction(models.Model):
                 fields=["account", "-booked_at", "-id"], name="txn_account_booked_cover_idx",
                 include=["amount", "direction", "kind", "channel"],
             ),
+            # By booking date: the latest transaction in one probe (the runs' default as-of date,
+            # 5 s at 50M rows account by account) and the bank's reads by period.
+            models.Index(fields=["booked_at"], name="txn_booked_idx"),
         ]
 
     def __str__(self) -> str:
