@@ -115,39 +115,10 @@ WITH cust AS (
     FROM {_table(Customer)} c
     WHERE c.id BETWEEN %(lo)s AND %(hi)s AND (c.customer_since IS NULL OR c.customer_since <= %(as_of)s)
 ),
-owned AS (
-    SELECT h.customer_id, a.id AS account_id, a.product_id, p.category, a.balance * fx.rate AS balance,
-           a.principal * fx.rate AS principal, fx.rate, a.status, a.repayment_status, a.opened_on,
-           (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
-           AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open
-    FROM {_table(AccountHolder)} h
-    JOIN {_table(Account)} a ON a.id = h.account_id
-    JOIN {_table(Product)} p ON p.id = a.product_id
-    JOIN (SELECT key AS currency, value::numeric AS rate FROM jsonb_each_text(%(rates)s::jsonb)) fx
-      ON fx.currency = a.currency
-    -- The range's account ids again, on the account's primary key: without them the join reads
-    -- every account of the bank for each chunk (three million rows at a million customers).
-    WHERE h.customer_id BETWEEN %(lo)s AND %(hi)s AND h.role = 'owner'
-      AND a.id BETWEEN %(account_lo)s AND %(account_hi)s
-),
-holdings AS (
-    SELECT customer_id,
-           sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS deposit_balance,
-           sum(coalesce(principal, abs(balance))) FILTER (
-               WHERE is_open AND category = ANY(%(loans)s)
-               AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
-           ) AS loans_outstanding,
-           count(DISTINCT product_id) FILTER (WHERE is_open) AS product_count,
-           min(opened_on) FILTER (WHERE opened_on <= %(as_of)s) AS first_opened,
-           -- Every account opened after the date (an unknown opening date counts as before it).
-           bool_and(opened_on > %(as_of)s) AS all_opened_later,
-           -- Open accounts per category, in the same pass (the categories are a fixed list).
-           {_PRODUCT_MIX_SQL} AS product_mix
-    FROM owned GROUP BY customer_id
-),
--- Per account first, over the 12 months only: a third of the rows, no join per transaction, no
--- FILTER on the date. The range's account ids bound the scan (without them a merge join reads the
--- (account, booked_at) index from its start for every chunk, and a run grows quadratically).
+-- Per account first, over the 12 months only: no join per transaction, no FILTER on the date, read
+-- from the covering (account, booked_at) index alone. The range's account ids bound the scan
+-- (without them a merge join reads the index from its start for every chunk, and a run grows
+-- quadratically).
 txn_account AS (
     SELECT t.account_id,
            max(t.booked_at) AS last_booked,
@@ -162,44 +133,73 @@ txn_account AS (
       AND t.booked_at >= %(start)s AND t.booked_at < %(end)s
     GROUP BY t.account_id
 ),
-txn AS (
-    SELECT o.customer_id,
+-- Each owned account with its money in the reporting currency and its 12 months' activity, so one
+-- GROUP BY per customer computes holdings and activity together.
+owned AS (
+    SELECT h.customer_id, a.product_id, p.category, a.balance * fx.rate AS balance,
+           a.principal * fx.rate AS principal, a.status, a.repayment_status, a.opened_on,
+           (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
+           AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open,
            -- An account quiet for the 12 months: its last booking before them, one index probe.
-           max(coalesce(ta.last_booked, (
+           coalesce(ta.last_booked, (
                SELECT max(t.booked_at) FROM {_table(Transaction)} t
-               WHERE t.account_id = o.account_id AND t.booked_at < %(start)s
-           ))) AS last_booked,
-           sum(ta.frequency)::bigint AS frequency,
-           sum(ta.money_in * o.rate) AS money_in,
-           sum(ta.money_out * o.rate) AS money_out,
-           sum(ta.card_payments)::bigint AS card_payments,
-           sum(ta.fees_paid * o.rate) AS fees_paid,
-           sum(ta.digital)::bigint AS digital
-    FROM owned o
-    LEFT JOIN txn_account ta ON ta.account_id = o.account_id
-    GROUP BY o.customer_id
+               WHERE t.account_id = a.id AND t.booked_at < %(start)s
+           )) AS last_booked,
+           ta.frequency, ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
+           ta.card_payments, ta.fees_paid * fx.rate AS fees_paid, ta.digital
+    FROM {_table(AccountHolder)} h
+    JOIN {_table(Account)} a ON a.id = h.account_id
+    JOIN {_table(Product)} p ON p.id = a.product_id
+    JOIN (SELECT key AS currency, value::numeric AS rate FROM jsonb_each_text(%(rates)s::jsonb)) fx
+      ON fx.currency = a.currency
+    LEFT JOIN txn_account ta ON ta.account_id = a.id
+    -- The range's account ids again, on the account's primary key: without them the join reads
+    -- every account of the bank for each chunk (three million rows at a million customers).
+    WHERE h.customer_id BETWEEN %(lo)s AND %(hi)s AND h.role = 'owner'
+      AND a.id BETWEEN %(account_lo)s AND %(account_hi)s
+),
+per_customer AS (
+    SELECT customer_id,
+           sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS deposit_balance,
+           sum(coalesce(principal, abs(balance))) FILTER (
+               WHERE is_open AND category = ANY(%(loans)s)
+               AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
+           ) AS loans_outstanding,
+           count(DISTINCT product_id) FILTER (WHERE is_open) AS product_count,
+           min(opened_on) FILTER (WHERE opened_on <= %(as_of)s) AS first_opened,
+           -- Every account opened after the date (an unknown opening date counts as before it).
+           bool_and(opened_on > %(as_of)s) AS all_opened_later,
+           -- Open accounts per category, in the same pass (the categories are a fixed list).
+           {_PRODUCT_MIX_SQL} AS product_mix,
+           max(last_booked) AS last_booked,
+           sum(frequency)::bigint AS frequency,
+           sum(money_in) AS money_in,
+           sum(money_out) AS money_out,
+           sum(card_payments)::bigint AS card_payments,
+           sum(fees_paid) AS fees_paid,
+           sum(digital)::bigint AS digital
+    FROM owned GROUP BY customer_id
 )
 INSERT INTO {_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
     loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share
 )
 SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
-       %(as_of)s - (txn.last_booked AT TIME ZONE %(tz)s)::date,
-       coalesce(txn.frequency, 0),
-       coalesce(txn.money_in, 0), coalesce(txn.money_out, 0),
-       coalesce(ho.deposit_balance, 0), coalesce(ho.loans_outstanding, 0),
-       coalesce(txn.card_payments, 0), coalesce(txn.fees_paid, 0),
-       coalesce(ho.product_count, 0), coalesce(ho.product_mix, '{{}}'::jsonb),
-       %(as_of)s - coalesce(c.customer_since, ho.first_opened),
+       %(as_of)s - (pc.last_booked AT TIME ZONE %(tz)s)::date,
+       coalesce(pc.frequency, 0),
+       coalesce(pc.money_in, 0), coalesce(pc.money_out, 0),
+       coalesce(pc.deposit_balance, 0), coalesce(pc.loans_outstanding, 0),
+       coalesce(pc.card_payments, 0), coalesce(pc.fees_paid, 0),
+       coalesce(pc.product_count, 0), coalesce(pc.product_mix, '{{}}'::jsonb),
+       %(as_of)s - coalesce(c.customer_since, pc.first_opened),
        coalesce(
            extract(year FROM age(%(as_of)s, c.birth_date))::int,
            CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{{1,3}}$' THEN (c.attributes ->> 'age')::int END
        ),
-       txn.digital::float8 / nullif(txn.frequency, 0)
+       pc.digital::float8 / nullif(pc.frequency, 0)
 FROM cust c
-LEFT JOIN holdings ho ON ho.customer_id = c.id
-LEFT JOIN txn ON txn.customer_id = c.id
-WHERE c.customer_since IS NOT NULL OR ho.all_opened_later IS NOT TRUE
+LEFT JOIN per_customer pc ON pc.customer_id = c.id
+WHERE c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE
 """
 
 
