@@ -12,8 +12,7 @@ from datetime import date, datetime
 
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
@@ -178,8 +177,8 @@ class ValueLine:
 
 
 _DRIVER_LABELS = {
-    "deposits": _lazy("Deposits kept with the bank"), "lending": _lazy("Loans outstanding"),
-    "cards": _lazy("Card payments"), "fees": _lazy("Fees paid"),
+    "deposits": gettext_lazy("Deposits kept with the bank"), "lending": gettext_lazy("Loans outstanding"),
+    "cards": gettext_lazy("Card payments"), "fees": gettext_lazy("Fees paid"),
 }
 
 
@@ -234,35 +233,48 @@ class PredictionLine:
 
 
 _RESPONSE_DRIVERS = {
-    "age": _lazy("age"), "job": _lazy("occupation"), "marital": _lazy("marital status"),
-    "education": _lazy("education"), "default": _lazy("credit in default"), "balance": _lazy("account balance"),
-    "housing": _lazy("housing loan"), "loan": _lazy("personal loan"), "poutcome": _lazy("previous campaign outcome"),
-    "previous": _lazy("earlier contacts"), "pdays": _lazy("days since the last contact"),
+    "age": gettext_lazy("age"), "job": gettext_lazy("occupation"), "marital": gettext_lazy("marital status"),
+    "education": gettext_lazy("education"),
+    "default": gettext_lazy("credit in default"),
+    "balance": gettext_lazy("account balance"),
+    "housing": gettext_lazy("housing loan"),
+    "loan": gettext_lazy("personal loan"),
+    "poutcome": gettext_lazy("previous campaign outcome"),
+    "previous": gettext_lazy("earlier contacts"), "pdays": gettext_lazy("days since the last contact"),
 }
 _CHURN_DRIVERS = {
-    "transactions": _lazy("own transactions in the last 90 days"),
-    "transactions_last_30d_rate": _lazy("own transactions in the last 30 days"),
-    "transactions_trend": _lazy("trend of activity"), "credit_count": _lazy("incoming payments"),
-    "debit_count": _lazy("outgoing payments"), "credit_sum_log": _lazy("money in"), "debit_sum_log": _lazy("money out"),
-    "net_flow_ratio": _lazy("net flow of money"), "last_balance_log": _lazy("balance"),
-    "balance_change_ratio": _lazy("change of balance"), "min_balance_log": _lazy("lowest balance"),
-    "days_since_last": _lazy("days since the last own transaction"), "days_since_first": _lazy("age of the account"),
-    "cash_withdrawal_share": _lazy("share of cash withdrawals"), "mean_amount_log": _lazy("average amount"),
+    "transactions": gettext_lazy("own transactions in the last 90 days"),
+    "transactions_last_30d_rate": gettext_lazy("own transactions in the last 30 days"),
+    "transactions_trend": gettext_lazy("trend of activity"), "credit_count": gettext_lazy("incoming payments"),
+    "debit_count": gettext_lazy("outgoing payments"),
+    "credit_sum_log": gettext_lazy("money in"),
+    "debit_sum_log": gettext_lazy("money out"),
+    "net_flow_ratio": gettext_lazy("net flow of money"), "last_balance_log": gettext_lazy("balance"),
+    "balance_change_ratio": gettext_lazy("change of balance"), "min_balance_log": gettext_lazy("lowest balance"),
+    "days_since_last": gettext_lazy("days since the last own transaction"),
+    "days_since_first": gettext_lazy("age of the account"),
+    "cash_withdrawal_share": gettext_lazy("share of cash withdrawals"),
+    "mean_amount_log": gettext_lazy("average amount"),
 }
 # What a masked viewer may not see of a driver's value (MASKING_RULES): the response model's balance,
 # and everything the churn model reads (it is all transactions).
 _RESPONSE_MONEY = {"balance": "balance"}
 _NO_SCORE = {
-    "no_transactions": _lazy("No score: the customer's own accounts have no transactions before the model's date."),
-    "too_new": _lazy("No score: the account is younger than the model's observation window."),
-    "too_quiet": _lazy("No score: too few own transactions in the observation window to judge."),
+    "no_transactions": gettext_lazy(
+        "No score: the customer's own accounts have no transactions before the model's date."
+    ),
+    "too_new": gettext_lazy("No score: the account is younger than the model's observation window."),
+    "too_quiet": gettext_lazy("No score: too few own transactions in the observation window to judge."),
 }
-_REQUIRED_INPUTS = {"age": _lazy("age"), "marital_status": _lazy("marital status"),
-                    "current_account": _lazy("a current account")}
-_CHURN_LEVELS = {"high": _lazy("high"), "medium": _lazy("medium"), "low": _lazy("low")}
+_REQUIRED_INPUTS = {"age": gettext_lazy("age"), "marital_status": gettext_lazy("marital status"),
+                    "current_account": gettext_lazy("a current account")}
+_CHURN_LEVELS = {"high": gettext_lazy("high"), "medium": gettext_lazy("medium"), "low": gettext_lazy("low")}
 _CODES = {
-    "success": _lazy("success"), "failure": _lazy("failure"), "unknown": _lazy("unknown"), "yes": _lazy("yes"),
-    "no": _lazy("no"), "never": _lazy("never"),
+    "success": gettext_lazy("success"),
+    "failure": gettext_lazy("failure"),
+    "unknown": gettext_lazy("unknown"),
+    "yes": gettext_lazy("yes"),
+    "no": gettext_lazy("no"), "never": gettext_lazy("never"),
     **dict(Occupation.choices), **dict(Customer.MaritalStatus.choices), **dict(Customer.Education.choices),
 }
 

@@ -12,12 +12,12 @@ TIER_CHOICES = CustomerValue.Tier.choices
 
 
 # A date picker the size of the run buttons beside it (a bare input sat on its label's line).
-_DATE_INPUT = forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"})
+DATE_INPUT = forms.DateInput(attrs={"type": "date", "class": "form-control form-control-sm"})
 
 
 class ValueRunForm(forms.Form):
     as_of = forms.DateField(
-        label=_("As of"), required=False, widget=_DATE_INPUT,
+        label=_("As of"), required=False, widget=DATE_INPUT,
         help_text=_("Empty: the date of the latest transaction."),
     )
 
@@ -30,7 +30,7 @@ class MoversForm(forms.Form):
 
 class SegmentationRunForm(forms.Form):
     as_of = forms.DateField(
-        label=_("As of"), required=False, widget=_DATE_INPUT,
+        label=_("As of"), required=False, widget=DATE_INPUT,
         help_text=_("Empty: the date of the latest transaction."),
     )
     k = forms.IntegerField(

@@ -15,9 +15,10 @@ import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
+from crm_bank.bulk import frame_from_query
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
-from segmentation.services import _read_frame, latest_transaction_date
+from segmentation.services import latest_transaction_date
 
 
 def table_name(model: type) -> str:
@@ -45,7 +46,7 @@ def frame_read(sql: str, params: dict[str, Any]) -> pd.DataFrame:
     """A query's rows as a DataFrame (COPY), its named parameters bound client-side."""
     with connection.cursor() as cursor:
         statement = cursor.cursor.mogrify(sql, params)
-    return _read_frame(statement)
+    return frame_from_query(statement)
 
 
 # The SQL of the training and scoring frames

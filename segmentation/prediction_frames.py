@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from segmentation import churn, propensity
-from segmentation.propensity import CATEGORICAL_FEATURES, LABEL, ORDER, _previous_days_volume
+from segmentation.propensity import CATEGORICAL_FEATURES, LABEL, ORDER, previous_days_volume
 
 # Columns of the rows read from the database (training.py's SQL) that the response frames use.
 PROFILE_COLUMNS = (
@@ -110,7 +110,7 @@ def response_training_frame(rows: pd.DataFrame) -> pd.DataFrame:
     _history_features(frame, pdays=rows["days_since_previous"], previous=rows["previous_contacts"],
                       poutcome=rows["previous_outcome"], campaign=rows["attempts"])
     # The call volume is computed once, in propensity.py, for its file and for these rows alike.
-    frame = frame.join(_previous_days_volume(frame["contact_date"]))
+    frame = frame.join(previous_days_volume(frame["contact_date"]))
     frame[LABEL] = _flag(rows["responded"]).astype(np.int64).to_numpy()
     frame["customer_id"] = rows["customer_id"].to_numpy()
     return frame
@@ -123,7 +123,7 @@ def scoring_context(history_dates: pd.Series, *, as_of: pd.Timestamp) -> dict[st
     scoring_day = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     dates = pd.to_datetime(history_dates).dt.normalize()
     dates = pd.concat([dates[dates < scoring_day], pd.Series([scoring_day])], ignore_index=True)
-    volume = _previous_days_volume(dates)
+    volume = previous_days_volume(dates)
     return {column: float(volume[column].iloc[-1]) for column in CONTEXT_FEATURES}
 
 

@@ -125,12 +125,12 @@ def response_frame_from_uci(raw: pd.DataFrame) -> pd.DataFrame:
     pdays = pd.to_numeric(raw["pdays"], errors="raise").to_numpy()
     frame["contacted_before"] = (pdays >= 0).astype(float)
     frame["pdays_log"] = np.where(pdays >= 0, np.log1p(np.clip(pdays, 0, None)), 0.0)
-    frame = frame.join(_previous_days_volume(frame["contact_date"]))
+    frame = frame.join(previous_days_volume(frame["contact_date"]))
     frame[LABEL] = (labels == "yes").astype(np.int64).to_numpy()
     return frame
 
 
-def _previous_days_volume(contact_date: pd.Series) -> pd.DataFrame:
+def previous_days_volume(contact_date: pd.Series) -> pd.DataFrame:
     """log1p of the number of contacts on the 1 / 7 / 30 days before each contact's own day."""
     daily = contact_date.value_counts().sort_index()
     daily = daily.reindex(pd.date_range(daily.index.min(), daily.index.max()), fill_value=0)

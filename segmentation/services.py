@@ -164,10 +164,6 @@ def _write_tier_summary(run: Run, ranked: pd.DataFrame) -> None:
     )
 
 
-def _read_frame(sql: str) -> pd.DataFrame:
-    return frame_from_query(sql)
-
-
 def _metrics(ranked: pd.DataFrame) -> dict:
     tier_counts = ranked["tier"].value_counts()
     moved = ranked[(ranked["previous_tier"] != "") & (ranked["previous_tier"] != ranked["tier"])]

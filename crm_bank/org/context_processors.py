@@ -29,6 +29,7 @@ _NAVIGATION = {
         (_("Customers"), "customers:customer-list"),
         (_("Segmentation"), "segmentation:index"),
         (_("Value (80/20)"), "segmentation:value"),
+        (_("Models"), "segmentation:models"),
         (_("Campaigns"), "campaigns:index"),
     ],
     Role.ADMIN: [
@@ -36,6 +37,7 @@ _NAVIGATION = {
         (_("Customers"), "customers:customer-list"),
         (_("Segmentation"), "segmentation:index"),
         (_("Value (80/20)"), "segmentation:value"),
+        (_("Models"), "segmentation:models"),
         (_("Campaigns"), "campaigns:index"),
         (_("Performance"), "performance:index"),
         (_("Channels"), "channels:index"),
