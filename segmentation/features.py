@@ -140,12 +140,7 @@ owned AS (
            a.principal * fx.rate AS principal, a.status, a.repayment_status, a.opened_on,
            (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
            AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open,
-           -- An account quiet for the 12 months: its last booking before them, one index probe.
-           coalesce(ta.last_booked, (
-               SELECT max(t.booked_at) FROM {_table(Transaction)} t
-               WHERE t.account_id = a.id AND t.booked_at < %(start)s
-           )) AS last_booked,
-           ta.frequency, ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
+           a.id AS account_id, ta.last_booked, ta.frequency, ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
            ta.card_payments, ta.fees_paid * fx.rate AS fees_paid, ta.digital
     FROM {_table(AccountHolder)} h
     JOIN {_table(Account)} a ON a.id = h.account_id
@@ -172,6 +167,7 @@ per_customer AS (
            -- Open accounts per category, in the same pass (the categories are a fixed list).
            {_PRODUCT_MIX_SQL} AS product_mix,
            max(last_booked) AS last_booked,
+           array_agg(account_id) FILTER (WHERE last_booked IS NULL) AS quiet_accounts,
            sum(frequency)::bigint AS frequency,
            sum(money_in) AS money_in,
            sum(money_out) AS money_out,
@@ -185,7 +181,12 @@ INSERT INTO {_table(CustomerFeatures)} (
     loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share
 )
 SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
-       %(as_of)s - (pc.last_booked AT TIME ZONE %(tz)s)::date,
+       %(as_of)s - (coalesce(pc.last_booked, (
+           -- A customer quiet for the 12 months: the last booking before them, one index probe per
+           -- account (only for these few customers, not for every quiet account of the chunk).
+           SELECT max(t.booked_at) FROM {_table(Transaction)} t
+           WHERE t.account_id = ANY(pc.quiet_accounts) AND t.booked_at < %(start)s
+       )) AT TIME ZONE %(tz)s)::date,
        coalesce(pc.frequency, 0),
        coalesce(pc.money_in, 0), coalesce(pc.money_out, 0),
        coalesce(pc.deposit_balance, 0), coalesce(pc.loans_outstanding, 0),
