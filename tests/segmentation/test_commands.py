@@ -25,6 +25,7 @@ def test_run_value_scoring_sync_publishes_and_prints_metrics(small_bank, capsys)
     assert CustomerValue.objects.filter(run=run).count() == 3
     out = capsys.readouterr().out
     assert f"Run #{run.pk} published as of 2024-06-30" in out and '"top20_share"' in out
+    assert '"currency": "CZK"' in out and "lorenz" not in out
 
 
 @pytest.mark.parametrize("bad", ["2024-13-01", "30/06/2024", "yesterday"])

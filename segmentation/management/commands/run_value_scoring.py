@@ -28,4 +28,7 @@ class Command(RunCommand):
         return value_scoring_start(as_of=as_of, params=params, sync=sync)
 
     def published(self, run: Run) -> str:
-        return json.dumps(run.metrics, ensure_ascii=False)
+        # The figures a reader checks; the Lorenz points and the rest are on the Value page.
+        shown = ("customers", "value_total", "top20_share", "gini", "tier_counts", "tier_value_shares", "movers")
+        summary = {key: run.metrics[key] for key in shown if key in run.metrics}
+        return json.dumps({**summary, "currency": run.params.get("currency")}, ensure_ascii=False)
