@@ -140,7 +140,8 @@ owned AS (
            a.principal * fx.rate AS principal, a.status, a.repayment_status, a.opened_on,
            (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
            AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open,
-           a.id AS account_id, ta.last_booked, ta.frequency, ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
+           a.id AS account_id, ta.last_booked, ta.frequency,
+           ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
            ta.card_payments, ta.fees_paid * fx.rate AS fees_paid, ta.digital
     FROM {_table(AccountHolder)} h
     JOIN {_table(Account)} a ON a.id = h.account_id
