@@ -3,22 +3,20 @@ action table; Train now with its progress bar."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
-from crm_bank.runs.errors import RunError
 from customers.access import customer_get_for_user
 from customers.panels import prediction_line
 from segmentation import prediction_selectors
 from segmentation.actions import CHANNEL_COSTS
 from segmentation.model_forms import ModelTrainingForm
 from segmentation.training import MODEL_TRAINING, model_training_start
-from segmentation.views import _run_progress_bar
+from segmentation.views import _run_progress_bar, run_start_from_form
 
 Role = StaffProfile.Role
 
@@ -47,19 +45,12 @@ def model_overview(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def model_training_run_start(request: HttpRequest) -> HttpResponse:
     """"Train now": queues a model-training run (the run's start writes the audit record)."""
-    form = ModelTrainingForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter the as-of date as a date and the seed as a whole number, or leave them "
-                                  "empty."))
-        return redirect("segmentation:models")
-    try:
-        run = model_training_start(as_of=form.cleaned_data["as_of"], seed=form.cleaned_data["seed"],
-                                   started_by=request.user)
-    except RunError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Model training run #%(run)s queued.") % {"run": run.pk})
-    return redirect("segmentation:models")
+    return run_start_from_form(
+        request, ModelTrainingForm(request.POST),
+        lambda data: model_training_start(as_of=data["as_of"], seed=data["seed"], started_by=request.user),
+        invalid=_("Enter the as-of date as a date and the seed as a whole number, or leave them empty."),
+        queued=_("Model training run #%(run)s queued."), back_to="segmentation:models",
+    )
 
 
 @require_GET

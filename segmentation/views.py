@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -10,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.runs.errors import RunError
+from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import run_progress
 from segmentation import selectors
 from segmentation.columns import RULE_FEATURES
@@ -85,17 +89,12 @@ def value_movers(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def value_run_start(request: HttpRequest) -> HttpResponse:
     """"Run now": queues a value-scoring run (the run's start writes the audit record)."""
-    form = ValueRunForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter the as-of date as a date, or leave it empty."))
-        return redirect("segmentation:value")
-    try:
-        run = value_scoring_start(as_of=form.cleaned_data["as_of"], started_by=request.user)
-    except RunError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Value scoring run #%(run)s queued.") % {"run": run.pk})
-    return redirect("segmentation:value")
+    return run_start_from_form(
+        request, ValueRunForm(request.POST),
+        lambda data: value_scoring_start(as_of=data["as_of"], started_by=request.user),
+        invalid=_("Enter the as-of date as a date, or leave it empty."),
+        queued=_("Value scoring run #%(run)s queued."), back_to="segmentation:value",
+    )
 
 
 @require_GET
@@ -110,20 +109,12 @@ def value_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def segmentation_run_start(request: HttpRequest) -> HttpResponse:
     """"Run now": queues a segmentation run (the run's start writes the audit record)."""
-    form = SegmentationRunForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter the as-of date as a date, k from 2 to 30 and the seed as a whole number."))
-        return redirect("segmentation:index")
-    try:
-        run = segmentation_start(
-            as_of=form.cleaned_data["as_of"], k=form.cleaned_data["k"], seed=form.cleaned_data["seed"],
-            started_by=request.user,
-        )
-    except RunError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Segmentation run #%(run)s queued.") % {"run": run.pk})
-    return redirect("segmentation:index")
+    return run_start_from_form(
+        request, SegmentationRunForm(request.POST),
+        lambda data: segmentation_start(as_of=data["as_of"], k=data["k"], seed=data["seed"], started_by=request.user),
+        invalid=_("Enter the as-of date as a date, k from 2 to 30 and the seed as a whole number."),
+        queued=_("Segmentation run #%(run)s queued."), back_to="segmentation:index",
+    )
 
 
 @require_GET
@@ -132,6 +123,24 @@ def segmentation_run_progress(request: HttpRequest, run_id: int) -> HttpResponse
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
     return _run_progress_bar(request, run_id=run_id, kind=SEGMENTATION, prefix="segmentation",
                              title=_("Segmentation run #%(run)s"), results="segmentation:index")
+
+
+def run_start_from_form(
+    request: HttpRequest, form: forms.Form, start: Callable[[dict], Run], *, invalid: str, queued: str, back_to: str
+) -> HttpResponse:
+    """A "Run now" button's POST for any run kind: the form checked, the run started with its data,
+    a refusal (another run active, nothing to process) or the queued run's number as a message,
+    then back to the kind's page."""
+    if not form.is_valid():
+        messages.error(request, invalid)
+        return redirect(back_to)
+    try:
+        run = start(form.cleaned_data)
+    except RunError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, queued % {"run": run.pk})
+    return redirect(back_to)
 
 
 def _run_progress_bar(
