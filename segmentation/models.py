@@ -29,15 +29,22 @@ from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
 from segmentation.rules import RuleError, parse_rule
 
 
+def run_reference(verbose_name: str | None = None) -> models.ForeignKey:
+    """The run a result row belongs to: a plain column without a constraint, an index or a reverse
+    accessor (derived rows, bulk-written; see the module docstring)."""
+    return models.ForeignKey(
+        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
+        verbose_name=verbose_name or _("run"),
+    )
+
+
 class RunCustomerRow(models.Model):
     """A run's result row for one customer, keyed (run, customer). No foreign-key constraints and no
     indexes of their own: bulk-written derived rows (see the module docstring); the primary key leads
     with run."""
 
     pk = models.CompositePrimaryKey("run_id", "customer_id")
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+", verbose_name=_("run"),
-    )
+    run = run_reference()
     customer = models.ForeignKey(
         Customer, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
         verbose_name=_("customer"),
@@ -140,10 +147,7 @@ class ValueTierSummary(models.Model):
     """How many customers of one branch and RM a value run put in each tier, and their value: the
     tier table per branch and the tier mix per RM read these few rows, not a million."""
 
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("run"),
-    )
+    run = run_reference()
     branch = models.ForeignKey(
         Branch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
         verbose_name=_("branch"),
@@ -221,10 +225,7 @@ def segment_label(name: str) -> str:
 class LearnedSegment(models.Model):
     """One k-means segment of a segmentation run: its name, size and what it looks like."""
 
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("run"),
-    )
+    run = run_reference()
     number = models.SmallIntegerField(_("segment number"))
     # An English msgid from segmentation.profiles.NAME_RULES (" (2)" appended to a repeated name);
     # pages translate it.
@@ -283,10 +284,7 @@ class ModelArtefact(models.Model):
         RESPONSE = "response", _("Response propensity")
         CHURN = "churn", _("Churn risk")
 
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("run"),
-    )
+    run = run_reference()
     name = models.CharField(_("model"), max_length=20, choices=Name.choices)
     # The pure module's MODEL_VERSION (propensity.py, churn.py): which features and code made it.
     version = models.CharField(_("model version"), max_length=40)
@@ -347,15 +345,9 @@ class SegmentAction(models.Model):
         RESPONSE_MODEL = "response_model", _("Response model (campaign outcomes)")
         LOOK_ALIKE = "look_alike", _("Look-alike holding propensity (proxy)")
 
-    run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("run"),
-    )
+    run = run_reference()
     # The published segmentation run whose segments these are.
-    segmentation_run = models.ForeignKey(
-        Run, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+",
-        verbose_name=_("segmentation run"),
-    )
+    segmentation_run = run_reference(_("segmentation run"))
     segment = models.SmallIntegerField(_("learned segment"))
     # The segment's English name (LearnedSegment.name) as it was when the table was made.
     segment_name = models.CharField(_("segment name"), max_length=80)
