@@ -299,6 +299,7 @@ def _write_segments(run: Run, names: dict[int, str], profiles: pd.DataFrame, cen
 SEGMENTATION_KIND = RunKind(
     name=SEGMENTATION,
     version=SEGMENTATION_VERSION,
+    result_tables=(CustomerFeatures._meta.db_table, SegmentMembership._meta.db_table),
     prepare=segmentation_prepare,
     process_chunk=segmentation_chunk,
     finish=segmentation_finish,

@@ -186,6 +186,7 @@ def _metrics(ranked: pd.DataFrame) -> dict:
 VALUE_SCORING_KIND = RunKind(
     name=VALUE_SCORING,
     version=VALUE_SCORING_VERSION,
+    result_tables=(CustomerFeatures._meta.db_table, CustomerValue._meta.db_table),
     prepare=value_scoring_prepare,
     process_chunk=value_scoring_chunk,
     finish=value_scoring_finish,

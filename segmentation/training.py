@@ -381,6 +381,7 @@ def model_training_finish(run: Run) -> dict:
 MODEL_TRAINING_KIND = RunKind(
     name=MODEL_TRAINING,
     version=MODEL_TRAINING_VERSION,
+    result_tables=(CustomerPrediction._meta.db_table,),
     prepare=model_training_prepare,
     process_chunk=model_training_chunk,
     finish=model_training_finish,

@@ -55,3 +55,26 @@ def test_run_rows_replace_swaps_only_that_runs_rows_and_reads_back_through_a_fra
         " ORDER BY customer_id", {"run": 7})
     assert frame["customer_id"].tolist() == [4, 5] and frame["rm_id"].isna().tolist() == [False, True]
     assert CustomerValue.objects.filter(run_id=8).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tables_vacuum_marks_a_filled_tables_pages_all_visible_and_only_analyses_inside_a_transaction():
+    from django.db import connection, transaction
+
+    from crm_bank.bulk import tables_vacuum
+
+    table = CustomerValue._meta.db_table
+    run_rows_replace(CustomerValue, 7, value_rows(7, list(range(1, 2001)), [None] * 2000))
+
+    def all_visible_pages() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT relallvisible FROM pg_class WHERE relname = %s", [table])
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        tables_vacuum(table)  # no error: VACUUM cannot run here, ANALYZE does
+    assert all_visible_pages() == 0
+
+    tables_vacuum(table)
+
+    assert all_visible_pages() > 0

@@ -58,6 +58,8 @@ class RunKind:
     default_as_of: Callable[[], datetime.date | None] | None = None
     # Stored on each run, so results can be traced to the code (or model) that made them.
     version: str = ""
+    # The tables its steps fill in bulk: vacuumed and analysed once the run is published.
+    result_tables: tuple[str, ...] = ()
 
 
 _kinds: dict[str, RunKind] = {}

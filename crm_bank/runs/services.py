@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.bulk import tables_vacuum
 from crm_bank.runs.errors import RunAlreadyActive, RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run, RunChunk
 from crm_bank.runs.registry import kind_get
@@ -209,6 +210,10 @@ def run_finalize(*, run_id: int) -> FinalizeOutcome:
     except Exception as exc:
         _fail_from_exception(run_id=run_id, step="finish", exc=exc)
         return FinalizeOutcome.FAILED
+    try:
+        tables_vacuum(*kind_get(run.kind).result_tables)
+    except Exception:  # housekeeping: the run is published whatever happens here
+        logger.exception("Run %s: vacuuming its result tables failed", run_id)
     return FinalizeOutcome.PUBLISHED
 
 
