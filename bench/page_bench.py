@@ -77,6 +77,8 @@ def _bench(*, requests: int, database: str) -> dict:
     urls: dict[str, list[str]] = {
         "customer_360": [f"/customers/{pk}/" for pk, _ in typical],
         "customer_360_long_history": [f"/customers/{pk}/" for pk, _ in long_history],
+        # The 360° page's predictions panel, which htmx loads right after the page.
+        "customer_360_predictions": [f"/segmentation/customers/{pk}/predictions/" for pk, _ in typical],
         "list": ["/customers/", "/customers/?lifecycle_stage=dormant"]
         + [f"/customers/?home_branch={c['home_branch_id']}" for c in sample[:10]],
         # The value-tier filter (empty lists before a value-scoring run is published).
@@ -86,8 +88,8 @@ def _bench(*, requests: int, database: str) -> dict:
         "phone_id_search": [_search_url(c["phone"]) for c in sample if c["phone"]]
         + [_search_url(c["national_id"]) for c in sample if c["national_id"]],
     }
-    shares = {"customer_360": 0.3, "customer_360_long_history": 0.2, "list": 0.2, "name_search": 0.15,
-              "phone_id_search": 0.15, "tier_filter": 0.1}
+    shares = {"customer_360": 0.3, "customer_360_long_history": 0.2, "customer_360_predictions": 0.1, "list": 0.2,
+              "name_search": 0.15, "phone_id_search": 0.15, "tier_filter": 0.1}
     plan = [(group, rng.choice(urls[group])) for group, share in shares.items() if urls[group]
             for _ in range(max(1, round(requests * share)))]
     rng.shuffle(plan)
@@ -118,6 +120,7 @@ def _bench(*, requests: int, database: str) -> dict:
         "errors": errors,
         "customer_360_p95_ms": _percentile(timings["customer_360"], 95),
         "customer_360_long_history_p95_ms": _percentile(timings["customer_360_long_history"], 95),
+        "customer_360_predictions_p95_ms": _percentile(timings["customer_360_predictions"], 95),
         "long_history_max_transactions": long_history[0][1] if long_history else 0,
         "list_p95_ms": _percentile(timings["list"], 95),
         "tier_filter_p95_ms": _percentile(timings["tier_filter"], 95),

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 from django.db import connection
+from django.db.models import Max
 from django.utils import timezone
 
 from crm_bank.bulk import frame_from_query
@@ -126,15 +127,10 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 
 def last_transaction_day(*, on_or_before: datetime.date) -> datetime.date | None:
-    """The day of the latest transaction booked on or before the date (one index probe per account)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT max(last.booked_at) FROM {table_name(Account)} a CROSS JOIN LATERAL ("
-            f" SELECT t.booked_at FROM {table_name(Transaction)} t WHERE t.account_id = a.id AND t.booked_at < %s"
-            " ORDER BY t.booked_at DESC LIMIT 1) last",
-            [_start_of(on_or_before + datetime.timedelta(days=1))],
-        )
-        (latest,) = cursor.fetchone()
+    """The day of the latest transaction booked on or before the date (one probe of the booking-date index)."""
+    latest = Transaction.objects.filter(
+        booked_at__lt=_start_of(on_or_before + datetime.timedelta(days=1))
+    ).aggregate(latest=Max("booked_at"))["latest"]
     return timezone.localtime(latest).date() if latest else None
 
 

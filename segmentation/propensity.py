@@ -63,6 +63,7 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -159,7 +160,9 @@ def _candidates(seed: int) -> dict[str, BaseEstimator]:
     categorical, numeric = list(CATEGORICAL_FEATURES), list(NUMERIC_FEATURES)
     one_hot = ColumnTransformer([
         ("categorical", OneHotEncoder(handle_unknown="ignore", min_frequency=20), categorical),
-        ("numeric", StandardScaler(), numeric),
+        # Median for a missing number (an age or balance a source did not give); the boosted trees
+        # below take missing values as they are.
+        ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
     ])
     ordinal = ColumnTransformer([
         ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,

@@ -37,7 +37,7 @@ from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
-from customers.models import AccountHolder, Customer
+from customers.models import Account, AccountHolder, Customer
 from segmentation import actions, churn, prediction_frames, propensity
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
@@ -72,6 +72,10 @@ CHURN_HORIZON_DAYS = 89
 CHURN_LOOKBACK_DAYS = 90
 CHURN_MIN_TRANSACTIONS = 5
 CHURN_DECLINE_RATIO = 0.8
+# The churn model learns from at most about this many accounts (every n-th account id, so the same
+# data gives the same sample): every account's whole history would not fit in memory at 50M rows,
+# and a model learns nothing more from millions of accounts than from tens of thousands.
+CHURN_TRAINING_ACCOUNTS = 50_000
 
 
 class ModelNotTrained(RunError):
@@ -130,13 +134,22 @@ def _check_data(as_of: datetime.date | None) -> None:
 
 # Training (the prepare step)
 
+def _reason(exc: Exception) -> str:
+    """A library's error in a line or two for the run's page: scikit-learn's failed fits come with
+    pages of traceback, whose last line says what was wrong."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return lines[0] if lines else type(exc).__name__
+    return f"{lines[0]} … {lines[-1]}"[:400]
+
+
 def _train_response(run: Run, seed: int) -> propensity.ResponseModel:
     rows = response_training_rows(as_of=run.as_of)
     try:
         frame = prediction_frames.response_training_frame(rows)
         model = propensity.train_response_model(frame, seed=seed)
     except ValueError as exc:
-        raise RunError(_("The response model cannot be trained: %(error)s") % {"error": exc}) from None
+        raise RunError(_("The response model cannot be trained: %(error)s") % {"error": _reason(exc)}) from None
     pairs = rows.groupby(["product_category", "channel"]).size()
     model.report.update({
         "as_of": run.as_of.isoformat(),
@@ -152,7 +165,11 @@ def _train_response(run: Run, seed: int) -> propensity.ResponseModel:
 def _train_churn(run: Run, seed: int, horizon: int) -> churn.ChurnModel:
     data_end = last_transaction_day(on_or_before=run.as_of)
     cutoff = data_end - datetime.timedelta(days=horizon - 1)
-    transactions = transaction_rows(before=data_end + datetime.timedelta(days=1))
+    accounts = Account.objects.count()
+    step = max(1, accounts // CHURN_TRAINING_ACCOUNTS)
+    transactions = transaction_rows(
+        before=data_end + datetime.timedelta(days=1), accounts="t.account_id %% %(step)s = 0", params={"step": step},
+    )
     try:
         model = churn.train_churn_model(
             transactions, cutoff=cutoff, horizon_days=horizon, seed=seed, lookback_days=CHURN_LOOKBACK_DAYS,
@@ -162,7 +179,7 @@ def _train_churn(run: Run, seed: int, horizon: int) -> churn.ChurnModel:
     except ValueError as exc:
         raise RunError(
             _("The churn model cannot be trained on the transactions up to %(end)s (cutoff %(cutoff)s, horizon "
-              "%(days)s days): %(error)s") % {"end": data_end, "cutoff": cutoff, "days": horizon, "error": exc}
+              "%(days)s days): %(error)s") % {"end": data_end, "cutoff": cutoff, "days": horizon, "error": _reason(exc)}
         ) from None
     judged = eligible[prediction_frames.churn_eligibility(
         eligible, lookback_days=CHURN_LOOKBACK_DAYS, min_transactions=CHURN_MIN_TRANSACTIONS) == ""]

@@ -211,3 +211,14 @@ def test_response_model_on_uci_bank_full_meets_its_measured_figures() -> None:
     assert report["capture_top20"] >= 0.355
     assert report["capture_top50"] >= 0.745
     assert report["brier_test"] <= 0.20
+
+
+def test_train_response_model_takes_rows_with_a_missing_age_or_balance(frame: pd.DataFrame) -> None:
+    holes = frame.copy()
+    holes.loc[holes.index[::7], "age"] = np.nan  # a source that gave no birth date
+    holes.loc[holes.index[::11], "balance"] = np.nan
+
+    model = train_response_model(holes, seed=7)
+
+    assert 0.5 < model.report["time_ordered_test_auc"] <= 1.0
+    assert np.isfinite(model.predict_proba(holes)).all()
