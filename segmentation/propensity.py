@@ -165,8 +165,10 @@ def _candidates(seed: int) -> dict[str, BaseEstimator]:
         ("numeric", Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]), numeric),
     ])
     ordinal = ColumnTransformer([
+        # Rare categories grouped (as the one-hot encoder does): the trees take at most 255 categories
+        # a feature, and a bank's occupation codes can run to hundreds.
         ("categorical", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
-                                       encoded_missing_value=-1), categorical),
+                                       encoded_missing_value=-1, min_frequency=20, max_categories=250), categorical),
         ("numeric", "passthrough", numeric),
     ])
     categorical_mask = [True] * len(categorical) + [False] * len(numeric)

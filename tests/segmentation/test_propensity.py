@@ -222,3 +222,12 @@ def test_train_response_model_takes_rows_with_a_missing_age_or_balance(frame: pd
 
     assert 0.5 < model.report["time_ordered_test_auc"] <= 1.0
     assert np.isfinite(model.predict_proba(holes)).all()
+
+
+def test_train_response_model_takes_hundreds_of_occupations(frame: pd.DataFrame) -> None:
+    many = frame.copy()
+    many["job"] = [f"occupation-{i % 600}" for i in range(len(many))]  # more than the trees' 255 categories
+
+    model = train_response_model(many, seed=7)
+
+    assert np.isfinite(model.predict_proba(many)).all()
