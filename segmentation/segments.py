@@ -300,6 +300,8 @@ SEGMENTATION_KIND = RunKind(
     name=SEGMENTATION,
     version=SEGMENTATION_VERSION,
     result_tables=(CustomerFeatures._meta.db_table, SegmentMembership._meta.db_table),
+    # The 360° page's segment path shows a customer's last five runs.
+    keep_published=5,
     prepare=segmentation_prepare,
     process_chunk=segmentation_chunk,
     finish=segmentation_finish,

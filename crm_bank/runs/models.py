@@ -41,6 +41,9 @@ class Run(models.Model):
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    # When its per-customer rows were deleted (a failed run, or a published one past its kind's
+    # keep_published): the run row, its metrics and its small tables stay as history.
+    results_pruned_at = models.DateTimeField(_("results pruned at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

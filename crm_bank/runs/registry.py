@@ -58,8 +58,11 @@ class RunKind:
     default_as_of: Callable[[], datetime.date | None] | None = None
     # Stored on each run, so results can be traced to the code (or model) that made them.
     version: str = ""
-    # The tables its steps fill in bulk: vacuumed and analysed once the run is published.
+    # The tables its steps fill in bulk, keyed by run: vacuumed and analysed once the run is
+    # published, and emptied of the rows of failed runs and of published runs older than the newest
+    # `keep_published` (a million rows a run would otherwise pile up night after night).
     result_tables: tuple[str, ...] = ()
+    keep_published: int = 3
 
 
 _kinds: dict[str, RunKind] = {}

@@ -16,8 +16,8 @@ import logging
 
 from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -210,11 +210,39 @@ def run_finalize(*, run_id: int) -> FinalizeOutcome:
     except Exception as exc:
         _fail_from_exception(run_id=run_id, step="finish", exc=exc)
         return FinalizeOutcome.FAILED
-    try:
+    try:  # housekeeping: the run is published whatever happens here
+        run_results_prune(kind=run.kind)
         tables_vacuum(*kind_get(run.kind).result_tables)
-    except Exception:  # housekeeping: the run is published whatever happens here
-        logger.exception("Run %s: vacuuming its result tables failed", run_id)
+    except Exception:
+        logger.exception("Run %s: pruning or vacuuming the result tables failed", run_id)
     return FinalizeOutcome.PUBLISHED
+
+
+def run_results_prune(*, kind: str) -> list[int]:
+    """Deletes the per-customer result rows of the kind's failed runs and of its published runs
+    beyond the newest `keep_published`; returns the runs pruned. Never touches the current run or a
+    queued or running one. Each run's rows go in their own transaction."""
+    run_kind = kind_get(kind)
+    if not run_kind.result_tables:
+        return []
+    published = Run.objects.filter(kind=kind, status__in=[Run.Status.SUCCEEDED, Run.Status.SUPERSEDED])
+    newest = published.order_by("-finished_at", "-id").values_list("id", flat=True)
+    kept = list(newest[: max(1, run_kind.keep_published)])
+    current = CurrentRun.objects.filter(kind=kind).values_list("run_id", flat=True)
+    stale = (
+        Run.objects.filter(kind=kind, results_pruned_at__isnull=True)
+        .filter(Q(status=Run.Status.FAILED) | Q(status=Run.Status.SUPERSEDED))
+        .exclude(pk__in=kept).exclude(pk__in=current)
+        .values_list("id", flat=True)
+    )
+    pruned = []
+    for run_id in stale:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for table in run_kind.result_tables:
+                cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)} WHERE run_id = %s", [run_id])
+            Run.objects.filter(pk=run_id).update(results_pruned_at=timezone.now())
+        pruned.append(run_id)
+    return pruned
 
 
 def run_publish(*, run_id: int, metrics: dict) -> bool:

@@ -97,6 +97,24 @@ def test_value_run_uses_weights_from_its_params(small_bank):
     assert run.params["weights"]["fee_share"] == 1.0 and run.params["a_share"] == 0.8
 
 
+def test_old_and_failed_runs_lose_their_per_customer_rows_but_the_newest_keep_theirs(small_bank):
+    failed = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.FAILED)
+    CustomerValue.objects.create(run=failed, customer=small_bank.x, branch=small_bank.x.home_branch, value=1, rank=1,
+                                 branch_rank=1, share=1, cumulative_share=1, tier="A")
+    runs = [published(as_of=AS_OF) for _ in range(4)]  # the kind keeps the newest three
+
+    for run in (failed, *runs):
+        run.refresh_from_db()
+    assert failed.results_pruned_at is not None and not CustomerValue.objects.filter(run=failed).exists()
+    assert runs[0].results_pruned_at is not None
+    assert not CustomerValue.objects.filter(run=runs[0]).exists()
+    assert not CustomerFeatures.objects.filter(run=runs[0]).exists()
+    assert runs[0].metrics["customers"] == 3  # the run itself stays, as history
+    for kept in runs[1:]:
+        assert kept.results_pruned_at is None and CustomerValue.objects.filter(run=kept).count() == 3
+    assert current_run(kind=VALUE_SCORING) == runs[-1]
+
+
 # Bad input: a clear message, nothing written, the published run stays current
 
 def test_value_run_as_of_before_any_data_is_refused(small_bank):
