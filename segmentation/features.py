@@ -16,6 +16,9 @@ the money):
 - product_count: distinct products open on the date; product_mix: open accounts per category.
 - tenure_days: from customer_since, else the first account opening; age: from the birth date,
   else the age a source reported (attributes.age).
+- responded_before: from the campaign contacts made by the date (segmentation.contact_history):
+  1 if the customer accepted an offer or their previous campaign was a success, 0 if contacted
+  without success, null if never contacted (or no app keeps a contact history).
 
 Customers who became customers after the as-of date are left out (by customer_since, else by
 their accounts: a customer whose every account opened after the date was not one yet).
@@ -39,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.runs.errors import RunParamsInvalid
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from segmentation.contact_history import responded_before_sql
 from segmentation.models import CustomerFeatures
 
 CREDIT_CATEGORIES = tuple(Product.NOT_DEPOSITS)
@@ -109,7 +113,13 @@ _PRODUCT_MIX_SQL = "jsonb_strip_nulls(jsonb_build_object({}))".format(", ".join(
 ))
 
 
-FEATURES_SQL = f"""
+def _features_sql(responded_sql: str | None) -> str:
+    """The chunk's INSERT … SELECT; `responded_sql` is the contact history's per-customer answer
+    (contact_history.responded_before_sql), or None when no app keeps one."""
+    responded = (
+        f"LEFT JOIN ({responded_sql}) resp ON resp.customer_id = c.id" if responded_sql else ""
+    )
+    return f"""
 WITH cust AS (
     SELECT c.id, c.home_branch_id, c.primary_rm_id, c.customer_since, c.birth_date, c.attributes
     FROM {_table(Customer)} c
@@ -179,7 +189,8 @@ per_customer AS (
 )
 INSERT INTO {_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
-    loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share
+    loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share,
+    responded_before
 )
 SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        %(as_of)s - (coalesce(pc.last_booked, (
@@ -198,9 +209,11 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
            extract(year FROM age(%(as_of)s, c.birth_date))::int,
            CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{{1,3}}$' THEN (c.attributes ->> 'age')::int END
        ),
-       pc.digital::float8 / nullif(pc.frequency, 0)
+       pc.digital::float8 / nullif(pc.frequency, 0),
+       {"resp.responded_before" if responded_sql else "NULL::float8"}
 FROM cust c
 LEFT JOIN per_customer pc ON pc.customer_id = c.id
+{responded}
 WHERE c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE
 """
 
@@ -236,7 +249,9 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
             f"DELETE FROM {_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
             [run_id, lo, hi],
         )
-        cursor.execute(FEATURES_SQL, {
+        # The customer range reaches into the contact history's GROUP BY (PostgreSQL pushes it down),
+        # so a chunk reads only its own customers' contacts.
+        cursor.execute(_features_sql(responded_before_sql()), {
             "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0,
             "as_of": as_of, "start": start, "end": end,
             "tz": str(timezone.get_default_timezone()), "credit": list(CREDIT_CATEGORIES), "rates": json.dumps(rates),

@@ -92,6 +92,10 @@ class CustomerFeatures(BranchSnapshotRow):
     age = models.SmallIntegerField(_("age"), null=True)
     # Web, mobile and card transactions over all, in the 12 months; null without transactions.
     digital_share = models.FloatField(_("digital channel share"), null=True)
+    # Campaign contacts by the date (segmentation.contact_history): 1 for a customer who accepted an
+    # offer (or whose previous campaign was a success), 0 for one contacted without success, null
+    # for one never contacted.
+    responded_before = models.FloatField(_("responded to a campaign before"), null=True)
 
     class Meta:
         verbose_name = _("customer features")

@@ -41,7 +41,6 @@ from customers.models import Customer
 from segmentation import scoring
 from segmentation.clustering import learned_segments
 from segmentation.columns import CLUSTER_FEATURES, PRODUCT_CATEGORIES
-from segmentation.contact_history import responded_before_sql
 from segmentation.features import currency_params, customer_features_write, run_rates
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
@@ -70,8 +69,6 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
     mix = ",\n".join(
         f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
     )
-    responded_sql = responded_before_sql()
-    responded = f"LEFT JOIN ({responded_sql}) resp ON resp.customer_id = f.customer_id" if responded_sql else ""
     sql = f"""SELECT f.customer_id,
         f.recency_days::float8 AS recency_days,
         f.frequency::float8 AS frequency_12m,
@@ -85,9 +82,8 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
         f.age::float8 AS age,
         f.digital_share,
         {scoring.value_sql(alias="f")} AS value,
-        {"resp.responded_before" if responded_sql else "NULL::float8"} AS responded_before
+        f.responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
-    {responded}
     WHERE f.run_id = %(run)s"""
     return sql, {"run": run_id, "as_of": as_of, **weights.as_dict()}
 

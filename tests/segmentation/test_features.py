@@ -152,3 +152,23 @@ def test_tenure_counts_only_accounts_opened_by_the_date_and_a_customer_not_yet_o
     rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
     assert newcomer.pk not in rows
     assert rows[old_hand.pk].tenure_days == (AS_OF - dt.date(2020, 7, 1)).days
+
+
+def test_responded_before_comes_from_the_contacts_made_by_the_date(small_bank):
+    from campaigns.models import Campaign, CampaignContact
+
+    campaign = Campaign.objects.create(code="TD", name="Term deposit", channel="call_centre",
+                                       starts_on=dt.date(2024, 1, 1))
+    CampaignContact.objects.create(campaign=campaign, customer=small_bank.x, outcome="accepted",
+                                   contacted_on=dt.date(2024, 2, 1))
+    CampaignContact.objects.create(campaign=campaign, customer=small_bank.w, outcome="declined",
+                                   contacted_on=dt.date(2024, 2, 1))
+    CampaignContact.objects.create(campaign=campaign, customer=small_bank.y, outcome="accepted",
+                                   contacted_on=dt.date(2024, 8, 1))  # after the as-of date
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    lo = min(c.pk for c in (small_bank.x, small_bank.w, small_bank.y))
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=lo, hi=lo + 1000)
+
+    rows = {f.customer_id: f.responded_before for f in CustomerFeatures.objects.filter(run=run)}
+    assert (rows[small_bank.x.pk], rows[small_bank.w.pk], rows[small_bank.y.pk]) == (1.0, 0.0, None)
