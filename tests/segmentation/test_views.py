@@ -152,3 +152,16 @@ def test_segmentation_index_links_the_value_page(client, analyst_b, two_runs):
     html = client.get(reverse("segmentation:index")).content.decode()
 
     assert VALUE_URL in html and "Customer value and tiers A / B / C as of" in html
+
+
+def test_run_numbers_are_not_grouped_like_amounts(client, analyst_b, small_bank):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence('runs_run', 'id'), 43209)")
+    run = value_scoring_start(as_of=AS_OF, sync=True)
+    client.force_login(analyst_b)
+
+    page = client.get(reverse("segmentation:value")).content.decode()
+
+    assert run.pk == 43210 and "run #43210" in page and "43,210" not in page
