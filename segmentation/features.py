@@ -116,8 +116,11 @@ _PRODUCT_MIX_SQL = "jsonb_strip_nulls(jsonb_build_object({}))".format(", ".join(
 def _features_sql(responded_sql: str | None) -> str:
     """The chunk's INSERT … SELECT; `responded_sql` is the contact history's per-customer answer
     (contact_history.responded_before_sql), or None when no app keeps one."""
+    # The range is written into the history's own WHERE: a join condition alone does not reach inside
+    # its GROUP BY, and every chunk aggregated every contact of the bank.
     responded = (
-        f"LEFT JOIN ({responded_sql}) resp ON resp.customer_id = c.id" if responded_sql else ""
+        f"LEFT JOIN (SELECT * FROM ({responded_sql}) r WHERE r.customer_id BETWEEN %(lo)s AND %(hi)s) resp"
+        " ON resp.customer_id = c.id" if responded_sql else ""
     )
     return f"""
 WITH cust AS (
@@ -249,8 +252,6 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
             f"DELETE FROM {_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
             [run_id, lo, hi],
         )
-        # The customer range reaches into the contact history's GROUP BY (PostgreSQL pushes it down),
-        # so a chunk reads only its own customers' contacts.
         cursor.execute(_features_sql(responded_before_sql()), {
             "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0,
             "as_of": as_of, "start": start, "end": end,
