@@ -32,6 +32,7 @@ How a frame becomes segments (`learned_segments`):
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,8 +135,9 @@ def _sample_fit(sample: np.ndarray, k: int, seed: int) -> KMeans:
     better optima than mini-batches do, both for ranking k and as the start
     of the fit on every customer."""
     model = KMeans(n_clusters=k, n_init=N_INIT, max_iter=300, random_state=seed)
-    # duplicates that leave fewer distinct groups than k are caught by the callers
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
+    # duplicates that leave fewer distinct groups than k are caught by the callers; the callers also
+    # hold OpenMP to one thread (threadpoolctl's limits are process-wide, so not set per thread here)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(sample)
 
@@ -166,11 +168,14 @@ def _choose_k(sample: np.ndarray, candidates: list[int], seed: int) -> tuple[dic
     then fitted on every customer. The silhouettes are scored on at most
     SILHOUETTE_SIZE rows of the sample.
     """
+    fittable = [candidate for candidate in candidates if candidate <= sample.shape[0] - 1]
+    # Two candidates at a time, each on one OpenMP thread: the fits release the GIL, and by the time
+    # a run gets here its chunks are done and both cores are free. Each fit has its own seed, so the
+    # result is the same as one after the other.
+    with threadpool_limits(limits=1, user_api="openmp"), ThreadPoolExecutor(max_workers=2) as pool:
+        fitted = list(pool.map(lambda candidate: _sample_fit(sample, candidate, seed), fittable))
     models: dict[int, KMeans] = {}
-    for candidate in candidates:
-        if candidate > sample.shape[0] - 1:
-            continue
-        model = _sample_fit(sample, candidate, seed)
+    for candidate, model in zip(fittable, fitted, strict=True):
         if np.unique(model.labels_).size == candidate:  # fewer: too few distinct customers for this k
             models[candidate] = model
     scored = np.arange(sample.shape[0])
@@ -311,7 +316,8 @@ def learned_segments(
         start = sample_models[chosen_k].cluster_centers_
     else:
         chosen_k = int(k)
-        start = _sample_fit(matrix[sample], chosen_k, seed).cluster_centers_
+        with threadpool_limits(limits=1, user_api="openmp"):
+            start = _sample_fit(matrix[sample], chosen_k, seed).cluster_centers_
     model = _full_fit(matrix, start, seed)
     if np.unique(model.labels_).size < chosen_k:
         raise ValueError(

@@ -201,6 +201,9 @@ def segmentation_finish(run: Run) -> dict:
         rules = [(item, _parsed(item)) for item in run.params.get("rules", [])]
     except RunParamsInvalid as exc:
         raise RunError(str(exc)) from None
+    with connection.cursor() as cursor:
+        # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
+        cursor.execute("SET LOCAL random_page_cost = 1.1")
     frame = read_frame(run_id=run.pk, as_of=run.as_of)
     if frame.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
