@@ -1,13 +1,15 @@
-"""Per-run results of the value-scoring job: each customer's features and value, keyed (run, customer).
+"""Per-run results of the value-scoring, segmentation and model-training runs, keyed (run, customer),
+and the small per-run tables their pages read (tier summaries, segments, model artefacts, actions).
 
 Rows belong to a run and never change after it is published; pages read the published run's rows
 (crm_bank.runs CurrentRun), so a run in progress or a failed one is never seen.
 
-Both tables are written in bulk (INSERT … SELECT, COPY) a million rows at a time. Run, customer,
-branch and RM are plain columns without foreign-key constraints: the rows are derived data, a
-constraint check per row would slow every bulk write for nothing (the rows come from those tables),
+The per-customer tables are written in bulk (INSERT … SELECT, COPY) a million rows at a time. Run,
+customer, branch and RM are plain columns without foreign-key constraints: the rows are derived data,
+a constraint check per row would slow every bulk write for nothing (the rows come from those tables),
 and a cascade would make Django load a million rows to delete a run. Runs are never deleted by the
-application (their admin is read-only); a retention job deletes a run's rows by run_id first.
+application (their admin is read-only); after each publish the framework deletes the per-customer
+rows of failed runs and of runs older than the kind's newest few (crm_bank.runs run_results_prune).
 """
 
 from __future__ import annotations
