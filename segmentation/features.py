@@ -62,6 +62,11 @@ def currency_params(params: dict) -> dict:
         rates = {}
     if not rates or not all(math.isfinite(rate) and rate > 0 for rate in rates.values()):
         raise RunParamsInvalid(_("Exchange rates must be positive numbers per currency code."))
+    if rates.get(str(currency)) != 1.0:
+        raise RunParamsInvalid(
+            _("The rates must give 1 for the reporting currency %(currency)s (amounts are converted into it).")
+            % {"currency": currency}
+        )
     missing = currencies_without_rate(rates)
     if missing:
         raise RunParamsInvalid(
@@ -92,8 +97,8 @@ def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.dat
     end_day = as_of + datetime.timedelta(days=1)
     try:
         start_day = end_day.replace(year=end_day.year - 1)
-    except ValueError:  # 29 February
-        start_day = end_day.replace(year=end_day.year - 1, day=28)
+    except ValueError:  # 29 February: a year earlier there is none, the window starts on 1 March
+        start_day = end_day.replace(year=end_day.year - 1, month=3, day=1)
     tz = timezone.get_default_timezone()
     return (
         datetime.datetime.combine(start_day, datetime.time.min, tzinfo=tz),
@@ -177,7 +182,7 @@ per_customer AS (
            count(DISTINCT product_id) FILTER (WHERE is_open) AS product_count,
            min(opened_on) FILTER (WHERE opened_on <= %(as_of)s) AS first_opened,
            -- Every account opened after the date (an unknown opening date counts as before it).
-           bool_and(opened_on > %(as_of)s) AS all_opened_later,
+           bool_and(coalesce(opened_on > %(as_of)s, false)) AS all_opened_later,
            -- Open accounts per category, in the same pass (the categories are a fixed list).
            {_PRODUCT_MIX_SQL} AS product_mix,
            max(last_booked) AS last_booked,

@@ -1,7 +1,8 @@
 """Per-run results of the value-scoring, segmentation and model-training runs, keyed (run, customer),
 and the small per-run tables their pages read (tier summaries, segments, model artefacts, actions).
 
-Rows belong to a run and never change after it is published; pages read the published run's rows
+Rows belong to a run and never change after it is published (the model-training run only gains the
+rows of customers scored after it, see training.predictions_score_new_customers); pages read the published run's rows
 (crm_bank.runs CurrentRun), so a run in progress or a failed one is never seen.
 
 The per-customer tables are written in bulk (INSERT … SELECT, COPY) a million rows at a time. Run,
@@ -110,7 +111,7 @@ class CustomerValue(BranchSnapshotRow):
     """A customer's value, Pareto rank and tier in one run.
 
     The money per driver is not stored: it is the run's features (CustomerFeatures, same key) times
-    the run's rates (Run.params["weights"]), computed when one customer's page asks for it. The
+    the run's value weights (Run.params["weights"]), computed when one customer's page asks for it. The
     run's Lorenz curve is in its metrics and its tier counts per branch and RM in ValueTierSummary,
     so the million rows need only the indexes below and are written at well over 100,000 a second.
     """

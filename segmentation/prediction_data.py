@@ -2,7 +2,7 @@
 pure modules (prediction_frames.py, churn.py), and the dates a run defaults to.
 
 The contact history comes through segmentation/contact_history.py (campaigns registers it); the
-profiles, holdings and transactions from the customers app. Rows come back through COPY (services.py).
+profiles, holdings and transactions from the customers app. Rows come back through COPY (crm_bank/bulk.py).
 """
 
 from __future__ import annotations

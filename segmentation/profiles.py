@@ -71,7 +71,8 @@ def _traits(centre: pd.Series, z: pd.Series) -> set[str]:
     # Holding loans counts even where the source gave no amount (the UCI campaign's personal loans).
     if z["n_loan"] >= 0.5 and value("n_loan") >= 0.5:
         traits.add("borrower")
-    # Not one open account of their own: authorised users of someone else's account, or prospects.
+    # Not one open account of their own: authorised users of someone else's account, prospects, or
+    # customers whose accounts are all closed.
     if value("product_count") < 0.5:
         traits.add("no_own_account")
     if z["n_mortgage"] >= 0.5 and value("n_mortgage") >= 0.5:
@@ -96,7 +97,7 @@ def _traits(centre: pd.Series, z: pd.Series) -> set[str]:
 NAME_RULES: tuple[tuple[frozenset[str], str], ...] = tuple(
     (frozenset(required), name)
     for required, name in (
-        ({"no_own_account"}, gettext_noop("customers without an account of their own")),
+        ({"no_own_account"}, gettext_noop("customers without an open account of their own")),
         ({"dormant", "low_balance"}, gettext_noop("dormant low-balance")),
         ({"dormant"}, gettext_noop("dormant customers")),
         ({"affluent", "senior"}, gettext_noop("affluent retirees")),

