@@ -43,13 +43,6 @@ class CustomerSelection:
         return {"ids": list(self.ids)} if self.ids is not None else {"lo": self.lo, "hi": self.hi}
 
 
-def frame_read(sql: str, params: dict[str, Any]) -> pd.DataFrame:
-    """A query's rows as a DataFrame (COPY), its named parameters bound client-side."""
-    with connection.cursor() as cursor:
-        statement = cursor.cursor.mogrify(sql, params)
-    return frame_from_query(statement)
-
-
 # The SQL of the training and scoring frames
 
 def _age_sql(on: str) -> str:
@@ -90,7 +83,7 @@ def response_training_rows(*, as_of: datetime.date) -> pd.DataFrame:
         LEFT JOIN ({_holdings_sql("true")}) ho ON ho.customer_id = k.customer_id
         WHERE k.responded IS NOT NULL AND k.contacted_on IS NOT NULL AND k.contacted_on <= %(as_of)s
         ORDER BY k.contacted_on, k.contact_id"""
-    return frame_read(sql, {"as_of": as_of})
+    return frame_from_query(sql, {"as_of": as_of})
 
 
 def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection) -> pd.DataFrame:
@@ -107,7 +100,7 @@ def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection)
         ) last ON true
         WHERE {customers.sql("c.id")}
         ORDER BY c.id"""
-    return frame_read(sql, {"as_of": as_of, **customers.params})
+    return frame_from_query(sql, {"as_of": as_of, **customers.params})
 
 
 def transaction_rows(*, before: datetime.date, accounts: str = "true", params: dict[str, Any] | None = None,
@@ -119,7 +112,9 @@ def transaction_rows(*, before: datetime.date, accounts: str = "true", params: d
         FROM {table_name(Transaction)} t
         WHERE t.booked_at < %(end)s AND {accounts}
         ORDER BY t.account_id, t.booked_at, t.id"""
-    return frame_read(sql, {"tz": str(timezone.get_default_timezone()), "end": _start_of(before), **(params or {})})
+    return frame_from_query(
+        sql, {"tz": str(timezone.get_default_timezone()), "end": _start_of(before), **(params or {})}
+    )
 
 
 def _start_of(day: datetime.date) -> datetime.datetime:

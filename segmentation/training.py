@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import tables_analyze
+from crm_bank.bulk import frame_from_query, tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -52,7 +52,6 @@ from segmentation.models import (
 )
 from segmentation.prediction_data import (
     CustomerSelection,
-    frame_read,
     last_transaction_day,
     latest_data_date,
     response_scoring_rows,
@@ -219,7 +218,7 @@ def predictions_compute(*, run_id: int, customers: CustomerSelection) -> pd.Data
         return rows
     owned = customers.sql("h.customer_id")
     params = customers.params
-    holders = frame_read(
+    holders = frame_from_query(
         f"SELECT h.customer_id, h.account_id FROM {table_name(AccountHolder)} h WHERE h.role = 'owner' AND {owned}",
         params,
     )
@@ -311,7 +310,7 @@ def _segment_frame(*, segmentation_run_id: int, run_id: int) -> pd.DataFrame:
     mix = ",\n".join(
         f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
     )
-    return frame_read(
+    return frame_from_query(
         f"""SELECT m.customer_id, m.segment, f.age::float8 AS age, f.tenure_days::float8 AS tenure_days,
                f.recency_days::float8 AS recency_days, f.frequency::float8 AS frequency_12m,
                f.money_in::float8 AS monetary_in_12m, f.money_out::float8 AS monetary_out_12m, f.digital_share,
