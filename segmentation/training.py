@@ -21,7 +21,6 @@ transaction day on or before the as-of date.
 from __future__ import annotations
 
 import datetime
-import io
 
 import numpy as np
 import pandas as pd
@@ -32,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import frame_from_query, tables_analyze
+from crm_bank.bulk import copy_frame, frame_from_query, tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -239,16 +238,9 @@ _PREDICTION_COLUMNS = ("customer_id", *prediction_frames.PROPENSITY_COLUMNS, *pr
 def _copy_predictions(run_id: int, scores: pd.DataFrame, *, into: str) -> None:
     out = scores.loc[:, list(_PREDICTION_COLUMNS)].copy()
     out.insert(0, "run_id", run_id)
-    for column in ("propensity_up", "churn_up"):
-        out[column] = out[column].map({True: "t", False: "f"})
     for column in ("propensity_detail", "churn_detail"):
         out[column] = out[column].fillna("").astype(str).str.slice(0, 80)
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False, na_rep="\\N")
-    with connection.cursor() as cursor:
-        copy_sql = f"COPY {into} ({', '.join(out.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-        with cursor.cursor.copy(copy_sql) as copy:
-            copy.write(buffer.getvalue())
+    copy_frame(CustomerPrediction, out, table=into)
 
 
 def model_training_chunk(run: Run, lo: int, hi: int) -> int:
