@@ -8,6 +8,7 @@ profiles, holdings and transactions from the customers app. Rows come back throu
 from __future__ import annotations
 
 import datetime
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,16 +54,19 @@ def _age_sql(on: str) -> str:
 
 def _holdings_sql(customers: str) -> str:
     """Per customer (among `customers`, a condition on h.customer_id): the current accounts and
-    their balance, and whether a mortgage or a loan is held; accounts not closed, owned only.
-    Deposits are left out on purpose: accepting a term-deposit offer opens one (the outcome)."""
+    their balance in the reporting currency (named parameter %(rates)s, as the feature step converts),
+    and whether a mortgage or a loan is held; accounts not closed, owned only. Deposits are left out
+    on purpose: accepting a term-deposit offer opens one (the outcome)."""
     return f"""SELECT h.customer_id,
-               sum(a.balance) FILTER (WHERE p.category = 'current')::float8 AS current_balance,
+               sum(a.balance * fx.rate) FILTER (WHERE p.category = 'current')::float8 AS current_balance,
                count(*) FILTER (WHERE p.category = 'current') AS current_accounts,
                bool_or(p.category = 'mortgage')::int AS has_mortgage,
                bool_or(p.category = 'loan')::int AS has_loan
         FROM {table_name(AccountHolder)} h
         JOIN {table_name(Account)} a ON a.id = h.account_id
         JOIN {table_name(Product)} p ON p.id = a.product_id
+        LEFT JOIN (SELECT key AS currency, value::numeric AS rate FROM jsonb_each_text(%(rates)s::jsonb)) fx
+          ON fx.currency = a.currency
         WHERE h.role = 'owner' AND a.status <> 'closed' AND {customers}
         GROUP BY h.customer_id"""
 
@@ -73,7 +77,7 @@ _PROFILE_SQL = """c.occupation, c.marital_status, c.education,
        coalesce(ho.has_mortgage, 0) AS has_mortgage, coalesce(ho.has_loan, 0) AS has_loan"""
 
 
-def response_training_rows(*, as_of: datetime.date) -> pd.DataFrame:
+def response_training_rows(*, as_of: datetime.date, rates: dict[str, float]) -> pd.DataFrame:
     """Every contact with an outcome made on or before `as_of`, with the customer's profile and holdings."""
     sql = f"""SELECT k.customer_id, k.contact_id, k.contacted_on, k.channel, k.product_category, k.attempts,
                k.previous_contacts, k.days_since_previous, k.previous_outcome, k.responded::int AS responded,
@@ -83,10 +87,11 @@ def response_training_rows(*, as_of: datetime.date) -> pd.DataFrame:
         LEFT JOIN ({_holdings_sql("true")}) ho ON ho.customer_id = k.customer_id
         WHERE k.responded IS NOT NULL AND k.contacted_on IS NOT NULL AND k.contacted_on <= %(as_of)s
         ORDER BY k.contacted_on, k.contact_id"""
-    return frame_from_query(sql, {"as_of": as_of})
+    return frame_from_query(sql, {"as_of": as_of, "rates": json.dumps(rates)})
 
 
-def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection) -> pd.DataFrame:
+def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection, rates: dict[str, float]
+                          ) -> pd.DataFrame:
     """The customers' profiles and holdings and their last contact with an outcome by `as_of`."""
     sql = f"""SELECT c.id AS customer_id, {_age_sql("%(as_of)s::date")} AS age, {_PROFILE_SQL},
                last.contacted_on AS last_contacted_on, last.attempts AS last_attempts,
@@ -100,7 +105,7 @@ def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection)
         ) last ON true
         WHERE {customers.sql("c.id")}
         ORDER BY c.id"""
-    return frame_from_query(sql, {"as_of": as_of, **customers.params})
+    return frame_from_query(sql, {"as_of": as_of, "rates": json.dumps(rates), **customers.params})
 
 
 def transaction_rows(*, before: datetime.date, accounts: str = "true", params: dict[str, Any] | None = None,

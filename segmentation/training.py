@@ -40,6 +40,7 @@ from customers.models import Account, AccountHolder, Customer
 from segmentation import actions, churn, prediction_frames, propensity
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
+from segmentation.features import currency_params, run_rates
 from segmentation.model_store import model_artefact_store, models_load
 from segmentation.models import (
     CustomerFeatures,
@@ -84,7 +85,7 @@ class ModelNotTrained(RunError):
 
 def training_params_clean(params: dict) -> dict:
     """The stored params: seed, chunk size, the churn label's horizon and the channel costs."""
-    unknown = set(params) - {"seed", "chunk_size", "churn_horizon_days", "channel_costs"}
+    unknown = set(params) - {"seed", "chunk_size", "churn_horizon_days", "channel_costs", "currency", "rates"}
     if unknown:
         raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
     try:
@@ -98,7 +99,8 @@ def training_params_clean(params: dict) -> dict:
         ) from None
     if seed < 0 or chunk_size < 1 or horizon < 1 or any(cost < 0 or cost != cost for cost in costs.values()):
         raise RunParamsInvalid(_("The seed and the costs must be ≥ 0, the chunk size and the horizon ≥ 1."))
-    return {"seed": seed, "chunk_size": chunk_size, "churn_horizon_days": horizon, "channel_costs": costs}
+    return {"seed": seed, "chunk_size": chunk_size, "churn_horizon_days": horizon, "channel_costs": costs,
+            **currency_params(params)}
 
 
 def _check_data(as_of: datetime.date | None) -> None:
@@ -142,7 +144,8 @@ def _reason(exc: Exception) -> str:
 
 
 def _train_response(run: Run, seed: int) -> propensity.ResponseModel:
-    rows = response_training_rows(as_of=run.as_of)
+    rates = run_rates(run.params)
+    rows = response_training_rows(as_of=run.as_of, rates=rates)
     try:
         frame = prediction_frames.response_training_frame(rows)
         model = propensity.train_response_model(frame, seed=seed)
@@ -154,6 +157,8 @@ def _train_response(run: Run, seed: int) -> propensity.ResponseModel:
         "trained_on": [{"product_category": category, "channel": channel, "contacts": int(n)}
                        for (category, channel), n in pairs.items()],
         "scoring_as_of": run.as_of.isoformat(),
+        # The balances it learnt from were in the reporting currency at these rates: scoring converts alike.
+        "rates": rates,
         "scoring_context": prediction_frames.scoring_context(frame["contact_date"], as_of=pd.Timestamp(run.as_of)),
         "reference": prediction_frames.reference_row(frame, propensity.FEATURES),
     })
@@ -212,7 +217,8 @@ def predictions_compute(*, run_id: int, customers: CustomerSelection) -> pd.Data
     """customer_id, PROPENSITY_COLUMNS and CHURN_COLUMNS of the selected customers, with run `run_id`'s models."""
     models = models_load(run_id=run_id)
     response, churn_model = models[ModelArtefact.Name.RESPONSE], models[ModelArtefact.Name.CHURN]
-    rows = response_scoring_rows(as_of=pd.Timestamp(response.report["scoring_as_of"]).date(), customers=customers)
+    rows = response_scoring_rows(as_of=pd.Timestamp(response.report["scoring_as_of"]).date(), customers=customers,
+                                 rates=response.report.get("rates") or run_rates({}))
     if rows.empty:
         return rows
     owned = customers.sql("h.customer_id")
