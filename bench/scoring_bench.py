@@ -71,12 +71,12 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
-def _kmeans_child(run_id: int, as_of, queue: multiprocessing.Queue) -> None:
+def _kmeans_child(run_id: int, queue: multiprocessing.Queue) -> None:
     """In a fresh process: read the run's features frame, time learned_segments on it."""
     from segmentation.clustering import learned_segments
     from segmentation.segments import read_frame
 
-    frame = read_frame(run_id=run_id, as_of=as_of)
+    frame = read_frame(run_id=run_id)
     started = time.perf_counter()
     result = learned_segments(frame, seed=SEED)
     seconds = time.perf_counter() - started
@@ -258,7 +258,7 @@ def main() -> None:
             sys.exit(f"run #{run.pk} {run.status}: {run.error}")
         if args.workers:  # the write happened in a worker: time it here, on a copy of the run's rows
             copy_timing.update(_rewrite_timing(run))
-        kmeans = _in_child(_kmeans_child, run.pk, run.as_of)
+        kmeans = _in_child(_kmeans_child, run.pk)
         segmentation = segmentation_figures(args.workers)
     print(f"value run #{run.pk} as of {run.as_of}: {run_s:.2f} s, {run.chunks_total} chunks; "
           f"top 20% share {run.metrics['top20_share']:.3f}, Gini {run.metrics['gini']:.3f}")

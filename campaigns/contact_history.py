@@ -7,9 +7,8 @@ that defines them.
 
 from __future__ import annotations
 
-from django.db import connection
-
 from campaigns.models import Campaign, CampaignContact
+from crm_bank.bulk import quoted_table
 from customers.models import Product
 
 _RESPONDED = {
@@ -17,10 +16,6 @@ _RESPONDED = {
     CampaignContact.Outcome.DECLINED: "false",
     CampaignContact.Outcome.NO_ANSWER: "false",
 }
-
-
-def _table(model: type) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 class CampaignContactHistory:
@@ -36,6 +31,6 @@ class CampaignContactHistory:
                    k.attempts::int AS attempts, k.previous_contacts::int AS previous_contacts,
                    k.days_since_previous::int AS days_since_previous, k.previous_outcome,
                    CASE k.outcome {responded} END AS responded
-            FROM {_table(CampaignContact)} k
-            LEFT JOIN {_table(Campaign)} c ON c.id = k.campaign_id
-            LEFT JOIN {_table(Product)} p ON p.id = c.product_id"""
+            FROM {quoted_table(CampaignContact)} k
+            LEFT JOIN {quoted_table(Campaign)} c ON c.id = k.campaign_id
+            LEFT JOIN {quoted_table(Product)} p ON p.id = c.product_id"""

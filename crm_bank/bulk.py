@@ -12,6 +12,11 @@ import pandas as pd
 from django.db import connection, models
 
 
+def quoted_table(model: type[models.Model]) -> str:
+    """The model's table name, quoted for raw SQL."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def allocate_ids(model: type[models.Model], count: int) -> list[int]:
     """Reserves `count` primary keys from the model's sequence, so concurrent inserts never collide.
 

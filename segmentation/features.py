@@ -40,8 +40,10 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm_bank.bulk import quoted_table
 from crm_bank.runs.errors import RunParamsInvalid
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import responded_before_sql
 from segmentation.models import CustomerFeatures
 
@@ -86,10 +88,25 @@ def currencies_without_rate(rates: dict[str, float]) -> list[str]:
     """Account currencies the rates do not cover (a run cannot convert them: it must not start)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT currency FROM {_table(Account)} WHERE NOT (currency = ANY(%s)) ORDER BY 1",
+            f"SELECT DISTINCT currency FROM {quoted_table(Account)} WHERE NOT (currency = ANY(%s)) ORDER BY 1",
             [list(rates)],
         )
         return [code for (code,) in cursor.fetchall()]
+
+
+def age_sql(on: str) -> str:
+    """A customer's (alias c) age on the date `on` (SQL): from the birth date, else the age a source
+    reported (attributes.age)."""
+    return (f"coalesce(extract(year FROM age({on}, c.birth_date))::int,"
+            " CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{1,3}$' THEN (c.attributes ->> 'age')::int END)")
+
+
+def product_count_columns(alias: str) -> str:
+    """The features row `alias`'s product_mix as one float column per category, n_<category>."""
+    return ",\n".join(
+        f"coalesce(({alias}.product_mix ->> '{category}')::float8, 0) AS n_{category}"
+        for category in PRODUCT_CATEGORIES
+    )
 
 
 def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -104,10 +121,6 @@ def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.dat
         datetime.datetime.combine(start_day, datetime.time.min, tzinfo=tz),
         datetime.datetime.combine(end_day, datetime.time.min, tzinfo=tz),
     )
-
-
-def _table(model: type) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 # {"current": 1, "card": 2}: the categories with at least one open account (jsonb_object_agg's
@@ -130,7 +143,7 @@ def _features_sql(responded_sql: str | None) -> str:
     return f"""
 WITH cust AS (
     SELECT c.id, c.home_branch_id, c.primary_rm_id, c.customer_since, c.birth_date, c.attributes
-    FROM {_table(Customer)} c
+    FROM {quoted_table(Customer)} c
     WHERE c.id BETWEEN %(lo)s AND %(hi)s AND (c.customer_since IS NULL OR c.customer_since <= %(as_of)s)
 ),
 -- Per account first, over the 12 months only: no join per transaction, no FILTER on the date, read
@@ -146,7 +159,7 @@ txn_account AS (
            count(*) FILTER (WHERE t.kind = 'card_pay') AS card_payments,
            sum(t.amount) FILTER (WHERE t.kind = 'fee') AS fees_paid,
            count(*) FILTER (WHERE t.channel = ANY(%(digital)s)) AS digital
-    FROM {_table(Transaction)} t
+    FROM {quoted_table(Transaction)} t
     WHERE t.account_id BETWEEN %(account_lo)s AND %(account_hi)s
       AND t.booked_at >= %(start)s AND t.booked_at < %(end)s
     GROUP BY t.account_id
@@ -161,9 +174,9 @@ owned AS (
            a.id AS account_id, ta.last_booked, ta.frequency,
            ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
            ta.card_payments, ta.fees_paid * fx.rate AS fees_paid, ta.digital
-    FROM {_table(AccountHolder)} h
-    JOIN {_table(Account)} a ON a.id = h.account_id
-    JOIN {_table(Product)} p ON p.id = a.product_id
+    FROM {quoted_table(AccountHolder)} h
+    JOIN {quoted_table(Account)} a ON a.id = h.account_id
+    JOIN {quoted_table(Product)} p ON p.id = a.product_id
     JOIN (SELECT key AS currency, value::numeric AS rate FROM jsonb_each_text(%(rates)s::jsonb)) fx
       ON fx.currency = a.currency
     LEFT JOIN txn_account ta ON ta.account_id = a.id
@@ -195,7 +208,7 @@ per_customer AS (
            sum(digital)::bigint AS digital
     FROM owned GROUP BY customer_id
 )
-INSERT INTO {_table(CustomerFeatures)} (
+INSERT INTO {quoted_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
     loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share,
     responded_before
@@ -204,7 +217,7 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        %(as_of)s - (coalesce(pc.last_booked, (
            -- A customer quiet for the 12 months: the last booking before them, one index probe per
            -- account (only for these few customers, not for every quiet account of the chunk).
-           SELECT max(t.booked_at) FROM {_table(Transaction)} t
+           SELECT max(t.booked_at) FROM {quoted_table(Transaction)} t
            WHERE t.account_id = ANY(pc.quiet_accounts) AND t.booked_at < %(start)s
        )) AT TIME ZONE %(tz)s)::date,
        coalesce(pc.frequency, 0),
@@ -213,10 +226,7 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        coalesce(pc.card_payments, 0), coalesce(pc.fees_paid, 0),
        coalesce(pc.product_count, 0), coalesce(pc.product_mix, '{{}}'::jsonb),
        %(as_of)s - coalesce(c.customer_since, pc.first_opened),
-       coalesce(
-           extract(year FROM age(%(as_of)s, c.birth_date))::int,
-           CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{{1,3}}$' THEN (c.attributes ->> 'age')::int END
-       ),
+       {age_sql("%(as_of)s")},
        pc.digital::float8 / nullif(pc.frequency, 0),
        {"resp.responded_before" if responded_sql else "NULL::float8"}
 FROM cust c
@@ -248,13 +258,13 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
         # The range's accounts as literals: the planner then sees how many transactions they
         # have and reads them in page order (a bitmap scan) instead of one heap visit per row.
         cursor.execute(
-            f"SELECT min(account_id), max(account_id) FROM {_table(AccountHolder)}"
+            f"SELECT min(account_id), max(account_id) FROM {quoted_table(AccountHolder)}"
             " WHERE customer_id BETWEEN %s AND %s AND role = 'owner'",
             [lo, hi],
         )
         account_lo, account_hi = cursor.fetchone()
         cursor.execute(
-            f"DELETE FROM {_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
+            f"DELETE FROM {quoted_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
             [run_id, lo, hi],
         )
         cursor.execute(_features_sql(responded_before_sql()), {

@@ -17,14 +17,11 @@ from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
-from crm_bank.bulk import frame_from_query
+from crm_bank.bulk import frame_from_query, quoted_table
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
+from segmentation.features import age_sql
 from segmentation.services import latest_transaction_date
-
-
-def table_name(model: type) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 @dataclass(frozen=True)
@@ -46,12 +43,6 @@ class CustomerSelection:
 
 # The SQL of the training and scoring frames
 
-def _age_sql(on: str) -> str:
-    """Age on a date: from the birth date, else the age a source reported (features.py's rule)."""
-    return (f"coalesce(extract(year FROM age({on}, c.birth_date))::int,"
-            " CASE WHEN c.attributes ->> 'age' ~ '^[0-9]{1,3}$' THEN (c.attributes ->> 'age')::int END)")
-
-
 def _holdings_sql(customers: str) -> str:
     """Per customer (among `customers`, a condition on h.customer_id): the current accounts and
     their balance in the reporting currency (named parameter %(rates)s, as the feature step converts),
@@ -62,9 +53,9 @@ def _holdings_sql(customers: str) -> str:
                count(*) FILTER (WHERE p.category = 'current') AS current_accounts,
                bool_or(p.category = 'mortgage')::int AS has_mortgage,
                bool_or(p.category = 'loan')::int AS has_loan
-        FROM {table_name(AccountHolder)} h
-        JOIN {table_name(Account)} a ON a.id = h.account_id
-        JOIN {table_name(Product)} p ON p.id = a.product_id
+        FROM {quoted_table(AccountHolder)} h
+        JOIN {quoted_table(Account)} a ON a.id = h.account_id
+        JOIN {quoted_table(Product)} p ON p.id = a.product_id
         LEFT JOIN (SELECT key AS currency, value::numeric AS rate FROM jsonb_each_text(%(rates)s::jsonb)) fx
           ON fx.currency = a.currency
         WHERE h.role = 'owner' AND a.status <> 'closed' AND {customers}
@@ -81,9 +72,9 @@ def response_training_rows(*, as_of: datetime.date, rates: dict[str, float]) -> 
     """Every contact with an outcome made on or before `as_of`, with the customer's profile and holdings."""
     sql = f"""SELECT k.customer_id, k.contact_id, k.contacted_on, k.channel, k.product_category, k.attempts,
                k.previous_contacts, k.days_since_previous, k.previous_outcome, k.responded::int AS responded,
-               {_age_sql("k.contacted_on")} AS age, {_PROFILE_SQL}
+               {age_sql("k.contacted_on")} AS age, {_PROFILE_SQL}
         FROM ({contacts_sql()}) k
-        JOIN {table_name(Customer)} c ON c.id = k.customer_id
+        JOIN {quoted_table(Customer)} c ON c.id = k.customer_id
         LEFT JOIN ({_holdings_sql("true")}) ho ON ho.customer_id = k.customer_id
         WHERE k.responded IS NOT NULL AND k.contacted_on IS NOT NULL AND k.contacted_on <= %(as_of)s
         ORDER BY k.contacted_on, k.contact_id"""
@@ -93,10 +84,10 @@ def response_training_rows(*, as_of: datetime.date, rates: dict[str, float]) -> 
 def response_scoring_rows(*, as_of: datetime.date, customers: CustomerSelection, rates: dict[str, float]
                           ) -> pd.DataFrame:
     """The customers' profiles and holdings and their last contact with an outcome by `as_of`."""
-    sql = f"""SELECT c.id AS customer_id, {_age_sql("%(as_of)s::date")} AS age, {_PROFILE_SQL},
+    sql = f"""SELECT c.id AS customer_id, {age_sql("%(as_of)s::date")} AS age, {_PROFILE_SQL},
                last.contacted_on AS last_contacted_on, last.attempts AS last_attempts,
                last.previous_contacts AS last_previous_contacts, last.responded::int AS last_responded
-        FROM {table_name(Customer)} c
+        FROM {quoted_table(Customer)} c
         LEFT JOIN ({_holdings_sql(customers.sql("h.customer_id"))}) ho ON ho.customer_id = c.id
         LEFT JOIN LATERAL (
             SELECT k.contacted_on, k.attempts, k.previous_contacts, k.responded FROM ({contacts_sql()}) k
@@ -114,7 +105,7 @@ def transaction_rows(*, before: datetime.date, accounts: str = "true", params: d
     selects (a condition on t.account_id), in booking order."""
     sql = f"""SELECT t.account_id, (t.booked_at AT TIME ZONE %(tz)s)::date AS booked_on, t.amount::float8 AS amount,
                t.direction, t.balance_after::float8 AS balance_after, t.kind
-        FROM {table_name(Transaction)} t
+        FROM {quoted_table(Transaction)} t
         WHERE t.booked_at < %(end)s AND {accounts}
         ORDER BY t.account_id, t.booked_at, t.id"""
     return frame_from_query(

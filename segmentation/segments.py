@@ -40,8 +40,8 @@ from crm_bank.runs.services import run_start
 from customers.models import Customer
 from segmentation import scoring
 from segmentation.clustering import learned_segments
-from segmentation.columns import CLUSTER_FEATURES, PRODUCT_CATEGORIES
-from segmentation.features import currency_params, customer_features_write, run_rates
+from segmentation.columns import CLUSTER_FEATURES
+from segmentation.features import currency_params, customer_features_write, product_count_columns, run_rates
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
 from segmentation.rules import Rule, RuleError, parse_rule
@@ -57,18 +57,16 @@ SAMPLE_SIZE = 20_000
 
 # The compact frame: one SQL for the run's finish step and for a rule's live count
 
-def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[str, Any]]:
+def frame_sql(*, run_id: int) -> tuple[str, dict[str, Any]]:
     """SELECT of the run's per-customer frame, columns named as segmentation/columns.py names them.
 
     `value` is the 80/20 formula (scoring.customer_value, default rates) in SQL, so a rule on value
-    counts the same customers live as the run's pandas mask does. `responded_before` is 1 for a
-    customer who accepted an offer (or whose previous campaign was a success) by the as-of date, 0
-    for one contacted without success, NULL for one never contacted.
+    counts the same customers live as the run's pandas mask does. `responded_before` is the feature
+    step's (features.py): 1 for a customer who had accepted an offer (or whose previous campaign was
+    a success) by the run's date, 0 for one contacted without success, NULL for one never contacted.
     """
     weights = scoring.ValueWeights()
-    mix = ",\n".join(
-        f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
-    )
+    mix = product_count_columns("f")
     sql = f"""SELECT f.customer_id,
         f.recency_days::float8 AS recency_days,
         f.frequency::float8 AS frequency_12m,
@@ -85,12 +83,12 @@ def frame_sql(*, run_id: int, as_of: datetime.date | None) -> tuple[str, dict[st
         f.responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
     WHERE f.run_id = %(run)s"""
-    return sql, {"run": run_id, "as_of": as_of, **weights.as_dict()}
+    return sql, {"run": run_id, **weights.as_dict()}
 
 
-def read_frame(*, run_id: int, as_of: datetime.date | None) -> pd.DataFrame:
+def read_frame(*, run_id: int) -> pd.DataFrame:
     """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id."""
-    sql, params = frame_sql(run_id=run_id, as_of=as_of)
+    sql, params = frame_sql(run_id=run_id)
     return frame_from_query(f"{sql} ORDER BY f.customer_id", params)
 
 
@@ -98,7 +96,7 @@ def rule_segment_count(*, rule: Rule, run: Run) -> int:
     """How many customers of `run`'s features the rule holds for: the count the form shows live.
 
     The same frame and the same three-valued logic as the run's mask (rules.Rule.to_sql)."""
-    sql, params = frame_sql(run_id=run.pk, as_of=run.as_of)
+    sql, params = frame_sql(run_id=run.pk)
     where, values = rule.to_sql("f.")
     named = {f"rule_{i}": value for i, value in enumerate(values)}
     where = where.replace("%s", "{}").format(*(f"%({name})s" for name in named))
@@ -204,7 +202,7 @@ def segmentation_finish(run: Run) -> dict:
     with connection.cursor() as cursor:
         # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
         cursor.execute("SET LOCAL random_page_cost = 1.1")
-    frame = read_frame(run_id=run.pk, as_of=run.as_of)
+    frame = read_frame(run_id=run.pk)
     if frame.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     try:

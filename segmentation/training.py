@@ -31,16 +31,15 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import copy_frame, frame_from_query, tables_analyze
+from crm_bank.bulk import copy_frame, frame_from_query, quoted_table, tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer
 from segmentation import actions, churn, prediction_frames, propensity
-from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import ContactHistoryMissing, contacts_sql
-from segmentation.features import currency_params, run_rates
+from segmentation.features import currency_params, product_count_columns, run_rates
 from segmentation.model_store import model_artefact_store, models_load
 from segmentation.models import (
     CustomerFeatures,
@@ -56,7 +55,6 @@ from segmentation.prediction_data import (
     latest_data_date,
     response_scoring_rows,
     response_training_rows,
-    table_name,
     transaction_rows,
 )
 from segmentation.scoring import ValueWeights
@@ -224,12 +222,12 @@ def predictions_compute(*, run_id: int, customers: CustomerSelection) -> pd.Data
     owned = customers.sql("h.customer_id")
     params = customers.params
     holders = frame_from_query(
-        f"SELECT h.customer_id, h.account_id FROM {table_name(AccountHolder)} h WHERE h.role = 'owner' AND {owned}",
+        f"SELECT h.customer_id, h.account_id FROM {quoted_table(AccountHolder)} h WHERE h.role = 'owner' AND {owned}",
         params,
     )
     transactions = transaction_rows(
         before=pd.Timestamp(churn_model.report["scoring_cutoff"]).date(),
-        accounts=f"t.account_id IN (SELECT h.account_id FROM {table_name(AccountHolder)} h"
+        accounts=f"t.account_id IN (SELECT h.account_id FROM {quoted_table(AccountHolder)} h"
                  f" WHERE h.role = 'owner' AND {owned})",
         params=params,
     )
@@ -251,7 +249,7 @@ def _copy_predictions(run_id: int, scores: pd.DataFrame, *, into: str) -> None:
 
 def model_training_chunk(run: Run, lo: int, hi: int) -> int:
     scores = predictions_compute(run_id=run.pk, customers=CustomerSelection(lo=lo, hi=hi))
-    table = table_name(CustomerPrediction)
+    table = quoted_table(CustomerPrediction)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table} WHERE run_id = %s AND customer_id BETWEEN %s AND %s", [run.pk, lo, hi])
     if not scores.empty:
@@ -280,7 +278,7 @@ def predictions_score_new_customers(*, customer_ids: list[int] | None = None) ->
         unscored = unscored.filter(pk__in=customer_ids)
     ids = list(unscored.order_by("pk").values_list("pk", flat=True))
     scored = 0
-    table = table_name(CustomerPrediction)
+    table = quoted_table(CustomerPrediction)
     for start in range(0, len(ids), CHUNK_SIZE):
         batch = ids[start: start + CHUNK_SIZE]
         scores = predictions_compute(run_id=run.pk, customers=CustomerSelection(ids=tuple(batch)))
@@ -305,19 +303,17 @@ def predictions_score_new_customers(*, customer_ids: list[int] | None = None) ->
 # Per-segment actions (the finish step)
 
 def _segment_frame(*, segmentation_run_id: int, run_id: int) -> pd.DataFrame:
-    mix = ",\n".join(
-        f"coalesce((f.product_mix ->> '{category}')::float8, 0) AS n_{category}" for category in PRODUCT_CATEGORIES
-    )
+    mix = product_count_columns("f")
     return frame_from_query(
         f"""SELECT m.customer_id, m.segment, f.age::float8 AS age, f.tenure_days::float8 AS tenure_days,
                f.recency_days::float8 AS recency_days, f.frequency::float8 AS frequency_12m,
                f.money_in::float8 AS monetary_in_12m, f.money_out::float8 AS monetary_out_12m, f.digital_share,
                f.deposit_balance::float8 AS deposit_balance, f.loans_outstanding::float8 AS loans_outstanding,
                f.card_payments::float8 AS card_payments, {mix}, p.propensity
-        FROM {table_name(CustomerFeatures)} f
-        JOIN {table_name(SegmentMembership)} m
+        FROM {quoted_table(CustomerFeatures)} f
+        JOIN {quoted_table(SegmentMembership)} m
           ON m.run_id = f.run_id AND m.customer_id = f.customer_id
-        LEFT JOIN {table_name(CustomerPrediction)} p ON p.run_id = %(run)s AND p.customer_id = f.customer_id
+        LEFT JOIN {quoted_table(CustomerPrediction)} p ON p.run_id = %(run)s AND p.customer_id = f.customer_id
         WHERE f.run_id = %(segmentation_run)s
         ORDER BY m.customer_id""",
         {"run": run_id, "segmentation_run": segmentation_run_id},
@@ -367,14 +363,14 @@ def model_training_finish(run: Run) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""SELECT count(*), count(propensity), count(churn_risk), avg(propensity)
-                FROM {table_name(CustomerPrediction)} WHERE run_id = %s""",
+                FROM {quoted_table(CustomerPrediction)} WHERE run_id = %s""",
             [run.pk],
         )
         customers, with_propensity, with_churn, mean_propensity = cursor.fetchone()
         cursor.execute(
-            f"""SELECT 'propensity', propensity_reason, count(*) FROM {table_name(CustomerPrediction)}
+            f"""SELECT 'propensity', propensity_reason, count(*) FROM {quoted_table(CustomerPrediction)}
                 WHERE run_id = %(run)s AND propensity IS NULL GROUP BY 2
-                UNION ALL SELECT 'churn', churn_reason, count(*) FROM {table_name(CustomerPrediction)}
+                UNION ALL SELECT 'churn', churn_reason, count(*) FROM {quoted_table(CustomerPrediction)}
                 WHERE run_id = %(run)s AND churn_risk IS NULL GROUP BY 2""",
             {"run": run.pk},
         )

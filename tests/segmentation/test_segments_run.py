@@ -90,7 +90,7 @@ def test_second_run_records_transitions_from_the_published_one(segment_bank):
 
 def test_frame_value_matches_the_value_formula(segment_bank):
     run = segmentation_start(as_of=AS_OF, k=3, sync=True)
-    frame = read_frame(run_id=run.pk, as_of=run.as_of)
+    frame = read_frame(run_id=run.pk)
 
     from segmentation.models import CustomerFeatures
 
