@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
     "crm_bank.org",
     "crm_bank.audit",
     "crm_bank.runs",
@@ -160,6 +162,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "runs.watchdog",
         "schedule": 60,
     },
+    # Every five minutes, move complaints whose SLA step has ended one level up the ladder.
+    "complaints-escalate": {
+        "task": "channels.complaints_escalate",
+        "schedule": 5 * 60,
+    },
+    # Every hour, give RMs a KYC-refresh task for customers whose review falls due within 30 days
+    # (idempotent: one task per customer and due date).
+    "kyc-refresh-tasks": {
+        "task": "channels.kyc_refresh_tasks",
+        "schedule": 60 * 60,
+    },
 }
 
 # Where the public data sets live (PKDD'99, UCI Bank Marketing); never inside the repository.
@@ -172,6 +185,37 @@ CRM_REPORTING_CURRENCY = env("CRM_REPORTING_CURRENCY", default="CNY")
 CRM_CURRENCY_RATES: dict[str, float] = env.json("CRM_CURRENCY_RATES", default={
     "CNY": 1.0, "EUR": 7.8, "USD": 7.1, "HKD": 0.91, "GBP": 9.2, "JPY": 0.047, "CZK": 0.31,
 })
+# Channels and touchpoints.
+# A tier-A customer (largest balances before any value run) with no contact for this many days is
+# listed as silent on the RM's landing page.
+CRM_SILENT_CUSTOMER_DAYS = env.int("CRM_SILENT_CUSTOMER_DAYS", default=90)
+# The touchpoint map warns when the customer's preferred channel has not been used for this long.
+CRM_PREFERRED_CHANNEL_UNUSED_DAYS = env.int("CRM_PREFERRED_CHANNEL_UNUSED_DAYS", default=180)
+# How long a product owner has to answer customer feedback about the product.
+CRM_FEEDBACK_RESPONSE_HOURS = env.int("CRM_FEEDBACK_RESPONSE_HOURS", default=72)
+# Requests per token to the channel ingest API (DRF throttling; a batch of up to 1,000 items is one).
+CRM_CHANNEL_API_RATE = env("CRM_CHANNEL_API_RATE", default="1200/min")
+# Sender of the notification e-mails (complaint escalation, skip-level, churn risk).
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="branch-crm@localhost")
+
+# The ingest API for channel systems: token authentication of the system (channels.api), JSON only.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["channels.api.authentication.ChannelTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["channels.api.throttling.ChannelTokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"channel_token": CRM_CHANNEL_API_RATE},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Branch CRM channel API",
+    "DESCRIPTION": "Channel systems post every contact with a customer; each lands on the customer's timeline.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
 # The demo staff password; set only where demo data may be loaded (local settings).
 DEMO_PASSWORD: str | None = None
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, use

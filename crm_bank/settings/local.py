@@ -12,3 +12,5 @@ from .base import env  # noqa: E402
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="branch-demo-2026")
+# Notification e-mails are printed by the dev server, not sent.
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

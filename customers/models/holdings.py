@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +31,11 @@ class Product(models.Model):
     category = models.CharField(_("category"), max_length=10, choices=Category.choices)
     currency = models.CharField(_("currency"), max_length=3, default="CZK")
     is_active = models.BooleanField(_("on sale"), default=True)
+    # The staff member customer feedback about this product is routed to (channels' feedback clock).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("product owner"),
+    )
 
     class Meta:
         ordering = ["category", "name"]

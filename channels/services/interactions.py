@@ -1,0 +1,197 @@
+"""Storing interactions: one path for every source (staff on the 360° page, the channel API, CSV
+files, generators aside), so the timeline, the customer's last contact and the daily rollup always
+agree.
+
+`interactions_store` is the core: it writes rows that are already valid, in the caller's
+transaction, in a handful of statements whatever the batch size. `interaction_record` is the
+validated single-contact service staff use.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels.models import Interaction, InteractionDailyCount
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record
+from crm_bank.bulk import quoted_table
+from crm_bank.org.models import StaffProfile
+from customers.models import TOUCHPOINT_CHANNELS, Customer, Product
+
+SUMMARY_MAX = Interaction._meta.get_field("summary").max_length
+OUTCOME_MAX = Interaction._meta.get_field("outcome").max_length
+CAMPAIGN_MAX = Interaction._meta.get_field("campaign_code").max_length
+SOURCE_ID_MAX = Interaction._meta.get_field("source_id").max_length
+
+
+@dataclass
+class NewInteraction:
+    """One interaction to store, already resolved to ids and validated (interaction_errors)."""
+
+    customer_id: int
+    channel: str
+    kind: str
+    direction: str
+    occurred_at: datetime.datetime
+    summary: str
+    outcome: str = ""
+    campaign_code: str = ""
+    product_id: int | None = None
+    staff_id: int | None = None
+    branch_id: int | None = None
+    source_system_id: int | None = None
+    source_id: str = ""
+    payload_hash: str = ""
+    complaint_id: int | None = None
+    extra: dict = field(default_factory=dict)  # what the hooks need (a complaint's category, severity…)
+
+
+def payload_hash(payload: dict) -> str:
+    """A stable hash of an item as a system sent it (keys sorted), to tell a replay from a change."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def interaction_errors(item: NewInteraction, *, now: datetime.datetime | None = None) -> dict[str, str]:
+    """Field → message for everything wrong with `item`'s own values (references are resolved by the
+    caller). Empty when the item may be stored."""
+    now = now or timezone.now()
+    errors: dict[str, str] = {}
+    if item.channel not in TOUCHPOINT_CHANNELS:
+        errors["channel"] = _("Unknown channel “%(value)s”.") % {"value": item.channel}
+    if item.kind not in Interaction.Kind.values:
+        errors["kind"] = _("Unknown kind “%(value)s”.") % {"value": item.kind}
+    if item.direction not in Interaction.Direction.values:
+        errors["direction"] = _("Direction must be inbound or outbound.")
+    if item.occurred_at is None or timezone.is_naive(item.occurred_at):
+        errors["occurred_at"] = _("Give the time with its UTC offset, e.g. 2026-11-30T09:15:00+01:00.")
+    elif item.occurred_at > now + datetime.timedelta(minutes=5):
+        errors["occurred_at"] = _("The contact cannot be in the future.")
+    if not item.summary.strip():
+        errors["summary"] = _("Say what the contact was about.")
+    elif len(item.summary) > SUMMARY_MAX:
+        errors["summary"] = _("At most %(n)d characters.") % {"n": SUMMARY_MAX}
+    if len(item.outcome) > OUTCOME_MAX:
+        errors["outcome"] = _("At most %(n)d characters.") % {"n": OUTCOME_MAX}
+    if len(item.campaign_code) > CAMPAIGN_MAX:
+        errors["campaign"] = _("At most %(n)d characters.") % {"n": CAMPAIGN_MAX}
+    if len(item.source_id) > SOURCE_ID_MAX:
+        errors["source_id"] = _("At most %(n)d characters.") % {"n": SOURCE_ID_MAX}
+    return errors
+
+
+# Hooks run after a batch is stored, in the same transaction: complaint cases for kind=complaint,
+# the product owner's clock for feedback. Registered by the modules that own them (see
+# channels.apps), so this module needs none of them.
+StoredHook = Callable[[list[Interaction], list[NewInteraction], AbstractBaseUser | None], None]
+_AFTER_STORE: list[StoredHook] = []
+
+
+def interactions_after_store(hook: StoredHook) -> StoredHook:
+    if hook not in _AFTER_STORE:
+        _AFTER_STORE.append(hook)
+    return hook
+
+
+def interactions_store(*, items: Sequence[NewInteraction], actor: AbstractBaseUser | None = None) -> list[Interaction]:
+    """Writes valid items; the caller holds the transaction (one per action or per batch item group).
+
+    1. Missing branches default to the customer's home branch.
+    2. One multi-row INSERT for the interactions (ids come back).
+    3. Each customer's last contact moves forward only (an old contact posted late changes nothing).
+    4. The daily rollup gets one upsert per (day, branch, channel, kind, direction) group.
+    5. The after-store hooks (complaints, feedback) run on the stored rows.
+    """
+    if not items:
+        return []
+    missing_branch = {item.customer_id for item in items if item.branch_id is None}
+    if missing_branch:
+        homes = dict(Customer.objects.filter(pk__in=missing_branch).values_list("pk", "home_branch_id"))
+        for item in items:
+            if item.branch_id is None:
+                item.branch_id = homes.get(item.customer_id)
+    rows = Interaction.objects.bulk_create([
+        Interaction(
+            customer_id=item.customer_id, channel=item.channel, kind=item.kind, direction=item.direction,
+            occurred_at=item.occurred_at, summary=item.summary, outcome=item.outcome,
+            campaign_code=item.campaign_code, product_id=item.product_id, staff_id=item.staff_id,
+            branch_id=item.branch_id, source_system_id=item.source_system_id, source_id=item.source_id,
+            payload_hash=item.payload_hash, complaint_id=item.complaint_id,
+        )
+        for item in items
+    ])
+    _last_contacts_advance(items)
+    _daily_counts_add(items)
+    for hook in _AFTER_STORE:
+        hook(rows, list(items), actor)
+    return rows
+
+
+def _last_contacts_advance(items: Sequence[NewInteraction]) -> None:
+    latest: dict[int, tuple[datetime.datetime, str]] = {}
+    for item in items:
+        known = latest.get(item.customer_id)
+        if known is None or item.occurred_at > known[0]:
+            latest[item.customer_id] = (item.occurred_at, item.channel)
+    ids, moments, channels = zip(*[(cid, at, ch) for cid, (at, ch) in sorted(latest.items())], strict=True)
+    with connection.cursor() as cursor:
+        # Rows locked in id order, so two batches touching the same customers cannot deadlock.
+        cursor.execute(
+            f"""UPDATE {quoted_table(Customer)} c
+                SET last_contact_at = v.at, last_contact_channel = v.channel
+                FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[]) AS v(id, at, channel)
+                WHERE c.id = v.id AND (c.last_contact_at IS NULL OR c.last_contact_at < v.at)""",
+            [list(ids), list(moments), list(channels)],
+        )
+
+
+def _daily_counts_add(items: Sequence[NewInteraction]) -> None:
+    counts = Counter(
+        (timezone.localdate(item.occurred_at), item.branch_id, item.channel, item.kind, item.direction)
+        for item in items
+    )
+    keys = sorted(counts, key=lambda k: (k[0], k[1] or 0, k[2], k[3], k[4]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {quoted_table(InteractionDailyCount)} (day, branch_id, channel, kind, direction, count)
+                SELECT * FROM unnest(%s::date[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::int[])
+                ON CONFLICT (day, branch_id, channel, kind, direction)
+                DO UPDATE SET count = {quoted_table(InteractionDailyCount)}.count + excluded.count""",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
+             [k[4] for k in keys], [counts[k] for k in keys]],
+        )
+
+
+def interaction_record(
+    *, customer: Customer, actor: AbstractBaseUser, channel: str, kind: str, direction: str,
+    occurred_at: datetime.datetime, summary: str, outcome: str = "", campaign_code: str = "",
+    product: Product | None = None, extra: dict | None = None, ip_address: str | None = None,
+) -> Interaction:
+    """A contact a member of staff logs (360° quick form): validated, stored with its hooks, audited.
+    Raises ValidationError with a message per field; nothing is written then."""
+    profile = StaffProfile.objects.filter(user_id=actor.pk).only("branch_id").first()
+    item = NewInteraction(
+        customer_id=customer.pk, channel=channel, kind=kind, direction=direction, occurred_at=occurred_at,
+        summary=summary, outcome=outcome, campaign_code=campaign_code, product_id=product.pk if product else None,
+        staff_id=actor.pk, branch_id=(profile.branch_id if profile else None) or customer.home_branch_id,
+        extra=extra or {},
+    )
+    errors = interaction_errors(item)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        (stored,) = interactions_store(items=[item], actor=actor)
+        audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
+                     object_type="interaction", object_id=stored.pk, ip_address=ip_address,
+                     detail={"customer": customer.pk, "channel": channel, "kind": kind})
+    return stored
