@@ -36,7 +36,9 @@ class Interaction(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="+", verbose_name=_("customer"), db_index=False,
     )  # indexed by interaction_customer_time_idx
-    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(TOUCHPOINT_CHANNELS))
+    channel = models.CharField(
+        _("channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(TOUCHPOINT_CHANNELS),
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
     staff = models.ForeignKey(
