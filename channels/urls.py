@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
-
-from channels import views
+from channels.views import analytics, complaints, customer, work
 
 app_name = "channels"
-urlpatterns = [
-    path("", views.index, name="index"),
-]
+urlpatterns = [*analytics.urlpatterns, *customer.urlpatterns, *complaints.urlpatterns, *work.urlpatterns]

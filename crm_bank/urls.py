@@ -21,5 +21,6 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
     path("performance/", include("performance.urls")),
     path("channels/", include("channels.urls")),
+    path("api/", include("channels.api.urls")),
     path("data-notes/", include("demo.urls")),
 ]

@@ -18,3 +18,9 @@ class SegmentationConfig(AppConfig):
         register(VALUE_SCORING_KIND)
         register(SEGMENTATION_KIND)
         register(MODEL_TRAINING_KIND)
+
+        # The published value run's tier A is who "the most valuable customers" are for other apps.
+        from customers.value_ranking import top_customers_register
+        from segmentation.selectors import tier_a_condition
+
+        top_customers_register(tier_a_condition)

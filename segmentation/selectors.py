@@ -268,6 +268,13 @@ def customer_in_tier(*, tier: str) -> Exists:
     return Exists(CustomerValue.objects.filter(run_id=run_id, tier=tier, customer_id=OuterRef("pk")))
 
 
+def tier_a_condition() -> Exists | None:
+    """Tier A of the published value run as a customer filter, or None before the first run."""
+    if not CurrentRun.objects.filter(kind=VALUE_SCORING).exists():
+        return None
+    return customer_in_tier(tier="A")
+
+
 # The segmentation run: the segment page, rule segments, a customer's segment path
 
 def segmentation_run_current() -> Run | None:

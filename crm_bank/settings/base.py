@@ -189,6 +189,9 @@ CRM_CURRENCY_RATES: dict[str, float] = env.json("CRM_CURRENCY_RATES", default={
 # A tier-A customer (largest balances before any value run) with no contact for this many days is
 # listed as silent on the RM's landing page.
 CRM_SILENT_CUSTOMER_DAYS = env.int("CRM_SILENT_CUSTOMER_DAYS", default=90)
+# Until the first 80/20 value run is published, "most valuable" means holding a deposit account with
+# at least this balance (in the account's currency); afterwards it means value tier A.
+CRM_TOP_CUSTOMER_BALANCE = env.int("CRM_TOP_CUSTOMER_BALANCE", default=500_000)
 # The touchpoint map warns when the customer's preferred channel has not been used for this long.
 CRM_PREFERRED_CHANNEL_UNUSED_DAYS = env.int("CRM_PREFERRED_CHANNEL_UNUSED_DAYS", default=180)
 # How long a product owner has to answer customer feedback about the product.
