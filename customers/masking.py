@@ -92,6 +92,11 @@ MASKING_RULES: dict[str, Callable[[object], str]] = {
     "transactions": hidden,
     # The 80/20 value score is built from balances and loans: its amount and drivers are money.
     "customer_value": hidden,
+    # Contacts on the timeline: when, where and what kind stay visible bank-wide (nobody treats the
+    # customer as new); what was said is free text that can carry amounts, IDs or health matters.
+    "interaction_summary": hidden,
+    "interaction_outcome": hidden,
+    "complaint_description": hidden,
 }
 
 def masked_value(field: str, value: object) -> object:
