@@ -10,7 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.selectors import customer_campaign_contacts
+from channels.panels import timeline_panel
+from channels.selectors.timeline import timeline_page
 from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
@@ -127,7 +128,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "transactions": _transaction_page(access, holdings, request.GET.get("page")),
         "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
         "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
-        "campaign_contacts": customer_campaign_contacts(customer_id=pk),
+        # The unified timeline's first page (historic campaign contacts are interactions too); the
+        # touchpoint map and the header's complaint alerts load by htmx, outside the page's budget.
+        "timeline": timeline_panel(access, timeline_page(customer_id=pk)),
         "value": value_line(access, customer_value_summary(customer_id=pk)),
         "segment_path": segment_lines(customer_segment_path(customer_id=pk)),
     })
