@@ -324,9 +324,10 @@ def churn_flag_raise(*, customer: Customer, complaint: Complaint | None, reason:
     rm = _active_user(customer.primary_rm_id) or branch_supervisor(branch_id=customer.home_branch_id)
     if rm is None:
         return flag
+    complaint_id = complaint.pk if complaint else None
     task = task_create(
-        assignee=rm, kind=Task.Kind.CHURN_RISK, customer=customer, complaint_id=complaint.pk if complaint else None,
-        due_at=at + datetime.timedelta(days=1), dedupe_key=f"churn:{customer.pk}:{int(at.timestamp())}",
+        assignee=rm, kind=Task.Kind.CHURN_RISK, customer=customer, complaint_id=complaint_id,
+        due_at=at + datetime.timedelta(days=1), dedupe_key=f"churn:{customer.pk}:{complaint_id}:{int(at.timestamp())}",
         title=_("%(customer)s may leave the bank: call them") % {"customer": customer.display_name}, detail=reason,
     )
     if task is not None:

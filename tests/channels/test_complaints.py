@@ -1,0 +1,245 @@
+"""Complaint services: opening a case, bad input, status rules, assignment, the churn flag, and the
+hooks that open cases from stored contacts and route product feedback."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from channels.models import ChurnFlag, Complaint, ComplaintEvent, Interaction, Notification, Task
+from channels.models.complaints import Level
+from channels.services.complaints import (
+    churn_flag_clear,
+    complaint_assign,
+    complaint_open,
+    complaint_update_status,
+)
+from channels.services.interactions import NewInteraction, interaction_record, interactions_store
+from crm_bank.audit.models import AuditEvent
+from tests.customers.factories import CustomerFactory, ProductFactory, account_for
+
+pytestmark = pytest.mark.django_db
+UTC = datetime.UTC
+T0 = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+GOOD = {"channel": "call_centre", "category": "card", "severity": "medium", "description": "ATM kept my card"}
+
+
+@pytest.fixture
+def customer(branch_a, rm_a):
+    return CustomerFactory(home_branch=branch_a, primary_rm=rm_a)
+
+
+def _open(customer, actor, **changes):
+    return complaint_open(customer=customer, actor=actor, at=T0, **{**GOOD, **changes})
+
+
+def test_complaint_open_gives_the_case_to_the_rm_with_deadline_task_and_notice(customer, rm_a, supervisor_a):
+    complaint = _open(customer, supervisor_a)
+    assert (complaint.owner, complaint.level, complaint.branch, complaint.status) == (
+        rm_a, Level.OWNER, customer.home_branch, "open")
+    assert complaint.sla_due_at == T0 + datetime.timedelta(hours=120)  # medium: 5 days (migration 0002)
+    assert complaint.next_escalation_at == complaint.sla_due_at and complaint.opened_by == supervisor_a
+    kinds = list(ComplaintEvent.objects.filter(complaint=complaint).values_list("kind", flat=True))
+    assert kinds == [ComplaintEvent.Kind.OPENED, ComplaintEvent.Kind.ASSIGNED]
+    task = Task.objects.get(complaint=complaint)
+    assert (task.assignee, task.kind, task.due_at) == (rm_a, Task.Kind.COMPLAINT_ACTION, complaint.sla_due_at)
+    assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.COMPLAINT_ASSIGNED).exists()
+    assert AuditEvent.objects.filter(object_type="complaint", object_id=str(complaint.pk), actor=supervisor_a,
+                                     action="create").exists()
+
+
+def test_complaint_open_goes_to_the_supervisor_when_the_rm_has_left(customer, rm_a, supervisor_a):
+    rm_a.is_active = False
+    rm_a.save(update_fields=["is_active"])
+    assert _open(customer, supervisor_a).owner == supervisor_a
+
+
+def test_complaint_open_refuses_bad_input_and_writes_nothing(customer, rm_a):
+    with pytest.raises(ValidationError) as refused:
+        complaint_open(customer=customer, actor=rm_a, channel="pigeon", category="weather", severity="extreme",
+                       description="   ", skip_level_to=7)
+    assert set(refused.value.message_dict) == {"channel", "category", "severity", "description", "skip_level_to"}
+    with pytest.raises(ValidationError) as too_long:
+        _open(customer, rm_a, description="x" * 4001)
+    assert "4000" in too_long.value.message_dict["description"][0]
+    assert not Complaint.objects.exists() and not Task.objects.exists() and not Notification.objects.exists()
+
+
+def test_complaint_open_messages_follow_the_users_language(customer, rm_a):
+    from django.utils import translation
+
+    with translation.override("zh-hans"), pytest.raises(ValidationError) as refused:
+        _open(customer, rm_a, description="")
+    message = refused.value.message_dict["description"][0]
+    assert message  # translated when the catalogue has it; never empty
+
+
+def test_a_top_customers_complaint_raises_the_churn_flag(customer, rm_a, settings):
+    account_for(customer, balance=Decimal(settings.CRM_TOP_CUSTOMER_BALANCE))
+    complaint = _open(customer, rm_a)
+    flag = ChurnFlag.objects.get(customer=customer)
+    assert flag.is_raised and flag.complaint == complaint
+    assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK, assignee=rm_a).count() == 1
+    assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.CHURN_RISK).count() == 1
+    _open(customer, rm_a)  # a second complaint while the flag is up: no second alert
+    assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 1
+
+
+def test_an_ordinary_customers_fresh_complaint_raises_no_flag(customer, rm_a):
+    account_for(customer, balance=Decimal("1000.00"))
+    _open(customer, rm_a)
+    assert not ChurnFlag.objects.exists()
+    assert not Task.objects.filter(kind=Task.Kind.CHURN_RISK).exists()
+
+
+def test_churn_flag_clear_and_re_raise(customer, rm_a, rm_b, settings):
+    account_for(customer, balance=Decimal(settings.CRM_TOP_CUSTOMER_BALANCE))
+    _open(customer, rm_a)
+    with pytest.raises(PermissionDenied):
+        churn_flag_clear(customer=customer, actor=rm_b)
+    churn_flag_clear(customer=customer, actor=rm_a, note="Called; happy again")
+    assert not ChurnFlag.objects.get(customer=customer).is_raised
+    with pytest.raises(ValidationError):
+        churn_flag_clear(customer=customer, actor=rm_a)
+    _open(customer, rm_a)  # a new complaint raises it again and alerts again
+    assert ChurnFlag.objects.get(customer=customer).is_raised
+    assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 2
+
+
+# --- status ------------------------------------------------------------------------------------------
+
+def test_status_walks_from_open_to_closed(customer, rm_a):
+    complaint = _open(customer, rm_a)
+    for status in ("in_progress", "waiting_customer", "in_progress"):
+        complaint = complaint_update_status(complaint=complaint, actor=rm_a, status=status)
+    complaint = complaint_update_status(complaint=complaint, actor=rm_a, status="resolved",
+                                        resolution="Card returned by courier", at=T0 + datetime.timedelta(hours=5))
+    assert complaint.resolved_at == T0 + datetime.timedelta(hours=5) and complaint.next_escalation_at is None
+    assert not Task.objects.filter(complaint=complaint, status="open").exists()
+    complaint = complaint_update_status(complaint=complaint, actor=rm_a, status="closed", satisfaction=5)
+    assert (complaint.status, complaint.satisfaction) == ("closed", 5)
+    statuses = list(ComplaintEvent.objects.filter(complaint=complaint, kind="status").order_by("id")
+                    .values_list("status", flat=True))
+    assert statuses == ["in_progress", "waiting_customer", "in_progress", "resolved", "closed"]
+    assert AuditEvent.objects.filter(object_type="complaint", object_id=str(complaint.pk), action="change").count() == 5
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"status": "closed"}, "status"),  # open cannot jump to closed
+    ({"status": "resolved", "resolution": " "}, "resolution"),
+    ({"status": "resolved", "resolution": "Done", "satisfaction": 4}, "satisfaction"),
+    ({"status": "sleeping"}, "status"),
+])
+def test_status_refuses_bad_moves_and_writes_nothing(customer, rm_a, changes, field):
+    complaint = _open(customer, rm_a)
+    with pytest.raises(ValidationError) as refused:
+        complaint_update_status(complaint=complaint, actor=rm_a, **changes)
+    assert field in refused.value.message_dict
+    complaint.refresh_from_db()
+    assert (complaint.status, complaint.resolution) == ("open", "")
+    assert not ComplaintEvent.objects.filter(complaint=complaint, kind="status").exists()
+
+
+def test_satisfaction_must_be_one_to_five(customer, rm_a):
+    complaint = _open(customer, rm_a)
+    complaint_update_status(complaint=complaint, actor=rm_a, status="resolved", resolution="Refunded")
+    with pytest.raises(ValidationError):
+        complaint_update_status(complaint=complaint, actor=rm_a, status="closed", satisfaction=6)
+    complaint.refresh_from_db()
+    assert complaint.status == "resolved"
+
+
+def test_reopening_a_resolved_case_restarts_the_clock(customer, rm_a):
+    complaint = _open(customer, rm_a)
+    complaint_update_status(complaint=complaint, actor=rm_a, status="resolved", resolution="Refunded")
+    late = T0 + datetime.timedelta(days=10)  # past the deadline: one escalation step from now
+    reopened = complaint_update_status(complaint=complaint, actor=rm_a, status="in_progress", at=late)
+    assert reopened.resolved_at is None
+    assert reopened.next_escalation_at == late + datetime.timedelta(hours=24)
+
+
+def test_only_the_people_on_the_case_change_its_status(customer, rm_a, rm_a2, supervisor_a, supervisor_b,
+                                                       bank_admin):
+    complaint = _open(customer, rm_a)
+    for outsider in (rm_a2, supervisor_b):
+        with pytest.raises(PermissionDenied):
+            complaint_update_status(complaint=complaint, actor=outsider, status="in_progress")
+    complaint.refresh_from_db()
+    assert complaint.status == "open"
+    complaint_update_status(complaint=complaint, actor=supervisor_a, status="in_progress")
+    complaint_update_status(complaint=complaint, actor=bank_admin, status="waiting_customer")
+
+
+def test_assign_by_the_branch_supervisor_to_branch_staff(customer, rm_a, rm_a2, rm_b, supervisor_a, supervisor_b):
+    complaint = _open(customer, rm_a)
+    with pytest.raises(PermissionDenied):
+        complaint_assign(complaint=complaint, actor=supervisor_b, assignee=rm_b)
+    with pytest.raises(PermissionDenied):
+        complaint_assign(complaint=complaint, actor=rm_a, assignee=rm_a2)  # an RM does not reassign
+    with pytest.raises(ValidationError) as refused:
+        complaint_assign(complaint=complaint, actor=supervisor_a, assignee=rm_b)  # another branch's RM
+    assert "assignee" in refused.value.message_dict
+    assigned = complaint_assign(complaint=complaint, actor=supervisor_a, assignee=rm_a2, note="Card specialist")
+    assert assigned.owner == rm_a2
+    event = ComplaintEvent.objects.filter(complaint=complaint, kind="assigned").latest("id")
+    assert (event.from_owner, event.to_owner, event.actor) == (rm_a, rm_a2, supervisor_a)
+    assert Task.objects.filter(complaint=complaint, assignee=rm_a2).exists()
+    assert Notification.objects.filter(recipient=rm_a2, kind=Notification.Kind.COMPLAINT_ASSIGNED).exists()
+
+
+# --- hooks ------------------------------------------------------------------------------------------
+
+def _stored(customer, kind, **fields):
+    return NewInteraction(customer_id=customer.pk, channel=fields.pop("channel", "web"), kind=kind,
+                          direction="inbound", occurred_at=T0, summary=fields.pop("summary", "Unhappy"), **fields)
+
+
+def test_an_api_style_complaint_contact_opens_a_case_and_links_it(customer, rm_a):
+    rows = interactions_store(items=[
+        _stored(customer, "complaint", summary="App logged me out mid-payment", channel="mobile",
+                extra={"category": "digital", "severity": "high"}),
+        _stored(customer, "complaint", summary="Queue too long", extra={"category": "nonsense", "severity": "x"}),
+        _stored(customer, "enquiry"),
+    ])
+    first, second = Complaint.objects.order_by("pk")
+    assert (first.category, first.severity, first.channel, first.description) == (
+        "digital", "high", "mobile", "App logged me out mid-payment")
+    assert (first.owner, first.opened_by, first.opened_at) == (rm_a, None, T0)
+    assert (second.category, second.severity) == ("other", "medium")
+    linked = dict(Interaction.objects.values_list("pk", "complaint_id"))
+    assert linked == {rows[0].pk: first.pk, rows[1].pk: second.pk, rows[2].pk: None}
+    assert rows[0].complaint_id == first.pk
+
+
+def test_a_complaint_contact_linked_already_opens_nothing(customer, rm_a):
+    existing = _open(customer, rm_a)
+    interactions_store(items=[_stored(customer, "complaint", complaint_id=existing.pk)])
+    assert Complaint.objects.count() == 1
+
+
+def test_a_batch_of_complaints_opens_one_case_each_in_few_queries(branch_a, rm_a, django_assert_max_num_queries):
+    customers = CustomerFactory.create_batch(20, home_branch=branch_a, primary_rm=rm_a)
+    items = [_stored(c, "complaint") for c in customers]
+    with django_assert_max_num_queries(20 * 12 + 10):
+        interactions_store(items=items)
+    assert Complaint.objects.count() == 20
+    assert Interaction.objects.filter(complaint__isnull=False).count() == 20
+
+
+def test_feedback_on_a_product_goes_to_its_owner_with_a_clock(customer, rm_a, supervisor_b, settings):
+    settings.CRM_FEEDBACK_RESPONSE_HOURS = 48
+    product = ProductFactory(code="MORTGAGE", name="Mortgage", category="mortgage", owner=supervisor_b)
+    unowned = ProductFactory(code="DEPOSIT", name="Deposit", category="deposit")
+    stored = interaction_record(customer=customer, actor=rm_a, channel="branch", kind="feedback",
+                                direction="inbound", occurred_at=T0, summary="Rate should be fixed longer",
+                                product=product)
+    interaction_record(customer=customer, actor=rm_a, channel="branch", kind="feedback", direction="inbound",
+                       occurred_at=T0, summary="Fine", product=unowned)
+    task = Task.objects.get(kind=Task.Kind.FEEDBACK_RESPONSE)
+    assert (task.assignee, task.due_at, task.interaction_id, task.customer) == (
+        supervisor_b, T0 + datetime.timedelta(hours=48), stored.pk, customer)
+    assert Notification.objects.filter(recipient=supervisor_b, kind=Notification.Kind.FEEDBACK).count() == 1
+    assert not Complaint.objects.exists()
