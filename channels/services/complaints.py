@@ -98,10 +98,10 @@ def _supervisor_for(*, owner_id: int | None, branch_id: int) -> AbstractBaseUser
 
 def _holder_at_or_above(
     *, level: int, branch: Branch, owner_id: int | None, top: int, exclude_id: int | None = None,
-) -> tuple[int, AbstractBaseUser]:
+) -> tuple[int, AbstractBaseUser | None]:
     """(level, user) of the first level from `level` up to `top` with someone to hold the case who is
     not `exclude_id` (escalating to the person who has it already moves nothing); an administrator at
-    `level` if the whole ladder is empty."""
+    `level` if the whole ladder is empty (see below)."""
     for step in range(level, top + 1):
         if step == Level.OWNER:
             user = _active_user(owner_id)
@@ -111,10 +111,10 @@ def _holder_at_or_above(
             user = _contact(level=step, region=branch.region)
         if user is not None and user.pk != exclude_id:
             return step, user
-    admin = _an_admin()
-    if admin is None:
-        raise ValidationError(_("Nobody can take the case: no supervisor, escalation contact or administrator."))
-    return level, admin
+    # Nobody configured on the way up: an administrator; without one, the branch's own people;
+    # with nobody at all the case is kept without an owner (admins see every case) rather than lost.
+    holder = _an_admin() or branch_supervisor(branch_id=branch.pk) or _active_user(owner_id)
+    return level, holder
 
 
 def _case_url(complaint: Complaint) -> str:
@@ -223,13 +223,16 @@ def _complaint_create(
         kind=ComplaintEvent.Kind.SKIP_LEVEL if complaint.is_skip_level else ComplaintEvent.Kind.ASSIGNED,
     ))
     ComplaintEvent.objects.bulk_create(events)
-    _alert_owner(
-        complaint=complaint, owner=owner, actor=actor, customer=customer, due_at=sla_due_at,
-        kind=Notification.Kind.COMPLAINT_ASSIGNED,
-        text=_("New complaint #%(id)s from %(customer)s (%(severity)s), due %(due)s.") % {
-            "id": complaint.pk, "customer": customer.display_name, "severity": complaint.get_severity_display(),
-            "due": timezone.localtime(sla_due_at).strftime("%Y-%m-%d %H:%M")},
-    )
+    if owner is None:
+        logger.error("Complaint %s has no owner: no staff, escalation contact or administrator", complaint.pk)
+    else:
+        _alert_owner(
+            complaint=complaint, owner=owner, actor=actor, customer=customer, due_at=sla_due_at,
+            kind=Notification.Kind.COMPLAINT_ASSIGNED,
+            text=_("New complaint #%(id)s from %(customer)s (%(severity)s), due %(due)s.") % {
+                "id": complaint.pk, "customer": customer.display_name, "severity": complaint.get_severity_display(),
+                "due": timezone.localtime(sla_due_at).strftime("%Y-%m-%d %H:%M")},
+        )
     if complaint.is_skip_level:
         _skipped_branch_tell(complaint=complaint, customer=customer, actor=actor)
     if is_top_customer:
@@ -238,8 +241,8 @@ def _complaint_create(
                          % {"id": complaint.pk})
     audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
                  object_type="complaint", object_id=complaint.pk, ip_address=ip_address,
-                 detail={"customer": customer.pk, "owner": owner.pk, "level": level, "severity": severity,
-                         "category": category, "skip_level": complaint.is_skip_level})
+                 detail={"customer": customer.pk, "owner": owner.pk if owner else None, "level": level,
+                         "severity": severity, "category": category, "skip_level": complaint.is_skip_level})
     return complaint
 
 
@@ -395,6 +398,7 @@ def _complaint_escalate_one(*, complaint_id: int, now: datetime.datetime) -> int
             level=old_level + 1, branch=complaint.branch, owner_id=complaint.owner_id, top=ESCALATION_TOP,
             exclude_id=complaint.owner_id,
         )
+        new_owner = new_owner or old_owner  # nobody above at all: the level still moves, the holder stays
         next_at = None if level >= ESCALATION_TOP else now + step
         updated = Complaint.objects.filter(pk=complaint.pk, level=old_level, owner_id=complaint.owner_id).update(
             level=level, owner=new_owner, sla_breached=True, next_escalation_at=next_at, updated_at=now,
@@ -407,20 +411,21 @@ def _complaint_escalate_one(*, complaint_id: int, now: datetime.datetime) -> int
             complaint=complaint, at=now, kind=ComplaintEvent.Kind.ESCALATED, actor=None, from_owner=old_owner,
             to_owner=new_owner, level=level,
         )
-        _alert_owner(
-            complaint=complaint, owner=new_owner, actor=None, customer=complaint.customer,
-            due_at=next_at or now + step, kind=Notification.Kind.COMPLAINT_ESCALATED,
-            text=_("Complaint #%(id)s from %(customer)s missed its SLA and was escalated to you (%(level)s).") % {
-                "id": complaint.pk, "customer": complaint.customer.display_name,
-                "level": complaint.get_level_display()},
-        )
+        if new_owner is not None:
+            _alert_owner(
+                complaint=complaint, owner=new_owner, actor=None, customer=complaint.customer,
+                due_at=next_at or now + step, kind=Notification.Kind.COMPLAINT_ESCALATED,
+                text=_("Complaint #%(id)s from %(customer)s missed its SLA and was escalated to you (%(level)s).") % {
+                    "id": complaint.pk, "customer": complaint.customer.display_name,
+                    "level": complaint.get_level_display()},
+            )
         churn_flag_raise(customer=complaint.customer, complaint=complaint, at=now,
                          reason=_("Complaint #%(id)s was escalated (%(level)s).") % {
                              "id": complaint.pk, "level": complaint.get_level_display()})
         audit_record(actor=None, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="complaint", object_id=complaint.pk,
                      detail={"escalated": True, "from_owner": old_owner.pk if old_owner else None,
-                             "to_owner": new_owner.pk, "from_level": old_level, "level": level})
+                             "to_owner": new_owner.pk if new_owner else None, "from_level": old_level, "level": level})
     return 1
 
 
