@@ -12,3 +12,13 @@ class ChannelsConfig(AppConfig):
         # The modules that act on newly stored interactions register their hooks on import
         # (channels.services.interactions.interactions_after_store).
         from channels.services import complaints, work  # noqa: F401
+
+        # The nightly lifecycle run on the batch-run framework; the guard that keeps an RM with
+        # customers active until the book is transferred (crm_bank.org's user admin asks it).
+        from channels.services.continuity import rm_deactivation_guard
+        from channels.services.lifecycle import LIFECYCLE_KIND
+        from crm_bank.org.services import user_deactivation_guard_register
+        from crm_bank.runs.registry import register
+
+        register(LIFECYCLE_KIND)
+        user_deactivation_guard_register(rm_deactivation_guard)

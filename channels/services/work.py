@@ -6,11 +6,21 @@ from __future__ import annotations
 import datetime
 import logging
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from channels.models import Notification, Task
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record
+from crm_bank.bulk import quoted_table
+from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
 from customers.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -57,3 +67,94 @@ def notification_send(
 
         transaction.on_commit(deliver)
     return notification
+
+
+def task_may_close(*, task: Task, actor: AbstractBaseUser) -> bool:
+    """The assignee, a supervisor of the assignee's branch, the assignee's own manager, or an admin."""
+    if task.assignee_id == actor.pk:
+        return True
+    profile = staff_profile_for_user(actor)
+    if profile is None:
+        return False
+    if profile.role == StaffProfile.Role.ADMIN:
+        return True
+    assignee = StaffProfile.objects.filter(user_id=task.assignee_id).values("branch_id", "manager_id").first()
+    if assignee is None or profile.pk is None:
+        return False
+    same_branch_supervisor = (
+        profile.role == StaffProfile.Role.SUPERVISOR and profile.branch_id is not None
+        and profile.branch_id == assignee["branch_id"]
+    )
+    return same_branch_supervisor or assignee["manager_id"] == profile.pk
+
+
+def task_done(*, task_id: int, actor: AbstractBaseUser, ip_address: str | None = None) -> Task:
+    """Marks an open task done. Idempotent: a task already done is returned as it is (a double
+    click, a retried request); a cancelled one cannot be done. Only the assignee or their
+    supervisor may close it (PermissionDenied)."""
+    task = Task.objects.filter(pk=task_id).first()
+    if task is None:
+        raise Task.DoesNotExist
+    if not task_may_close(task=task, actor=actor):
+        raise PermissionDenied(gettext("Only the person the task is assigned to, or their supervisor, can close it."))
+    if task.status == Task.Status.DONE:
+        return task
+    if task.status != Task.Status.OPEN:
+        raise ValidationError(gettext("This task was cancelled; it cannot be marked done."))
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Task.objects.filter(pk=task.pk, status=Task.Status.OPEN).update(
+            status=Task.Status.DONE, done_at=now, done_by=actor,
+        )
+        if changed:
+            audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
+                         object_type="task", object_id=task.pk, ip_address=ip_address,
+                         detail={"status": Task.Status.DONE, "kind": task.kind})
+    task.refresh_from_db()
+    return task
+
+
+def notifications_mark_read(
+    *, recipient: AbstractBaseUser, notification_ids: list[int] | None = None,
+) -> int:
+    """Marks the recipient's unread notifications read (the given ones, or all); returns how many.
+    Someone else's notification ids are ignored, so nobody can touch another's list."""
+    unread = Notification.objects.filter(recipient=recipient, read_at__isnull=True)
+    if notification_ids is not None:
+        unread = unread.filter(pk__in=notification_ids)
+    return unread.update(read_at=timezone.now())
+
+
+# A KYC-refresh task is due at the end of the review day, in the bank's time zone.
+KYC_DUE_TIME = datetime.time(17, 0)
+KYC_LOOKAHEAD_DAYS = 30
+
+
+def kyc_refresh_tasks_create(*, today: datetime.date | None = None) -> int:
+    """Gives each active RM a KYC-refresh task for every customer of theirs whose review falls due
+    within 30 days (or is overdue); returns how many tasks were created.
+
+    One INSERT … SELECT … ON CONFLICT DO NOTHING over the customer table: the dedupe key
+    "kyc:<customer id>:<review date>" makes it idempotent, hourly, for a million customers; a new
+    review date gives a new task.
+    """
+    today = today or timezone.localdate()
+    with translation.override(settings.LANGUAGE_CODE):
+        title = gettext("KYC review due")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {quoted_table(Task)}
+                   (assignee_id, customer_id, kind, title, detail, due_at, status, created_at, dedupe_key)
+                SELECT c.primary_rm_id, c.id, %(kind)s, %(title)s, '',
+                       (c.kyc_review_due + %(due_time)s::time) AT TIME ZONE %(tz)s, %(open)s, now(),
+                       'kyc:' || c.id || ':' || to_char(c.kyc_review_due, 'YYYY-MM-DD')
+                  FROM {quoted_table(Customer)} c
+                  JOIN {connection.ops.quote_name(get_user_model()._meta.db_table)} u
+                    ON u.id = c.primary_rm_id AND u.is_active
+                 WHERE c.primary_rm_id IS NOT NULL AND c.kyc_review_due <= %(until)s
+                ON CONFLICT (dedupe_key) WHERE dedupe_key <> '' DO NOTHING""",
+            {"kind": Task.Kind.KYC_REFRESH, "title": title, "due_time": KYC_DUE_TIME.isoformat(),
+             "tz": settings.TIME_ZONE, "open": Task.Status.OPEN,
+             "until": today + datetime.timedelta(days=KYC_LOOKAHEAD_DAYS)},
+        )
+        return cursor.rowcount

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record
 from crm_bank.org.models import Branch, Department, StaffProfile
 
 DEFAULT_DEPARTMENTS = (
@@ -97,3 +101,36 @@ def _demo_user(User, username, encoded, first, last, branch, role, department, m
                   "employee_number": f"E{user.pk:06d}"},
     )
     return profile
+
+
+# Deactivation guards: the apps above this one say why a member of staff may not be deactivated
+# yet (channels: an RM who still has customers). They register from their AppConfig.ready(), so
+# this layer needs none of them.
+DeactivationGuard = Callable[[AbstractBaseUser], "str | None"]
+_deactivation_guards: list[DeactivationGuard] = []
+
+
+def user_deactivation_guard_register(guard: DeactivationGuard) -> DeactivationGuard:
+    if guard not in _deactivation_guards:
+        _deactivation_guards.append(guard)
+    return guard
+
+
+def user_deactivation_refusals(*, user: AbstractBaseUser) -> list[str]:
+    """Every registered guard's reason to keep `user` active; empty when they may be deactivated."""
+    return [reason for guard in _deactivation_guards if (reason := guard(user))]
+
+
+def user_deactivate(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, ip_address: str | None = None) -> None:
+    """Deactivates a member of staff unless a guard refuses (ValidationError with the reasons)."""
+    refusals = user_deactivation_refusals(user=user)
+    if refusals:
+        raise ValidationError(refusals)
+    if not user.is_active:
+        return
+    with transaction.atomic():
+        user.is_active = False
+        user.save(update_fields=["is_active"])  # a save, so the security receiver ends the sessions
+        audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
+                     object_type="user", object_id=user.pk, ip_address=ip_address,
+                     detail={"fields": ["is_active"], "is_active": False})
