@@ -163,7 +163,7 @@ def _text(raw: dict, name: str, errors: dict[str, str]) -> str:
 
 
 def _item_parse(raw: object, *, result: ItemResult, system: ChannelSystem, now: datetime.datetime) -> _Item | None:
-    """The item's own fields checked; None (with `result` an error) when any is wrong."""
+    """The item's own fields checked (`result` an error when any is wrong); None when it is no object."""
     if not isinstance(raw, dict):
         result.status, result.errors = Status.ERROR, {"item": _("Each item must be a JSON object.")}
         return None
@@ -195,19 +195,20 @@ def _item_parse(raw: object, *, result: ItemResult, system: ChannelSystem, now: 
     )
     for name, message in interaction_errors(new, now=now).items():
         errors.setdefault(name, message)
-    if errors:
-        result.status, result.errors = Status.ERROR, errors
-        return None
     canonical = {name: values[name] for name in ITEM_FIELDS if values[name] and name != "source_system"}
-    canonical["occurred_at"] = occurred_at.astimezone(datetime.UTC).isoformat()
-    new.payload_hash = payload_hash(canonical)
+    if errors:
+        # Still returned: its staff and product are checked too, so one answer names every problem.
+        result.status, result.errors = Status.ERROR, errors
+    else:
+        canonical["occurred_at"] = occurred_at.astimezone(datetime.UTC).isoformat()
+        new.payload_hash = payload_hash(canonical)
     return _Item(result=result, raw=raw, cif=values["customer"], staff=values["staff"], product=values["product"],
                  new=new, canonical=canonical)
 
 
 def _references_resolve(items: list[_Item]) -> list[_Item]:
-    """Customer ids (0: unknown, to be held), staff and products filled in; items with an unknown
-    member of staff or product become errors."""
+    """Customer ids (0: unknown, to be held), staff and products filled in; returns the items without
+    errors (an unknown member of staff or product is one)."""
     if not items:
         return []
     customers = dict(Customer.objects.filter(cif__in={item.cif for item in items}).values_list("cif", "pk"))
@@ -222,7 +223,7 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
     products = dict(Product.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
     resolved = []
     for item in items:
-        errors = {}
+        errors = item.result.errors
         if item.staff:
             if item.staff in staff:
                 item.new.staff_id, item.new.branch_id = staff[item.staff]
@@ -234,7 +235,7 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
             else:
                 errors["product"] = _("No product with this code.")
         if errors:
-            item.result.status, item.result.errors = Status.ERROR, errors
+            item.result.status = Status.ERROR
             continue
         item.new.customer_id = customers.get(item.cif, 0)
         resolved.append(item)
