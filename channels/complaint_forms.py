@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from channels.models import Complaint
 from channels.models.complaints import Level, Severity
-from channels.services.complaints import DESCRIPTION_MAX, RESOLUTION_MAX
+from channels.services.complaints import DESCRIPTION_MAX, RESOLUTION_MAX, TRANSITIONS
 from crm_bank.org.models import Branch
 from customers.models import TOUCHPOINT_CHANNELS, Product, channel_choices
 
@@ -24,6 +24,7 @@ SKIP_LEVEL_CHOICES = [
 def _no_form_tag(form: forms.Form) -> None:
     form.helper = FormHelper()
     form.helper.form_tag = False
+    form.helper.disable_csrf = True  # the page's own <form> carries the token
 
 
 class ComplaintOpenForm(forms.Form):
@@ -68,7 +69,7 @@ class ComplaintAssignForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, max_length=500)
 
     def __init__(self, *args, staff, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, auto_id="assign_%s", **kwargs)  # the case page has several forms
         self.fields["assignee"].queryset = staff
         self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.get_username()
         _no_form_tag(self)
@@ -85,8 +86,12 @@ class ComplaintStatusForm(forms.Form):
     )
     note = forms.CharField(label=_("Note"), required=False, max_length=500)
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, current: str | None = None, **kwargs) -> None:
+        super().__init__(*args, auto_id="status_%s", **kwargs)
+        if current is not None:  # offer only the moves the case can make (the service checks again)
+            allowed = TRANSITIONS.get(current, ())
+            self.fields["status"].choices = [(code, label) for code, label in Complaint.Status.choices
+                                             if code in allowed]
         _no_form_tag(self)
 
 

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from channels.models import ChurnFlag, Complaint, ComplaintEvent, ComplaintSLA, EscalationContact, Interaction, Task
 from channels.models.complaints import Level, Severity
 from channels.models.work import Notification
-from channels.services.interactions import NewInteraction, interactions_after_store
+from channels.services.interactions import SUMMARY_MAX, NewInteraction, interactions_after_store, interactions_store
 from channels.services.work import notification_send, task_create
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
@@ -275,8 +275,9 @@ def complaint_open(
     actor: AbstractBaseUser | None, product: Product | None = None, skip_level_to: int | None = None,
     interaction_id: int | None = None, at: datetime.datetime | None = None, ip_address: str | None = None,
 ) -> Complaint:
-    """Opens a case (see _complaint_create). Raises ValidationError with a message per field and
-    writes nothing when a value is wrong."""
+    """Opens a case (see _complaint_create) and links `interaction_id`, or records the complaint as
+    an inbound contact on the timeline. Raises ValidationError with a message per field and writes
+    nothing when a value is wrong."""
     at = at or timezone.now()
     if skip_level_to in ("", None):
         skip_level_to = None
@@ -302,6 +303,15 @@ def complaint_open(
         )
         if interaction_id is not None:
             Interaction.objects.filter(pk=interaction_id, customer_id=customer.pk).update(complaint=complaint)
+        else:  # the complaint is a contact too: it lands on the customer's timeline, linked to the case
+            actor_profile = _profile(actor)
+            interactions_store(actor=actor, items=[NewInteraction(
+                customer_id=customer.pk, channel=channel, kind=Interaction.Kind.COMPLAINT,
+                direction=Interaction.Direction.INBOUND, occurred_at=at, summary=description.strip()[:SUMMARY_MAX],
+                product_id=product.pk if product else None, staff_id=actor.pk if actor else None,
+                branch_id=(actor_profile.branch_id if actor_profile else None) or customer.home_branch_id,
+                complaint_id=complaint.pk,
+            )])
     return complaint
 
 

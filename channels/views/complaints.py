@@ -107,7 +107,7 @@ def _detail(request: HttpRequest, complaint: Complaint, access: object, profile:
                          for interaction in complaint.interactions.all()],
         "sla": select.complaint_sla_state(complaint, now=timezone.now()),
         "assign_form": bound.get("assign_form") or ComplaintAssignForm(staff=staff),
-        "status_form": bound.get("status_form") or ComplaintStatusForm(),
+        "status_form": bound.get("status_form") or ComplaintStatusForm(current=complaint.status),
         "answer_form": bound.get("answer_form") or SkippedBranchAnswerForm(),
     }
     return render(request, "channels/complaint_detail.html", context, status=400 if bound else 200)

@@ -146,6 +146,9 @@ def test_case_page_shows_events_and_actions(client, supervisor_a, rm_a, customer
     assert 'data-masked="false"' in body and "Charged a fee twice" in body
     assert 'id="status-form"' in body and 'id="assign-form"' in body and 'id="answer-form"' in body
     assert "The branch has not answered yet." in body
+    assert body.split("<main")[1].count('name="csrfmiddlewaretoken"') == 3  # one per action form
+    linked = re.search(r'id="complaint-interactions">(.*?)</ul>', body, re.S).group(1)
+    assert "Charged a fee twice" in linked and "Branch counter" in linked
 
 
 def test_another_branchs_supervisor_can_neither_see_nor_act(client, supervisor_b, rm_a, customer_a):

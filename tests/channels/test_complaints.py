@@ -49,6 +49,10 @@ def test_complaint_open_gives_the_case_to_the_rm_with_deadline_task_and_notice(c
     assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.COMPLAINT_ASSIGNED).exists()
     assert AuditEvent.objects.filter(object_type="complaint", object_id=str(complaint.pk), actor=supervisor_a,
                                      action="create").exists()
+    contact = Interaction.objects.get(customer=customer)  # the complaint is on the timeline, linked to the case
+    assert (contact.kind, contact.complaint, contact.staff, contact.channel, contact.occurred_at) == (
+        "complaint", complaint, supervisor_a, "call_centre", T0)
+    assert Complaint.objects.count() == 1  # the stored contact does not open a second case
 
 
 def test_complaint_open_goes_to_the_supervisor_when_the_rm_has_left(customer, rm_a, supervisor_a):
@@ -66,6 +70,7 @@ def test_complaint_open_refuses_bad_input_and_writes_nothing(customer, rm_a):
         _open(customer, rm_a, description="x" * 4001)
     assert "4000" in too_long.value.message_dict["description"][0]
     assert not Complaint.objects.exists() and not Task.objects.exists() and not Notification.objects.exists()
+    assert not Interaction.objects.exists()
 
 
 def test_complaint_open_messages_follow_the_users_language(customer, rm_a):
