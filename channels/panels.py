@@ -127,6 +127,7 @@ class TouchpointPanel:
     open_complaints: int
     churn_flagged: bool
     churn_flag_title: str
+    last_contact: str  # the header's "last contact" after a contact was logged; "" when none
 
 
 def _preferred_warning(label: str, last_at: datetime.datetime | None, unused_days: int) -> str:
@@ -170,7 +171,11 @@ def touchpoint_panel(
         flag_title = gettext("Raised %(date)s: %(reason)s") % {
             "date": raised, "reason": touchpoint_map.churn_flag_reason,
         } if not access.masked else gettext("Raised %(date)s") % {"date": raised}
+    used = [t for t in touchpoint_map.touchpoints if t.last_at is not None]
+    latest = max(used, key=lambda t: t.last_at) if used else None
     return TouchpointPanel(
         lines=lines, preferred_warning=warning, open_complaints=touchpoint_map.open_complaints,
         churn_flagged=touchpoint_map.churn_flag_raised, churn_flag_title=flag_title,
+        last_contact=f"{_local(latest.last_at, 'SHORT_DATE_FORMAT')} ({_CHANNEL.get(latest.channel, latest.channel)})"
+        if latest else "",
     )

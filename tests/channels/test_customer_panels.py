@@ -218,6 +218,8 @@ def test_touchpoint_map_shows_last_contact_per_channel_with_days_ago(client, dja
     assert "(3 days ago)" in _row(panel, "atm") and "11/27/2026" in _row(panel, "atm")
     assert "never" in _row(panel, "sms")
     assert 'id="preferred-channel-warning"' not in panel  # no preferred channel recorded
+    # The header's "last contact" follows a contact logged on the page.
+    assert '<span id="last-contact" hx-swap-oob="true">11/30/2026 (Internet banking)</span>' in panel
 
 
 @pytest.mark.parametrize(("last_days_ago", "warned"), [(None, True), (200, True), (180, True), (179, False)])
@@ -269,6 +271,7 @@ def test_touchpoint_panel_clears_the_header_alerts_when_nothing_is_open(client, 
     panel = _touchpoints(client, customer_a)
     assert '<span id="churn-flag" hx-swap-oob="true" class="d-none"></span>' in panel
     assert '<span id="open-complaints" hx-swap-oob="true" class="d-none"></span>' in panel
+    assert 'id="last-contact"' not in panel  # nothing on the timeline: the header keeps its own text
 
 
 # Query budgets
