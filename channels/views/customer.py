@@ -26,6 +26,7 @@ from channels.services.work import task_create
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
 from customers.access import CustomerAccess, customer_get_for_user
+from customers.models import Customer
 
 FOLLOW_UP_HOUR = datetime.time(9, 0)
 
@@ -75,8 +76,22 @@ def interaction_log(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _interaction_log(access: CustomerAccess, *, actor: AbstractBaseUser, data: dict, ip_address: str | None) -> None:
-    """The contact and its follow-up task in one transaction: a refused contact leaves no task."""
+    """The contact and its follow-up task in one transaction: a refused contact leaves no task.
+
+    1. The customer's row is locked, so a form sent twice (a double click, a retried request) is
+       handled one after the other.
+    2. The same member of staff logging the same contact at the same moment again is that retry:
+       nothing more is written.
+    3. The contact is stored (validated and audited by interaction_record), then its follow-up task.
+    """
     with transaction.atomic():
+        list(Customer.objects.select_for_update().filter(pk=access.customer.pk).values_list("pk"))
+        if Interaction.objects.filter(
+            customer_id=access.customer.pk, occurred_at=data["occurred_at"], staff_id=actor.pk,
+            channel=data["channel"], kind=data["kind"], direction=data["direction"], summary=data["summary"],
+            outcome=data["outcome"],
+        ).exists():
+            return
         stored = interaction_record(
             customer=access.customer, actor=actor, channel=data["channel"], kind=data["kind"],
             direction=data["direction"], occurred_at=data["occurred_at"], summary=data["summary"],

@@ -359,6 +359,21 @@ def test_quick_log_with_a_follow_up_date_creates_a_task_for_the_logging_user(cli
     assert AuditEvent.objects.filter(actor=rm_b, object_type="task", object_id=str(task.pk)).exists()
 
 
+def test_quick_log_sent_twice_is_stored_once(client, rm_a, customer_a):
+    client.force_login(rm_a)
+    data = _form_data(follow_up_on="2026-12-03")
+
+    first = client.post(_log_url(customer_a), data, HTTP_HX_REQUEST="true")
+    again = client.post(_log_url(customer_a), data, HTTP_HX_REQUEST="true")
+    changed = client.post(_log_url(customer_a), {**data, "summary": "Called back with the rate"},
+                          HTTP_HX_REQUEST="true")
+
+    assert first["HX-Trigger"] == again["HX-Trigger"] == changed["HX-Trigger"] == "timeline-changed"
+    assert Interaction.objects.filter(customer=customer_a).count() == 2
+    assert Task.objects.count() == 2
+    assert InteractionDailyCount.objects.get().count == 2
+
+
 @pytest.mark.parametrize(("overrides", "field", "message"), [
     ({"summary": "   "}, "summary", "This field is required."),
     ({"channel": "pigeon"}, "channel", "Select a valid choice."),
