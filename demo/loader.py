@@ -5,6 +5,9 @@
 3. PKDD'99 clients → customers; accounts, loans, cards → holdings; standing orders;
    the transactions present (the file ends on 1994-03-30).
 4. UCI Bank Marketing `bank-full` → call-centre customers and one historic campaign.
+5. The contacts the data implies on the timeline (demo/interactions.py): counter visits, ATM
+   withdrawals and sales from PKDD'99, the campaign's calls; then the daily rollup and the
+   customers' last contacts.
 Each source is loaded once: a second run finds its rows and skips it.
 """
 
@@ -26,6 +29,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from campaigns.models import Campaign, CampaignContact
+from channels.models import Interaction
 from crm_bank.bulk import allocate_ids, copy_rows, tables_analyze
 from crm_bank.org.models import Branch, Department
 from crm_bank.org.services import branches_ensure, demo_staff_ensure, departments_ensure
@@ -45,6 +49,7 @@ from customers.models import (
 from customers.naming import customer_name_keys
 from customers.services import products_ensure
 from demo.files import DemoDataError
+from demo.interactions import demo_interactions_derive
 from demo.pkdd import TRANSACTIONS_FILE, PkddData, pkdd_available, pkdd_read
 from demo.uci import BANK_FULL_FILE, uci_available, uci_read
 
@@ -137,6 +142,11 @@ def demo_load(
     if uci_done:
         report.skipped.append("UCI Bank Marketing campaign already loaded")
     if pkdd is None and uci is None:
+        # A bank loaded before the timeline existed gets its contacts now (nothing when it has them).
+        with transaction.atomic():
+            written = demo_interactions_derive()
+        if written:
+            report.add(Interaction._meta.db_table, written)
         report.seconds = time.monotonic() - started
         return report
     with transaction.atomic():
@@ -155,6 +165,8 @@ def demo_load(
         if uci is not None:
             log(f"UCI Bank Marketing: {len(uci):,} telemarketing contacts")
             _load_uci(uci, branches[CALL_CENTRE_BRANCH], rms_by_branch, products, departments["CALLCENTRE"], report)
+        log("Contacts implied by the data: counter visits, ATM withdrawals, sales, campaign calls")
+        report.add(Interaction._meta.db_table, demo_interactions_derive())
     # Planner statistics for the bulk-copied tables: without them (and with autovacuum off or not yet
     # round) PostgreSQL takes every table for one row, and the first value run's feature step joins
     # a chunk's transactions to its accounts by nested loops for many minutes instead of seconds.
