@@ -124,7 +124,7 @@ def _stages_sql(*, run: Run, lo: int, hi: int) -> tuple[str, dict]:
                    coalesce(greatest(t.last_at, i.last_at)::date, c.customer_since) AS last_active
               FROM {quoted_table(Customer)} c
               LEFT JOIN LATERAL (
-                   SELECT true AS held_any,
+                   SELECT count(*) > 0 AS held_any,
                           count(DISTINCT a.product_id) FILTER (WHERE
                               (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
                               AND CASE WHEN a.closed_on IS NOT NULL THEN a.closed_on > %(as_of)s

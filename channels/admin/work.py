@@ -1,0 +1,46 @@
+"""Admin for the lifecycle rules (edited here, each change audited) and read-only views of book
+transfers and lifecycle snapshots: those change only through their services and runs."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from channels.admin.complaints import ChangesAuditedAdmin
+from channels.models import BookTransfer, LifecycleRule, LifecycleSnapshot
+
+
+@admin.register(LifecycleRule)
+class LifecycleRuleAdmin(ChangesAuditedAdmin):
+    audit_object_type = "lifecycle_rule"
+    list_display = ["priority", "stage", "min_tenure_months", "min_products", "min_months_inactive",
+                    "no_open_accounts", "is_active"]
+    list_editable = ["is_active"]
+    list_display_links = ["priority", "stage"]
+    ordering = ["priority"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(BookTransfer)
+class BookTransferAdmin(ReadOnlyAdmin):
+    list_display = ["transferred_at", "branch", "from_rm", "to_rm", "reason", "customers_moved", "transferred_by"]
+    list_filter = ["reason", "branch"]
+    list_select_related = ["branch", "from_rm", "to_rm", "transferred_by"]
+    date_hierarchy = "transferred_at"
+
+
+@admin.register(LifecycleSnapshot)
+class LifecycleSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["run", "branch", "from_stage", "stage", "customers"]
+    list_filter = ["stage", "branch"]
+    list_select_related = ["run", "branch"]

@@ -1,0 +1,167 @@
+"""The lifecycle run: rules from LifecycleRule, as of a frozen date, published with the run."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from channels.models import Interaction, LifecycleRule, LifecycleSnapshot
+from channels.services.lifecycle import LIFECYCLE, lifecycle_run_start
+from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.services import run_chunk_complete, run_finalize, run_prepare
+from customers.models import Account, Channel, Customer, Product, Transaction
+from tests.customers.factories import CustomerFactory, ProductFactory, account_for
+
+pytestmark = pytest.mark.django_db
+AS_OF = datetime.date(2026, 6, 30)
+Stage = Customer.Lifecycle
+
+
+def at(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
+def booked(account: Account, day: datetime.date, kind: str = Transaction.Kind.CARD_PAYMENT) -> None:
+    Transaction.objects.create(account=account, booked_at=at(day), amount=Decimal("10"), kind=kind,
+                               direction=Transaction.Direction.DEBIT, channel=Channel.BRANCH)
+
+
+def products(n: int) -> list[Product]:
+    codes = [("CURRENT", Product.Category.CURRENT), ("SAVE", Product.Category.DEPOSIT),
+             ("VISA", Product.Category.CARD)]
+    return [ProductFactory(code=code, name=code, category=category) for code, category in codes[:n]]
+
+
+@pytest.fixture
+def book(branch_a, branch_b):
+    """One customer per rule, at branch A, and one plain customer at branch B."""
+    since_long_ago = datetime.date(2018, 1, 15)
+    made = {}
+    made["loyal"] = CustomerFactory(home_branch=branch_a, customer_since=since_long_ago)
+    for product in products(3):
+        account = account_for(made["loyal"], product=product, opened_on=since_long_ago)
+    booked(account, datetime.date(2026, 6, 1))
+
+    made["dormant"] = CustomerFactory(home_branch=branch_a, customer_since=since_long_ago)
+    account = account_for(made["dormant"], opened_on=since_long_ago)
+    booked(account, datetime.date(2025, 1, 10))
+    booked(account, datetime.date(2026, 6, 1), kind=Transaction.Kind.FEE)  # the bank's own: not activity
+    booked(account, datetime.date(2026, 8, 1))  # after the as-of date: not seen by the run
+
+    made["contacted"] = CustomerFactory(home_branch=branch_a, customer_since=since_long_ago)
+    account = account_for(made["contacted"], opened_on=since_long_ago)
+    booked(account, datetime.date(2025, 1, 10))
+    Interaction.objects.create(customer=made["contacted"], channel="call_centre", kind=Interaction.Kind.ENQUIRY,
+                               direction="inbound", occurred_at=at(datetime.date(2026, 3, 1)), summary="Rates")
+
+    made["closed"] = CustomerFactory(home_branch=branch_a, customer_since=since_long_ago)
+    account_for(made["closed"], opened_on=since_long_ago, status=Account.Status.CLOSED,
+                closed_on=datetime.date(2025, 12, 1))
+
+    made["prospect"] = CustomerFactory(home_branch=branch_a, lifecycle_stage=Stage.PROSPECT)
+    made["converted"] = CustomerFactory(home_branch=branch_a, lifecycle_stage=Stage.PROSPECT,
+                                        customer_since=datetime.date(2026, 5, 1))
+    booked(account_for(made["converted"], opened_on=datetime.date(2026, 5, 1)), datetime.date(2026, 6, 20))
+
+    made["other_branch"] = CustomerFactory(home_branch=branch_b, customer_since=datetime.date(2025, 1, 1))
+    booked(account_for(made["other_branch"], opened_on=datetime.date(2025, 1, 1)), datetime.date(2026, 6, 2))
+    return made
+
+
+def snapshot(run: Run, branch) -> tuple[dict, dict]:
+    stages, moves = {}, {}
+    for from_stage, stage, n in LifecycleSnapshot.objects.filter(run=run, branch=branch).values_list(
+            "from_stage", "stage", "customers"):
+        if from_stage:
+            moves[(from_stage, stage)] = n
+        else:
+            stages[stage] = n
+    return stages, moves
+
+
+def test_lifecycle_run_applies_the_rules_as_of_the_frozen_date(book, branch_a, branch_b):
+    run = lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 3}, sync=True)
+    assert run.status == Run.Status.SUCCEEDED and run.chunks_total == 3
+    stages = dict(Customer.objects.values_list("pk", "lifecycle_stage"))
+    assert {name: stages[customer.pk] for name, customer in book.items()} == {
+        "loyal": Stage.LOYAL, "dormant": Stage.DORMANT, "contacted": Stage.CUSTOMER, "closed": Stage.CLOSED,
+        "prospect": Stage.PROSPECT, "converted": Stage.CUSTOMER, "other_branch": Stage.CUSTOMER,
+    }
+    stage_counts, moves = snapshot(run, branch_a)
+    assert stage_counts == {"loyal": 1, "dormant": 1, "customer": 2, "closed": 1, "prospect": 1}
+    assert moves == {("customer", "loyal"): 1, ("customer", "dormant"): 1, ("customer", "closed"): 1,
+                     ("prospect", "customer"): 1}
+    assert snapshot(run, branch_b) == ({"customer": 1}, {})
+    assert run.metrics["customers"] == 7 and run.metrics["moved"] == 4
+    assert CurrentRun.objects.get(kind=LIFECYCLE).run_id == run.pk
+    # The field history says the run moved the customer.
+    latest = Customer.history.filter(id=book["loyal"].pk).order_by("-history_date").first()
+    assert latest.lifecycle_stage == Stage.LOYAL and latest.history_change_reason == f"lifecycle run {run.pk}"
+
+
+def test_a_second_run_moves_nobody_and_counts_the_same(book, branch_a):
+    first = lifecycle_run_start(as_of=AS_OF, sync=True)
+    second = lifecycle_run_start(as_of=AS_OF, sync=True)
+    assert snapshot(second, branch_a) == (snapshot(first, branch_a)[0], {})
+    first.refresh_from_db()
+    assert first.status == Run.Status.SUPERSEDED and second.metrics["previous_run"] == first.pk
+
+
+def test_a_later_as_of_date_sees_the_later_transaction(book):
+    lifecycle_run_start(as_of=datetime.date(2026, 8, 31), sync=True)
+    book["dormant"].refresh_from_db()
+    assert book["dormant"].lifecycle_stage == Stage.CUSTOMER
+
+
+def test_customers_change_only_when_the_run_publishes(book):
+    run = lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 2})
+    ranges = run_prepare(run_id=run.pk)
+    for lo, hi in ranges:
+        run_chunk_complete(run_id=run.pk, lo=lo, hi=hi)
+    assert set(Customer.objects.values_list("lifecycle_stage", flat=True)) == {Stage.CUSTOMER, Stage.PROSPECT}
+    assert LifecycleSnapshot.objects.filter(run=run).exists()
+    run_finalize(run_id=run.pk)
+    book["closed"].refresh_from_db()
+    assert book["closed"].lifecycle_stage == Stage.CLOSED
+
+
+def test_rules_edited_in_admin_take_effect_at_the_next_run(book):
+    LifecycleRule.objects.filter(stage=Stage.LOYAL).update(min_tenure_months=1, min_products=1)
+    LifecycleRule.objects.filter(stage=Stage.DORMANT).update(is_active=False)
+    run = lifecycle_run_start(as_of=AS_OF, sync=True)
+    book["dormant"].refresh_from_db()
+    assert book["dormant"].lifecycle_stage == Stage.LOYAL
+    assert [rule["stage"] for rule in run.params["rules"]] == ["closed", "loyal"]
+
+
+def test_run_lifecycle_command_in_sync_mode(book, capsys):
+    call_command("run_lifecycle", "--as-of", AS_OF.isoformat(), "--sync")
+    out = capsys.readouterr().out
+    assert "published as of 2026-06-30" in out and '"moved": 4' in out
+
+
+def test_nightly_schedule_is_seeded_for_the_lifecycle_run():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="Customer lifecycle (nightly)")
+    assert task.task == "channels.lifecycle_nightly" and task.crontab.hour == "3" and task.enabled
+
+
+def test_lifecycle_rules_are_edited_in_admin_and_audited(client, bank_admin):
+    from crm_bank.audit.models import AuditEvent
+
+    rule = LifecycleRule.objects.get(stage=Stage.LOYAL)
+    client.force_login(bank_admin)
+    assert client.get("/admin/channels/lifecyclerule/").status_code == 200
+    response = client.post(f"/admin/channels/lifecyclerule/{rule.pk}/change/", {
+        "stage": "loyal", "priority": rule.priority, "min_tenure_months": 24, "min_products": 2,
+        "min_months_inactive": "", "is_active": "on",
+    })
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert (rule.min_tenure_months, rule.min_products) == (24, 2)
+    assert AuditEvent.objects.filter(object_type="lifecycle_rule", object_id=str(rule.pk)).exists()
