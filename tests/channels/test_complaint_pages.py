@@ -14,6 +14,7 @@ from channels.models import Complaint, ComplaintEvent, EscalationContact
 from channels.models.complaints import Level
 from channels.services.complaints import complaint_open, complaint_update_status, complaints_escalate_due
 from crm_bank.org.models import StaffProfile
+from tests.channels.test_complaints import complaint_slas  # noqa: F401  (autouse)
 from tests.customers.factories import CustomerFactory
 from tests.org.factories import StaffProfileFactory
 

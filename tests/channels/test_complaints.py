@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from channels.models import ChurnFlag, Complaint, ComplaintEvent, Interaction, Notification, Task
+from channels.models import ChurnFlag, Complaint, ComplaintEvent, ComplaintSLA, Interaction, Notification, Task
 from channels.models.complaints import Level
 from channels.services.complaints import (
     churn_flag_clear,
@@ -25,6 +25,14 @@ pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
 T0 = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 GOOD = {"channel": "call_centre", "category": "card", "severity": "medium", "description": "ATM kept my card"}
+
+
+@pytest.fixture(autouse=True)
+def complaint_slas(db):
+    """The SLAs migration 0002 seeds, again: a transactional test elsewhere flushes them from a reused database."""
+    for severity, hours, step in (("critical", 24, 4), ("high", 48, 12), ("medium", 120, 24), ("low", 240, 48)):
+        ComplaintSLA.objects.get_or_create(severity=severity,
+                                           defaults={"resolve_within_hours": hours, "escalation_step_hours": step})
 
 
 @pytest.fixture
@@ -248,3 +256,23 @@ def test_feedback_on_a_product_goes_to_its_owner_with_a_clock(customer, rm_a, su
         supervisor_b, T0 + datetime.timedelta(hours=48), stored.pk, customer)
     assert Notification.objects.filter(recipient=supervisor_b, kind=Notification.Kind.FEEDBACK).count() == 1
     assert not Complaint.objects.exists()
+
+
+def test_feedback_report_counts_answers_on_time_and_late(customer, rm_a, supervisor_a, bank_admin):
+    from django.utils import timezone
+
+    from channels.selectors.complaints import feedback_response_by_product
+    from crm_bank.org.selectors import staff_profile_for_user
+
+    product = ProductFactory(code="CARD", name="Gold card", category="card", owner=supervisor_a)
+    for _ in range(4):
+        interaction_record(customer=customer, actor=rm_a, channel="web", kind="feedback", direction="inbound",
+                           occurred_at=T0, summary="Fees too high", product=product)
+    first, second, third, _fourth = Task.objects.filter(kind=Task.Kind.FEEDBACK_RESPONSE).order_by("id")
+    Task.objects.filter(pk=first.pk).update(status="done", done_at=first.due_at - datetime.timedelta(hours=1))
+    Task.objects.filter(pk=second.pk).update(status="done", done_at=second.due_at + datetime.timedelta(hours=1))
+    Task.objects.filter(pk=third.pk).update(due_at=timezone.now() + datetime.timedelta(days=1))
+    (row,) = feedback_response_by_product(user=bank_admin, profile=staff_profile_for_user(bank_admin),
+                                          since=T0 - datetime.timedelta(days=30), now=timezone.now())
+    assert (row["interaction__product__name"], row["total"], row["on_time"], row["late"], row["overdue"],
+            row["pending"]) == ("Gold card", 4, 1, 1, 1, 1)

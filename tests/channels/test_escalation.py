@@ -19,6 +19,7 @@ from channels.services.complaints import (
 )
 from crm_bank.audit.models import AuditEvent
 from crm_bank.org.models import StaffProfile
+from tests.channels.test_complaints import complaint_slas  # noqa: F401  (autouse)
 from tests.customers.factories import CustomerFactory
 from tests.org.factories import StaffProfileFactory
 
@@ -238,3 +239,33 @@ def test_skip_level_to_an_unknown_level_is_refused(ladder, branch_a):
         _open(customer, ladder["rm"], skip_level_to=Level.BRANCH_SUPERVISOR)
     assert set(refused.value.message_dict) == {"skip_level_to"}
     assert not Complaint.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_case_another_worker_holds_is_skipped_not_escalated_twice(ladder, branch_a):
+    import threading
+
+    from django.db import connection, transaction
+
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"])
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        with transaction.atomic():
+            Complaint.objects.select_for_update().get(pk=complaint.pk)
+            locked.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert complaints_escalate_due(now=complaint.sla_due_at) == 0  # skipped, not waited for
+    finally:
+        release.set()
+        thread.join()
+    assert complaints_escalate_due(now=complaint.sla_due_at) == 1
+    assert complaints_escalate_due(now=complaint.sla_due_at) == 0
+    assert ComplaintEvent.objects.filter(complaint=complaint, kind=ComplaintEvent.Kind.ESCALATED).count() == 1
