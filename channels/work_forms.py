@@ -70,7 +70,7 @@ class BookTransferForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3}),
                            help_text=gettext_lazy("What the new RM should know: it goes into every introduction task."))
 
-    def __init__(self, *args, branch: Branch, **kwargs) -> None:
+    def __init__(self, *args, branch: Branch, from_rm_id: int | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         rms = (get_user_model().objects.filter(staff_profile__branch=branch, staff_profile__role=StaffProfile.Role.RM)
                .order_by("last_name", "first_name", "pk"))
@@ -80,7 +80,7 @@ class BookTransferForm(forms.Form):
         # branch, inactive, not an RM); the list offers the branch's active RMs.
         self.fields["to_rm"].queryset = get_user_model().objects.filter(staff_profile__isnull=False)
         self.fields["to_rm"].choices = [("", "---------")] + [
-            (user.pk, _staff_label(user)) for user in rms if user.is_active
+            (user.pk, _staff_label(user)) for user in rms if user.is_active and user.pk != from_rm_id
         ]
         _no_form_tag(self)
 

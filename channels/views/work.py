@@ -139,8 +139,9 @@ def book_transfer_page(request: HttpRequest) -> HttpResponse:
     branch = _branch_for(request)
     if branch is None:
         raise Http404("No branch.")
-    form = BookTransferForm(request.POST or None, branch=branch,
-                            initial={"from_rm": _int_or_none(request.GET.get("from_rm"))})
+    chosen_rm_id = _int_or_none(request.GET.get("from_rm"))
+    form = BookTransferForm(request.POST or None, branch=branch, from_rm_id=chosen_rm_id,
+                            initial={"from_rm": chosen_rm_id})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         selected = None if data["scope"] == BookTransferForm.SCOPE_ALL else data["customers"]
@@ -156,7 +157,7 @@ def book_transfer_page(request: HttpRequest) -> HttpResponse:
                              % {"n": transfer.customers_moved, "rm": data["to_rm"].get_full_name() or data["to_rm"]})
             return redirect(f"{request.path}?{request.GET.urlencode()}")
     # The book shown is the one chosen in the URL (?from_rm=), the same the POST comes back to.
-    from_rm = form.fields["from_rm"].queryset.filter(pk=_int_or_none(request.GET.get("from_rm"))).first()
+    from_rm = form.fields["from_rm"].queryset.filter(pk=chosen_rm_id).first()
     page = Paginator(rm_book_for_transfer(rm_id=from_rm.pk if from_rm else None), BOOK_PER_PAGE).get_page(
         request.GET.get("page"))
     return render(request, "channels/book_transfer.html", {

@@ -181,16 +181,19 @@ def test_ownership_check_partial(client, rm_b, customer_a, django_assert_max_num
 
 def test_lifecycle_funnel_for_the_branch_supervisor(client, supervisor_a, rm_a, bank_admin, branch_a, branch_b,
                                                     django_assert_max_num_queries):
-    CustomerFactory(home_branch=branch_a, lifecycle_stage=Customer.Lifecycle.PROSPECT)
+    prospect = CustomerFactory(home_branch=branch_a, lifecycle_stage=Customer.Lifecycle.PROSPECT,
+                               customer_since=datetime.date(2026, 6, 1))
+    account_for(prospect, opened_on=datetime.date(2026, 6, 1))
     CustomerFactory(home_branch=branch_b)
-    lifecycle_run_start(as_of=datetime.date(2026, 6, 30), sync=True)
-    lifecycle_run_start(as_of=datetime.date(2026, 7, 31), sync=True)
+    first = lifecycle_run_start(as_of=datetime.date(2026, 6, 30), sync=True)
+    second = lifecycle_run_start(as_of=datetime.date(2026, 7, 31), sync=True)
     client.force_login(supervisor_a)
     with django_assert_max_num_queries(8):
         page = client.get(reverse("channels:lifecycle-funnel"))
     body = page.content.decode()
     assert page.status_code == 200 and 'id="funnel-stages"' in body and "funnel-conversion-data" in body
-    assert body.count("<tr><td>#") == 2
+    assert f"<tr><td>#{first.pk} · " in body and f"<tr><td>#{second.pk} · " in body
+    assert "Prospect → Customer" in body and "100.0%" in body  # the one prospect became a customer
     client.force_login(rm_a)
     assert client.get(reverse("channels:lifecycle-funnel")).status_code == 403
     client.force_login(bank_admin)
