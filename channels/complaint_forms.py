@@ -27,6 +27,14 @@ def _no_form_tag(form: forms.Form) -> None:
     form.helper.disable_csrf = True  # the page's own <form> carries the token
 
 
+def _branch_choice(form: forms.Form, *, shown: bool) -> None:
+    """The branch filter is for admins, who see every branch; others see their own."""
+    if shown:
+        form.fields["branch"].queryset = Branch.objects.filter(is_active=True)
+    else:
+        del form.fields["branch"]
+
+
 class ComplaintOpenForm(forms.Form):
     channel = forms.ChoiceField(label=_("Received through"), choices=channel_choices(TOUCHPOINT_CHANNELS))
     category = forms.ChoiceField(label=_("Category"), choices=Complaint.Category.choices)
@@ -58,10 +66,7 @@ class ComplaintQueueFilterForm(forms.Form):
 
     def __init__(self, *args, branches: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if branches:
-            self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
-        else:
-            del self.fields["branch"]
+        _branch_choice(self, shown=branches)
 
 
 class ComplaintAssignForm(forms.Form):
@@ -111,7 +116,4 @@ class ComplaintReportForm(forms.Form):
 
     def __init__(self, *args, branches: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if branches:
-            self.fields["branch"].queryset = Branch.objects.filter(is_active=True)
-        else:
-            del self.fields["branch"]
+        _branch_choice(self, shown=branches)

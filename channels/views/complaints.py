@@ -76,8 +76,10 @@ def complaint_queue(request: HttpRequest) -> HttpResponse:
     )
     page = CappedCountPaginator(queryset, QUEUE_PER_PAGE).get_page(request.GET.get("page"))
     rows = [(complaint, select.complaint_sla_state(complaint, now=now)) for complaint in page]
-    return render(request, "channels/complaint_queue.html",
-                  {"form": form, "page": page, "rows": rows, "profile": profile, "now": now})
+    filter_query = request.GET.copy()
+    filter_query.pop("page", None)
+    return render(request, "channels/complaint_queue.html", {"form": form, "page": page, "rows": rows,
+                  "profile": profile, "now": now, "filter_query": filter_query.urlencode()})
 
 
 def _case(request: HttpRequest, pk: int) -> tuple[Complaint, object, StaffProfile]:

@@ -110,6 +110,10 @@ def test_queue_shows_the_branch_breached_first_with_badges(client, supervisor_a,
     assert 'data-sla="at_risk"' in body and "Less than 25% left" in body
     assert 'data-sla="on_time"' in body and "On time" in body
     assert "28 cases" in body
+    low = client.get(reverse("channels:complaint-queue"), {"severity": "low"}).content.decode()
+    assert "25 cases" in low and "?severity=low&amp;page=2" not in low  # one full page, no second
+    second = client.get(reverse("channels:complaint-queue"), {"status": "all", "page": 2})
+    assert len(_queue_ids(second)) == 3 and "?status=all&amp;page=1" in second.content.decode()  # filters kept
 
 
 def test_queue_filters(client, supervisor_a, rm_a, branch_a):
