@@ -153,7 +153,7 @@ def test_escalation_raises_the_churn_flag_and_alerts_the_rm_once(ladder, branch_
 
 
 def test_one_broken_case_does_not_stop_the_others(ladder, branch_a, monkeypatch):
-    from channels.services import complaints as services
+    from channels.services.complaints import escalation as services
 
     customers = CustomerFactory.create_batch(2, home_branch=branch_a, primary_rm=ladder["rm"])
     first, second = (_open(customer, ladder["rm"]) for customer in customers)
