@@ -88,7 +88,8 @@ def _single_response(result: ItemResult) -> Response:
                          "detail": _("The bank does not know this customer number; the item is held until it is "
                                      "resolved.")}, status=status.HTTP_202_ACCEPTED)
     if result.status == Status.CONFLICT:
-        return Response(result.as_dict() | {"status": Status.CONFLICT}, status=status.HTTP_409_CONFLICT)
+        body = {key: value for key, value in result.as_dict().items() if key != "index"}
+        return Response(body, status=status.HTTP_409_CONFLICT)
     return _errors(result.errors)
 
 
