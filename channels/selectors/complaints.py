@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Min, Prefetch, Q, QuerySet, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from channels.models import Complaint, ComplaintEvent, Interaction, Task
+from channels.models import ChurnFlag, Complaint, ComplaintEvent, Interaction, Task
 from crm_bank.org.models import StaffProfile
 
 Role = StaffProfile.Role
@@ -237,3 +237,25 @@ def compliance_overall(rows: list[dict], *, months: list[tuple[int, int]]) -> li
             totals[(month.year, month.month)][0] += row["met"]
             totals[(month.year, month.month)][1] += row["missed"]
     return [_percent(*totals[month]) for month in months]
+
+
+@dataclass(frozen=True)
+class CustomerComplaintSummary:
+    """The 360° header's alerts: open cases, the soonest deadline, the raised churn flag."""
+
+    open_count: int
+    soonest_due_at: datetime.datetime | None
+    any_breached: bool
+    churn_reason: str | None  # None: no raised flag
+
+
+def customer_complaint_summary(*, customer_id: int, now: datetime.datetime | None = None) -> CustomerComplaintSummary:
+    """Two queries whatever the history (complaint_customer_idx, the flag's one-to-one)."""
+    now = now or timezone.now()
+    open_cases = Complaint.objects.filter(customer_id=customer_id, status__in=Complaint.OPEN_STATUSES).aggregate(
+        count=Count("id"), soonest=Min("sla_due_at"),
+        breached=Count("id", filter=Q(sla_breached=True) | Q(sla_due_at__lte=now)),
+    )
+    flag = ChurnFlag.objects.filter(customer_id=customer_id, cleared_at__isnull=True).values_list("reason", flat=True)
+    return CustomerComplaintSummary(open_count=open_cases["count"], soonest_due_at=open_cases["soonest"],
+                                    any_breached=bool(open_cases["breached"]), churn_reason=next(iter(flag), None))

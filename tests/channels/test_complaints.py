@@ -276,3 +276,17 @@ def test_feedback_report_counts_answers_on_time_and_late(customer, rm_a, supervi
                                           since=T0 - datetime.timedelta(days=30), now=timezone.now())
     assert (row["interaction__product__name"], row["total"], row["on_time"], row["late"], row["overdue"],
             row["pending"]) == ("Gold card", 4, 1, 1, 1, 1)
+
+
+def test_customer_complaint_summary_for_the_360_header(customer, rm_a, settings, django_assert_max_num_queries):
+    from channels.selectors.complaints import CustomerComplaintSummary, customer_complaint_summary
+
+    account_for(customer, balance=Decimal(settings.CRM_TOP_CUSTOMER_BALANCE))
+    first = _open(customer, rm_a, severity="critical")
+    _open(customer, rm_a, severity="low")
+    with django_assert_max_num_queries(2):
+        summary = customer_complaint_summary(customer_id=customer.pk, now=T0 + datetime.timedelta(hours=30))
+    assert (summary.open_count, summary.soonest_due_at, summary.any_breached) == (2, first.sla_due_at, True)
+    assert f"#{first.pk}" in summary.churn_reason
+    other = CustomerFactory(home_branch=customer.home_branch)
+    assert customer_complaint_summary(customer_id=other.pk) == CustomerComplaintSummary(0, None, False, None)
