@@ -21,6 +21,17 @@ AS_OF = datetime.date(2026, 6, 30)
 Stage = Customer.Lifecycle
 
 
+DEFAULT_RULES = [(10, "closed", {"no_open_accounts": True}), (20, "dormant", {"min_months_inactive": 12}),
+                 (30, "loyal", {"min_tenure_months": 36, "min_products": 3})]
+
+
+@pytest.fixture(autouse=True)
+def default_rules():
+    """The rules migration 0002 seeds (a transactional test elsewhere may have emptied the table)."""
+    for priority, stage, conditions in DEFAULT_RULES:
+        LifecycleRule.objects.get_or_create(priority=priority, defaults={"stage": stage, **conditions})
+
+
 def at(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
 
@@ -145,8 +156,13 @@ def test_run_lifecycle_command_in_sync_mode(book, capsys):
 
 
 def test_nightly_schedule_is_seeded_for_the_lifecycle_run():
+    import importlib
+
+    from django.apps import apps
     from django_celery_beat.models import PeriodicTask
 
+    migration = importlib.import_module("channels.migrations.0003_fill_lifecycle_schedule")
+    migration.fill_schedule(apps, None)  # idempotent: what the migration did, again
     task = PeriodicTask.objects.get(name="Customer lifecycle (nightly)")
     assert task.task == "channels.lifecycle_nightly" and task.crontab.hour == "3" and task.enabled
 
@@ -165,3 +181,17 @@ def test_lifecycle_rules_are_edited_in_admin_and_audited(client, bank_admin):
     rule.refresh_from_db()
     assert (rule.min_tenure_months, rule.min_products) == (24, 2)
     assert AuditEvent.objects.filter(object_type="lifecycle_rule", object_id=str(rule.pk)).exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_lifecycle_run_through_a_real_worker_in_chunks(book, branch_a, worker):
+    from tests.runs.waiting import wait_until_finished
+
+    run = wait_until_finished(lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 2}), timeout=60)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.chunks_done == run.chunks_total == 4
+    assert snapshot(run, branch_a)[1] == {("customer", "loyal"): 1, ("customer", "dormant"): 1,
+                                          ("customer", "closed"): 1, ("prospect", "customer"): 1}
+    book["loyal"].refresh_from_db()
+    assert book["loyal"].lifecycle_stage == Stage.LOYAL
