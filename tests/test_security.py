@@ -107,7 +107,7 @@ def test_deactivated_user_old_session_stays_ended_after_reactivation(client, rm_
     assert other.get(page).status_code == 200
 
 
-def test_deactivation_on_admin_user_page_ends_sessions(client, bank_admin, rm_a, customer_a):
+def test_deactivation_on_admin_user_page_ends_sessions(client, bank_admin, rm_a):
     rm_client = Client()
     rm_client.force_login(rm_a)
     client.force_login(bank_admin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from channels.admin import (
     complaints,  # noqa: F401
+    interactions,  # noqa: F401
     systems,  # noqa: F401
     work,  # noqa: F401
 )
