@@ -40,6 +40,7 @@ def bank_generate(
     chunk_size: int = 50_000,
     as_of: date | None = None,
     contacts_writer: ContactsWriter | None = None,
+    interactions_per_customer: int = 0,
 ) -> dict:
     """Writes a demo bank of `customers` customers and returns what it wrote.
 
@@ -51,14 +52,16 @@ def bank_generate(
     4. ANALYZE, so the planner sees the new sizes at once.
     A customer's last contact is written only with `contacts_writer`, which stores the contact
     itself (see GeneratedContacts): a last-contact date with no contact behind it would be a claim
-    the 360° timeline cannot show.
+    the 360° timeline cannot show. The writer also gets a mean of `interactions_per_customer`
+    earlier contacts of each contacted customer (customers.generation.touchpoints).
     Dates are relative to `as_of` (today): the same seed on another day shifts every date.
     """
     bank_arguments_check(customers=customers, transactions_per_customer=transactions_per_customer, seed=seed,
-                         branches=branches)
-    # Memory grows with the transactions of one segment (~500 bytes each while drawn): at most
+                         branches=branches, interactions_per_customer=interactions_per_customer)
+    # Memory grows with the transactions (and interactions) of one segment (~500 bytes each while drawn): at most
     # ~2.5M per segment keeps a run near 1.2 GB whatever the mean (50 a customer: 50,000 a segment).
-    chunk_size = min(chunk_size, max(1_000, _SEGMENT_TRANSACTIONS // max(transactions_per_customer, 1)))
+    rows_per_customer = transactions_per_customer + interactions_per_customer
+    chunk_size = min(chunk_size, max(1_000, _SEGMENT_TRANSACTIONS // max(rows_per_customer, 1)))
     started = time.perf_counter()
     as_of = as_of or timezone.localdate()
     branch_rows = list(branches_ensure(branches=_branch_rows(count=branches)).values())
@@ -79,6 +82,7 @@ def bank_generate(
         branch_ids=np.array([b.pk for b in branch_rows]),
         rm_ids=None if rms is None else np.array([rms[b.pk] for b in branch_rows]),
         product_ids=np.array([products[code].pk for code, _, _ in _PRODUCTS]),
+        interactions_per_customer=interactions_per_customer,
     )
     pools = _pools_build(seed=seed)
     deposits = []
@@ -107,10 +111,12 @@ def bank_generate(
 # (lowest, highest) of each argument, shown by `manage.py generate_bank --help`: the seed forms the
 # CIF S{seed:03d}{n:08d}; ten million customers is ten times the scale the pages are measured at
 # (a larger bank needs more disk than a demo should take); branch codes are G01…G99, three staff
-# each; a mean above 1,000 transactions a customer is no bank's, and only fills the disk.
+# each; a mean above 1,000 transactions a customer is no bank's, and only fills the disk; 200
+# contacts a customer (besides the last) is a weekly visitor over the six years of history.
 LIMITS = {
     "customers": (1, 10_000_000),
     "transactions_per_customer": (0, 1_000),
+    "interactions_per_customer": (0, 200),
     "seed": (0, 999),
     "branches": (1, 99),
 }

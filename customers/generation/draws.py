@@ -22,6 +22,7 @@ from customers.generation.constants import (
 from customers.generation.holdings import _accounts_draw, _holders_draw, _transactions_draw
 from customers.generation.inputs import _Bank, _pick, _Pools
 from customers.generation.national_ids import _national_id_bodies, _national_ids_unique
+from customers.generation.touchpoints import _interactions_draw
 from customers.models import CONTACT_CHANNELS, Customer, Household
 from customers.naming import customer_name_keys
 
@@ -44,6 +45,7 @@ class _Segment:
     accounts: dict[str, np.ndarray]  # owner / linked_account_id hold local indexes
     holders: dict[str, np.ndarray]  # account_id / customer_id hold local indexes
     transactions: dict[str, np.ndarray]  # account_id holds a local index
+    interactions: dict[str, np.ndarray]  # _customer holds a local index
     deposit_cents: np.ndarray  # per customer, for the concentration figure
 
 
@@ -72,6 +74,7 @@ def _segment_build(*, bank: _Bank, pools: _Pools, start: int, stop: int) -> _Seg
         accounts=accounts,
         holders=_holders_draw(accounts=accounts, households=households),
         transactions=_transactions_draw(rng=rng, bank=bank, people=people, accounts=accounts),
+        interactions=_interactions_draw(bank=bank, start=start, stop=stop, people=people, customers=customers),
         deposit_cents=np.bincount(accounts["_owner"], np.where(deposit, accounts["balance"], 0), len(people["stage"])),
     )
 

@@ -18,6 +18,7 @@ class _Bank:
     branch_ids: np.ndarray
     rm_ids: np.ndarray | None  # (branch, 2) user ids
     product_ids: np.ndarray  # by the _PRODUCTS position
+    interactions_per_customer: float = 0.0  # mean contacts of a contacted customer, before the last one
 
 
 @dataclass(frozen=True)

@@ -139,13 +139,13 @@ def test_bank_generate_without_password_creates_no_staff_and_no_rm():
 def test_segment_build_is_the_same_for_the_same_seed_and_differs_for_another():
     pools = _pools_build(seed=5)
     bank = _Bank(seed=5, as_of_day=20_000, transactions_per_customer=5, branch_ids=np.arange(1, 5),
-                 rm_ids=None, product_ids=np.arange(1, 9))
+                 rm_ids=None, product_ids=np.arange(1, 9), interactions_per_customer=4)
     first = _segment_build(bank=bank, pools=pools, start=0, stop=200)
     again = _segment_build(bank=bank, pools=pools, start=0, stop=200)
     other_pools = _pools_build(seed=6)
     other = _segment_build(bank=_Bank(**{**bank.__dict__, "seed": 6}), pools=other_pools, start=0, stop=200)
 
-    for table in ("customers", "accounts", "transactions"):
+    for table in ("customers", "accounts", "transactions", "interactions"):
         for column, values in getattr(first, table).items():
             assert np.array_equal(np.asarray(values), np.asarray(getattr(again, table)[column])), (table, column)
     assert first.customers["national_id"].tolist() != other.customers["national_id"].tolist()
@@ -154,6 +154,7 @@ def test_segment_build_is_the_same_for_the_same_seed_and_differs_for_another():
 @pytest.mark.parametrize(("argument", "value"), [
     ("seed", 1000), ("seed", -1), ("customers", 0), ("customers", 10_000_001), ("transactions_per_customer", -1),
     ("transactions_per_customer", 10**9), ("branches", 0), ("branches", 3000), ("customers", 2.5),
+    ("interactions_per_customer", -1), ("interactions_per_customer", 201),
 ])
 def test_bank_generate_refuses_arguments_outside_their_limits(argument: str, value: object):
     arguments = {"customers": 10, "transactions_per_customer": 1, "seed": 1, "branches": 2, argument: value}
@@ -173,9 +174,9 @@ def test_bank_generate_without_a_contacts_writer_claims_no_last_contact():
 def test_bank_generate_hands_each_drawn_last_contact_to_the_contacts_writer():
     received = []
 
-    def writer(cursor, contacts) -> int:
+    def writer(cursor, contacts) -> dict[str, int]:
         received.append(contacts)
-        return len(contacts.customer_ids)
+        return {"last_contacts": len(contacts.customer_ids)}
 
     figures = _generate(customers=100, contacts_writer=writer)
 
@@ -192,3 +193,44 @@ def test_money_text_keeps_the_sign_of_negative_cents():
 
     values = np.array([-150, -5, -100, -123456, 0, 7, 150, _NULL])
     assert _text("amount", values).tolist() == ["-1.50", "-0.05", "-1.00", "-1234.56", "0.00", "0.07", "1.50", "\\N"]
+
+
+def test_interactions_draw_precede_the_last_contact_with_a_realistic_mix():
+    from customers.generation.constants import _DAY, _NULL
+
+    bank = _Bank(seed=3, as_of_day=20_000, transactions_per_customer=1, branch_ids=np.arange(1, 5),
+                 rm_ids=np.arange(100, 108).reshape(4, 2), product_ids=np.arange(1, 9), interactions_per_customer=6)
+    segment = _segment_build(bank=bank, pools=_pools_build(seed=3), start=0, stop=3_000)
+    c, i = segment.customers, segment.interactions
+    owner = i["_customer"]
+    last = c["last_contact_at"]
+    assert len(owner) > 3_000 and (last[owner] != _NULL).all()  # only contacted customers have contacts
+    assert (i["occurred_at"] < last[owner]).all()  # the last contact stays the newest
+    assert (i["occurred_at"] >= (bank.as_of_day - 6 * 365) * _DAY - 8 * 3600).all()
+    assert (i["branch_id"] == c["home_branch_id"][owner]).all()
+    staffed = i["staff_id"] != _NULL
+    assert (i["staff_id"][staffed] == c["primary_rm_id"][owner][staffed]).all()
+    assert set(i["channel"][staffed].tolist()) <= {"branch", "call_centre"}
+    assert "prospect" not in set(c["lifecycle_stage"][owner].tolist())
+    assert not set(i["kind"].tolist()) & {"complaint", "feedback"}  # those open cases: not invented
+    assert set(i["channel"].tolist()) >= {"atm", "mobile", "web", "branch", "call_centre", "sms"}
+    # Older customers come to the counter more, younger ones use the app more.
+    age = np.asarray(segment.customers["birth_date"])  # day numbers; NULL for companies
+    person = age[owner] != _NULL
+    young = person & (age[owner] > bank.as_of_day - 35 * 365)
+    old = person & (age[owner] < bank.as_of_day - 65 * 365)
+    share = lambda mask, channel: (i["channel"][mask] == channel).mean()  # noqa: E731
+    assert share(old, "branch") > 2 * share(young, "branch")
+    assert share(young, "mobile") > 2 * share(old, "mobile")
+    # Loyal customers have more contacts per head than the rest.
+    per_customer = np.bincount(owner, minlength=len(last))
+    contacted = last != _NULL
+    loyal = contacted & (c["lifecycle_stage"] == "loyal")
+    assert per_customer[loyal].mean() > per_customer[contacted & ~loyal].mean()
+
+
+def test_interactions_per_customer_zero_draws_none():
+    bank = _Bank(seed=3, as_of_day=20_000, transactions_per_customer=1, branch_ids=np.arange(1, 5),
+                 rm_ids=None, product_ids=np.arange(1, 9), interactions_per_customer=0)
+    segment = _segment_build(bank=bank, pools=_pools_build(seed=3), start=0, stop=500)
+    assert len(segment.interactions["_customer"]) == 0

@@ -109,3 +109,46 @@ def test_demo_logins_name_the_synthetic_banks_users_that_exist(capsys):
     assert "sup_G01, rm_G01_1, rm_G01_2" in out and "sup_01" not in out
     named = {name for line in out.splitlines() for name in line.split(": ")[1].split(", ")}
     assert named <= set(StaffProfile.objects.values_list("user__username", flat=True))
+
+
+def test_generated_timeline_ends_with_the_last_contact_and_the_rollup_counts_it():
+    from django.db.models import Max
+
+    from campaigns.timeline import campaign_contacts_to_interactions
+    from channels.models import Interaction, InteractionDailyCount
+    from channels.services.rollup import interaction_daily_counts_rebuild
+
+    figures = _generate(customers=300)
+
+    contacted = dict(Customer.objects.filter(last_contact_at__isnull=False)
+                     .values_list("pk", "last_contact_at"))
+    assert figures["interactions"] == Interaction.objects.count() > 2 * len(contacted)
+    campaign_rows = Interaction.objects.filter(kind="campaign_contact")
+    assert campaign_rows.count() == CampaignContact.objects.count() == len(contacted)
+    assert dict(campaign_rows.values_list("customer_id", "occurred_at")) == contacted
+    newest = dict(Interaction.objects.values("customer_id").annotate(at=Max("occurred_at"))
+                  .values_list("customer_id", "at"))
+    assert newest == contacted  # no interaction after the customer's last contact, none without one
+    assert set(Interaction.objects.values_list("channel", flat=True)) >= {"atm", "mobile", "branch", "call_centre"}
+    rollup = set(InteractionDailyCount.objects.values_list("day", "branch_id", "channel", "kind", "direction",
+                                                           "count"))
+    assert sum(r[-1] for r in rollup) == figures["interactions"]
+    interaction_daily_counts_rebuild()
+    assert set(InteractionDailyCount.objects.values_list("day", "branch_id", "channel", "kind", "direction",
+                                                         "count")) == rollup
+    assert campaign_contacts_to_interactions() == 0  # the generated contacts are already on the timeline
+
+    assert _generate(customers=300)["customers"] == 0
+    assert Interaction.objects.count() == figures["interactions"]
+
+
+def test_generate_bank_command_takes_interactions_per_customer(capsys):
+    from channels.models import Interaction
+
+    call_command("generate_bank", "--customers", "80", "--transactions-per-customer", "1", "--seed", "4",
+                 "--branches", "2", "--interactions-per-customer", "0")
+    assert "interaction_daily_counts" in capsys.readouterr().out
+    assert set(Interaction.objects.values_list("kind", flat=True)) == {"campaign_contact"}
+    with pytest.raises(CommandError, match="interactions-per-customer"):
+        call_command("generate_bank", "--customers", "10", "--transactions-per-customer", "1", "--seed", "5",
+                     "--interactions-per-customer", "500")

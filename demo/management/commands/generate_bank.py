@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from customers.generation import LIMITS
-from demo.synthetic import synthetic_bank_generate
+from demo.synthetic import INTERACTIONS_PER_CUSTOMER, synthetic_bank_generate
 
 
 def _within(name: str) -> Callable[[str], int]:
@@ -30,7 +30,8 @@ def _within(name: str) -> Callable[[str], int]:
 
 
 class Command(BaseCommand):
-    help = "Generates synthetic customers, holdings, transactions and contacts; re-running one seed writes nothing."
+    help = ("Generates synthetic customers, holdings, transactions, contacts and their timeline; re-running one "
+            "seed writes nothing.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         def limit(name: str) -> str:
@@ -44,6 +45,10 @@ class Command(BaseCommand):
                             help=f"same seed, same bank; part of the CIF ({limit('seed')})")
         parser.add_argument("--branches", type=_within("branches"), default=20,
                             help=f"branches G01…, three staff each ({limit('branches')}, default 20)")
+        parser.add_argument("--interactions-per-customer", type=_within("interactions_per_customer"),
+                            default=INTERACTIONS_PER_CUSTOMER,
+                            help="mean timeline contacts of a contacted customer, before the last one "
+                                 f"({limit('interactions_per_customer')}, default {INTERACTIONS_PER_CUSTOMER})")
 
     def handle(self, *args, **options) -> None:
         if not settings.DEMO_PASSWORD:
@@ -54,6 +59,7 @@ class Command(BaseCommand):
                 transactions_per_customer=options["transactions_per_customer"],
                 seed=options["seed"],
                 branches=options["branches"],
+                interactions_per_customer=options["interactions_per_customer"],
                 password=settings.DEMO_PASSWORD,
                 log=self._progress,
             )
