@@ -44,16 +44,8 @@ _THROTTLED = OpenApiResponse(DetailSerializer, description="Too many requests fo
 
 
 class ChannelAPIView(APIView):
-    """DRF replaces the request's user with None when no token is sent (UNAUTHENTICATED_USER); the
-    middleware after the view reads request.user, so it gets the session's user back."""
-
-    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        user = getattr(request, "user", None)
-        try:
-            return super().dispatch(request, *args, **kwargs)
-        finally:
-            if getattr(request, "user", None) is None and user is not None:
-                request.user = user
+    """The base of the channel API's views (token authentication and the per-token rate limit come
+    from REST_FRAMEWORK's defaults)."""
 
 
 def _errors(errors: dict[str, str], code: int = status.HTTP_400_BAD_REQUEST) -> Response:

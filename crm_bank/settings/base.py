@@ -210,7 +210,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["channels.api.throttling.ChannelTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"channel_token": CRM_CHANNEL_API_RATE},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "UNAUTHENTICATED_USER": None,
+}
+# The shared cache: the API's per-token rate limit must count across every web process and machine.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("REDIS_URL"),
+        "KEY_PREFIX": "crm",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Branch CRM channel API",

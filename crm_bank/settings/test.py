@@ -22,3 +22,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Serve static files from the source folders (no collectstatic before tests).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Each test process counts rate limits on its own, so one test's requests never throttle another's.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
