@@ -215,7 +215,8 @@ REST_FRAMEWORK = {
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("REDIS_URL"),
+        # Celery's URL for a Unix socket (the embedded Redis of `make run`) in redis-py's spelling.
+        "LOCATION": env("REDIS_URL").replace("redis+socket://", "unix://", 1),
         "KEY_PREFIX": "crm",
     },
 }
