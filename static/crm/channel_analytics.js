@@ -11,7 +11,7 @@
   function bar(canvas, labels, datasets, options) {
     if (!canvas) return;
     charts.push(new Chart(canvas, {type: "bar", data: {labels: labels, datasets: datasets},
-                                   options: Object.assign({animation: false, maintainAspectRatio: true}, options)}));
+                                   options: Object.assign({animation: false, aspectRatio: 2}, options)}));
   }
 
   function draw() {
@@ -23,9 +23,9 @@
       label: row.label, data: row.values, backgroundColor: palette[row.code] || "#adb5bd",
     }));
     bar(document.getElementById("channel-volume-chart"), data.weeks, series(data.volume, colours),
-        {scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true}}});
+        {scales: {x: {stacked: true}, y: {stacked: true, beginAtZero: true, ticks: {precision: 0}}}});
     bar(document.getElementById("channel-direction-chart"), data.weeks, series(data.directions, directionColours),
-        {scales: {y: {beginAtZero: true}}});
+        {scales: {y: {beginAtZero: true, ticks: {precision: 0}}}});
     const mix = document.getElementById("channel-mix-chart");
     bar(mix, data.branches, series(data.mix, colours), {
       indexAxis: "y", maintainAspectRatio: false,
