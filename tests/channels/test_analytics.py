@@ -94,10 +94,14 @@ def test_admin_picks_one_branch_and_a_kind(client, bank_admin, contacts, branch_
 
 def test_default_range_is_twelve_weeks_up_to_the_latest_day_with_data(client, analyst_b, contacts):
     client.force_login(analyst_b)  # the data is from 2025; today is later: no "now" in the default
-    result = client.get(URL).context["result"]
+    response = client.get(URL)
+    result = response.context["result"]
     latest = WEEK_2 + datetime.timedelta(days=4)
     assert result.date_to == latest and len(result.weeks) == 12 and result.weeks[-1] == WEEK_2
     assert result.total == 8
+    html = response.content.decode()  # the filter shows the range it used
+    assert 'name="date_from" id="id_date_from" class="form-control form-control-sm" value="2024-12-23"' in html
+    assert 'value="2025-03-14"' in html
 
 
 @pytest.mark.parametrize(("params", "field", "message"), [
