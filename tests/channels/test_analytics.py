@@ -153,7 +153,11 @@ def test_page_reads_the_rollup_in_a_fixed_number_of_queries(client, analyst_b, b
 
 def test_hub_page_links_what_each_role_uses(client, rm_a, supervisor_a):
     client.force_login(rm_a)
-    assert URL not in client.get(reverse("channels:index")).content.decode()
+    page = client.get(reverse("channels:index")).content.decode()
+    assert URL not in page and "Channel analytics" not in page
     client.force_login(supervisor_a)
     response = client.get(reverse("channels:index"))
-    assert response.status_code == 200 and URL in response.content.decode()
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert f'href="{URL}"' in page and ">Channel analytics</a>" in page
+    assert "Contacts per channel and week, inbound against outbound" in page
