@@ -23,6 +23,7 @@ _NAVIGATION = {
         (_("Customers"), "customers:customer-list"),
         (_("Campaigns"), "campaigns:index"),
         (_("Complaints"), "channels:complaint-queue"),
+        (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
         (_("Performance"), "performance:index"),
     ],
@@ -32,6 +33,7 @@ _NAVIGATION = {
         (_("Value (80/20)"), "segmentation:value"),
         (_("Models"), "segmentation:models"),
         (_("Campaigns"), "campaigns:index"),
+        (_("Channel analytics"), "channels:analytics"),
     ],
     Role.ADMIN: [
         (_("Branch dashboard"), "customers:branch-dashboard"),
@@ -42,6 +44,7 @@ _NAVIGATION = {
         (_("Campaigns"), "campaigns:index"),
         (_("Performance"), "performance:index"),
         (_("Complaints"), "channels:complaint-queue"),
+        (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
         (_("Django admin"), "admin:index"),
     ],
