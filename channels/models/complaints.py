@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm_bank.org.models import Branch
 from customers.models import TOUCHPOINT_CHANNELS, Customer, Product, channel_choices
@@ -87,7 +88,7 @@ class Complaint(models.Model):
         IN_PROGRESS = "in_progress", _("In progress")
         WAITING_CUSTOMER = "waiting_customer", _("Waiting for customer")
         RESOLVED = "resolved", _("Resolved")
-        CLOSED = "closed", _("Closed")
+        CLOSED = "closed", pgettext_lazy("complaint status", "Closed")
 
     # Statuses in which the SLA clock runs and the case counts as open.
     OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.WAITING_CUSTOMER)
@@ -165,7 +166,7 @@ class ComplaintEvent(models.Model):
     changes, the skipped branch's answer. Append-only; the case page lists them."""
 
     class Kind(models.TextChoices):
-        OPENED = "opened", _("Opened")
+        OPENED = "opened", pgettext_lazy("complaint case", "Opened")
         ASSIGNED = "assigned", _("Assigned")
         ESCALATED = "escalated", _("Escalated on SLA breach")
         SKIP_LEVEL = "skip_level", _("Taken over the branch's head")
