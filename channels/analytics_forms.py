@@ -13,6 +13,7 @@ from crm_bank.org.models import Branch
 
 # Weekly bars stay readable, and a supervisor's question ("how did this quarter compare?") fits.
 MAX_RANGE_DAYS = 2 * 366
+EARLIEST_DAY, LATEST_DAY = datetime.date(1900, 1, 1), datetime.date(2100, 12, 31)
 ALL = ""
 
 
@@ -42,6 +43,11 @@ class ChannelAnalyticsForm(forms.Form):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        for name in ("date_from", "date_to"):
+            day = cleaned.get(name)
+            # The range arithmetic below (and the charts) needs room on both sides of a date.
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, gettext("Choose a date between 1900 and 2100."))
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end:
             if start > end:

@@ -3,6 +3,7 @@ OpenAPI schema and a documentation page served from the bank's own server (no CD
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -120,7 +121,8 @@ class CustomerTimelineView(ChannelAPIView):
     def get(self, request: Request, cif: str) -> Response:
         limit_text, channel, kind = (request.query_params.get(name, "") for name in ("limit", "channel", "kind"))
         errors = {}
-        if limit_text and not (limit_text.isdigit() and 1 <= int(limit_text) <= TIMELINE_MAX):
+        # fullmatch on ASCII digits: str.isdigit() also accepts "²", which int() refuses.
+        if limit_text and not (re.fullmatch(r"[0-9]{1,4}", limit_text) and 1 <= int(limit_text) <= TIMELINE_MAX):
             errors["limit"] = _("Give a whole number from 1 to %(max)d.") % {"max": TIMELINE_MAX}
         if channel and channel not in TOUCHPOINT_CHANNELS:
             errors["channel"] = _("Unknown channel “%(value)s”.") % {"value": channel}

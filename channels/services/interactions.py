@@ -34,6 +34,7 @@ OUTCOME_MAX = Interaction._meta.get_field("outcome").max_length
 CAMPAIGN_MAX = Interaction._meta.get_field("campaign_code").max_length
 SOURCE_ID_MAX = Interaction._meta.get_field("source_id").max_length
 _CHANNELS = frozenset(TOUCHPOINT_CHANNELS)
+EARLIEST_CONTACT = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
 _KINDS = frozenset(Interaction.Kind.values)
 _DIRECTIONS = frozenset(Interaction.Direction.values)
 
@@ -80,6 +81,9 @@ def interaction_errors(item: NewInteraction, *, now: datetime.datetime | None = 
         errors["occurred_at"] = _("Give the time with its UTC offset, e.g. 2026-11-30T09:15:00+01:00.")
     elif item.occurred_at > now + datetime.timedelta(minutes=5):
         errors["occurred_at"] = _("The contact cannot be in the future.")
+    elif item.occurred_at < EARLIEST_CONTACT:
+        # Also keeps year-1 times out: PostgreSQL would store them BC, and no driver reads those back.
+        errors["occurred_at"] = _("The contact cannot be before 1900.")
     if not item.summary.strip():
         errors["summary"] = _("Say what the contact was about.")
     elif len(item.summary) > SUMMARY_MAX:
