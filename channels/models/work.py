@@ -65,6 +65,9 @@ class Task(models.Model):
                          condition=models.Q(status="open")),
             # A customer's open tasks (360° page).
             models.Index(fields=["customer", "status"], name="task_customer_idx"),
+            # The full task list of an assignee (any status, latest due first) and its page count
+            # (channels.selectors.work.tasks_for).
+            models.Index(fields=["assignee", "-due_at", "-id"], name="task_assignee_list_idx"),
         ]
 
     def __str__(self) -> str:
@@ -97,6 +100,11 @@ class Notification(models.Model):
         indexes = [
             # Landing page: my notifications, newest first (unread ones are the ones shown).
             models.Index(fields=["recipient", "-created_at"], name="notification_recipient_idx"),
+            # The unread list and count on the landing page (channels.selectors.work.notifications_unread):
+            # only the unread rows, so a recipient with years of read notifications (an admin as the
+            # fallback recipient) costs no more than one with none.
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_unread_idx",
+                         condition=models.Q(read_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

@@ -241,6 +241,21 @@ class Customer(models.Model):
             models.Index(fields=["last_contact_at", "id"], name="customer_last_contact_idx"),
             # "KYC reviews due" on an RM's landing page.
             models.Index(fields=["primary_rm", "kyc_review_due"], name="customer_rm_kyc_idx"),
+            # The hourly KYC-refresh task generator: reviews due by a date, bank-wide, of customers
+            # with an RM (channels.services.work.kyc_refresh_tasks_create).
+            models.Index(fields=["kyc_review_due"], name="customer_kyc_due_idx",
+                         condition=models.Q(primary_rm__isnull=False)),
+            # Ownership-conflict guard: same birth date and same transliterated "first last"
+            # (channels.services.continuity.customer_ownership_conflicts).
+            models.Index(fields=["birth_date", "name_key"], name="customer_birth_name_idx",
+                         condition=models.Q(birth_date__isnull=False)),
+            # Silent top customers of a branch / of an RM, the longest silent (never contacted)
+            # first: the scan walks from the stalest and stops at 20 matches
+            # (channels.selectors.work.silent_top_customers).
+            models.Index(models.F("home_branch"), models.F("last_contact_at").asc(nulls_first=True), models.F("id"),
+                         name="customer_branch_silent_idx"),
+            models.Index(models.F("primary_rm"), models.F("last_contact_at").asc(nulls_first=True), models.F("id"),
+                         name="customer_rm_silent_idx", condition=models.Q(primary_rm__isnull=False)),
             # Household panel on the 360° page.
             models.Index(fields=["household"], name="customer_household_idx"),
         ]

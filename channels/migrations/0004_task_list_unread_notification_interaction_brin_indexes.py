@@ -1,0 +1,28 @@
+import django.contrib.postgres.indexes
+from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    # Tens of millions of interactions: their index is built without locking out the ingest.
+    atomic = False
+
+    dependencies = [
+        ("channels", "0003_fill_lifecycle_schedule"),
+    ]
+
+    operations = [
+        AddIndexConcurrently(
+            model_name="interaction",
+            index=django.contrib.postgres.indexes.BrinIndex(fields=["occurred_at"], name="interaction_occurred_brin"),
+        ),
+        migrations.AddIndex(
+            model_name="notification",
+            index=models.Index(condition=models.Q(("read_at__isnull", True)), fields=["recipient", "-created_at", "-id"],
+                               name="notification_unread_idx"),
+        ),
+        migrations.AddIndex(
+            model_name="task",
+            index=models.Index(fields=["assignee", "-due_at", "-id"], name="task_assignee_list_idx"),
+        ),
+    ]
