@@ -13,6 +13,7 @@ from channels.admin.work import ReadOnlyAdmin
 from channels.models import ChurnFlag, Interaction, Task
 from channels.services.complaints import churn_flag_clear
 from crm_bank.audit.admin import AuditedModelAdmin
+from customers.paginators import CappedCountPaginator
 
 
 @admin.register(Interaction)
@@ -25,6 +26,8 @@ class InteractionAdmin(AuditedModelAdmin, ReadOnlyAdmin):
     search_kinds = (("source_id", "source_id"),)
     list_select_related = ["customer", "source_system"]
     raw_id_fields = ["customer", "staff", "complaint", "product"]
+    # Tens of millions of rows: count at most 10,000 ("10,000+"), never the whole table.
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
     def audit_customer_ids(self, object_id: str) -> list[int]:
@@ -36,6 +39,7 @@ class TaskAdmin(ReadOnlyAdmin):
     list_display = ["due_at", "assignee", "kind", "title", "status", "customer"]
     list_filter = ["status", "kind"]
     list_select_related = ["assignee", "customer"]
+    paginator = CappedCountPaginator
     show_full_result_count = False
 
 
