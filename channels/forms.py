@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from channels.models import Interaction
-from customers.models import TOUCHPOINT_CHANNELS, Channel, channel_choices
+from customers.models import TOUCHPOINT_CHANNELS, Channel, Product, channel_choices
 
 SUMMARY_MAX = Interaction._meta.get_field("summary").max_length
 OUTCOME_MAX = Interaction._meta.get_field("outcome").max_length
@@ -43,6 +43,12 @@ class InteractionLogForm(forms.Form):
     summary = forms.CharField(label=_("Summary"), max_length=SUMMARY_MAX,
                               widget=forms.Textarea(attrs={"rows": 2}))
     outcome = forms.CharField(label=_("Outcome"), max_length=OUTCOME_MAX, required=False)
+    # Feedback about a product is routed to the product's owner, with a clock to answer it.
+    product = forms.ModelChoiceField(
+        label=_("Product"), required=False,
+        queryset=Product.objects.filter(is_active=True).order_by("category", "name"),
+        help_text=_("For feedback about a product: it goes to the product's owner."),
+    )
     follow_up_on = forms.DateField(
         label=_("Follow up on"), required=False, widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Optional: creates a follow-up task for you, due that day."),
@@ -58,7 +64,7 @@ class InteractionLogForm(forms.Form):
                 Column(Field("direction"), css_class="col-md-4")),
             Row(Column("occurred_at", css_class="col-md-6"), Column("follow_up_on", css_class="col-md-6")),
             "summary",
-            "outcome",
+            Row(Column("outcome", css_class="col-md-6"), Column("product", css_class="col-md-6")),
         )
 
     def clean_follow_up_on(self):
@@ -66,6 +72,12 @@ class InteractionLogForm(forms.Form):
         if day is not None and day < timezone.localdate():
             raise forms.ValidationError(_("The follow-up date cannot be in the past."))
         return day
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("kind") == Interaction.Kind.FEEDBACK and not cleaned.get("product"):
+            self.add_error("product", _("Say which product the feedback is about: it goes to its owner."))
+        return cleaned
 
     def add_service_errors(self, errors: dict[str, list[str]]) -> None:
         """The storing service's messages, each next to its field (or above the form)."""

@@ -22,7 +22,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels.models import Interaction, InteractionDailyCount
+from channels.models import Interaction, InteractionDailyCount, Task
+from channels.services.work import task_create
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.bulk import quoted_table
@@ -224,4 +225,49 @@ def interaction_record(
         audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="interaction", object_id=stored.pk, ip_address=ip_address,
                      detail={"customer": customer.pk, "channel": channel, "kind": kind})
+    return stored
+
+
+FOLLOW_UP_HOUR = datetime.time(9, 0)
+
+
+def interaction_log_by_staff(
+    *, customer: Customer, actor: AbstractBaseUser, channel: str, kind: str, direction: str,
+    occurred_at: datetime.datetime, summary: str, outcome: str = "", product: Product | None = None,
+    follow_up_on: datetime.date | None = None, ip_address: str | None = None,
+) -> Interaction | None:
+    """The 360° quick log: the contact and its optional follow-up task in one transaction (a refused
+    contact leaves no task). Returns None when this was a resend of a contact already stored.
+
+    1. The customer's row is locked, so a form sent twice (a double click, a retried request) is
+       handled one after the other.
+    2. The same member of staff logging the same contact at the same moment again is that resend:
+       nothing more is written.
+    3. The contact is stored (validated and audited by interaction_record), then its follow-up task,
+       due at 09:00 that day, for the member of staff who logged it.
+    """
+    if kind == Interaction.Kind.FEEDBACK and product is None:
+        raise ValidationError({"product": _("Say which product the feedback is about: it goes to its owner.")})
+    with transaction.atomic():
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
+        if Interaction.objects.filter(
+            customer_id=customer.pk, occurred_at=occurred_at, staff_id=actor.pk, channel=channel, kind=kind,
+            direction=direction, summary=summary, outcome=outcome,
+        ).exists():
+            return None
+        stored = interaction_record(
+            customer=customer, actor=actor, channel=channel, kind=kind, direction=direction,
+            occurred_at=occurred_at, summary=summary, outcome=outcome, product=product, ip_address=ip_address,
+        )
+        if follow_up_on is not None:
+            task = task_create(
+                assignee=actor, kind=Task.Kind.FOLLOW_UP, customer=customer, actor=actor,
+                due_at=timezone.make_aware(datetime.datetime.combine(follow_up_on, FOLLOW_UP_HOUR)),
+                title=_("Follow up with %(customer)s") % {"customer": customer.display_name},
+                detail=summary if not outcome else f"{summary}\n{outcome}",
+                interaction_id=stored.pk, dedupe_key=f"follow-up:interaction:{stored.pk}",
+            )
+            audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
+                         object_type="task", object_id=task.pk, ip_address=ip_address,
+                         detail={"customer": customer.pk, "kind": Task.Kind.FOLLOW_UP, "interaction": stored.pk})
     return stored

@@ -4,31 +4,19 @@ alerts), and the quick log form. Each request gets the customer through customer
 
 from __future__ import annotations
 
-import datetime
-
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
-from django.utils import timezone
-from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from channels.forms import InteractionLogForm, TimelineFilterForm
-from channels.models import Interaction, Task
 from channels.panels import timeline_panel, touchpoint_panel
 from channels.selectors.timeline import customer_touchpoint_map, timeline_page
-from channels.services.interactions import interaction_record
-from channels.services.work import task_create
-from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record, request_ip
-from customers.access import CustomerAccess, customer_get_for_user
-from customers.models import Customer
-
-FOLLOW_UP_HOUR = datetime.time(9, 0)
+from channels.services.interactions import interaction_log_by_staff
+from crm_bank.audit.services import request_ip
+from customers.access import customer_get_for_user
 
 
 @require_GET
@@ -65,7 +53,8 @@ def interaction_log(request: HttpRequest, pk: int) -> HttpResponse:
     form = InteractionLogForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            _interaction_log(access, actor=request.user, data=form.cleaned_data, ip_address=request_ip(request))
+            interaction_log_by_staff(customer=access.customer, actor=request.user, ip_address=request_ip(request),
+                                     **form.cleaned_data)
         except ValidationError as refused:
             form.add_service_errors(refused.message_dict)
         else:
@@ -73,48 +62,6 @@ def interaction_log(request: HttpRequest, pk: int) -> HttpResponse:
             response["HX-Trigger"] = "timeline-changed"
             return response
     return render(request, "channels/_interaction_form.html", {"access": access, "form": form})
-
-
-def _interaction_log(access: CustomerAccess, *, actor: AbstractBaseUser, data: dict, ip_address: str | None) -> None:
-    """The contact and its follow-up task in one transaction: a refused contact leaves no task.
-
-    1. The customer's row is locked, so a form sent twice (a double click, a retried request) is
-       handled one after the other.
-    2. The same member of staff logging the same contact at the same moment again is that retry:
-       nothing more is written.
-    3. The contact is stored (validated and audited by interaction_record), then its follow-up task.
-    """
-    with transaction.atomic():
-        list(Customer.objects.select_for_update().filter(pk=access.customer.pk).values_list("pk"))
-        if Interaction.objects.filter(
-            customer_id=access.customer.pk, occurred_at=data["occurred_at"], staff_id=actor.pk,
-            channel=data["channel"], kind=data["kind"], direction=data["direction"], summary=data["summary"],
-            outcome=data["outcome"],
-        ).exists():
-            return
-        stored = interaction_record(
-            customer=access.customer, actor=actor, channel=data["channel"], kind=data["kind"],
-            direction=data["direction"], occurred_at=data["occurred_at"], summary=data["summary"],
-            outcome=data["outcome"], ip_address=ip_address,
-        )
-        if data.get("follow_up_on"):
-            _follow_up_create(access, actor=actor, interaction=stored, day=data["follow_up_on"], ip_address=ip_address)
-
-
-def _follow_up_create(
-    access: CustomerAccess, *, actor: AbstractBaseUser, interaction: Interaction, day: datetime.date,
-    ip_address: str | None,
-) -> None:
-    due_at = timezone.make_aware(datetime.datetime.combine(day, FOLLOW_UP_HOUR))
-    task = task_create(
-        assignee=actor, kind=Task.Kind.FOLLOW_UP, customer=access.customer, actor=actor, due_at=due_at,
-        title=gettext("Follow up with %(customer)s") % {"customer": access.customer.display_name},
-        detail=interaction.summary if not interaction.outcome else f"{interaction.summary}\n{interaction.outcome}",
-        interaction_id=interaction.pk, dedupe_key=f"follow-up:interaction:{interaction.pk}",
-    )
-    audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
-                 object_type="task", object_id=task.pk, ip_address=ip_address,
-                 detail={"customer": access.customer.pk, "kind": Task.Kind.FOLLOW_UP, "interaction": interaction.pk})
 
 
 urlpatterns: list = [

@@ -15,7 +15,7 @@ from channels.models import ChurnFlag, Complaint, Interaction, InteractionDailyC
 from channels.services.interactions import NewInteraction, interaction_record, interactions_store
 from crm_bank.audit.models import AuditEvent
 from customers.models import Customer, Household
-from tests.customers.factories import CustomerFactory, account_for, transactions_for
+from tests.customers.factories import CustomerFactory, ProductFactory, account_for, transactions_for
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -425,3 +425,17 @@ def test_360_header_has_the_quick_actions(client, rm_a, customer_a):
     assert f'hx-get="{_log_url(customer_a)}"' in header and 'hx-target="#quick-action"' in header
     assert 'id="quick-action"' in page
     assert f'hx-get="{reverse("channels:customer-touchpoints", args=[customer_a.pk])}"' in page
+
+
+def test_quick_log_feedback_needs_a_product_and_reaches_its_owner(client, rm_a, customer_a, supervisor_a):
+    product = ProductFactory(owner=supervisor_a)
+    client.force_login(rm_a)
+    body = {"channel": "branch", "kind": "feedback", "direction": "inbound", "occurred_at": "2026-11-02T10:00",
+            "summary": "The new app's transfer screen is confusing"}
+    refused = client.post(_log_url(customer_a), body, HTTP_HX_REQUEST="true")
+    assert "Say which product the feedback is about" in refused.content.decode()
+    assert not Interaction.objects.filter(customer=customer_a).exists()
+    stored = client.post(_log_url(customer_a), {**body, "product": product.pk}, HTTP_HX_REQUEST="true")
+    assert stored.headers["HX-Trigger"] == "timeline-changed"
+    assert Interaction.objects.get(customer=customer_a).product_id == product.pk
+    assert Task.objects.filter(assignee=supervisor_a, kind=Task.Kind.FEEDBACK_RESPONSE).count() == 1
