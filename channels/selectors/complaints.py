@@ -110,6 +110,14 @@ def complaint_visible_to(*, complaint: Complaint, user: AbstractBaseUser, profil
     return any(event.to_owner_id == user.pk for event in complaint.events.all())
 
 
+def complaint_visible_by_pk(*, pk: int, user: AbstractBaseUser, profile: StaffProfile | None) -> bool:
+    """complaint_visible_to for a case not loaded yet (after opening one: may the opener follow it?)."""
+    events = ComplaintEvent.objects.only("complaint_id", "to_owner_id")
+    complaint = (Complaint.objects.select_related("customer").prefetch_related(Prefetch("events", queryset=events))
+                 .filter(pk=pk).first())
+    return complaint is not None and complaint_visible_to(complaint=complaint, user=user, profile=profile)
+
+
 def complaint_assignable_staff(*, branch_id: int) -> QuerySet:
     """Active staff of a branch, for the assign form."""
     return (get_user_model().objects.filter(staff_profile__branch_id=branch_id, is_active=True)

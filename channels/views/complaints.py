@@ -53,10 +53,18 @@ def complaint_open(request: HttpRequest, customer_pk: int) -> HttpResponse:
         except ValidationError as error:
             _form_errors(form, error)
         else:
-            if not request.htmx:
+            # Staff of another branch may open a case they may not follow: they go back to the customer.
+            case_visible = select.complaint_visible_by_pk(pk=complaint.pk, user=request.user,
+                                                          profile=staff_profile_for_user(request.user))
+            if not request.htmx and case_visible:
                 messages.success(request, _("Complaint #%(id)s opened.") % {"id": complaint.pk})
                 return redirect("channels:complaint-detail", pk=complaint.pk)
-            response = render(request, "channels/_complaint_opened.html", {"complaint": complaint, "access": access})
+            if not request.htmx:
+                messages.success(request, _("Complaint #%(id)s opened; the customer's branch handles it.")
+                                 % {"id": complaint.pk})
+                return redirect("customers:customer-detail", pk=access.customer.pk)
+            response = render(request, "channels/_complaint_opened.html",
+                              {"complaint": complaint, "access": access, "case_visible": case_visible})
             response["HX-Trigger"] = "timeline-changed"
             return response
     template = "channels/_complaint_open_form.html" if request.htmx else "channels/complaint_open.html"
@@ -97,14 +105,21 @@ def _case(request: HttpRequest, pk: int) -> tuple[Complaint, object, StaffProfil
 def _detail(request: HttpRequest, complaint: Complaint, access: object, profile: StaffProfile,
             **bound: forms.Form) -> HttpResponse:
     may_act = services.complaint_may_act(complaint=complaint, user=request.user, profile=profile)
-    may_supervise = profile.role == Role.ADMIN or (
-        profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id)
     staff = select.complaint_assignable_staff(branch_id=complaint.branch_id)
+
+    def shown(text: str) -> str:
+        # Whoever handles the case reads what was said in full; other viewers per the masking rules.
+        return text if may_act else access.shown("complaint_description", text)
+
     context = {
-        "complaint": complaint, "access": access, "may_act": may_act, "may_supervise": may_supervise,
-        # Whoever handles the case reads the complaint in full; other viewers per the masking rules.
-        "description": complaint.description if may_act else access.shown("complaint_description",
-                                                                             complaint.description),
+        "complaint": complaint, "access": access, "may_act": may_act, "texts_masked": not may_act and access.masked,
+        "may_assign": services.complaint_may_assign(complaint=complaint, user=request.user, profile=profile),
+        # The skipped branch answers (its supervisor, or an admin) even though the case is not its own.
+        "may_answer": profile.role == Role.ADMIN or (
+            profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id),
+        "description": shown(complaint.description), "resolution": shown(complaint.resolution),
+        "branch_answer": shown(complaint.skipped_branch_answer),
+        "events": [(event, shown(event.note)) for event in complaint.events.all()],
         "interactions": [(interaction, access.shown("interaction_summary", interaction.summary))
                          for interaction in complaint.interactions.all()],
         "sla": select.complaint_sla_state(complaint, now=timezone.now()),

@@ -238,3 +238,72 @@ def test_report_counts_compliance_and_skip_level_per_branch(client, supervisor_a
 def test_report_is_for_supervisors(client, rm_a):
     client.force_login(rm_a)
     assert client.get(reverse("channels:complaint-report")).status_code == 403
+
+
+def test_what_was_said_on_the_case_is_masked_for_a_viewer_who_may_not_act(client, rm_a, supervisor_a, customer_a,
+                                                                          branch_a):
+    from channels.services.complaints import complaint_answer_for_skipped_branch
+
+    branch_a.region = "North"
+    branch_a.save(update_fields=["region"])
+    regional = StaffProfileFactory(user__username="head_north", role=StaffProfile.Role.SUPERVISOR, branch=None).user
+    EscalationContact.objects.create(level=Level.REGIONAL_HEAD, region="North", user=regional)
+    head_office = StaffProfileFactory(user__username="centre", role=StaffProfile.Role.SUPERVISOR, branch=None).user
+    EscalationContact.objects.create(level=Level.HEAD_OFFICE, region="", user=head_office)
+    complaint = _open(customer_a, rm_a, skip_level_to=Level.REGIONAL_HEAD)
+    complaint_answer_for_skipped_branch(complaint=complaint, actor=supervisor_a,
+                                        answer="Clerk misread account 1234-5678 fees")
+    complaints_escalate_due(now=complaint.sla_due_at)  # head office holds it; the regional head held it before
+    complaint_update_status(complaint=complaint, actor=head_office, status="resolved",
+                            resolution="Refunded 250 CZK to account 1234-5678")
+    url = reverse("channels:complaint-detail", args=[complaint.pk])
+
+    client.force_login(head_office)
+    handling = client.get(url).content.decode()
+    assert "Refunded 250 CZK" in handling and "Clerk misread" in handling
+
+    client.force_login(regional)
+    former = client.get(url).content.decode()
+    assert "1234-5678" not in former and "Refunded 250" not in former and "Clerk misread" not in former
+    resolution = re.search(r'id="complaint-resolution">(.*?)</dd>', former, re.S).group(1)
+    answer = re.search(r'id="skipped-branch-answer">(.*?)</p>', former, re.S).group(1)
+    assert 'data-masked="true"' in resolution and 'data-masked="true"' in answer
+    events = re.search(r'id="complaint-events">(.*?)</ul>', former, re.S).group(1)
+    assert events.count('data-masked="true"') >= 2  # the answer and the resolution as history notes
+
+
+def test_the_skipped_branchs_supervisor_sees_only_the_answer_form(client, supervisor_a, rm_a, customer_a,
+                                                                  branch_a, django_assert_max_num_queries):
+    branch_a.region = "North"
+    branch_a.save(update_fields=["region"])
+    regional = StaffProfileFactory(user__username="head_north", role=StaffProfile.Role.SUPERVISOR, branch=None).user
+    EscalationContact.objects.create(level=Level.REGIONAL_HEAD, region="North", user=regional)
+    complaint = _open(customer_a, rm_a, skip_level_to=Level.REGIONAL_HEAD)
+    client.force_login(supervisor_a)
+    with django_assert_max_num_queries(18):
+        body = client.get(reverse("channels:complaint-detail", args=[complaint.pk])).content.decode()
+    assert 'id="answer-form"' in body
+    assert 'id="status-form"' not in body and 'id="assign-form"' not in body
+    assert client.post(reverse("channels:complaint-assign", args=[complaint.pk]),
+                       {"assignee": rm_a.pk}).status_code == 403
+    assert client.post(reverse("channels:complaint-status", args=[complaint.pk]),
+                       {"status": "in_progress"}).status_code == 403
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.status) == (regional, "open")
+    client.force_login(regional)
+    held = client.get(reverse("channels:complaint-detail", args=[complaint.pk])).content.decode()
+    assert 'id="status-form"' in held and 'id="assign-form"' in held and 'id="answer-form"' not in held
+
+
+def test_staff_of_another_branch_who_open_a_case_go_back_to_the_customer(client, rm_b, customer_a):
+    client.force_login(rm_b)
+    response = client.post(reverse("channels:complaint-open", args=[customer_a.pk]), {**GOOD, "skip_level_to": ""})
+    complaint = Complaint.objects.get()
+    assert complaint.opened_by == rm_b and complaint.owner != rm_b
+    assert response.status_code == 302
+    assert response["Location"] == reverse("customers:customer-detail", args=[customer_a.pk])
+    assert client.get(reverse("channels:complaint-detail", args=[complaint.pk])).status_code == 403  # no new view
+    partial = client.post(reverse("channels:complaint-open", args=[customer_a.pk]),
+                          {**GOOD, "skip_level_to": ""}, **HTMX).content.decode()
+    assert "opened and assigned to" in partial
+    assert reverse("channels:complaint-detail", args=[Complaint.objects.latest("pk").pk]) not in partial

@@ -290,3 +290,94 @@ def test_customer_complaint_summary_for_the_360_header(customer, rm_a, settings,
     assert f"#{first.pk}" in summary.churn_reason
     other = CustomerFactory(home_branch=customer.home_branch)
     assert customer_complaint_summary(customer_id=other.pk) == CustomerComplaintSummary(0, None, False, None)
+
+
+# --- tasks follow the case ---------------------------------------------------------------------------
+
+def _action_tasks(complaint):
+    return {(task.assignee_id, task.status, task.done_by_id)
+            for task in Task.objects.filter(complaint=complaint, kind=Task.Kind.COMPLAINT_ACTION)}
+
+
+def test_resolving_closes_the_resolvers_task_and_cancels_the_others(customer, rm_a, supervisor_a, settings):
+    account_for(customer, balance=Decimal(settings.CRM_TOP_CUSTOMER_BALANCE))  # a churn-risk task too
+    complaint = _open(customer, rm_a)
+    complaint_update_status(complaint=complaint, actor=supervisor_a, status="resolved", resolution="Refunded")
+    # The RM did not do it: their task is cancelled, nobody is recorded as having done it.
+    assert _action_tasks(complaint) == {(rm_a.pk, "cancelled", None)}
+    churn = Task.objects.get(customer=customer, kind=Task.Kind.CHURN_RISK)
+    assert churn.status == "open"  # calling the customer is not part of resolving the case
+
+    mine = _open(customer, rm_a)
+    complaint_update_status(complaint=mine, actor=rm_a, status="resolved", resolution="Card returned")
+    assert _action_tasks(mine) == {(rm_a.pk, "done", rm_a.pk)}
+
+
+def test_assigning_moves_the_action_task(customer, rm_a, rm_a2, supervisor_a):
+    complaint = _open(customer, rm_a)
+    complaint_assign(complaint=complaint, actor=supervisor_a, assignee=rm_a2)
+    assert _action_tasks(complaint) == {(rm_a.pk, "cancelled", None), (rm_a2.pk, "open", None)}
+    assert AuditEvent.objects.filter(object_type="complaint", object_id=str(complaint.pk),
+                                     detail__tasks_cancelled=1).exists()
+
+
+def test_reopening_gives_the_owner_a_task_again(customer, rm_a):
+    complaint = _open(customer, rm_a)
+    complaint_update_status(complaint=complaint, actor=rm_a, status="resolved", resolution="Refunded",
+                            at=T0 + datetime.timedelta(hours=1))
+    reopened = complaint_update_status(complaint=complaint, actor=rm_a, status="in_progress",
+                                       at=T0 + datetime.timedelta(hours=2))
+    task = Task.objects.get(complaint=complaint, kind=Task.Kind.COMPLAINT_ACTION, status="open")
+    assert (task.assignee, task.due_at) == (rm_a, reopened.next_escalation_at)
+    complaint_update_status(complaint=complaint, actor=rm_a, status="resolved", resolution="Refunded again")
+    assert not Task.objects.filter(complaint=complaint, status="open").exists()
+
+
+# --- the churn flag under concurrency ------------------------------------------------------------------
+
+@pytest.mark.django_db(transaction=True)
+def test_two_complaints_at_once_raise_one_flag(customer, rm_a):
+    """Two transactions raise the flag of a customer who has none: the second waits for the first
+    and finds the flag up, instead of failing on the one-flag-per-customer constraint."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from channels.services.complaints import churn_flag_raise
+
+    first_inserted, first_may_commit = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                churn_flag_raise(customer=customer, complaint=None, reason="First complaint", at=T0)
+                first_inserted.set()
+                first_may_commit.wait(10)
+        except BaseException as error:  # noqa: BLE001  (reported by the main thread)
+            errors.append(error)
+            first_inserted.set()
+        finally:
+            connection.close()
+
+    def second() -> None:
+        try:
+            with transaction.atomic():
+                churn_flag_raise(customer=customer, complaint=None, reason="Second complaint", at=T0)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+        finally:
+            connection.close()
+
+    one, two = threading.Thread(target=first), threading.Thread(target=second)
+    one.start()
+    assert first_inserted.wait(10)
+    two.start()
+    two.join(0.5)  # the second is blocked on the first's uncommitted row
+    first_may_commit.set()
+    one.join(10)
+    two.join(10)
+    assert errors == []
+    flag = ChurnFlag.objects.get(customer=customer)
+    assert (flag.reason, flag.is_raised) == ("First complaint", True)
+    assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 1

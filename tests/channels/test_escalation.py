@@ -269,3 +269,118 @@ def test_a_case_another_worker_holds_is_skipped_not_escalated_twice(ladder, bran
     assert complaints_escalate_due(now=complaint.sla_due_at) == 1
     assert complaints_escalate_due(now=complaint.sla_due_at) == 0
     assert ComplaintEvent.objects.filter(complaint=complaint, kind=ComplaintEvent.Kind.ESCALATED).count() == 1
+
+
+# --- who may act once a case is above the branch -------------------------------------------------------
+
+def test_the_skipped_branchs_supervisor_may_only_answer(ladder, branch_a, rm_a2):
+    from channels.services.complaints import complaint_assign, complaint_may_act, complaint_may_assign
+
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"], skip_level_to=Level.REGIONAL_HEAD)
+    supervisor = ladder["supervisor"]
+    assert not complaint_may_act(complaint=complaint, user=supervisor)
+    assert not complaint_may_assign(complaint=complaint, user=supervisor)
+    with pytest.raises(PermissionDenied):  # cannot take the case back to the branch's own teller
+        complaint_assign(complaint=complaint, actor=supervisor, assignee=rm_a2)
+    for status, extra in (("in_progress", {}), ("resolved", {"resolution": "Sorted at the branch"})):
+        with pytest.raises(PermissionDenied):
+            complaint_update_status(complaint=complaint, actor=supervisor, status=status, **extra)
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.level, complaint.status) == (ladder["regional"], Level.REGIONAL_HEAD, "open")
+    assert not ComplaintEvent.objects.filter(complaint=complaint, kind__in=["assigned", "status"]).exists()
+    complaint_answer_for_skipped_branch(complaint=complaint, actor=supervisor, answer="We misread the fee table.")
+    complaint.refresh_from_db()
+    assert complaint.skipped_branch_answered_at is not None
+
+
+def test_the_level_holder_may_hand_a_case_down_but_it_keeps_its_level(ladder, branch_a, rm_a2, bank_admin):
+    from channels.services.complaints import complaint_assign, complaint_may_act
+
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"], skip_level_to=Level.REGIONAL_HEAD)
+    assigned = complaint_assign(complaint=complaint, actor=ladder["regional"], assignee=rm_a2, note="Check the ledger")
+    assert (assigned.owner, assigned.level, assigned.is_skip_level) == (rm_a2, Level.REGIONAL_HEAD, True)
+    event = ComplaintEvent.objects.filter(complaint=complaint, kind="assigned").latest("id")
+    assert (event.from_owner, event.to_owner, event.level) == (ladder["regional"], rm_a2, Level.REGIONAL_HEAD)
+    assert complaint_may_act(complaint=assigned, user=rm_a2)  # the owner works it
+    assert complaint_may_act(complaint=assigned, user=ladder["regional"])  # the level's holder still may
+    assert not complaint_may_act(complaint=assigned, user=ladder["supervisor"])
+    # The current owner at that level may pass it on; so may an admin.
+    complaint_assign(complaint=assigned, actor=rm_a2, assignee=ladder["rm"])
+    complaint_assign(complaint=assigned, actor=bank_admin, assignee=rm_a2)
+    # It keeps escalating from its level, not from the branch's.
+    complaints_escalate_due(now=complaint.sla_due_at)
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.level) == (ladder["head_office"], Level.HEAD_OFFICE)
+
+
+def test_an_escalated_case_is_out_of_the_branch_supervisors_hands(ladder, branch_a, rm_a2):
+    from channels.services.complaints import complaint_assign
+
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"])
+    complaints_escalate_due(now=complaint.sla_due_at)  # → branch supervisor
+    complaint.refresh_from_db()
+    # At its own level the supervisor hands it on; it stays at that level and escalates on from there.
+    complaint_assign(complaint=complaint, actor=ladder["supervisor"], assignee=rm_a2)
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.level) == (rm_a2, Level.BRANCH_SUPERVISOR)
+    complaints_escalate_due(now=complaint.next_escalation_at)  # → regional head
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.level) == (ladder["regional"], Level.REGIONAL_HEAD)
+    with pytest.raises(PermissionDenied):
+        complaint_assign(complaint=complaint, actor=ladder["supervisor"], assignee=rm_a2)
+    with pytest.raises(PermissionDenied):
+        complaint_update_status(complaint=complaint, actor=ladder["supervisor"], status="resolved",
+                                resolution="Handled at the branch")
+    with pytest.raises(PermissionDenied):  # the former owner neither
+        complaint_update_status(complaint=complaint, actor=rm_a2, status="in_progress")
+    complaint.refresh_from_db()
+    assert (complaint.owner, complaint.level, complaint.status) == (ladder["regional"], Level.REGIONAL_HEAD, "open")
+    complaint_update_status(complaint=complaint, actor=ladder["regional"], status="in_progress")
+
+
+def test_skip_level_within_the_bank_never_lands_with_the_regulator(ladder, branch_a, bank_admin):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    EscalationContact.objects.filter(level__in=[Level.REGIONAL_HEAD, Level.HEAD_OFFICE]).delete()
+    for target in (Level.REGIONAL_HEAD, Level.HEAD_OFFICE):
+        complaint = _open(customer, ladder["rm"], skip_level_to=target)
+        assert (complaint.owner, complaint.level) == (bank_admin, target)
+    to_regulator = _open(customer, ladder["rm"], skip_level_to=Level.REGULATOR)
+    assert (to_regulator.owner, to_regulator.level) == (ladder["regulator"], Level.REGULATOR)
+    assert Notification.objects.filter(recipient=ladder["regulator"]).count() == 1  # only the case meant for them
+
+
+# --- tasks follow the case ---------------------------------------------------------------------------
+
+def _open_tasks(complaint):
+    return sorted(Task.objects.filter(complaint=complaint, kind=Task.Kind.COMPLAINT_ACTION, status="open")
+                  .values_list("assignee__username", flat=True))
+
+
+def test_escalation_moves_the_action_task_to_the_new_owner(ladder, branch_a):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"])
+    assert _open_tasks(complaint) == [ladder["rm"].username]
+    complaints_escalate_due(now=complaint.sla_due_at)
+    assert _open_tasks(complaint) == [ladder["supervisor"].username]
+    rm_task = Task.objects.get(complaint=complaint, assignee=ladder["rm"], kind=Task.Kind.COMPLAINT_ACTION)
+    assert (rm_task.status, rm_task.done_by) == ("cancelled", None)
+    complaint.refresh_from_db()
+    complaints_escalate_due(now=complaint.next_escalation_at)
+    assert _open_tasks(complaint) == [ladder["regional"].username]
+
+
+def test_resolving_a_skip_level_case_leaves_the_branchs_answer_task_open(ladder, branch_a):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    complaint = _open(customer, ladder["rm"], skip_level_to=Level.REGIONAL_HEAD)
+    regional, supervisor = ladder["regional"], ladder["supervisor"]
+    complaint_update_status(complaint=complaint, actor=regional, status="resolved", resolution="Fee refunded")
+    own = Task.objects.get(complaint=complaint, assignee=regional)
+    answer = Task.objects.get(complaint=complaint, assignee=supervisor)
+    assert (own.status, own.done_by) == ("done", regional)
+    assert (answer.status, answer.done_by) == ("open", None)  # the branch still has to answer
+    complaint_answer_for_skipped_branch(complaint=complaint, actor=supervisor, answer="Retrained the clerk.")
+    answer.refresh_from_db()
+    assert (answer.status, answer.done_by) == ("done", supervisor)

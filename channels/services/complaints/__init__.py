@@ -29,10 +29,11 @@ from channels.services.complaints.ladder import (
     TRANSITIONS,
     branch_supervisor,
     complaint_may_act,
+    complaint_may_assign,
 )
 
 __all__ = [
     "DESCRIPTION_MAX", "RESOLUTION_MAX", "TRANSITIONS", "branch_supervisor", "churn_flag_clear", "churn_flag_raise",
     "complaint_answer_for_skipped_branch", "complaint_assign", "complaint_errors", "complaint_may_act",
-    "complaint_open", "complaint_update_status", "complaints_escalate_due",
+    "complaint_may_assign", "complaint_open", "complaint_update_status", "complaints_escalate_due",
 ]

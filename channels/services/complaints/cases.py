@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,10 +27,12 @@ from channels.services.complaints.ladder import (
     an_admin,
     branch_supervisor,
     complaint_may_act,
+    complaint_may_assign,
     complaint_sla,
     complaint_url,
     holder_at_or_above,
     is_branch_supervisor_or_admin,
+    is_with_the_branch,
     staff_profile,
 )
 from channels.services.interactions import SUMMARY_MAX, NewInteraction, interactions_store
@@ -63,15 +66,39 @@ def complaint_errors(
     return errors
 
 
-def owner_alert(*, complaint: Complaint, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
-                 customer: Customer, kind: str, text: str, due_at: datetime.datetime) -> None:
-    notification_send(recipient=owner, kind=kind, text=text, url=complaint_url(complaint))
+def skip_answer_key(complaint_id: int) -> str:
+    """The dedupe key of the skipped branch's answer task: it closes when the branch answers, not
+    with the case's owners' tasks."""
+    return f"skip-answer:{complaint_id}"
+
+
+def owner_tasks_open(complaint: Complaint) -> QuerySet[Task]:
+    """The open complaint-action tasks of the case's holders (now and before), not the skipped
+    branch's answer task."""
+    return (Task.objects.filter(complaint_id=complaint.pk, kind=Task.Kind.COMPLAINT_ACTION, status=Task.Status.OPEN)
+            .exclude(dedupe_key=skip_answer_key(complaint.pk)))
+
+
+def owner_tasks_cancel(complaint: Complaint) -> int:
+    """Cancels the open action tasks of whoever held the case before a hand-over (escalation,
+    assignment): the new holder gets their own. Returns how many."""
+    return owner_tasks_open(complaint).update(status=Task.Status.CANCELLED)
+
+
+def owner_task_create(*, complaint: Complaint, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
+                      customer: Customer, due_at: datetime.datetime) -> None:
     task_create(
         assignee=owner, kind=Task.Kind.COMPLAINT_ACTION, due_at=due_at, customer=customer, actor=actor,
         complaint_id=complaint.pk,
         title=_("Complaint #%(id)s: %(category)s") % {"id": complaint.pk, "category": complaint.get_category_display()},
         detail=_("Resolve by %(due)s.") % {"due": timezone.localtime(due_at).strftime("%Y-%m-%d %H:%M")},
     )
+
+
+def owner_alert(*, complaint: Complaint, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
+                 customer: Customer, kind: str, text: str, due_at: datetime.datetime) -> None:
+    notification_send(recipient=owner, kind=kind, text=text, url=complaint_url(complaint))
+    owner_task_create(complaint=complaint, owner=owner, actor=actor, customer=customer, due_at=due_at)
 
 
 def complaint_create_valid(
@@ -90,7 +117,10 @@ def complaint_create_valid(
     """
     branch = customer.home_branch
     if skip_level_to is not None:
-        level, owner = holder_at_or_above(level=skip_level_to, branch=branch, owner_id=None, top=Level.REGULATOR)
+        # Only a customer who went to the regulator lands with its liaison; a case for the bank's own
+        # levels climbs no higher than head office, then goes to an administrator.
+        top = Level.REGULATOR if skip_level_to == Level.REGULATOR else ESCALATION_TOP
+        level, owner = holder_at_or_above(level=skip_level_to, branch=branch, owner_id=None, top=top)
     else:
         level, owner = holder_at_or_above(level=Level.OWNER, branch=branch, owner_id=customer.primary_rm_id,
                                            top=ESCALATION_TOP)
@@ -142,7 +172,7 @@ def _skipped_branch_tell(*, complaint: Complaint, customer: Customer, actor: Abs
     )
     task_create(
         assignee=recipient, kind=Task.Kind.COMPLAINT_ACTION, due_at=complaint.sla_due_at, customer=customer,
-        actor=actor, complaint_id=complaint.pk, dedupe_key=f"skip-answer:{complaint.pk}",
+        actor=actor, complaint_id=complaint.pk, dedupe_key=skip_answer_key(complaint.pk),
         title=_("Answer skip-level complaint #%(id)s") % {"id": complaint.pk},
     )
 
@@ -246,15 +276,33 @@ def complaint_update_status(
             case.next_escalation_at = _reopened_escalation_at(case=case, at=at)
             fields += ["resolved_at", "next_escalation_at"]
         case.save(update_fields=fields)
-        if status in (Status.RESOLVED, Status.CLOSED):
-            Task.objects.filter(complaint=case, status=Task.Status.OPEN).update(
-                status=Task.Status.DONE, done_at=at, done_by=actor)
+        tasks = _tasks_follow_status(case=case, old=old, actor=actor, at=at)
         ComplaintEvent.objects.create(complaint=case, at=at, kind=ComplaintEvent.Kind.STATUS, actor=actor,
                                       status=status, level=case.level, note=(resolution or note).strip())
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="complaint", object_id=case.pk, ip_address=ip_address,
-                     detail={"status": [old, status], "satisfaction": satisfaction})
+                     detail={"status": [old, status], "satisfaction": satisfaction, **tasks})
     return case
+
+
+def _tasks_follow_status(*, case: Complaint, old: str, actor: AbstractBaseUser,
+                         at: datetime.datetime) -> dict[str, int]:
+    """Resolving or closing ends the holders' action tasks: the actor's own is done, anyone else's
+    cancelled (nobody is recorded as doing another's task); the skipped branch's answer task stays
+    until the branch answers. Reopening gives the owner a task again."""
+    if case.status in (Status.RESOLVED, Status.CLOSED):
+        open_tasks = owner_tasks_open(case)
+        done = open_tasks.filter(assignee_id=actor.pk).update(status=Task.Status.DONE, done_at=at, done_by=actor)
+        return {"tasks_done": done, "tasks_cancelled": owner_tasks_cancel(case)}
+    if old == Status.RESOLVED and case.owner_id is not None:
+        owner_task_create(complaint=case, owner=case.owner, actor=actor, customer=case.customer,
+                          due_at=case.next_escalation_at or at + _escalation_step(case))
+    return {}
+
+
+def _escalation_step(case: Complaint) -> datetime.timedelta:
+    sla = complaint_sla(case.severity)
+    return datetime.timedelta(hours=sla.escalation_step_hours if sla else 24)
 
 
 def _reopened_escalation_at(*, case: Complaint, at: datetime.datetime) -> datetime.datetime | None:
@@ -262,21 +310,26 @@ def _reopened_escalation_at(*, case: Complaint, at: datetime.datetime) -> dateti
         return None
     if case.sla_due_at > at:
         return case.sla_due_at
-    sla = complaint_sla(case.severity)
-    return at + datetime.timedelta(hours=sla.escalation_step_hours if sla else 24)
+    return at + _escalation_step(case)
 
 
 def complaint_assign(
     *, complaint: Complaint, actor: AbstractBaseUser, assignee: AbstractBaseUser, note: str = "",
     at: datetime.datetime | None = None, ip_address: str | None = None,
 ) -> Complaint:
-    """A supervisor of the case's branch (or an admin) gives an open case to another active member
-    of the branch's staff; the new owner is notified and gets the task."""
+    """Gives an open case to another active member of the branch's staff: a supervisor of the case's
+    branch while the case is with the branch, above it only the holder of the case's level, or an
+    admin (complaint_may_assign). The case keeps its level, so a case sent above the branch never
+    comes back down the ladder and keeps escalating from where it is. The previous owner's action
+    task is cancelled; the new owner is notified and gets one."""
     at = at or timezone.now()
     with transaction.atomic():
         case = _locked(complaint)
-        if not is_branch_supervisor_or_admin(user=actor, branch_id=case.branch_id):
-            raise PermissionDenied(_("Only a supervisor of the case's branch or an administrator may assign it."))
+        if not complaint_may_assign(complaint=case, user=actor):
+            if is_with_the_branch(case):
+                raise PermissionDenied(_("Only a supervisor of the case's branch or an administrator may assign it."))
+            raise PermissionDenied(_("This case is above the branch: only the holder of its level or an "
+                                     "administrator may assign it."))
         errors: dict[str, str] = {}
         if not case.is_open:
             errors["assignee"] = _("Only an open case can be assigned.")
@@ -290,6 +343,7 @@ def complaint_assign(
         old_owner_id = case.owner_id
         case.owner = assignee
         case.save(update_fields=["owner", "updated_at"])
+        cancelled = owner_tasks_cancel(case)
         ComplaintEvent.objects.create(complaint=case, at=at, kind=ComplaintEvent.Kind.ASSIGNED, actor=actor,
                                       from_owner_id=old_owner_id, to_owner=assignee, level=case.level,
                                       note=note.strip())
@@ -301,7 +355,8 @@ def complaint_assign(
         )
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="complaint", object_id=case.pk, ip_address=ip_address,
-                     detail={"owner": [old_owner_id, assignee.pk]})
+                     detail={"owner": [old_owner_id, assignee.pk], "level": case.level,
+                             "tasks_cancelled": cancelled})
     return case
 
 
@@ -330,7 +385,7 @@ def complaint_answer_for_skipped_branch(
         case.save(update_fields=["skipped_branch_answer", "skipped_branch_answered_at", "updated_at"])
         ComplaintEvent.objects.create(complaint=case, at=at, kind=ComplaintEvent.Kind.SKIPPED_BRANCH_ANSWER,
                                       actor=actor, level=case.level, note=case.skipped_branch_answer)
-        Task.objects.filter(dedupe_key=f"skip-answer:{case.pk}", status=Task.Status.OPEN).update(
+        Task.objects.filter(dedupe_key=skip_answer_key(case.pk), status=Task.Status.OPEN).update(
             status=Task.Status.DONE, done_at=at, done_by=actor)
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="complaint", object_id=case.pk, ip_address=ip_address,

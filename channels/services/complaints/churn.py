@@ -6,7 +6,7 @@ import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from channels.services.complaints.ladder import (
 from channels.services.work import notification_send, task_create
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.bulk import quoted_table
 from customers.access import customer_full_access_reason
 from customers.models import Customer
 
@@ -30,12 +31,12 @@ def churn_flag_raise(*, customer: Customer, complaint: Complaint | None, reason:
     """Raises (or re-raises a cleared) flag and alerts the RM once per raise; a flag already up is
     left as it is (the RM has been told). Runs in the caller's transaction."""
     at = at or timezone.now()
-    flag = ChurnFlag.objects.select_for_update().filter(customer_id=customer.pk).first()
-    if flag is not None and flag.is_raised:
-        return flag
-    if flag is None:
-        flag = ChurnFlag.objects.create(customer=customer, raised_at=at, reason=reason[:300], complaint=complaint)
-    else:
+    created = _churn_flag_insert(customer_id=customer.pk, complaint_id=complaint.pk if complaint else None,
+                                 reason=reason[:300], at=at)
+    flag = ChurnFlag.objects.select_for_update().get(customer_id=customer.pk)
+    if created is None:  # the customer had a flag already
+        if flag.is_raised:
+            return flag
         flag.raised_at, flag.reason, flag.complaint = at, reason[:300], complaint
         flag.cleared_at = flag.cleared_by = None
         flag.save(update_fields=["raised_at", "reason", "complaint", "cleared_at", "cleared_by"])
@@ -57,6 +58,26 @@ def churn_flag_raise(*, customer: Customer, complaint: Complaint | None, reason:
             url=reverse("customers:customer-detail", args=[customer.pk]),
         )
     return flag
+
+
+def _churn_flag_insert(*, customer_id: int, complaint_id: int | None, reason: str,
+                       at: datetime.datetime) -> int | None:
+    """Inserts the customer's flag raised unless they have one; the new row's id, or None.
+
+    INSERT … ON CONFLICT DO NOTHING rather than "lock, then create if missing": a row that does not
+    exist yet cannot be locked, so two complaints at once would both create it and one would fail on
+    the one-flag-per-customer constraint. Here the second waits for the first and inserts nothing.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {quoted_table(ChurnFlag)} (customer_id, raised_at, reason, complaint_id)
+                VALUES (%s, %s, %s, %s)
+                ON CONFLICT (customer_id) DO NOTHING
+                RETURNING id""",
+            [customer_id, at, reason, complaint_id],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def churn_flag_clear(*, customer: Customer, actor: AbstractBaseUser, note: str = "",

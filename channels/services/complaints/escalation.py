@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from channels.models import Complaint, ComplaintEvent
 from channels.models.work import Notification
-from channels.services.complaints.cases import owner_alert
+from channels.services.complaints.cases import owner_alert, owner_tasks_cancel
 from channels.services.complaints.churn import churn_flag_raise
 from channels.services.complaints.ladder import (
     ESCALATION_TOP,
@@ -74,6 +74,7 @@ def _complaint_escalate_one(*, complaint_id: int, now: datetime.datetime) -> int
             complaint=complaint, at=now, kind=ComplaintEvent.Kind.ESCALATED, actor=None, from_owner=old_owner,
             to_owner=new_owner, level=level,
         )
+        cancelled = owner_tasks_cancel(complaint)  # the new holder gets their own task below
         if new_owner is not None:
             owner_alert(
                 complaint=complaint, owner=new_owner, actor=None, customer=complaint.customer,
@@ -88,7 +89,8 @@ def _complaint_escalate_one(*, complaint_id: int, now: datetime.datetime) -> int
         audit_record(actor=None, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="complaint", object_id=complaint.pk,
                      detail={"escalated": True, "from_owner": old_owner.pk if old_owner else None,
-                             "to_owner": new_owner.pk if new_owner else None, "from_level": old_level, "level": level})
+                             "to_owner": new_owner.pk if new_owner else None, "from_level": old_level, "level": level,
+                             "tasks_cancelled": cancelled})
     return 1
 
 

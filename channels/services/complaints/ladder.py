@@ -104,21 +104,51 @@ def staff_profile(user: AbstractBaseUser | None) -> StaffProfile | None:
     return StaffProfile.objects.filter(user_id=user.pk).first()
 
 
+def _is_admin(*, user: AbstractBaseUser, profile: StaffProfile | None) -> bool:
+    return user.is_superuser or (profile is not None and profile.role == Role.ADMIN)
+
+
+def is_level_contact(*, complaint: Complaint, user: AbstractBaseUser) -> bool:
+    """Whether `user` is the escalation contact of the case's level (above the branch only)."""
+    if complaint.level < Level.REGIONAL_HEAD:
+        return False
+    region = complaint.branch.region if complaint.level == Level.REGIONAL_HEAD else ""
+    return EscalationContact.objects.filter(level=complaint.level, region=region, user_id=user.pk).exists()
+
+
+def is_with_the_branch(complaint: Complaint) -> bool:
+    """Whether the case is still the branch's to handle: not escalated above the branch supervisor
+    and not taken over the branch's head (then the branch only answers)."""
+    return complaint.level <= Level.BRANCH_SUPERVISOR and not complaint.is_skip_level
+
+
 def complaint_may_act(*, complaint: Complaint, user: AbstractBaseUser, profile: StaffProfile | None = None) -> bool:
-    """The owner, a supervisor of the case's branch, the contact of the case's level, or an admin."""
+    """The owner, the contact of the case's level, or an admin; a supervisor of the case's branch
+    only while the case is with the branch (see is_with_the_branch)."""
     if complaint.owner_id == user.pk or user.is_superuser:
         return True
     profile = profile if profile is not None else staff_profile(user)
     if profile is None:
         return False
-    if profile.role == Role.ADMIN:
+    if _is_admin(user=user, profile=profile):
         return True
-    if profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id:
+    if is_with_the_branch(complaint):
+        return profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id
+    return is_level_contact(complaint=complaint, user=user)
+
+
+def complaint_may_assign(*, complaint: Complaint, user: AbstractBaseUser, profile: StaffProfile | None = None) -> bool:
+    """An admin; while the case is with the branch, a supervisor of the branch; above it, only the
+    holder of the case's level (its escalation contact or the current owner), so a skipped or
+    escalated-over branch cannot take a case back."""
+    profile = profile if profile is not None else staff_profile(user)
+    if _is_admin(user=user, profile=profile):
         return True
-    if complaint.level >= Level.REGIONAL_HEAD:
-        region = complaint.branch.region if complaint.level == Level.REGIONAL_HEAD else ""
-        return EscalationContact.objects.filter(level=complaint.level, region=region, user_id=user.pk).exists()
-    return False
+    if profile is None:
+        return False
+    if is_with_the_branch(complaint):
+        return profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id
+    return complaint.owner_id == user.pk or is_level_contact(complaint=complaint, user=user)
 
 
 def is_branch_supervisor_or_admin(*, user: AbstractBaseUser, branch_id: int) -> bool:
