@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
-from channels.models import BookTransfer, Complaint, Interaction, Notification, Task
+from channels.models import BookTransfer, Complaint, ComplaintEvent, Interaction, Notification, Task
 from channels.services.work import notification_send
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
@@ -34,6 +33,7 @@ from crm_bank.ui.templatetags.crm_format import money
 from customers.access import customer_full_access_reason
 from customers.masking import masked_value
 from customers.models import Account, AccountHolder, Customer, Product, RMAssignment
+from customers.naming import customer_name_keys
 from customers.services import customer_create, customer_fields_clean
 
 # A book transfer's reason as the RM history records it.
@@ -102,8 +102,14 @@ def book_transfer(
        who left the book meanwhile refuses the whole transfer.
     2. Ends their current RM assignments and starts the new ones (the 360° RM history keeps both).
     3. Points Customer.primary_rm at the new RM and writes the field-history rows.
-    4. Gives the new RM an introduction task per customer with the relationship digest.
-    5. Records the transfer, notifies the new RM once, and audits each customer and the transfer.
+    4. Hands the old RM's open work on these customers to the new RM: their open tasks (KYC
+       refresh, follow-ups, churn risk, complaint actions, earlier introductions; not feedback
+       tasks, which follow the product's owner) and the open complaints the old RM holds as case
+       owner (level 0), each with an "assigned" case event. Left behind, the KYC task's dedupe key
+       would also keep the hourly job from ever giving the new RM that review.
+    5. Gives the new RM an introduction task per customer with the relationship digest.
+    6. Records the transfer, notifies the new RM once, and audits each customer, each case moved
+       and the transfer (with the tasks and cases moved).
     """
     errors = book_transfer_errors(actor=actor, from_rm=from_rm, to_rm=to_rm, reason=reason, note=note)
     if errors:
@@ -129,6 +135,9 @@ def book_transfer(
         _assignments_move(customer_ids=ids, to_rm_id=to_rm.pk, actor_id=actor.pk, at=now,
                           reason=ASSIGNMENT_REASON[reason], note=note)
         _primary_rm_set(customer_ids=ids, to_rm_id=to_rm.pk, actor_id=actor.pk, at=now)
+        tasks_moved = _open_tasks_move(customer_ids=ids, from_rm_id=from_rm.pk, to_rm_id=to_rm.pk)
+        complaints_moved = _open_complaints_move(customer_ids=ids, from_rm_id=from_rm.pk, to_rm_id=to_rm.pk,
+                                                 actor_id=actor.pk, at=now)
         _introductions_create(customer_ids=ids, from_rm=from_rm, to_rm=to_rm, actor=actor, note=note, at=now)
         transfer = BookTransfer.objects.create(
             branch_id=branch_id, from_rm=from_rm, to_rm=to_rm, reason=reason, note=note, customers_moved=len(ids),
@@ -146,13 +155,18 @@ def book_transfer(
             [AuditEvent(actor_id=actor.pk, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                         object_type="customer", object_id=str(pk), ip_address=ip_address,
                         detail={"fields": ["primary_rm"], "handover_to": to_rm.pk, "book_transfer": transfer.pk})
-             for pk in ids],
+             for pk in ids]
+            + [AuditEvent(actor_id=actor.pk, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
+                          object_type="complaint", object_id=str(pk), ip_address=ip_address,
+                          detail={"owner": [from_rm.pk, to_rm.pk], "book_transfer": transfer.pk})
+               for pk in complaints_moved],
             batch_size=2000,
         )
         audit_record(actor=actor, action=AuditEvent.Action.CREATE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="book_transfer", object_id=transfer.pk, ip_address=ip_address,
                      detail={"from_rm": from_rm.pk, "to_rm": to_rm.pk, "reason": reason, "customers": len(ids),
-                             "all": customer_ids is None})
+                             "all": customer_ids is None, "tasks": tasks_moved,
+                             "complaints": len(complaints_moved)})
     return transfer
 
 
@@ -195,6 +209,41 @@ def _primary_rm_set(*, customer_ids: list[int], to_rm_id: int, actor_id: int, at
             f" SELECT {column_list}, %s, %s, '~', %s FROM {quoted_table(Customer)} WHERE id = ANY(%s)",
             [at, "book transfer", actor_id, customer_ids],
         )
+
+
+def _open_tasks_move(*, customer_ids: list[int], from_rm_id: int, to_rm_id: int) -> int:
+    """The old RM's open tasks on the moved customers go to the new RM (one UPDATE, through the
+    partial index task_assignee_due_idx); returns how many. Feedback tasks stay: they belong to
+    whoever owns the product, not to the customer's RM."""
+    return Task.objects.filter(
+        assignee_id=from_rm_id, status=Task.Status.OPEN, customer_id__in=customer_ids,
+    ).exclude(kind=Task.Kind.FEEDBACK_RESPONSE).update(assignee_id=to_rm_id)
+
+
+def _open_complaints_move(
+    *, customer_ids: list[int], from_rm_id: int, to_rm_id: int, actor_id: int, at: datetime.datetime,
+) -> list[int]:
+    """The moved customers' open complaints the old RM holds as case owner (level 0; a case
+    escalated above the owner stays where it is) go to the new RM, with an "assigned" event
+    each; returns their ids. The UPDATE re-checks level and status on a row the escalation task
+    changed meanwhile, so a case escalated at the same moment is left alone."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {quoted_table(Complaint)} SET owner_id = %s, updated_at = %s
+                 WHERE owner_id = %s AND level = %s AND status = ANY(%s) AND customer_id = ANY(%s)
+                RETURNING id""",
+            [to_rm_id, at, from_rm_id, Complaint.Level.OWNER, [str(s) for s in Complaint.OPEN_STATUSES],
+             customer_ids],
+        )
+        moved = sorted(pk for (pk,) in cursor.fetchall())
+    ComplaintEvent.objects.bulk_create(
+        [ComplaintEvent(complaint_id=pk, at=at, kind=ComplaintEvent.Kind.ASSIGNED, actor_id=actor_id,
+                        from_owner_id=from_rm_id, to_owner_id=to_rm_id, level=Complaint.Level.OWNER,
+                        note=gettext("Book transfer"))
+         for pk in moved],
+        batch_size=1000,
+    )
+    return moved
 
 
 @dataclass(frozen=True)
@@ -348,7 +397,9 @@ def customer_ownership_conflicts(
     birth_date: datetime.date | None = None, ip_address: str | None = None,
 ) -> list[OwnershipConflict]:
     """Existing customers matching by national ID, or phone (E.164, as stored), or name and birth
-    date: with their RM, branch, customer since and last contact.
+    date: with their RM, branch, customer since and last contact. Names compare by their search
+    key (customers.naming: transliterated, lower case, "first last"), so "Nováková" finds
+    "Novakova" and "Wei Li" finds 李伟.
 
     Any staff member sees that someone is already a customer (nobody is treated as new); the date
     since is masked to the year outside the customer's branch, as on the 360° page. A look-up by
@@ -356,21 +407,28 @@ def customer_ownership_conflicts(
     """
     national_id = "".join(national_id.split()).upper()
     phone = "".join(phone.split())
-    rules = Q()
+    key = customer_name_keys(kind=Customer.Kind.INDIVIDUAL, first_name=first_name, last_name=last_name,
+                             legal_name="")[0] if first_name.strip() and last_name.strip() else ""
+    arms = []
     used = []
     if national_id:
-        rules |= Q(national_id=national_id)
+        arms.append(Customer.objects.filter(national_id=national_id))  # customer_national_id_idx
         used.append(MATCH_NATIONAL_ID)
     if phone:
-        rules |= Q(phone=phone)
+        arms.append(Customer.objects.filter(phone=phone))  # customer_phone_idx
         used.append(MATCH_PHONE)
-    if first_name.strip() and last_name.strip() and birth_date is not None:
-        rules |= Q(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip(), birth_date=birth_date)
+    if key and birth_date is not None:
+        arms.append(Customer.objects.filter(birth_date=birth_date, name_key=key))  # customer_birth_name_idx
         used.append(MATCH_NAME_BIRTH)
     if not used:
         return []
+    # A UNION of one indexed look-up per rule: an OR over three columns could end in a scan of
+    # every customer, on every prospect form.
+    ids = [arm.values("pk") for arm in arms]
+    matching = ids[0].union(*ids[1:]) if len(ids) > 1 else ids[0]
     found = list(
-        Customer.objects.filter(rules).select_related("home_branch", "primary_rm").order_by("pk")[:CONFLICTS_SHOWN]
+        Customer.objects.filter(pk__in=matching).select_related("home_branch", "primary_rm")
+        .order_by("pk")[:CONFLICTS_SHOWN]
     )
     profile = staff_profile_for_user(user)
     audit_record(actor=user, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
@@ -384,9 +442,7 @@ def customer_ownership_conflicts(
             matched.append(MATCH_NATIONAL_ID)
         if phone and customer.phone == phone:
             matched.append(MATCH_PHONE)
-        if MATCH_NAME_BIRTH in used and customer.birth_date == birth_date \
-                and customer.first_name.lower() == first_name.strip().lower() \
-                and customer.last_name.lower() == last_name.strip().lower():
+        if MATCH_NAME_BIRTH in used and customer.birth_date == birth_date and customer.name_key == key:
             matched.append(MATCH_NAME_BIRTH)
         conflicts.append(OwnershipConflict(
             customer_id=customer.pk, name=customer.display_name, matched_by=matched,

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from channels.models import BookTransfer, Complaint, Interaction, Notification, Task
+from channels.models import BookTransfer, Complaint, ComplaintEvent, Interaction, Notification, Task
 from channels.services.continuity import (
     MATCH_NAME_BIRTH,
     MATCH_NATIONAL_ID,
@@ -20,15 +20,22 @@ from channels.services.continuity import (
     customer_ownership_conflicts,
     prospect_create,
 )
+from channels.services.work import kyc_refresh_tasks_create
 from crm_bank.audit.models import AuditEvent
 from crm_bank.org.services import user_deactivate, user_deactivation_refusals
 from customers.models import Customer, RMAssignment
 from customers.selectors import customer_rm_history
 from customers.services import customer_create
 from tests.customers.factories import CustomerFactory, account_for
+from tests.org.factories import StaffProfileFactory
 
 pytestmark = pytest.mark.django_db
 Reason = BookTransfer.Reason
+
+
+@pytest.fixture
+def product_owner(branch_a):
+    return StaffProfileFactory(user__username="product_owner", branch=None).user
 
 
 def book_of(rm, branch, n: int) -> list[Customer]:
@@ -92,6 +99,75 @@ def test_book_transfer_gives_introduction_tasks_with_the_digest_and_one_notifica
     assert AuditEvent.objects.filter(object_type="book_transfer").count() == 1
     assert AuditEvent.objects.filter(object_type="customer", object_id=str(customer.pk),
                                      detail__handover_to=rm_a2.pk).exists()
+
+
+def complaint_of(customer, *, owner, level=Complaint.Level.OWNER, status=Complaint.Status.OPEN) -> Complaint:
+    return Complaint.objects.create(
+        customer=customer, channel="branch", category=Complaint.Category.FEES, description="Fee",
+        branch=customer.home_branch, owner=owner, level=level, status=status, opened_at=timezone.now(),
+        sla_due_at=timezone.now() + datetime.timedelta(days=2),
+    )
+
+
+def test_book_transfer_hands_over_the_old_rms_open_tasks_and_owner_level_complaints(
+    supervisor_a, rm_a, rm_a2, branch_a, product_owner,
+):
+    moved, stays = book_of(rm_a, branch_a, 2)
+    moved.kyc_review_due = timezone.localdate() + datetime.timedelta(days=10)
+    moved.save(update_fields=["kyc_review_due"])
+    kyc_refresh_tasks_create()
+    due = timezone.now() + datetime.timedelta(days=1)
+
+    def task(kind, customer=moved, assignee=rm_a, **fields) -> Task:
+        return Task.objects.create(assignee=assignee, customer=customer, kind=kind, title=kind, due_at=due, **fields)
+
+    handed_over = [task(Task.Kind.FOLLOW_UP), task(Task.Kind.CHURN_RISK), task(Task.Kind.COMPLAINT_ACTION)]
+    kept = [task(Task.Kind.FOLLOW_UP, status=Task.Status.DONE), task(Task.Kind.FOLLOW_UP, customer=stays),
+            task(Task.Kind.FEEDBACK_RESPONSE)]
+    someone_elses = task(Task.Kind.FOLLOW_UP, assignee=supervisor_a)
+    feedback_of_the_owner = task(Task.Kind.FEEDBACK_RESPONSE, assignee=product_owner)
+    case = complaint_of(moved, owner=rm_a)
+    escalated = complaint_of(moved, owner=supervisor_a, level=Complaint.Level.BRANCH_SUPERVISOR)
+    resolved = complaint_of(moved, owner=rm_a, status=Complaint.Status.RESOLVED)
+    not_moved = complaint_of(stays, owner=rm_a)
+
+    transfer = book_transfer(actor=supervisor_a, from_rm=rm_a, to_rm=rm_a2, reason=Reason.STAFF_LEFT,
+                             note="Leaves on Friday", customer_ids=[moved.pk])
+
+    kyc = Task.objects.get(kind=Task.Kind.KYC_REFRESH)
+    assert kyc.assignee == rm_a2 and kyc.customer == moved
+    for row in handed_over:
+        row.refresh_from_db()
+        assert row.assignee == rm_a2 and row.status == Task.Status.OPEN
+    assert all(row.assignee_id == rm_a.pk for row in Task.objects.filter(pk__in=[row.pk for row in kept]))
+    assert Task.objects.get(pk=someone_elses.pk).assignee == supervisor_a
+    assert Task.objects.get(pk=feedback_of_the_owner.pk).assignee == product_owner
+    owners = dict(Complaint.objects.values_list("pk", "owner_id"))
+    assert owners == {case.pk: rm_a2.pk, escalated.pk: supervisor_a.pk, resolved.pk: rm_a.pk, not_moved.pk: rm_a.pk}
+    (event,) = ComplaintEvent.objects.filter(kind=ComplaintEvent.Kind.ASSIGNED)
+    assert (event.complaint_id, event.from_owner, event.to_owner, event.actor) == (case.pk, rm_a, rm_a2, supervisor_a)
+    assert event.level == Complaint.Level.OWNER
+    audit = AuditEvent.objects.get(object_type="book_transfer", object_id=str(transfer.pk))
+    assert (audit.detail["tasks"], audit.detail["complaints"]) == (4, 1)  # KYC, follow-up, churn, complaint action
+    assert AuditEvent.objects.filter(object_type="complaint", object_id=str(case.pk),
+                                     detail__owner=[rm_a.pk, rm_a2.pk]).exists()
+    # The hourly job finds the review's task (now the new RM's) and creates no second one.
+    assert kyc_refresh_tasks_create() == 0
+    assert Task.objects.filter(kind=Task.Kind.KYC_REFRESH).count() == 1
+
+
+def test_a_refused_book_transfer_hands_over_no_task_and_no_complaint(supervisor_a, rm_a, rm_a2, branch_a):
+    customers = book_of(rm_a, branch_a, 2)
+    follow_up = Task.objects.create(assignee=rm_a, customer=customers[0], kind=Task.Kind.FOLLOW_UP, title="Call",
+                                    due_at=timezone.now())
+    case = complaint_of(customers[0], owner=rm_a)
+    other = CustomerFactory(home_branch=branch_a, primary_rm=rm_a2)
+    with pytest.raises(ValidationError):
+        book_transfer(actor=supervisor_a, from_rm=rm_a, to_rm=rm_a2, reason=Reason.HANDOVER, note="n",
+                      customer_ids=[customers[0].pk, other.pk])
+    follow_up.refresh_from_db()
+    case.refresh_from_db()
+    assert follow_up.assignee == rm_a and case.owner == rm_a and not ComplaintEvent.objects.exists()
 
 
 @pytest.mark.parametrize("target", ["rm_b", "inactive", "same", "supervisor"])
@@ -218,6 +294,40 @@ def test_ownership_conflict_by_each_rule(fields, rule, customer_a, rm_b):
     assert conflict.customer_since == "2009"  # another branch's RM sees the year only
     assert conflict.last_contact_at == customer_a.last_contact_at
     assert AuditEvent.objects.filter(object_type="ownership_check", detail__identifier_kinds__contains=[rule]).exists()
+
+
+@pytest.mark.parametrize(("existing", "typed"), [
+    (("Jana", "Novakova"), ("Jana", "Nováková")),  # diacritics typed, none stored
+    (("伟", "李"), ("Wei", "Li")),  # pinyin typed for a name stored in characters
+    (("Jan", "Novák-Dvořák"), (" jan ", "NOVAK DVORAK")),
+])
+def test_ownership_conflict_by_name_compares_the_transliterated_search_key(existing, typed, rm_b, branch_a):
+    born = datetime.date(1971, 3, 19)
+    customer = customer_create(actor=None, cif="NK1", first_name=existing[0], last_name=existing[1],
+                               birth_date=born, home_branch=branch_a)
+    (conflict,) = customer_ownership_conflicts(user=rm_b, first_name=typed[0], last_name=typed[1], birth_date=born)
+    assert conflict.customer_id == customer.pk and conflict.matched_by == [MATCH_NAME_BIRTH]
+    assert customer_ownership_conflicts(user=rm_b, first_name=typed[0], last_name=typed[1],
+                                        birth_date=born + datetime.timedelta(days=1)) == []
+
+
+def test_ownership_conflict_is_one_index_look_up_per_rule(customer_a, rm_b):
+    """No OR across columns: each rule reads its own index (with sequential scans ruled out, the
+    plan still needs no scan of the customers), the three joined by a UNION."""
+    CustomerFactory.create_batch(30, home_branch=customer_a.home_branch, birth_date=datetime.date(1980, 1, 1))
+    with CaptureQueriesContext(connection) as queries:
+        (conflict,) = customer_ownership_conflicts(
+            user=rm_b, national_id="7103192745", phone="+420601123456", first_name="Jana", last_name="Novakova",
+            birth_date=datetime.date(1971, 3, 19))
+    assert conflict.matched_by == [MATCH_NATIONAL_ID, MATCH_PHONE, MATCH_NAME_BIRTH]
+    (sql,) = [query["sql"] for query in queries.captured_queries if "customers_customer" in query["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    for index in ("customer_national_id_idx", "customer_phone_idx", "customer_birth_name_idx"):
+        assert index in plan, plan
+    assert "Seq Scan on customers_customer" not in plan and " OR " not in sql and "UPPER(" not in sql
 
 
 def test_ownership_conflict_shows_the_full_date_to_the_customers_branch(customer_a, rm_a2):
