@@ -180,7 +180,7 @@ class LifecycleRule(models.Model):
     min_products = models.PositiveSmallIntegerField(_("at least this many open products"), null=True, blank=True)
     min_months_inactive = models.PositiveIntegerField(
         _("no activity for at least (months)"), null=True, blank=True,
-        help_text=_("Activity: an own transaction or an interaction."),
+        help_text=_("Activity: an own transaction, or a contact the customer made (an inbound interaction)."),
     )
     no_open_accounts = models.BooleanField(_("has no open account"), default=False)
     is_active = models.BooleanField(_("active"), default=True)

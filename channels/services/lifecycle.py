@@ -6,14 +6,27 @@ edits (channels.LifecycleRule), on the batch-run framework (crm_bank.runs).
 2. Each chunk (a customer id range) computes every customer's stage in one SQL statement and adds
    its counts per branch — customers per stage, and moves from the stage they are in now — to the
    run's LifecycleSnapshot rows. It writes nothing else, so a failed run changes no customer.
-3. Publish (in the framework's publishing transaction, with the current-run pointer) writes the new
-   stage of the customers whose stage changed, range by range, with their field-history rows.
+3. Publish: the framework flips the current-run pointer to the run (its snapshot rows, which the
+   funnel reads, become current in that one transaction). Once that has committed, the new stage
+   of the customers whose stage changed is written range by range (APPLY_RANGE ids), each range
+   in its own short transaction, with their field-history rows.
+
+   The trade-off: Customer.lifecycle_stage is a derived column, and writing it inside the
+   publishing transaction held a row lock on every changed customer (hundreds of thousands on
+   the first night after a rule change) until the very end, while the ingest's last-contact
+   UPDATE of those customers waited. Now a range holds its locks for a second or so. In exchange,
+   for the minutes the ranges take, the funnel already shows the run while some customers still
+   carry their previous stage; and a worker killed in between leaves the remaining ranges at their
+   previous stage until the next run, which judges every customer again from scratch and writes
+   whatever differs (the column converges; it is never half-written within a customer). A range
+   that fails is logged and the next one goes on; a run no longer current writes nothing more.
 
 Definitions, as of the run's date (default: the day of the latest transaction):
 - tenure: whole months since `customer_since`;
 - open products: distinct products of the accounts the customer holds that were open that day;
 - inactivity: no own transaction (fees and interest are the bank's, not the customer's) and no
-  interaction for the rule's months; a customer never active counts from `customer_since`;
+  inbound interaction (the bank's own SMS, campaign calls and e-mails are not the customer's
+  activity either) for the rule's months; a customer never active counts from `customer_since`;
 - "no open account": the customer held accounts and none was open that day (a customer who never
   held one has not closed anything);
 - a prospect stays a prospect until they hold an account; a customer no rule matches is a customer.
@@ -25,7 +38,7 @@ import datetime
 import logging
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -43,6 +56,8 @@ logger = logging.getLogger(__name__)
 LIFECYCLE = "lifecycle"
 LIFECYCLE_VERSION = "1"
 CHUNK_SIZE = 50_000
+# Customers whose stage is written in one short transaction after the run is published.
+APPLY_RANGE = 5_000
 RULE_FIELDS = ("stage", "min_tenure_months", "min_products", "min_months_inactive", "no_open_accounts")
 # Transactions the bank books on its own: they do not show the customer is active.
 NOT_OWN_KINDS = (Transaction.Kind.INTEREST, Transaction.Kind.FEE)
@@ -107,6 +122,7 @@ def _stages_sql(*, run: Run, lo: int, hi: int) -> tuple[str, dict]:
         "until": timezone.make_aware(datetime.datetime.combine(as_of + datetime.timedelta(days=1), datetime.time())),
         "not_own": list(map(str, NOT_OWN_KINDS)), "closed": Account.Status.CLOSED,
         "prospect": Customer.Lifecycle.PROSPECT, "customer": Customer.Lifecycle.CUSTOMER,
+        "inbound": Interaction.Direction.INBOUND,
     }
     whens = []
     for n, rule in enumerate(run.params.get("rules", [])):
@@ -143,7 +159,7 @@ def _stages_sql(*, run: Run, lo: int, hi: int) -> tuple[str, dict]:
                     WHERE ah.customer_id = c.id) t ON true
               LEFT JOIN LATERAL (
                    SELECT i.occurred_at AS last_at FROM {quoted_table(Interaction)} i
-                    WHERE i.customer_id = c.id AND i.occurred_at < %(until)s
+                    WHERE i.customer_id = c.id AND i.occurred_at < %(until)s AND i.direction = %(inbound)s
                     ORDER BY i.occurred_at DESC LIMIT 1) i ON true
              WHERE c.id BETWEEN %(lo)s AND %(hi)s
           ) f"""
@@ -203,26 +219,53 @@ def lifecycle_finish(run: Run) -> dict:
 
 
 def lifecycle_publish(run: Run) -> None:
-    """Writes the changed stages, one id range at a time, with a field-history row per customer
-    moved (the same rules and as-of date as the chunks, inside the publishing transaction)."""
+    """Inside the publishing transaction: only arranges for the stages to be written once the run
+    is current (a publish that rolls back writes none). See the module docstring, step 3."""
+    run_id = run.pk
+    transaction.on_commit(lambda: lifecycle_stages_apply(run_id=run_id), robust=True)
+
+
+def lifecycle_stages_apply(*, run_id: int) -> int:
+    """Writes the changed stages of the published run `run_id`, APPLY_RANGE ids at a time, each
+    range in its own transaction; returns the customers moved. Stops when another run has become
+    current (its own stages win); a range that fails is logged and skipped."""
+    run = Run.objects.get(pk=run_id)
+    moved = 0
+    for lo, hi in run.chunks.order_by("lo").values_list("lo", "hi"):
+        for start in range(lo, hi + 1, APPLY_RANGE):
+            end = min(start + APPLY_RANGE - 1, hi)
+            try:
+                with transaction.atomic():
+                    if not CurrentRun.objects.filter(kind=LIFECYCLE, run_id=run_id).exists():
+                        logger.info("Lifecycle run %s is no longer current: its stages stop at id %s", run_id, start)
+                        return moved
+                    moved += _stages_apply_range(run=run, lo=start, hi=end)
+            except DatabaseError:
+                logger.exception("Lifecycle run %s: the stages of ids %s-%s were not written", run_id, start, end)
+    return moved
+
+
+def _stages_apply_range(*, run: Run, lo: int, hi: int) -> int:
+    """The stage of the customers lo..hi whose stage changed, with a field-history row each (the
+    same rules and as-of date as the chunks)."""
     history = Customer.history.model
     columns = [f.column for f in history._meta.concrete_fields if f.column not in _HISTORY_OWN]
     quoted = [connection.ops.quote_name(column) for column in columns]
-    for lo, hi in run.chunks.order_by("lo").values_list("lo", "hi"):
-        stages, args = _stages_sql(run=run, lo=lo, hi=hi)
-        args.update({"now": timezone.now(), "reason": f"lifecycle run {run.pk}"})
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""WITH staged (id, branch_id, old_stage, new_stage) AS ({stages}),
-                         moved AS (
-                           UPDATE {quoted_table(Customer)} c SET lifecycle_stage = s.new_stage, updated_at = %(now)s
-                             FROM staged s WHERE c.id = s.id AND c.lifecycle_stage <> s.new_stage
-                           RETURNING {", ".join(f"c.{column}" for column in quoted)})
-                    INSERT INTO {quoted_table(history)} ({", ".join(quoted)}, history_date, history_change_reason,
-                                                         history_type, history_user_id)
-                    SELECT {", ".join(quoted)}, %(now)s, %(reason)s, '~', NULL FROM moved""",
-                args,
-            )
+    stages, args = _stages_sql(run=run, lo=lo, hi=hi)
+    args.update({"now": timezone.now(), "reason": f"lifecycle run {run.pk}"})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH staged (id, branch_id, old_stage, new_stage) AS ({stages}),
+                     moved AS (
+                       UPDATE {quoted_table(Customer)} c SET lifecycle_stage = s.new_stage, updated_at = %(now)s
+                         FROM staged s WHERE c.id = s.id AND c.lifecycle_stage <> s.new_stage
+                       RETURNING {", ".join(f"c.{column}" for column in quoted)})
+                INSERT INTO {quoted_table(history)} ({", ".join(quoted)}, history_date, history_change_reason,
+                                                     history_type, history_user_id)
+                SELECT {", ".join(quoted)}, %(now)s, %(reason)s, '~', NULL FROM moved""",
+            args,
+        )
+        return cursor.rowcount
 
 
 LIFECYCLE_KIND = RunKind(

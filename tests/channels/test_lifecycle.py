@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from decimal import Decimal
 
 import pytest
@@ -83,6 +84,17 @@ def book(branch_a, branch_b):
     return made
 
 
+@pytest.fixture
+def run_sync(django_capture_on_commit_callbacks):
+    """A run in this process to the end, with the stage writes that follow its publish: they run
+    once the publishing transaction commits, which the test's own transaction never does."""
+    def start(**kwargs) -> Run:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = lifecycle_run_start(sync=True, **kwargs)
+        return run
+    return start
+
+
 def snapshot(run: Run, branch) -> tuple[dict, dict]:
     stages, moves = {}, {}
     for from_stage, stage, n in LifecycleSnapshot.objects.filter(run=run, branch=branch).values_list(
@@ -94,8 +106,8 @@ def snapshot(run: Run, branch) -> tuple[dict, dict]:
     return stages, moves
 
 
-def test_lifecycle_run_applies_the_rules_as_of_the_frozen_date(book, branch_a, branch_b):
-    run = lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 3}, sync=True)
+def test_lifecycle_run_applies_the_rules_as_of_the_frozen_date(book, branch_a, branch_b, run_sync):
+    run = run_sync(as_of=AS_OF, params={"chunk_size": 3})
     assert run.status == Run.Status.SUCCEEDED and run.chunks_total == 3
     stages = dict(Customer.objects.values_list("pk", "lifecycle_stage"))
     assert {name: stages[customer.pk] for name, customer in book.items()} == {
@@ -114,36 +126,37 @@ def test_lifecycle_run_applies_the_rules_as_of_the_frozen_date(book, branch_a, b
     assert latest.lifecycle_stage == Stage.LOYAL and latest.history_change_reason == f"lifecycle run {run.pk}"
 
 
-def test_a_second_run_moves_nobody_and_counts_the_same(book, branch_a):
-    first = lifecycle_run_start(as_of=AS_OF, sync=True)
-    second = lifecycle_run_start(as_of=AS_OF, sync=True)
+def test_a_second_run_moves_nobody_and_counts_the_same(book, branch_a, run_sync):
+    first = run_sync(as_of=AS_OF)
+    second = run_sync(as_of=AS_OF)
     assert snapshot(second, branch_a) == (snapshot(first, branch_a)[0], {})
     first.refresh_from_db()
     assert first.status == Run.Status.SUPERSEDED and second.metrics["previous_run"] == first.pk
 
 
-def test_a_later_as_of_date_sees_the_later_transaction(book):
-    lifecycle_run_start(as_of=datetime.date(2026, 8, 31), sync=True)
+def test_a_later_as_of_date_sees_the_later_transaction(book, run_sync):
+    run_sync(as_of=datetime.date(2026, 8, 31))
     book["dormant"].refresh_from_db()
     assert book["dormant"].lifecycle_stage == Stage.CUSTOMER
 
 
-def test_customers_change_only_when_the_run_publishes(book):
+def test_customers_change_only_when_the_run_publishes(book, django_capture_on_commit_callbacks):
     run = lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 2})
     ranges = run_prepare(run_id=run.pk)
     for lo, hi in ranges:
         run_chunk_complete(run_id=run.pk, lo=lo, hi=hi)
     assert set(Customer.objects.values_list("lifecycle_stage", flat=True)) == {Stage.CUSTOMER, Stage.PROSPECT}
     assert LifecycleSnapshot.objects.filter(run=run).exists()
-    run_finalize(run_id=run.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_finalize(run_id=run.pk)
     book["closed"].refresh_from_db()
     assert book["closed"].lifecycle_stage == Stage.CLOSED
 
 
-def test_rules_edited_in_admin_take_effect_at_the_next_run(book):
+def test_rules_edited_in_admin_take_effect_at_the_next_run(book, run_sync):
     LifecycleRule.objects.filter(stage=Stage.LOYAL).update(min_tenure_months=1, min_products=1)
     LifecycleRule.objects.filter(stage=Stage.DORMANT).update(is_active=False)
-    run = lifecycle_run_start(as_of=AS_OF, sync=True)
+    run = run_sync(as_of=AS_OF)
     book["dormant"].refresh_from_db()
     assert book["dormant"].lifecycle_stage == Stage.LOYAL
     assert [rule["stage"] for rule in run.params["rules"]] == ["closed", "loyal"]
@@ -193,5 +206,100 @@ def test_lifecycle_run_through_a_real_worker_in_chunks(book, branch_a, worker):
     assert run.chunks_done == run.chunks_total == 4
     assert snapshot(run, branch_a)[1] == {("customer", "loyal"): 1, ("customer", "dormant"): 1,
                                           ("customer", "closed"): 1, ("prospect", "customer"): 1}
+    # The worker writes the stages just after the publish commits: wait for them (a few seconds at most).
+    deadline = time.monotonic() + 10
+    while not Customer.objects.filter(pk=book["closed"].pk, lifecycle_stage=Stage.CLOSED).exists():
+        assert time.monotonic() < deadline, "the stages were not written after the publish"
+        time.sleep(0.05)
     book["loyal"].refresh_from_db()
     assert book["loyal"].lifecycle_stage == Stage.LOYAL
+
+
+# Activity is what the customer does
+
+def test_outbound_contacts_do_not_keep_a_customer_active(branch_a, run_sync):
+    """The bank's own SMS and campaign calls are not the customer's activity; a call the customer
+    made is."""
+    since = datetime.date(2018, 1, 15)
+    marketed = CustomerFactory(home_branch=branch_a, customer_since=since)
+    called_in = CustomerFactory(home_branch=branch_a, customer_since=since)
+    for customer in (marketed, called_in):
+        booked(account_for(customer, opened_on=since), datetime.date(2025, 1, 10))
+        Interaction.objects.create(customer=customer, channel="sms", kind=Interaction.Kind.CAMPAIGN_CONTACT,
+                                   direction="outbound", occurred_at=at(datetime.date(2026, 5, 1)), summary="Offer")
+    Interaction.objects.create(customer=called_in, channel="call_centre", kind=Interaction.Kind.ENQUIRY,
+                               direction="inbound", occurred_at=at(datetime.date(2026, 4, 1)), summary="Rates")
+    run_sync(as_of=AS_OF)
+    marketed.refresh_from_db()
+    called_in.refresh_from_db()
+    assert (marketed.lifecycle_stage, called_in.lifecycle_stage) == (Stage.DORMANT, Stage.CUSTOMER)
+
+
+# The stage writes after publishing
+
+@pytest.mark.django_db(transaction=True)
+def test_stages_are_written_after_the_run_is_current_one_short_transaction_per_range(book, monkeypatch):
+    """The publishing transaction holds no customer lock: the stages are written once the run is
+    current, each range of APPLY_RANGE ids in its own transaction."""
+    from django.db import connection
+
+    from channels.services import lifecycle
+
+    seen = []
+    apply_range = lifecycle._stages_apply_range
+
+    def spy(*, run, lo, hi):
+        seen.append((lo, hi, connection.in_atomic_block, len(connection.savepoint_ids),
+                     CurrentRun.objects.get(kind=LIFECYCLE).run_id == run.pk))
+        return apply_range(run=run, lo=lo, hi=hi)
+
+    monkeypatch.setattr(lifecycle, "APPLY_RANGE", 2)
+    monkeypatch.setattr(lifecycle, "_stages_apply_range", spy)
+    run = lifecycle_run_start(as_of=AS_OF, params={"chunk_size": 3}, sync=True)
+    assert run.status == Run.Status.SUCCEEDED and run.chunks_total == 3
+    ids = sorted(customer.pk for customer in book.values())
+    # Chunks of 3, 3 and 1 ids, split into ranges of at most 2: 2+1, 2+1, 1; each range its own
+    # top-level transaction, with the run already current.
+    assert len(seen) == 5 and seen[0][0] == ids[0] and seen[-1][1] >= ids[-1]
+    assert all(hi - lo <= 1 and atomic and savepoints == 0 and current
+               for lo, hi, atomic, savepoints, current in seen)
+    for name, stage in (("loyal", Stage.LOYAL), ("dormant", Stage.DORMANT), ("closed", Stage.CLOSED),
+                        ("converted", Stage.CUSTOMER)):
+        book[name].refresh_from_db()
+        assert book[name].lifecycle_stage == stage
+
+
+def test_a_run_no_longer_current_writes_no_stage(book, run_sync, django_capture_on_commit_callbacks):
+    """A late stage write of an older run must not undo a newer run's stages."""
+    with django_capture_on_commit_callbacks() as older_writes:  # held back: not run yet
+        older = lifecycle_run_start(as_of=AS_OF, sync=True)
+    run_sync(as_of=datetime.date(2026, 8, 31))  # sees the August transaction: still a customer
+    for callback in older_writes:
+        callback()
+    book["dormant"].refresh_from_db()
+    assert book["dormant"].lifecycle_stage == Stage.CUSTOMER
+    from channels.services.lifecycle import lifecycle_stages_apply
+    assert lifecycle_stages_apply(run_id=older.pk) == 0
+
+
+def test_a_failing_range_is_logged_and_the_others_are_written(book, run_sync, monkeypatch, caplog):
+    from django.db import DatabaseError
+
+    from channels.services import lifecycle
+
+    apply_range = lifecycle._stages_apply_range
+
+    def failing_for_the_loyal(*, run, lo, hi):
+        if lo <= book["loyal"].pk <= hi:
+            raise DatabaseError("deadlock detected")
+        return apply_range(run=run, lo=lo, hi=hi)
+
+    monkeypatch.setattr(lifecycle, "APPLY_RANGE", 1)
+    monkeypatch.setattr(lifecycle, "_stages_apply_range", failing_for_the_loyal)
+    run = run_sync(as_of=AS_OF)
+    assert run.status == Run.Status.SUCCEEDED
+    for name in ("loyal", "closed", "dormant"):
+        book[name].refresh_from_db()
+    assert book["loyal"].lifecycle_stage == Stage.CUSTOMER  # left for the next run
+    assert (book["closed"].lifecycle_stage, book["dormant"].lifecycle_stage) == (Stage.CLOSED, Stage.DORMANT)
+    assert f"the stages of ids {book['loyal'].pk}-{book['loyal'].pk} were not written" in caplog.text
