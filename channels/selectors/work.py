@@ -36,7 +36,8 @@ DUE_FILTERS = ("overdue", "today", "week")
 def tasks_for(
     *, assignee_id: int, status: str = "", kind: str = "", due: str = "", now: datetime.datetime | None = None,
 ) -> QuerySet[Task]:
-    """The full task list of one assignee, filtered; open ones soonest first, then the rest newest."""
+    """The full task list of one assignee, filtered; open ones soonest first (task_assignee_due_idx),
+    else latest due first (task_assignee_list_idx), so a page and its capped count read an index."""
     now = now or timezone.now()
     tasks = Task.objects.filter(assignee_id=assignee_id).select_related("customer", "done_by")
     if status:
@@ -68,6 +69,8 @@ class NotificationList:
 
 
 def notifications_unread(*, recipient_id: int) -> NotificationList:
+    """The newest unread notifications and how many there are, from the partial index
+    notification_unread_idx: read ones, however many, are never visited."""
     unread = Notification.objects.filter(recipient_id=recipient_id, read_at__isnull=True)
     shown = list(unread.order_by("-created_at", "-pk")[:PANEL_ROWS])
     count = len(shown) if len(shown) < PANEL_ROWS else unread.count()
@@ -85,7 +88,9 @@ def silent_top_customers(
     *, rm_id: int | None = None, branch_id: int | None = None, now: datetime.datetime | None = None,
 ) -> SilentCustomers:
     """The RM's (or the branch's) most valuable customers not contacted for CRM_SILENT_CUSTOMER_DAYS
-    days, or never: the longest silent first, at most 20."""
+    days, or never: the longest silent first, at most 20. The order is that of the indexes
+    customer_rm_silent_idx / customer_branch_silent_idx, so the scan starts at the stalest and
+    checks the top-customer condition only until 20 have matched."""
     now = now or timezone.now()
     days = settings.CRM_SILENT_CUSTOMER_DAYS
     customers = Customer.objects.filter(top_customer_condition()).filter(

@@ -134,24 +134,30 @@ def kyc_refresh_tasks_create(*, today: datetime.date | None = None) -> int:
     """Gives each active RM a KYC-refresh task for every customer of theirs whose review falls due
     within 30 days (or is overdue); returns how many tasks were created.
 
-    One INSERT … SELECT … ON CONFLICT DO NOTHING over the customer table: the dedupe key
-    "kyc:<customer id>:<review date>" makes it idempotent, hourly, for a million customers; a new
-    review date gives a new task.
+    One INSERT … SELECT … ON CONFLICT DO NOTHING: the dedupe key "kyc:<customer id>:<review date>"
+    makes it idempotent, hourly, for a million customers; a new review date gives a new task. The
+    customers come from customer_kyc_due_idx (reviews due by a date, customers with an RM), and
+    those whose task for that review exists already (open, done or moved to another RM) are
+    skipped by a probe of the dedupe index, so an hour with nothing new inserts nothing and
+    attempts nothing; ON CONFLICT only settles a race with another run.
     """
     today = today or timezone.localdate()
     with translation.override(settings.LANGUAGE_CODE):
         title = gettext("KYC review due")
+    task_table = quoted_table(Task)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""INSERT INTO {quoted_table(Task)}
+            f"""INSERT INTO {task_table}
                    (assignee_id, customer_id, kind, title, detail, due_at, status, created_at, dedupe_key)
                 SELECT c.primary_rm_id, c.id, %(kind)s, %(title)s, '',
-                       (c.kyc_review_due + %(due_time)s::time) AT TIME ZONE %(tz)s, %(open)s, now(),
-                       'kyc:' || c.id || ':' || to_char(c.kyc_review_due, 'YYYY-MM-DD')
+                       (c.kyc_review_due + %(due_time)s::time) AT TIME ZONE %(tz)s, %(open)s, now(), due.key
                   FROM {quoted_table(Customer)} c
                   JOIN {connection.ops.quote_name(get_user_model()._meta.db_table)} u
                     ON u.id = c.primary_rm_id AND u.is_active
+                 CROSS JOIN LATERAL (
+                       SELECT 'kyc:' || c.id || ':' || to_char(c.kyc_review_due, 'YYYY-MM-DD') AS key) due
                  WHERE c.primary_rm_id IS NOT NULL AND c.kyc_review_due <= %(until)s
+                   AND NOT EXISTS (SELECT FROM {task_table} t WHERE t.dedupe_key = due.key AND t.dedupe_key <> '')
                 ON CONFLICT (dedupe_key) WHERE dedupe_key <> '' DO NOTHING""",
             {"kind": Task.Kind.KYC_REFRESH, "title": title, "due_time": KYC_DUE_TIME.isoformat(),
              "tz": settings.TIME_ZONE, "open": Task.Status.OPEN,

@@ -4,6 +4,8 @@ check, and the lifecycle funnel."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -31,6 +33,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from customers.paginators import CappedCountPaginator
 
 TASKS_PER_PAGE = 25
 BOOK_PER_PAGE = 50
@@ -48,7 +51,8 @@ def _branch_for(request: HttpRequest) -> Branch | None:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
+    """An id from the query string: ASCII digits only ("²" is a digit to str.isdigit, not to int)."""
+    return int(value) if value and re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -65,7 +69,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     form = TaskFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
     tasks = tasks_for(assignee_id=request.user.pk, **filters)
-    page = Paginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedCountPaginator(tasks, TASKS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "channels/task_list.html", {
         "form": form, "page": page, "query": _query_without_page(request), "now": timezone.now(),
     })

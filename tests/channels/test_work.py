@@ -8,10 +8,18 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels.models import Notification, Task
-from channels.selectors.work import branch_overdue_tasks_count, silent_top_customers, tasks_for, tasks_open_due
+from channels.selectors.work import (
+    branch_overdue_tasks_count,
+    notifications_unread,
+    silent_top_customers,
+    tasks_for,
+    tasks_open_due,
+)
 from channels.services.work import kyc_refresh_tasks_create, notifications_mark_read, task_create, task_done
 from channels.tasks import kyc_refresh_tasks
 from crm_bank.audit.models import AuditEvent
@@ -128,3 +136,68 @@ def test_silent_top_customers_by_balance(settings, rm_a, rm_a2, branch_a):
     assert [c.pk for c in found.customers] == [never.pk, silent.pk]
     assert found.basis == "balance" and found.days == 90
     assert len(silent_top_customers(branch_id=branch_a.pk).customers) == 3
+
+
+# The plans behind the lists (the indexes each query is meant to walk)
+
+def plan_of(sql: str) -> str:
+    """EXPLAIN with sequential scans and sorts priced out: what remains shows whether an index can
+    serve the query's filter and order on its own (set for the rest of the test's transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def captured_sql(run, needle: str) -> str:
+    with CaptureQueriesContext(connection) as queries:
+        run()
+    return next(query["sql"] for query in queries.captured_queries if needle in query["sql"])
+
+
+def test_kyc_refresh_skips_reviews_whose_task_exists_from_the_indexes(rm_a, branch_a):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a, kyc_review_due=TODAY)
+    assert kyc_refresh_tasks_create(today=TODAY) == 1
+    sql = captured_sql(lambda: kyc_refresh_tasks_create(today=TODAY), "INSERT INTO")
+    plan = plan_of(sql)
+    # The customers from the partial index of reviews due, and an anti join on the dedupe key: an
+    # hour with nothing new attempts no insert.
+    assert "customer_kyc_due_idx" in plan and "Anti Join" in plan, plan
+    assert Task.objects.get().customer == customer
+
+
+def test_task_list_default_order_walks_the_assignee_index(rm_a):
+    for days in (1, 2, 3):
+        task_create(assignee=rm_a, kind=Task.Kind.FOLLOW_UP, title="t", due_at=NOW + datetime.timedelta(days=days))
+    sql = captured_sql(lambda: list(tasks_for(assignee_id=rm_a.pk)[:25]), "channels_task")
+    plan = plan_of(sql)
+    assert "task_assignee_list_idx" in plan and "Sort" not in plan, plan
+
+
+def test_unread_notifications_come_from_the_partial_index(rm_a):
+    Notification.objects.bulk_create([
+        Notification(recipient=rm_a, kind=Notification.Kind.CHURN_RISK, text=f"n{i}",
+                     read_at=timezone.now() if i % 2 else None) for i in range(30)])
+    with CaptureQueriesContext(connection) as queries:
+        found = notifications_unread(recipient_id=rm_a.pk)
+    assert found.unread_count == 15 and all(n.read_at is None for n in found.unread)
+    for query in queries.captured_queries:
+        plan = plan_of(query["sql"])
+        assert "notification_unread_idx" in plan and "Sort" not in plan, plan
+
+
+@time_machine.travel(NOW, tick=False)
+def test_silent_top_customers_walk_the_index_from_the_stalest(settings, rm_a, branch_a):
+    """Customers of a branch (or an RM) in last-contact order, never contacted first, straight from
+    an index: the scan stops at the 20th top customer instead of sorting the whole branch."""
+    settings.CRM_TOP_CUSTOMER_BALANCE = 100_000
+    for days in (None, 400, 200):
+        customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a, last_contact_at=None if days is None
+                                   else NOW - datetime.timedelta(days=days))
+        account_for(customer, balance=Decimal("250000"))
+    for scope, index in (({"branch_id": branch_a.pk}, "customer_branch_silent_idx"),
+                         ({"rm_id": rm_a.pk}, "customer_rm_silent_idx")):
+        sql = captured_sql(lambda scope=scope: silent_top_customers(**scope), "last_contact_at")
+        plan = plan_of(sql)
+        assert index in plan and "Sort" not in plan, plan

@@ -42,6 +42,21 @@ def test_task_list_shows_my_tasks_with_overdue_in_words(client, rm_a, open_task,
     assert "Call about the deposit" in filtered and "KYC 3" not in filtered
 
 
+def test_task_list_count_stops_at_the_cap(client, rm_a, open_task, monkeypatch, django_assert_max_num_queries):
+    """A long task history is never counted to the end: past the cap the page says "more than"."""
+    from customers.paginators import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "count_cap", 2)
+    for n in range(3):
+        task_create(assignee=rm_a, kind=Task.Kind.KYC_REFRESH, title=f"KYC {n}",
+                    due_at=timezone.now() + datetime.timedelta(days=n))
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("channels:tasks"))
+    body = page.content.decode()
+    assert page.status_code == 200 and "More than 2 tasks" in body and "4 tasks" not in body
+
+
 def test_task_done_with_one_htmx_click(client, rm_a, open_task):
     client.force_login(rm_a)
     response = client.post(reverse("channels:task-done", args=[open_task.pk]), {"compact": "1"}, **HTMX)
@@ -116,6 +131,13 @@ def test_book_transfer_page_moves_the_ticked_customers(client, supervisor_a, rm_
     assert response.status_code == 302
     assert set(Customer.objects.filter(primary_rm=rm_a2).values_list("pk", flat=True)) == {
         customers[0].pk, customers[2].pk}
+
+
+@pytest.mark.parametrize("from_rm", ["²", "١٢", "-1", "1e3", "9" * 30, " 1"])
+def test_book_transfer_page_ignores_a_from_rm_that_is_not_a_plain_number(client, supervisor_a, rm_a, from_rm):
+    client.force_login(supervisor_a)
+    response = client.get(reverse("channels:book-transfer"), {"from_rm": from_rm})
+    assert response.status_code == 200 and response.context["from_rm"] is None
 
 
 def test_book_transfer_page_refuses_another_branch_rm_with_a_message(client, supervisor_a, rm_a, rm_b, branch_a):
