@@ -29,12 +29,16 @@ def interaction_daily_counts_rebuild(*, since: datetime.date | None = None) -> i
        waits for the commit and adds its +1 to the rebuilt count, never both nor neither.
     2. Delete the days being rebuilt.
     3. One INSERT … SELECT grouped by local day, branch, channel, kind and direction.
+
+    Writers wait while it runs: a rebuild from `since` reads only those days (the BRIN index
+    interaction_occurred_brin bounds the scan); a full rebuild reads the whole table, so it belongs
+    after a bulk load, before channel systems post again.
     """
     rollup, interactions = quoted_table(InteractionDailyCount), quoted_table(Interaction)
     zone = settings.TIME_ZONE
     day_filter, params = "", [zone]
     if since is not None:
-        # The instant the local day `since` begins: the index on occurred_at can bound the scan.
+        # The instant the local day `since` begins: interaction_occurred_brin bounds the scan.
         day_filter = "WHERE i.occurred_at >= (%s::timestamp AT TIME ZONE %s)"
         params += [datetime.datetime.combine(since, datetime.time.min), zone]
     with transaction.atomic(), connection.cursor() as cursor:
