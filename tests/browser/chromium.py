@@ -19,3 +19,14 @@ BROWSER_MARKS = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium not installed at {CHROMIUM} (make test installs it)"),
 ]
+
+
+def log_in(browser, live_server, username: str, *, height: int = 1000):
+    """A new page signed in as `username` (password PASSWORD), on whatever page login lands."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_load_state()
+    return page

@@ -13,17 +13,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from channels.models import ComplaintSLA, Interaction, Task
-from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
 
 pytestmark = BROWSER_MARKS
 
 
-def _log_in(browser, live_server, username: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
+def _log_in(browser, live_server, username: str, **size):
+    page = log_in(browser, live_server, username, **size)
     page.wait_for_url(f"{live_server.url}/customers/**")
     return page
 

@@ -7,19 +7,15 @@ from __future__ import annotations
 
 from crm_bank.org.models import StaffProfile
 from customers.services import customer_update
-from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
 from tests.customers.factories import account_for, transactions_for
 from tests.org.factories import StaffProfileFactory
 
 pytestmark = BROWSER_MARKS
 
 
-def _log_in(browser, live_server, username: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
+def _log_in(browser, live_server, username: str, **size):
+    page = log_in(browser, live_server, username, **size)
     page.wait_for_url(f"{live_server.url}/customers/**")
     return page
 

@@ -14,7 +14,7 @@ from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import current_run
 from segmentation.models import LearnedSegment, RuleSegment, segment_label
 from segmentation.segments import SEGMENTATION
-from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
 from tests.segmentation.segment_bank import AS_OF, PER_KIND, segment_bank_fixture  # noqa: F401
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
@@ -32,16 +32,6 @@ TRANSITION_COUNTS = (
     "() => [...document.querySelectorAll('#transition-matrix tbody tr')].slice(0, -1)"
     ".map((tr) => [...tr.querySelectorAll('td')].slice(0, -1).map((td) => Number(td.innerText.replace(/,/g, ''))))"
 )
-
-
-def _log_in(browser, live_server, username: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_load_state()
-    return page
 
 
 def _run_now_and_wait(page, *, k: int) -> Run:
@@ -67,7 +57,7 @@ def test_analyst_runs_segmentation_reads_segments_rules_transitions_and_chinese(
     browser, live_server, analyst_b, segment_bank, worker,
 ):
     SCREENSHOTS.mkdir(exist_ok=True)
-    page = _log_in(browser, live_server, "analyst_b")
+    page = log_in(browser, live_server, "analyst_b")
     page.click("nav a:text('Segmentation')")
     page.wait_for_url(f"{live_server.url}/segmentation/")
     assert page.locator("#no-segmentation-run").is_visible()

@@ -10,7 +10,7 @@ import pytest
 
 from crm_bank.runs.models import Run
 from segmentation.services import VALUE_SCORING
-from tests.browser.chromium import BROWSER_MARKS, PASSWORD, SCREENSHOTS
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
 from tests.segmentation import conftest as segmentation_fixtures
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
@@ -24,12 +24,7 @@ def test_analyst_runs_value_scoring_from_the_page_and_sees_lorenz_and_tiers(
     browser, live_server, analyst_b, small_bank, worker,
 ):
     SCREENSHOTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", "analyst_b")
-    page.fill("#id_password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_load_state()
+    page = log_in(browser, live_server, "analyst_b")
 
     page.click("nav a:text('Value (80/20)')")
     page.wait_for_url(f"{live_server.url}/segmentation/value/")
