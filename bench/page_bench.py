@@ -4,7 +4,8 @@
 
 Runs against DATABASE_URL (settings `crm_bank.settings.local` unless DJANGO_SETTINGS_MODULE says
 otherwise). With fewer customers than asked it first generates them (seed 7). Timed: the 360° page of
-typical customers and of those with the longest histories, the customer list with filters, and the
+typical customers and of those with the longest transaction and contact histories, the panels htmx
+loads into it (predictions, touchpoint map, a timeline tab), the customer list with filters, and the
 search by name prefix, phone and national ID. No network or browser: this is the server's share.
 Each 360° view writes an audit row, as in production. The last line printed is one JSON object.
 """
@@ -72,6 +73,8 @@ def _bench(*, requests: int, database: str) -> dict:
     typical, long_history = _customer_samples(rng=rng, per_group=40)
     print(f"360° samples: {len(typical)} typical (≤ median history), long histories: "
           + ", ".join(f"{n:,}" for _, n in long_history[:5]) + " … transactions")
+    contacted = _busiest_timelines(per_group=40)
+    print("longest timelines: " + ", ".join(f"{n:,}" for _, n in contacted[:5]) + " … contacts")
     sample = list(Customer.objects.filter(pk__in=[pk for pk, _ in typical[:40]])
                   .values("id", "name_key", "phone", "national_id", "home_branch_id"))
     urls: dict[str, list[str]] = {
@@ -79,6 +82,11 @@ def _bench(*, requests: int, database: str) -> dict:
         "customer_360_long_history": [f"/customers/{pk}/" for pk, _ in long_history],
         # The 360° page's predictions panel, which htmx loads right after the page.
         "customer_360_predictions": [f"/segmentation/customers/{pk}/predictions/" for pk, _ in typical],
+        # The 360° page of the customers with the most contacts, and the panels htmx loads for them:
+        # the touchpoint map (with the header's complaint and churn alerts) and a channel tab.
+        "customer_360_long_timeline": [f"/customers/{pk}/" for pk, _ in contacted],
+        "touchpoints": [HX + f"/channels/customers/{pk}/touchpoints/" for pk, _ in typical + contacted],
+        "timeline_tab": [HX + f"/channels/customers/{pk}/timeline/?channel=atm" for pk, _ in contacted],
         "list": ["/customers/", "/customers/?lifecycle_stage=dormant"]
         + [f"/customers/?home_branch={c['home_branch_id']}" for c in sample[:10]],
         # The value-tier filter (empty lists before a value-scoring run is published).
@@ -89,7 +97,8 @@ def _bench(*, requests: int, database: str) -> dict:
         + [_search_url(c["national_id"]) for c in sample if c["national_id"]],
     }
     shares = {"customer_360": 0.3, "customer_360_long_history": 0.2, "customer_360_predictions": 0.1, "list": 0.2,
-              "name_search": 0.15, "phone_id_search": 0.15, "tier_filter": 0.1}
+              "name_search": 0.15, "phone_id_search": 0.15, "tier_filter": 0.1, "customer_360_long_timeline": 0.1,
+              "touchpoints": 0.15, "timeline_tab": 0.1}
     plan = [(group, rng.choice(urls[group])) for group, share in shares.items() if urls[group]
             for _ in range(max(1, round(requests * share)))]
     rng.shuffle(plan)
@@ -106,11 +115,16 @@ def _bench(*, requests: int, database: str) -> dict:
         errors += not ok
     with CaptureQueriesContext(connection) as queries:
         _get(client, urls["customer_360_long_history"][0] if long_history else urls["customer_360"][0])
+    timeline_queries = 0
+    if contacted:
+        with CaptureQueriesContext(connection) as counted:
+            _get(client, urls["customer_360_long_timeline"][0])
+        timeline_queries = len(counted)
     for group, values in timings.items():
         if values:
             print(f"{group:28} n={len(values):4}  p50 {_percentile(values, 50):7.1f} ms  "
                   f"p95 {_percentile(values, 95):7.1f} ms  max {max(values):7.1f} ms  ({slowest[group][1]})")
-    print(f"queries in one 360° page: {len(queries)}; errors: {errors}")
+    print(f"queries in one 360° page: {len(queries)} (longest timeline: {timeline_queries}); errors: {errors}")
     search = timings["name_search"] + timings["phone_id_search"]
     return {
         "database": database,
@@ -128,7 +142,12 @@ def _bench(*, requests: int, database: str) -> dict:
         "name_search_p95_ms": _percentile(timings["name_search"], 95),
         "phone_id_search_p95_ms": _percentile(timings["phone_id_search"], 95),
         "customer_360_p50_ms": _percentile(timings["customer_360"], 50),
+        "customer_360_long_timeline_p95_ms": _percentile(timings["customer_360_long_timeline"], 95),
+        "long_timeline_max_contacts": contacted[0][1] if contacted else 0,
+        "touchpoints_p95_ms": _percentile(timings["touchpoints"], 95),
+        "timeline_tab_p95_ms": _percentile(timings["timeline_tab"], 95),
         "queries_360": len(queries),
+        "queries_360_long_timeline": timeline_queries,
     }
 
 
@@ -136,8 +155,15 @@ def _search_url(query: str) -> str:
     return "/customers/?" + urlencode({"q": query})  # a phone's "+" must not become a space
 
 
+HX = "hx:"  # a URL the page loads with htmx (sent with the HX-Request header, as the browser does)
+
+
 def _get(client: Client, url: str) -> bool:
-    response = client.get(url)
+    if url.startswith(HX):
+        url = url.removeprefix(HX)
+        response = client.get(url, headers={"HX-Request": "true"})
+    else:
+        response = client.get(url)
     if response.status_code != 200:
         print(f"  {url}: HTTP {response.status_code}")
     return response.status_code == 200
@@ -163,6 +189,27 @@ def _table_counts() -> tuple[int, int]:
         cursor.execute("SELECT count(*) FROM customers_transaction")
         (transactions,) = cursor.fetchone()
     return customers, transactions
+
+
+def _busiest_timelines(*, per_group: int) -> list[tuple[int, int]]:
+    """(customer id, contacts) of the customers with the most interactions, from a block sample of
+    about a million rows, so finding them does not read the whole table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = 'channels_interaction'")
+        estimate = max(cursor.fetchone()[0], 1)
+        percent = min(100.0, 100.0 * 1_000_000 / estimate)
+        cursor.execute(
+            f"""SELECT customer_id FROM channels_interaction TABLESAMPLE SYSTEM ({percent:.4f})
+                GROUP BY customer_id ORDER BY count(*) DESC LIMIT %s""",
+            [per_group],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(
+            """SELECT customer_id, count(*) FROM channels_interaction WHERE customer_id = ANY(%s)
+               GROUP BY customer_id ORDER BY count(*) DESC""",
+            [ids],
+        )
+        return cursor.fetchall()
 
 
 def _admin_user():
