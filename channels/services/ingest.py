@@ -212,8 +212,10 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
     errors (an unknown member of staff or product is one)."""
     if not items:
         return []
-    customers = dict(_rows(f"SELECT cif, id FROM {quoted_table(Customer)} WHERE cif = ANY(%s)",
-                           [list({item.cif for item in items})]))
+    # The home branch comes with the id, so storing needs no second look-up of the same customers.
+    customers = {cif: (pk, branch_id) for cif, pk, branch_id in _rows(
+        f"SELECT cif, id, home_branch_id FROM {quoted_table(Customer)} WHERE cif = ANY(%s)",
+        [list({item.cif for item in items})])}
     usernames = {item.staff for item in items if item.staff}
     staff = {
         username: (pk, branch_id)
@@ -239,7 +241,9 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
         if errors:
             item.result.status = Status.ERROR
             continue
-        item.new.customer_id = customers.get(item.cif, 0)
+        item.new.customer_id, home_branch_id = customers.get(item.cif, (0, None))
+        if item.new.branch_id is None:  # no member of staff's branch: the customer's home branch
+            item.new.branch_id = home_branch_id
         resolved.append(item)
     return resolved
 
