@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -333,14 +333,15 @@ def _items_hold(*, system: ChannelSystem, items: list[_Item]) -> None:
 def _items_store(*, system: ChannelSystem, items: list[_Item]) -> None:
     """All good items in one interactions_store call, in a savepoint. A clash with a racing request
     marks the clashing items and retries the rest; any other failure falls back to one savepoint
-    per item, so only the failing items fail."""
+    per item, so only the failing items fail. Each attempt stores fresh copies of the items: what
+    a rolled-back attempt filled in (a branch, a case's id) must not reach the next one."""
     pending = sorted(items, key=lambda item: item.new.source_id)  # one lock order for racing batches
     for _attempt in range(3):
         if not pending:
             return
         try:
             with transaction.atomic():
-                rows = interactions_store(items=[item.new for item in pending])
+                rows = interactions_store(items=[replace(item.new) for item in pending])
         except IntegrityError:
             still = _clashes_mark(system=system, items=pending)
             if len(still) == len(pending):
@@ -360,7 +361,7 @@ def _items_store(*, system: ChannelSystem, items: list[_Item]) -> None:
 def _item_store_alone(*, system: ChannelSystem, item: _Item) -> None:
     try:
         with transaction.atomic():
-            (row,) = interactions_store(items=[item.new])
+            (row,) = interactions_store(items=[replace(item.new)])
     except (DatabaseError, ValidationError) as error:
         if isinstance(error, IntegrityError) and not _clashes_mark(system=system, items=[item]):
             return

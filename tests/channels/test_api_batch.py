@@ -11,7 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from channels.models import HeldInteraction, Interaction
+from channels.models import Complaint, ComplaintSLA, HeldInteraction, Interaction
 from channels.services import ingest as ingest_module
 from channels.services import interactions as interactions_module
 from channels.services.systems import channel_system_register, channel_token_create
@@ -116,6 +116,30 @@ def test_an_item_its_hook_refuses_fails_alone(api, customers, monkeypatch):
     assert [r["status"] for r in response.json()["results"]] == ["created", "error", "created"]
     assert response.json()["results"][1]["errors"] == {"item": "Nobody can take the case."}
     assert set(Interaction.objects.values_list("source_id", flat=True)) == {"a", "c"}
+
+
+def test_a_complaint_in_a_batch_a_hook_refuses_part_of_opens_one_linked_case(api, customers, monkeypatch):
+    """The batch's attempt opens the complaint's case, then another hook refuses an item: the
+    savepoint takes the case back, and the item-by-item retry must not carry the lost case's id
+    (its deferred foreign key would fail at COMMIT and lose every item)."""
+    for severity, hours, step in (("critical", 24, 4), ("high", 48, 12), ("medium", 120, 24), ("low", 240, 48)):
+        ComplaintSLA.objects.get_or_create(severity=severity,
+                                           defaults={"resolve_within_hours": hours, "escalation_step_hours": step})
+
+    def refuse(rows, items, actor):
+        if any(new.summary == "refused" for new in items):
+            raise ValidationError("Nobody can take the case.")
+
+    monkeypatch.setattr(interactions_module, "_AFTER_STORE", [*interactions_module._AFTER_STORE, refuse])
+    response = post(api, [item(source_id="a", kind="complaint", category="card", summary="ATM kept my card"),
+                          item(source_id="b", summary="refused"), item(source_id="c")])
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json()["results"]] == ["created", "error", "created"]
+    with connection.cursor() as cursor:  # what COMMIT checks: the deferred foreign keys hold
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    complaint = Complaint.objects.get()
+    assert (complaint.category, complaint.description) == ("card", "ATM kept my card")
+    assert dict(Interaction.objects.values_list("source_id", "complaint_id")) == {"a": complaint.pk, "c": None}
 
 
 def test_a_racing_request_storing_the_same_source_ids_first_turns_them_into_duplicates(api, customers, monkeypatch):

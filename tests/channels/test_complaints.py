@@ -211,12 +211,13 @@ def _stored(customer, kind, **fields):
 
 
 def test_an_api_style_complaint_contact_opens_a_case_and_links_it(customer, rm_a):
-    rows = interactions_store(items=[
+    items = [
         _stored(customer, "complaint", summary="App logged me out mid-payment", channel="mobile",
                 extra={"category": "digital", "severity": "high"}),
         _stored(customer, "complaint", summary="Queue too long", extra={"category": "nonsense", "severity": "x"}),
         _stored(customer, "enquiry"),
-    ])
+    ]
+    rows = interactions_store(items=items)
     first, second = Complaint.objects.order_by("pk")
     assert (first.category, first.severity, first.channel, first.description) == (
         "digital", "high", "mobile", "App logged me out mid-payment")
@@ -225,6 +226,8 @@ def test_an_api_style_complaint_contact_opens_a_case_and_links_it(customer, rm_a
     linked = dict(Interaction.objects.values_list("pk", "complaint_id"))
     assert linked == {rows[0].pk: first.pk, rows[1].pk: second.pk, rows[2].pk: None}
     assert rows[0].complaint_id == first.pk
+    # The caller's items are not written to: a retry of them after a rollback opens its case again.
+    assert [new.complaint_id for new in items] == [None, None, None]
 
 
 def test_a_complaint_contact_linked_already_opens_nothing(customer, rm_a):

@@ -28,7 +28,8 @@ def complaints_open_for_interactions(
 ) -> None:
     """Opens a case for each stored contact of kind complaint not linked to one yet (the API, CSV
     files, the quick form), in the storing transaction: the customers, the SLAs and who is a top
-    customer are read once for the batch; the links are written in one UPDATE."""
+    customer are read once for the batch; the links are written to the stored rows in one UPDATE
+    (`items` are only read)."""
     pairs = [(row, item) for row, item in zip(rows, items, strict=True)
              if row.kind == Interaction.Kind.COMPLAINT and row.complaint_id is None]
     if not pairs:
@@ -51,8 +52,10 @@ def complaints_open_for_interactions(
             at=row.occurred_at, sla=slas[severity], is_top_customer=row.customer_id in top,
         )
         row.complaint_id = complaint.pk
-        item.complaint_id = complaint.pk
         linked.append(row)
+    # The link goes to the stored rows only, never back onto the caller's items: a batch whose
+    # savepoint is rolled back later (another hook refusing an item) loses this case, and an item
+    # still carrying its id would be stored again pointing at nothing.
     Interaction.objects.bulk_update(linked, ["complaint"])
 
 
