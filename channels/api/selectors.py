@@ -34,8 +34,9 @@ def customer_timeline_for_system(
     ip_address: str | None = None,
 ) -> SystemTimeline | None:
     """The customer's newest contacts (at most TIMELINE_MAX), read from interaction_customer_time_idx;
-    None for an unknown customer number. The read is audited, masked or not."""
-    customer = Customer.objects.filter(cif=cif).only("pk", "cif", "home_branch_id").first()
+    None for an unknown customer number (one with a NUL character, which PostgreSQL text cannot
+    hold, is none). The read is audited, masked or not."""
+    customer = None if "\x00" in cif else Customer.objects.filter(cif=cif).only("pk", "cif", "home_branch_id").first()
     if customer is None:
         return None
     rows = _with_relations().filter(customer_id=customer.pk)

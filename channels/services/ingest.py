@@ -160,6 +160,9 @@ def _text(raw: dict, name: str, errors: dict[str, str]) -> str:
     if not isinstance(value, str):
         errors[name] = _("Must be a string.")
         return ""
+    if "\x00" in value:  # valid JSON ("\u0000"), but PostgreSQL text cannot hold it
+        errors[name] = _("Must not contain NUL characters.")
+        return ""
     return value.strip() if name in _IDENTIFIER_FIELDS else value
 
 

@@ -117,6 +117,12 @@ def test_same_source_id_with_another_body_is_a_conflict(api, customer):
     ({"severity": "apocalyptic"}, "severity", "Unknown severity “apocalyptic”."),
     ({"colour": "blue"}, "colour", "Unknown field."),
     ({"source_system": "atm-switch"}, "source_system", "“call-centre”"),
+    # PostgreSQL text cannot hold NUL: refused as the field's error, not a server error.
+    ({"summary": "Card\u0000 stuck"}, "summary", "Must not contain NUL characters."),
+    ({"outcome": "\u0000"}, "outcome", "Must not contain NUL characters."),
+    ({"customer": "C000000001\u0000"}, "customer", "Must not contain NUL characters."),
+    ({"source_id": "cc\u00001"}, "source_id", "Must not contain NUL characters."),
+    ({"category": "fees\u0000"}, "category", "Must not contain NUL characters."),
 ])
 def test_invalid_field_is_refused_with_its_message_and_nothing_written(api, customer, changes, field, message):
     response = post(api, item(**changes))
@@ -288,6 +294,13 @@ def test_timeline_filters_by_channel_and_kind(api, customer):
 def test_timeline_is_capped_at_100(api, customer):
     _contacts(customer, 105)
     assert len(api.get(f"/api/v1/customers/{customer.cif}/timeline/?limit=100").json()["results"]) == 100
+
+
+@pytest.mark.parametrize("cif", ["C000000001%00", "%00"])
+def test_timeline_of_a_customer_number_with_a_nul_is_not_found(api, customer, cif):
+    response = api.get(f"/api/v1/customers/{cif}/timeline/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No customer with this number."}
 
 
 @pytest.mark.parametrize(("query", "field"), [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),

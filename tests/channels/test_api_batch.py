@@ -142,6 +142,17 @@ def test_a_complaint_in_a_batch_a_hook_refuses_part_of_opens_one_linked_case(api
     assert dict(Interaction.objects.values_list("source_id", "complaint_id")) == {"a": complaint.pk, "c": None}
 
 
+def test_a_nul_in_one_items_text_fails_that_item_alone(api, customers):
+    response = post(api, [item(source_id="n1"), item(source_id="n2", summary="Hello\u0000world"),
+                          item(source_id="n3", staff="rm\u0000a"), item(source_id="n4")])
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["created", "error", "error", "created"]
+    assert results[1]["errors"] == {"summary": "Must not contain NUL characters."}
+    assert results[2]["errors"] == {"staff": "Must not contain NUL characters."}
+    assert set(Interaction.objects.values_list("source_id", flat=True)) == {"n1", "n4"}
+
+
 def test_a_racing_request_storing_the_same_source_ids_first_turns_them_into_duplicates(api, customers, monkeypatch):
     """The other request commits between this one's look-up and its insert: the unique constraint
     refuses the clash, the clashing items become duplicates or conflicts, the rest are stored."""

@@ -116,6 +116,17 @@ def test_line_numbers_count_quoted_line_breaks(tmp_path, system, customers):
     assert "line 4, column kind" in out.getvalue()
 
 
+def test_a_nul_character_rejects_its_line_only(tmp_path, system, customers, rm_a):
+    body = (GOOD
+            + "C000000001,branch,visit,inbound,2026-11-02T11:00:00+01:00,Card\x00 stuck,f-3,,\n"  # line 4
+            + "C000000002,branch,visit,inbound,2026-11-02T12:00:00+01:00,Walk-in,f-4,,\n")
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 line"):
+        call_command("import_interactions", str(_file(tmp_path, body)), "--system", "branch-files", stdout=out)
+    assert "line 4, column summary (source_id f-3): Must not contain NUL characters." in out.getvalue()
+    assert set(Interaction.objects.values_list("source_id", flat=True)) == {"f-1", "f-2", "f-4"}
+
+
 @pytest.mark.parametrize(("header", "message"), [
     ("customer,channel,kind,direction,occurred_at,summary\n", "missing column(s): source_id"),
     (HEADER.replace("staff", "colour"), "unknown column(s): colour"),
