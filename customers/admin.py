@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm_bank.audit.admin import AuditedModelAdmin
+from crm_bank.audit.admin import AuditedModelAdmin, ChangesAuditedAdmin
 from crm_bank.audit.services import request_ip
 from crm_bank.org.models import StaffProfile
 from customers.models import (
@@ -20,9 +20,12 @@ from customers.models import (
     AccountHolder,
     Customer,
     Household,
+    ImportBatch,
+    ImportRow,
     Product,
     RMAssignment,
     SourceRecord,
+    SourceSystem,
     StandingOrder,
     Transaction,
 )
@@ -169,13 +172,50 @@ class HouseholdAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
+@admin.register(SourceSystem)
+class SourceSystemAdmin(ChangesAuditedAdmin):
+    """The registry of source systems: a new one, its default branch and its trust per field group."""
+
+    audit_object_type = "source_system"
+    list_display = ["code", "name", "department", "default_branch", "trust_identity", "trust_contact",
+                    "trust_address", "trust_consent", "trust_relationship", "is_active"]
+    list_filter = ["is_active", "department"]
+    list_select_related = ["department", "default_branch"]
+    search_fields = ["code", "name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SourceSystem | None = None) -> list[str]:
+        # Records carry the code: renaming it would orphan the meaning of every row already loaded.
+        return ["code"] if obj is not None else []
+
+
+@admin.register(ImportBatch)
+class ImportBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["uploaded_at", "source", "file_name", "status", "line_count", "uploaded_by"]
+    list_filter = ["status", "source"]
+    list_select_related = ["source", "uploaded_by"]
+
+
+@admin.register(ImportRow)
+class ImportRowAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
+    list_display = ["batch", "line", "source_key", "outcome", "customer"]
+    list_filter = ["outcome"]
+    search_fields = ["=source_key"]
+    raw_id_fields = ["batch", "customer"]
+    list_select_related = ["batch", "customer"]
+    show_full_result_count = False
+    audit_object_type = "import_row"
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return [pk for pk in ImportRow.objects.filter(pk=object_id).values_list("customer_id", flat=True) if pk]
+
+
 @admin.register(SourceRecord)
 class SourceRecordAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_display = ["system", "external_id", "customer", "department", "received_at"]
     list_filter = ["system", "department"]
     search_fields = ["=external_id", "=customer__cif"]
     raw_id_fields = ["customer"]
-    list_select_related = ["customer", "department"]
+    list_select_related = ["customer", "department", "system"]
     show_full_result_count = False
     audit_object_type = "source_record"
     search_kinds = (("external_id", "source_id"), ("customer__cif", "cif"))

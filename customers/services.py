@@ -17,10 +17,19 @@ from crm_bank.audit.services import audit_record
 from crm_bank.org.models import Branch, StaffProfile
 from customers.catalogue import PRODUCT_NAMES_ZH
 from customers.masking import is_masked_field
-from customers.models import Customer, Household, Product, RMAssignment
+from customers.models import Customer, Household, Product, RMAssignment, SourceRecord, SourceSystem
 from customers.naming import customer_name_keys
 from customers.selectors import search_identifier_kinds
 from customers.validation import national_id_clean, phone_clean
+
+
+def source_systems_builtin_ensure() -> None:
+    """The source systems the product's own loaders write under (SourceRecord.System), in one INSERT
+    that leaves existing rows alone (an admin may have renamed them or changed their trust)."""
+    SourceSystem.objects.bulk_create(
+        [SourceSystem(code=code, name=str(label)) for code, label in SourceRecord.System.choices],
+        ignore_conflicts=True,
+    )
 
 
 def products_ensure(*, catalogue: Iterable[tuple[str, str, str, str]]) -> dict[str, Product]:

@@ -47,7 +47,7 @@ from customers.models import (
     Transaction,
 )
 from customers.naming import customer_name_keys
-from customers.services import products_ensure
+from customers.services import products_ensure, source_systems_builtin_ensure
 from demo.files import DemoDataError
 from demo.interactions import demo_interactions_derive
 from demo.pkdd import TRANSACTIONS_FILE, PkddData, pkdd_available, pkdd_read
@@ -133,6 +133,7 @@ def demo_load(
     pkdd_dir, uci_dir = folder / PKDD_FOLDER, folder / UCI_FOLDER
     if not pkdd_available(pkdd_dir) and not uci_available(uci_dir):
         raise DemoDataError(f"{folder}: neither {PKDD_FOLDER}/ nor {UCI_FOLDER}/ holds the data files")
+    source_systems_builtin_ensure()
     pkdd_done = SourceRecord.objects.filter(system=SourceRecord.System.PKDD_CORE).exists()
     uci_done = Campaign.objects.filter(code=UCI_CAMPAIGN_CODE).exists()
     pkdd = pkdd_read(pkdd_dir, sample_accounts=sample) if pkdd_available(pkdd_dir) and not pkdd_done else None

@@ -22,6 +22,17 @@ def english_by_default():
     translation.activate("en")
 
 
+@pytest.fixture(autouse=True)
+def builtin_source_systems(request):
+    """The source systems the migrations seed, back after a transactional test flushed them (a test
+    that writes a SourceRecord of a built-in source needs its row)."""
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        from customers.services import source_systems_builtin_ensure
+
+        request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
+        source_systems_builtin_ensure()
+
+
 # Test accounts are in Czech crowns (tests/customers/factories.py) and the hand-computed values are
 # in crowns: the runs convert at 1 unless a test says otherwise.
 TEST_CURRENCY_RATES = {"CZK": 1.0, "EUR": 25.0}

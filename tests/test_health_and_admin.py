@@ -26,7 +26,7 @@ def test_healthz_reports_a_broken_broker(client, settings):
 ADD_REFUSED = {
     "audit.AuditEvent", "customers.RMAssignment", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog",
     "customers.Account", "customers.Transaction", "customers.StandingOrder", "customers.SourceRecord",
-    "runs.Run", "runs.CurrentRun",
+    "runs.Run", "runs.CurrentRun", "customers.ImportBatch", "customers.ImportRow",
     # Channels: written only by their services (ingest, complaints, transfers, runs).
     "channels.Interaction", "channels.Task", "channels.ChurnFlag", "channels.Complaint", "channels.ChannelToken",
     "channels.HeldInteraction", "channels.BookTransfer", "channels.LifecycleSnapshot",

@@ -43,7 +43,7 @@ def test_campaign_list_shows_results_per_campaign(client, django_assert_max_num_
 
 def test_campaign_list_without_campaigns_says_what_is_loaded(client, django_assert_max_num_queries, rm_a):
     customers = CustomerFactory.create_batch(3)
-    SourceRecord.objects.bulk_create(SourceRecord(customer=c, system=SourceRecord.System.SYNTHETIC,
+    SourceRecord.objects.bulk_create(SourceRecord(customer=c, system_id=SourceRecord.System.SYNTHETIC,
                                                   external_id=c.cif) for c in customers)
     client.force_login(rm_a)
     with django_assert_max_num_queries(8):

@@ -4,33 +4,10 @@ read-only view of cases: a case changes only through its services, which write i
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db.models import Model
-from django.forms import ModelForm
 from django.http import HttpRequest
 
 from channels.models import Complaint, ComplaintEvent, ComplaintSLA, EscalationContact
-from crm_bank.audit.admin import AuditedModelAdmin
-from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record, request_ip
-
-
-class ChangesAuditedAdmin(admin.ModelAdmin):
-    """Settings an administrator edits: every save and delete lands in the audit trail."""
-
-    audit_object_type = ""
-
-    def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(actor=request.user, action=AuditEvent.Action.CHANGE if change else AuditEvent.Action.CREATE,
-                     outcome=AuditEvent.Outcome.ALLOWED, object_type=self.audit_object_type, object_id=obj.pk,
-                     ip_address=request_ip(request),
-                     detail={"fields": {name: str(form.cleaned_data.get(name)) for name in form.changed_data}})
-
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        object_id = obj.pk
-        super().delete_model(request, obj)
-        audit_record(actor=request.user, action=AuditEvent.Action.DELETE, outcome=AuditEvent.Outcome.ALLOWED,
-                     object_type=self.audit_object_type, object_id=object_id, ip_address=request_ip(request))
+from crm_bank.audit.admin import AuditedModelAdmin, ChangesAuditedAdmin
 
 
 @admin.register(ComplaintSLA)

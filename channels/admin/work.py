@@ -6,8 +6,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from channels.admin.complaints import ChangesAuditedAdmin
 from channels.models import BookTransfer, LifecycleRule, LifecycleSnapshot
+from crm_bank.audit.admin import ChangesAuditedAdmin
 
 
 @admin.register(LifecycleRule)

@@ -26,7 +26,7 @@ from customers.models import (
     SourceRecord,
     Transaction,
 )
-from customers.services import products_ensure
+from customers.services import products_ensure, source_systems_builtin_ensure
 
 
 def bank_generate(
@@ -66,6 +66,7 @@ def bank_generate(
     as_of = as_of or timezone.localdate()
     branch_rows = list(branches_ensure(branches=_branch_rows(count=branches)).values())
     products = products_ensure(catalogue=[(code, name, category, "CNY") for code, name, category in _PRODUCTS])
+    source_systems_builtin_ensure()
     rms = demo_staff_ensure(branches=branch_rows, password=password) if password else None
     segments = _segments_missing(seed=seed, customers=customers, chunk_size=chunk_size)
     figures: Counter[str] = Counter()

@@ -89,7 +89,7 @@ def test_admin_opening_a_holding_transaction_or_source_record_is_audited_with_it
         "account": lambda: account,
         "transaction": lambda: Transaction.objects.get(account=account),
         "source_record": lambda: SourceRecord.objects.create(
-            customer=customer_a, system=SourceRecord.System.BRANCH_ENTRY, external_id="BR-1"),
+            customer=customer_a, system_id=SourceRecord.System.BRANCH_ENTRY, external_id="BR-1"),
         "standing_order": lambda: StandingOrder.objects.create(
             account=account, counterparty_bank="0800", counterparty_account="19-2000145399", amount="1500.00",
             currency="CZK", source_ref="SO-1"),
@@ -109,7 +109,7 @@ def searchable(customer_a):
     """customer_a with an account and a source record, and what each admin list can find them by."""
     account = account_for(customer_a)
     transactions_for(account, 1)
-    source = SourceRecord.objects.create(customer=customer_a, system=SourceRecord.System.BRANCH_ENTRY,
+    source = SourceRecord.objects.create(customer=customer_a, system_id=SourceRecord.System.BRANCH_ENTRY,
                                          external_id="BR-778")
     return {"customer": customer_a, "account": account, "sourcerecord": source,
             "transaction": Transaction.objects.get(account=account)}
@@ -322,7 +322,7 @@ def test_admin_source_system_records_are_view_only(client, bank_admin, customer_
         "standingorder": StandingOrder.objects.create(account=account, counterparty_bank="AB",
                                                       counterparty_account="1", amount=1, currency="CZK",
                                                       source_ref="so-1"),
-        "sourcerecord": SourceRecord.objects.create(customer=customer_a, system="branch", external_id="x1"),
+        "sourcerecord": SourceRecord.objects.create(customer=customer_a, system_id="branch", external_id="x1"),
     }
     obj = objects[model_name]
     client.force_login(bank_admin)

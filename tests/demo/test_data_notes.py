@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def _customers(system: str, count: int) -> list:
     customers = CustomerFactory.create_batch(count)
     SourceRecord.objects.bulk_create(
-        SourceRecord(customer=customer, system=system, external_id=str(customer.pk)) for customer in customers
+        SourceRecord(customer=customer, system_id=system, external_id=str(customer.pk)) for customer in customers
     )
     return customers
 
