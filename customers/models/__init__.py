@@ -10,11 +10,17 @@ from customers.models.channels import (
 )
 from customers.models.customer import Customer, Household, RMAssignment
 from customers.models.holdings import Account, AccountHolder, Product, StandingOrder, Transaction
-from customers.models.sources import FieldGroup, ImportBatch, ImportRow, SourceRecord, SourceSystem
+from customers.models.sources import (
+    FieldGroup,
+    FieldProvenance,
+    ImportBatch,
+    ImportRow,
+    SourceRecord,
+    SourceSystem,
+)
 
 __all__ = [
     "CONTACT_CHANNELS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder", "Channel",
-    "Customer", "FieldGroup", "Household", "ImportBatch", "ImportRow", "Product", "RMAssignment", "SourceRecord",
-    "SourceSystem", "StandingOrder", "Transaction",
-    "channel_choices",
+    "Customer", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
+    "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "Transaction", "channel_choices",
 ]

@@ -202,3 +202,25 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system_id} #{self.external_id}"
+
+
+class FieldProvenance(models.Model):
+    """Which source last set a field group of a customer, and when: survivorship compares the
+    incoming source's trust with this one's, and the 360° page shows each group's freshness."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.CharField(_("field group"), max_length=12, choices=FieldGroup.choices)
+    source = models.ForeignKey(SourceSystem, on_delete=models.PROTECT, to_field="code", db_column="source",
+                               related_name="+", verbose_name=_("source system"))
+    set_at = models.DateTimeField(_("set at"))
+
+    class Meta:
+        verbose_name = _("field provenance")
+        verbose_name_plural = _("field provenance")
+        constraints = [
+            # One current provenance per customer and group; also the 360° page's look-up.
+            models.UniqueConstraint(fields=["customer", "group"], name="field_provenance_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.group} ← {self.source_id} {self.set_at:%Y-%m-%d}"
