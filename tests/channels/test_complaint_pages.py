@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from channels.models import Complaint, ComplaintEvent, EscalationContact
+from channels.models import Complaint, ComplaintEvent, EscalationContact, Interaction, Notification, Task
 from channels.models.complaints import Level
 from channels.services.complaints import complaint_open, complaint_update_status, complaints_escalate_due
 from crm_bank.org.models import StaffProfile
@@ -54,6 +54,23 @@ def test_open_form_post_via_htmx_opens_the_case_and_triggers_the_timeline(client
     assert f"Complaint #{complaint.pk} opened" in response.content.decode()
     assert (complaint.customer, complaint.owner, complaint.opened_by, complaint.severity) == (
         customer_a, rm_a, rm_a, "high")
+
+
+def test_open_form_sent_twice_opens_one_case_with_one_task_and_one_notification(client, rm_a, customer_a):
+    """A double click or a retried request: the second post finds the first's case."""
+    client.force_login(rm_a)
+    url = reverse("channels:complaint-open", args=[customer_a.pk])
+    form = client.get(url, **HTMX).content.decode()
+    assert 'hx-disabled-elt="find button[type=submit]"' in form  # the button is off while the post runs
+    first = client.post(url, {**GOOD, "product": "", "skip_level_to": ""}, **HTMX)
+    with time_machine.travel(NOW + datetime.timedelta(minutes=2), tick=False):
+        second = client.post(url, {**GOOD, "product": "", "skip_level_to": ""}, **HTMX)
+    complaint = Complaint.objects.get()
+    assert first.status_code == second.status_code == 200
+    assert f"Complaint #{complaint.pk} opened" in second.content.decode()
+    assert Task.objects.filter(complaint=complaint).count() == 1
+    assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.COMPLAINT_ASSIGNED).count() == 1
+    assert Interaction.objects.filter(complaint=complaint).count() == 1
 
 
 def test_open_form_bad_input_shows_errors_and_writes_nothing(client, rm_a, customer_a):
@@ -215,7 +232,7 @@ def test_report_counts_compliance_and_skip_level_per_branch(client, supervisor_a
     on_time = _open(customer, rm_a, at=NOW - datetime.timedelta(days=5))
     complaint_update_status(complaint=on_time, actor=rm_a, status="resolved", resolution="ok",
                             at=NOW - datetime.timedelta(days=4))
-    _open(customer, rm_a, at=NOW - datetime.timedelta(days=5))  # open past its 48 h: missed
+    _open(customer, rm_a, at=NOW - datetime.timedelta(days=5), description="Charged again")  # open past 48 h: missed
     _open(customer, rm_a, skip_level_to=Level.HEAD_OFFICE)
     _open(CustomerFactory(home_branch=branch_b, primary_rm=rm_b), rm_b, skip_level_to=Level.REGULATOR)
     client.force_login(supervisor_a)

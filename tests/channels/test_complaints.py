@@ -41,7 +41,7 @@ def customer(branch_a, rm_a):
 
 
 def _open(customer, actor, **changes):
-    return complaint_open(customer=customer, actor=actor, at=T0, **{**GOOD, **changes})
+    return complaint_open(customer=customer, actor=actor, **{"at": T0, **GOOD, **changes})
 
 
 def test_complaint_open_gives_the_case_to_the_rm_with_deadline_task_and_notice(customer, rm_a, supervisor_a):
@@ -90,6 +90,30 @@ def test_complaint_open_messages_follow_the_users_language(customer, rm_a):
     assert message  # translated when the catalogue has it; never empty
 
 
+def test_complaint_open_again_within_ten_minutes_returns_the_first_case(customer, rm_a, supervisor_a):
+    first = _open(customer, rm_a)
+    assert _open(customer, rm_a, description=" ATM kept my card ") == first
+    assert _open(customer, rm_a, at=T0 + datetime.timedelta(minutes=9)) == first
+    assert Complaint.objects.count() == 1
+    assert Task.objects.filter(kind=Task.Kind.COMPLAINT_ACTION).count() == 1
+    assert Notification.objects.filter(kind=Notification.Kind.COMPLAINT_ASSIGNED).count() == 1
+    assert AuditEvent.objects.filter(object_type="complaint", action=AuditEvent.Action.CREATE).count() == 1
+
+
+@pytest.mark.parametrize("changes", [
+    {"description": "ATM kept my card again"}, {"category": "fees"}, {"severity": "high"}, {"channel": "branch"},
+    {"at": T0 + datetime.timedelta(minutes=11)},
+])
+def test_complaint_open_with_another_value_or_later_is_a_new_case(customer, rm_a, changes):
+    first = _open(customer, rm_a)
+    assert _open(customer, rm_a, **changes) != first
+    assert Complaint.objects.count() == 2
+
+
+def test_complaint_open_by_another_opener_is_a_new_case(customer, rm_a, supervisor_a):
+    assert _open(customer, rm_a) != _open(customer, supervisor_a)
+
+
 def test_a_top_customers_complaint_raises_the_churn_flag(customer, rm_a, settings):
     account_for(customer, balance=Decimal(settings.CRM_TOP_CUSTOMER_BALANCE))
     complaint = _open(customer, rm_a)
@@ -97,7 +121,7 @@ def test_a_top_customers_complaint_raises_the_churn_flag(customer, rm_a, setting
     assert flag.is_raised and flag.complaint == complaint
     assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK, assignee=rm_a).count() == 1
     assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.CHURN_RISK).count() == 1
-    _open(customer, rm_a)  # a second complaint while the flag is up: no second alert
+    _open(customer, rm_a, description="Card kept again")  # a second complaint while the flag is up: no alert
     assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 1
 
 
@@ -117,7 +141,7 @@ def test_churn_flag_clear_and_re_raise(customer, rm_a, rm_b, settings):
     assert not ChurnFlag.objects.get(customer=customer).is_raised
     with pytest.raises(ValidationError):
         churn_flag_clear(customer=customer, actor=rm_a)
-    _open(customer, rm_a)  # a new complaint raises it again and alerts again
+    _open(customer, rm_a, description="Card kept again")  # a new complaint raises it again and alerts again
     assert ChurnFlag.objects.get(customer=customer).is_raised
     assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 2
 
@@ -311,7 +335,7 @@ def test_resolving_closes_the_resolvers_task_and_cancels_the_others(customer, rm
     churn = Task.objects.get(customer=customer, kind=Task.Kind.CHURN_RISK)
     assert churn.status == "open"  # calling the customer is not part of resolving the case
 
-    mine = _open(customer, rm_a)
+    mine = _open(customer, rm_a, description="Card kept again")
     complaint_update_status(complaint=mine, actor=rm_a, status="resolved", resolution="Card returned")
     assert _action_tasks(mine) == {(rm_a.pk, "done", rm_a.pk)}
 

@@ -196,6 +196,16 @@ def test_skip_level_goes_to_the_level_named(ladder, branch_a, target, holder):
     assert (complaint.owner, complaint.level) == (ladder[holder], target)
 
 
+def test_a_skip_level_complaint_sent_again_is_one_case_but_another_level_is_another(ladder, branch_a):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
+    regional = _open(customer, ladder["rm"], skip_level_to=Level.REGIONAL_HEAD)
+    assert _open(customer, ladder["rm"], skip_level_to=Level.REGIONAL_HEAD) == regional
+    assert _open(customer, ladder["rm"]) != regional  # the same text for the branch to handle
+    head_office = _open(customer, ladder["rm"], skip_level_to=Level.HEAD_OFFICE)
+    assert head_office != regional and head_office.level == Level.HEAD_OFFICE
+    assert Complaint.objects.filter(customer=customer).count() == 3
+
+
 def test_skip_level_falls_back_upward_then_to_an_admin(ladder, branch_a, bank_admin):
     customer = CustomerFactory(home_branch=branch_a, primary_rm=ladder["rm"])
     EscalationContact.objects.filter(level=Level.REGIONAL_HEAD).delete()

@@ -184,6 +184,10 @@ def top_customer_ids(customer_ids: Iterable[int]) -> set[int]:
     return set(Customer.objects.filter(pk__in=ids).filter(top_customer_condition()).values_list("pk", flat=True))
 
 
+# A form sent again within this time (a double click, a retried request) is the same complaint.
+RESEND_WINDOW = datetime.timedelta(minutes=10)
+
+
 def complaint_open(
     *, customer: Customer, channel: str, category: str, severity: str, description: str,
     actor: AbstractBaseUser | None, product: Product | None = None, skip_level_to: int | None = None,
@@ -191,7 +195,13 @@ def complaint_open(
 ) -> Complaint:
     """Opens a case (see complaint_create_valid) and links `interaction_id`, or records the complaint as
     an inbound contact on the timeline. Raises ValidationError with a message per field and writes
-    nothing when a value is wrong."""
+    nothing when a value is wrong.
+
+    The customer's row is locked first, so the same form sent twice is handled one after the other;
+    the second finds the case the first opened (same opener, customer, channel, category, severity
+    and description, opened within RESEND_WINDOW of `at`) and returns it: nothing more is written,
+    no second task or notification. A genuinely new complaint from the customer differs in its
+    description, or comes later."""
     at = at or timezone.now()
     if skip_level_to in ("", None):
         skip_level_to = None
@@ -210,6 +220,12 @@ def complaint_open(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
+        resent = _complaint_resent(customer=customer, actor=actor, channel=channel, category=category,
+                                   severity=severity, description=description.strip(), product=product,
+                                   skip_level_to=skip_level_to, at=at)
+        if resent is not None:
+            return resent
         complaint = complaint_create_valid(
             customer=customer, channel=channel, category=category, severity=severity, description=description.strip(),
             actor=actor, product_id=product.pk if product else None, skip_level_to=skip_level_to, at=at, sla=sla,
@@ -227,6 +243,28 @@ def complaint_open(
                 complaint_id=complaint.pk,
             )])
     return complaint
+
+
+def _complaint_resent(
+    *, customer: Customer, actor: AbstractBaseUser | None, channel: str, category: str, severity: str,
+    description: str, product: Product | None, skip_level_to: int | None, at: datetime.datetime,
+) -> Complaint | None:
+    """The case this opener opened for the customer with the same values within RESEND_WINDOW of `at`
+    (complaint_customer_idx), if any. The product and the skip-level route are the same too: a
+    skip-level case at the level this one would start at (the same text sent to another level is
+    another case)."""
+    same = Complaint.objects.filter(
+        customer_id=customer.pk, opened_by_id=actor.pk if actor else None, channel=channel, category=category,
+        severity=severity, description=description, product_id=product.pk if product else None,
+        is_skip_level=skip_level_to is not None, opened_at__range=(at - RESEND_WINDOW, at + RESEND_WINDOW),
+    )
+    if skip_level_to is not None:
+        if not same.exists():
+            return None
+        top = Level.REGULATOR if skip_level_to == Level.REGULATOR else ESCALATION_TOP
+        level, _holder = holder_at_or_above(level=skip_level_to, branch=customer.home_branch, owner_id=None, top=top)
+        same = same.filter(events__kind=ComplaintEvent.Kind.SKIP_LEVEL, events__level=level)
+    return same.order_by("opened_at", "pk").first()
 
 
 # --- status, assignment, the skipped branch's answer -----------------------------------------------
