@@ -13,7 +13,9 @@ from django.db.models import Case, Count, F, IntegerField, Min, Prefetch, Q, Que
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from channels.models import ChurnFlag, Complaint, ComplaintEvent, Interaction, Task
+from channels.models import ChurnFlag, Complaint, ComplaintEvent, EscalationContact, Interaction, Task
+from channels.models.complaints import Level
+from channels.services.complaints.ladder import is_level_contact
 from crm_bank.org.models import StaffProfile
 
 Role = StaffProfile.Role
@@ -55,14 +57,30 @@ def _scope(queryset: QuerySet, *, user: AbstractBaseUser, profile: StaffProfile,
     return queryset.filter(own)
 
 
+def _level_contact_cases(*, user: AbstractBaseUser) -> Q:
+    """The cases at the levels above the branch that `user` is the escalation contact of (a regional
+    head: their region's), whoever holds them: the contact may act on them (complaint_may_act) even
+    when the case reached the level before they were configured."""
+    condition = Q(pk__in=[])
+    for level, region in EscalationContact.objects.filter(user_id=user.pk).values_list("level", "region"):
+        if level == Level.REGIONAL_HEAD:
+            condition |= Q(level=level, branch__region=region)
+        elif level > Level.REGIONAL_HEAD:
+            condition |= Q(level=level)
+    return condition
+
+
 def complaint_queue(
     *, user: AbstractBaseUser, profile: StaffProfile, now: datetime.datetime, status: str = "",
     severity: str = "", category: str = "", skip_level: str = "", branch_id: int | None = None,
 ) -> QuerySet[Complaint]:
     """The cases a user works on, breached first, then the soonest deadline. `status` "" means the
-    open ones; "all" every status."""
+    open ones; "all" every status. An escalation contact also gets their level's cases."""
     queryset = Complaint.objects.select_related("customer", "branch", "owner", "product")
-    queryset = _scope(queryset, user=user, profile=profile, branch_field="branch_id", owner_field="owner_id")
+    scoped = _scope(queryset, user=user, profile=profile, branch_field="branch_id", owner_field="owner_id")
+    if profile.role != Role.ADMIN:
+        scoped = scoped | queryset.filter(_level_contact_cases(user=user))
+    queryset = scoped
     if status == "all":
         pass
     elif status in Status.values:
@@ -99,21 +117,25 @@ def complaint_detail(*, pk: int) -> Complaint | None:
 
 
 def complaint_visible_to(*, complaint: Complaint, user: AbstractBaseUser, profile: StaffProfile | None) -> bool:
-    """Admins; supervisors of the case's branch; its owner, former owners and the customer's RM.
-    Needs complaint_detail's prefetched events."""
+    """Admins; supervisors of the case's branch; its owner, former owners, the customer's RM and the
+    escalation contact of the case's level (who may act on it). Needs complaint_detail's prefetched
+    events and the case's branch."""
     if profile is None:
         return False
     if profile.role == Role.ADMIN or complaint.owner_id == user.pk or complaint.customer.primary_rm_id == user.pk:
         return True
     if profile.role == Role.SUPERVISOR and profile.branch_id == complaint.branch_id:
         return True
-    return any(event.to_owner_id == user.pk for event in complaint.events.all())
+    if any(event.to_owner_id == user.pk for event in complaint.events.all()):
+        return True
+    return is_level_contact(complaint=complaint, user=user)
 
 
 def complaint_visible_by_pk(*, pk: int, user: AbstractBaseUser, profile: StaffProfile | None) -> bool:
     """complaint_visible_to for a case not loaded yet (after opening one: may the opener follow it?)."""
     events = ComplaintEvent.objects.only("complaint_id", "to_owner_id")
-    complaint = (Complaint.objects.select_related("customer").prefetch_related(Prefetch("events", queryset=events))
+    complaint = (Complaint.objects.select_related("customer", "branch")
+                 .prefetch_related(Prefetch("events", queryset=events))
                  .filter(pk=pk).first())
     return complaint is not None and complaint_visible_to(complaint=complaint, user=user, profile=profile)
 

@@ -155,6 +155,32 @@ def test_queue_of_an_rm_lists_their_own_cases(client, rm_a, rm_a2, branch_a):
     assert _queue_ids(client.get(reverse("channels:complaint-queue"))) == [mine.pk]
 
 
+def test_a_regional_head_configured_after_the_escalation_sees_and_opens_the_case(
+        client, rm_a, rm_b, customer_a, branch_a, branch_b, django_assert_max_num_queries):
+    branch_a.region, branch_b.region = "North", "South"
+    branch_a.save(update_fields=["region"])
+    branch_b.save(update_fields=["region"])
+    former = StaffProfileFactory(user__username="head_north_old", role=StaffProfile.Role.SUPERVISOR, branch=None).user
+    contact = EscalationContact.objects.create(level=Level.REGIONAL_HEAD, region="North", user=former)
+    north = _open(customer_a, rm_a, skip_level_to=Level.REGIONAL_HEAD)
+    _open(customer_a, rm_a, description="Still with the branch")  # level 0: not the regional head's
+    south = _open(CustomerFactory(home_branch=branch_b, primary_rm=rm_b), rm_b, skip_level_to=Level.REGIONAL_HEAD)
+    assert (north.owner, north.level) == (former, Level.REGIONAL_HEAD) and south.level >= Level.REGIONAL_HEAD
+    head = StaffProfileFactory(user__username="head_north", role=StaffProfile.Role.SUPERVISOR, branch=None).user
+    contact.user = head
+    contact.save(update_fields=["user"])
+    client.force_login(head)
+    with django_assert_max_num_queries(11):
+        queue = client.get(reverse("channels:complaint-queue"))
+    assert _queue_ids(queue) == [north.pk]
+    page = client.get(reverse("channels:complaint-detail", args=[north.pk]))
+    assert page.status_code == 200 and 'id="status-form"' in page.content.decode()
+    assert client.get(reverse("channels:complaint-detail", args=[south.pk])).status_code == 403
+    # The former head, no longer the contact, still follows the case they held.
+    client.force_login(former)
+    assert client.get(reverse("channels:complaint-detail", args=[north.pk])).status_code == 200
+
+
 # --- the case page -------------------------------------------------------------------------------------
 
 def test_case_page_shows_events_and_actions(client, supervisor_a, rm_a, customer_a, django_assert_max_num_queries):
