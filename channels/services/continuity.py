@@ -13,6 +13,7 @@ import datetime
 import json
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -104,9 +105,11 @@ def book_transfer(
     3. Points Customer.primary_rm at the new RM and writes the field-history rows.
     4. Hands the old RM's open work on these customers to the new RM: their open tasks (KYC
        refresh, follow-ups, churn risk, complaint actions, earlier introductions; not feedback
-       tasks, which follow the product's owner) and the open complaints the old RM holds as case
-       owner (level 0), each with an "assigned" case event. Left behind, the KYC task's dedupe key
-       would also keep the hourly job from ever giving the new RM that review.
+       tasks, which follow the product's owner) and every open complaint on them the old RM owns,
+       at whatever level (a case handed down to the RM from above the branch keeps its level, as
+       complaint_assign does), each with an "assigned" case event. The case's action task moves
+       with the other tasks, so owner and task stay together. Left behind, the KYC task's dedupe
+       key would also keep the hourly job from ever giving the new RM that review.
     5. Gives the new RM an introduction task per customer with the relationship digest.
     6. Records the transfer, notifies the new RM once, and audits each customer, each case moved
        and the transfer (with the tasks and cases moved).
@@ -121,6 +124,11 @@ def book_transfer(
         raise ValidationError({"customers": gettext("Choose at least one customer, or move the whole book.")})
     now = timezone.now()
     with transaction.atomic():
+        # The new RM's row is locked as user_deactivate locks it: a deactivation racing this transfer
+        # either waits and then sees the customers (and refuses), or wins and is seen here.
+        if not list(get_user_model().objects.select_for_update().filter(pk=to_rm.pk, is_active=True).values_list("pk")):
+            raise ValidationError({"to_rm": gettext("%(name)s is no longer active: choose an active RM.")
+                                   % {"name": staff_name(to_rm)}})
         ids = _book_lock(from_rm_id=from_rm.pk, customer_ids=wanted)
         if not ids:
             raise ValidationError({"customers": gettext("%(name)s has no customers to move.")
@@ -223,27 +231,26 @@ def _open_tasks_move(*, customer_ids: list[int], from_rm_id: int, to_rm_id: int)
 def _open_complaints_move(
     *, customer_ids: list[int], from_rm_id: int, to_rm_id: int, actor_id: int, at: datetime.datetime,
 ) -> list[int]:
-    """The moved customers' open complaints the old RM holds as case owner (level 0; a case
-    escalated above the owner stays where it is) go to the new RM, with an "assigned" event
-    each; returns their ids. The UPDATE re-checks level and status on a row the escalation task
-    changed meanwhile, so a case escalated at the same moment is left alone."""
+    """Every open complaint on the moved customers that the old RM owns goes to the new RM at the
+    level it is at (a case escalated away from the RM is no longer theirs and stays where it is),
+    with an "assigned" event each; returns their ids. The UPDATE re-checks owner and status on a
+    row the escalation task changed meanwhile, so a case escalated at the same moment is left
+    alone."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {quoted_table(Complaint)} SET owner_id = %s, updated_at = %s
-                 WHERE owner_id = %s AND level = %s AND status = ANY(%s) AND customer_id = ANY(%s)
-                RETURNING id""",
-            [to_rm_id, at, from_rm_id, Complaint.Level.OWNER, [str(s) for s in Complaint.OPEN_STATUSES],
-             customer_ids],
+                 WHERE owner_id = %s AND status = ANY(%s) AND customer_id = ANY(%s)
+                RETURNING id, level""",
+            [to_rm_id, at, from_rm_id, [str(s) for s in Complaint.OPEN_STATUSES], customer_ids],
         )
-        moved = sorted(pk for (pk,) in cursor.fetchall())
+        moved = sorted(cursor.fetchall())
     ComplaintEvent.objects.bulk_create(
         [ComplaintEvent(complaint_id=pk, at=at, kind=ComplaintEvent.Kind.ASSIGNED, actor_id=actor_id,
-                        from_owner_id=from_rm_id, to_owner_id=to_rm_id, level=Complaint.Level.OWNER,
-                        note=gettext("Book transfer"))
-         for pk in moved],
+                        from_owner_id=from_rm_id, to_owner_id=to_rm_id, level=level, note=gettext("Book transfer"))
+         for pk, level in moved],
         batch_size=1000,
     )
-    return moved
+    return [pk for pk, _level in moved]
 
 
 @dataclass(frozen=True)
@@ -355,15 +362,24 @@ def _introductions_create(
 # The RM deactivation guard (registered with crm_bank.org from channels' AppConfig.ready)
 
 def rm_deactivation_refusal(*, user: AbstractBaseUser) -> str | None:
-    """Why `user` may not be deactivated yet: they still serve customers."""
+    """Why `user` may not be deactivated yet: they still serve customers, or still own open
+    complaints (at any level: nobody else would be told to act on them)."""
+    reasons = []
     count = Customer.objects.filter(primary_rm_id=user.pk).count()
-    if not count:
-        return None
-    return ngettext(
-        "%(name)s is still the RM of %(n)d customer: transfer the book to another RM first.",
-        "%(name)s is still the RM of %(n)d customers: transfer the book to another RM first.",
-        count,
-    ) % {"name": staff_name(user), "n": count}
+    if count:
+        reasons.append(ngettext(
+            "%(name)s is still the RM of %(n)d customer: transfer the book to another RM first.",
+            "%(name)s is still the RM of %(n)d customers: transfer the book to another RM first.",
+            count,
+        ) % {"name": staff_name(user), "n": count})
+    cases = Complaint.objects.filter(owner_id=user.pk, status__in=Complaint.OPEN_STATUSES).count()
+    if cases:
+        reasons.append(ngettext(
+            "%(name)s still owns %(n)d open complaint: reassign it first.",
+            "%(name)s still owns %(n)d open complaints: reassign them first.",
+            cases,
+        ) % {"name": staff_name(user), "n": cases})
+    return " ".join(reasons) or None
 
 
 def rm_deactivation_guard(user: AbstractBaseUser) -> str | None:

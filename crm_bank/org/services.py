@@ -122,13 +122,18 @@ def user_deactivation_refusals(*, user: AbstractBaseUser) -> list[str]:
 
 
 def user_deactivate(*, user: AbstractBaseUser, actor: AbstractBaseUser | None, ip_address: str | None = None) -> None:
-    """Deactivates a member of staff unless a guard refuses (ValidationError with the reasons)."""
-    refusals = user_deactivation_refusals(user=user)
-    if refusals:
-        raise ValidationError(refusals)
-    if not user.is_active:
-        return
+    """Deactivates a member of staff unless a guard refuses (ValidationError with the reasons).
+
+    The user's row is locked and the guards asked inside the same transaction, so a refusal and the
+    deactivation see the same state: two deactivations of one user run one after the other."""
     with transaction.atomic():
+        rows = get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("is_active", flat=True)
+        is_active = next(iter(rows), False)
+        refusals = user_deactivation_refusals(user=user)
+        if refusals:
+            raise ValidationError(refusals)
+        if not is_active:
+            return
         user.is_active = False
         user.save(update_fields=["is_active"])  # a save, so the security receiver ends the sessions
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,

@@ -109,7 +109,7 @@ def complaint_of(customer, *, owner, level=Complaint.Level.OWNER, status=Complai
     )
 
 
-def test_book_transfer_hands_over_the_old_rms_open_tasks_and_owner_level_complaints(
+def test_book_transfer_hands_over_the_old_rms_open_tasks_and_open_complaints(
     supervisor_a, rm_a, rm_a2, branch_a, product_owner,
 ):
     moved, stays = book_of(rm_a, branch_a, 2)
@@ -127,6 +127,9 @@ def test_book_transfer_hands_over_the_old_rms_open_tasks_and_owner_level_complai
     someone_elses = task(Task.Kind.FOLLOW_UP, assignee=supervisor_a)
     feedback_of_the_owner = task(Task.Kind.FEEDBACK_RESPONSE, assignee=product_owner)
     case = complaint_of(moved, owner=rm_a)
+    # Handed down to the RM by the regional head: it moves and keeps its level, with its task.
+    handed_down = complaint_of(moved, owner=rm_a, level=Complaint.Level.REGIONAL_HEAD)
+    handed_over.append(task(Task.Kind.COMPLAINT_ACTION, complaint=handed_down))
     escalated = complaint_of(moved, owner=supervisor_a, level=Complaint.Level.BRANCH_SUPERVISOR)
     resolved = complaint_of(moved, owner=rm_a, status=Complaint.Status.RESOLVED)
     not_moved = complaint_of(stays, owner=rm_a)
@@ -142,13 +145,16 @@ def test_book_transfer_hands_over_the_old_rms_open_tasks_and_owner_level_complai
     assert all(row.assignee_id == rm_a.pk for row in Task.objects.filter(pk__in=[row.pk for row in kept]))
     assert Task.objects.get(pk=someone_elses.pk).assignee == supervisor_a
     assert Task.objects.get(pk=feedback_of_the_owner.pk).assignee == product_owner
-    owners = dict(Complaint.objects.values_list("pk", "owner_id"))
-    assert owners == {case.pk: rm_a2.pk, escalated.pk: supervisor_a.pk, resolved.pk: rm_a.pk, not_moved.pk: rm_a.pk}
-    (event,) = ComplaintEvent.objects.filter(kind=ComplaintEvent.Kind.ASSIGNED)
-    assert (event.complaint_id, event.from_owner, event.to_owner, event.actor) == (case.pk, rm_a, rm_a2, supervisor_a)
-    assert event.level == Complaint.Level.OWNER
+    cases = {pk: (owner, level) for pk, owner, level in Complaint.objects.values_list("pk", "owner_id", "level")}
+    assert cases == {case.pk: (rm_a2.pk, 0), handed_down.pk: (rm_a2.pk, Complaint.Level.REGIONAL_HEAD),
+                     escalated.pk: (supervisor_a.pk, 1), resolved.pk: (rm_a.pk, 0), not_moved.pk: (rm_a.pk, 0)}
+    events = ComplaintEvent.objects.filter(kind=ComplaintEvent.Kind.ASSIGNED).order_by("complaint_id")
+    assert [(e.complaint_id, e.from_owner, e.to_owner, e.actor, e.level) for e in events] == [
+        (case.pk, rm_a, rm_a2, supervisor_a, Complaint.Level.OWNER),
+        (handed_down.pk, rm_a, rm_a2, supervisor_a, Complaint.Level.REGIONAL_HEAD)]
     audit = AuditEvent.objects.get(object_type="book_transfer", object_id=str(transfer.pk))
-    assert (audit.detail["tasks"], audit.detail["complaints"]) == (4, 1)  # KYC, follow-up, churn, complaint action
+    # KYC, follow-up, churn, the two complaint actions
+    assert (audit.detail["tasks"], audit.detail["complaints"]) == (5, 2)
     assert AuditEvent.objects.filter(object_type="complaint", object_id=str(case.pk),
                                      detail__owner=[rm_a.pk, rm_a2.pk]).exists()
     # The hourly job finds the review's task (now the new RM's) and creates no second one.
@@ -244,6 +250,42 @@ def test_deactivating_an_rm_with_customers_is_refused_until_the_book_is_transfer
     rm_a.refresh_from_db()
     assert not rm_a.is_active
     assert AuditEvent.objects.filter(object_type="user", object_id=str(rm_a.pk)).exists()
+
+
+def test_deactivating_staff_who_own_open_complaints_is_refused_until_they_are_reassigned(
+    supervisor_a, rm_a, rm_a2, branch_a,
+):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a2)
+    case = complaint_of(customer, owner=rm_a, level=Complaint.Level.REGIONAL_HEAD)  # handed down to rm_a
+    complaint_of(customer, owner=rm_a, status=Complaint.Status.RESOLVED)  # not open: no reason to keep them
+    (refusal,) = user_deactivation_refusals(user=rm_a)
+    assert "still owns 1 open complaint: reassign it first." in refusal and "RM of" not in refusal
+    with pytest.raises(ValidationError):
+        user_deactivate(user=rm_a, actor=supervisor_a)
+    rm_a.refresh_from_db()
+    assert rm_a.is_active
+    Complaint.objects.filter(pk=case.pk).update(owner=rm_a2)
+    user_deactivate(user=rm_a, actor=supervisor_a)
+    rm_a.refresh_from_db()
+    assert not rm_a.is_active
+
+
+def test_deactivation_refusal_names_both_the_book_and_the_complaints(rm_a, branch_a):
+    customers = book_of(rm_a, branch_a, 2)
+    complaint_of(customers[0], owner=rm_a)
+    complaint_of(customers[1], owner=rm_a, status=Complaint.Status.IN_PROGRESS)
+    (refusal,) = user_deactivation_refusals(user=rm_a)
+    assert "still the RM of 2 customers" in refusal and "still owns 2 open complaints: reassign them first." in refusal
+
+
+def test_book_transfer_to_an_rm_deactivated_meanwhile_is_refused(supervisor_a, rm_a, rm_a2, branch_a):
+    """The form checked the RM while still active; the deactivation came in before the transfer."""
+    book_of(rm_a, branch_a, 2)
+    type(rm_a2).objects.filter(pk=rm_a2.pk).update(is_active=False)  # rm_a2 here is the stale instance
+    with pytest.raises(ValidationError) as refused:
+        book_transfer(actor=supervisor_a, from_rm=rm_a, to_rm=rm_a2, reason=Reason.STAFF_LEFT, note="Leaving")
+    assert "no longer active" in str(refused.value.message_dict["to_rm"])
+    assert Customer.objects.filter(primary_rm=rm_a).count() == 2 and not BookTransfer.objects.exists()
 
 
 def test_admin_user_page_refuses_to_untick_active_for_an_rm_with_customers(client, bank_admin, rm_a, branch_a):
