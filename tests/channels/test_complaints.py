@@ -19,6 +19,7 @@ from channels.services.complaints import (
 )
 from channels.services.interactions import NewInteraction, interaction_record, interactions_store
 from crm_bank.audit.models import AuditEvent
+from customers.models import Customer
 from tests.customers.factories import CustomerFactory, ProductFactory, account_for
 
 pytestmark = pytest.mark.django_db
@@ -358,6 +359,38 @@ def test_reopening_gives_the_owner_a_task_again(customer, rm_a):
     assert (task.assignee, task.due_at) == (rm_a, reopened.next_escalation_at)
     complaint_update_status(complaint=complaint, actor=rm_a, status="resolved", resolution="Refunded again")
     assert not Task.objects.filter(complaint=complaint, status="open").exists()
+
+
+def _resolve_then_deactivate(customer, owner):
+    complaint = _open(customer, owner)
+    complaint_update_status(complaint=complaint, actor=owner, status="resolved", resolution="Refunded",
+                            at=T0 + datetime.timedelta(hours=1))
+    type(owner).objects.filter(pk=owner.pk).update(is_active=False)  # left the bank after the case was resolved
+    return complaint
+
+
+def test_reopening_a_case_whose_owner_left_gives_it_to_the_active_holder(customer, rm_a, supervisor_a):
+    complaint = _resolve_then_deactivate(customer, rm_a)
+    reopened = complaint_update_status(complaint=complaint, actor=supervisor_a, status="in_progress",
+                                       at=T0 + datetime.timedelta(hours=2))
+    assert (reopened.owner, reopened.level) == (supervisor_a, Level.BRANCH_SUPERVISOR)
+    (task,) = Task.objects.filter(complaint=complaint, kind=Task.Kind.COMPLAINT_ACTION, status="open")
+    assert task.assignee == supervisor_a
+    event = ComplaintEvent.objects.filter(complaint=complaint, kind=ComplaintEvent.Kind.ASSIGNED).last()
+    assert (event.from_owner, event.to_owner, event.level) == (rm_a, supervisor_a, Level.BRANCH_SUPERVISOR)
+    assert Notification.objects.filter(recipient=supervisor_a, text__contains="its owner is no longer active").exists()
+    assert AuditEvent.objects.filter(object_type="complaint", object_id=str(complaint.pk),
+                                     detail__owner=[rm_a.pk, supervisor_a.pk]).exists()
+
+
+def test_reopening_a_case_whose_owner_left_goes_to_the_customers_new_rm(customer, rm_a, rm_a2, supervisor_a):
+    complaint = _resolve_then_deactivate(customer, rm_a)
+    Customer.objects.filter(pk=customer.pk).update(primary_rm=rm_a2)  # the book went to rm_a2
+    reopened = complaint_update_status(complaint=complaint, actor=supervisor_a, status="in_progress",
+                                       at=T0 + datetime.timedelta(hours=2))
+    assert (reopened.owner, reopened.level) == (rm_a2, Level.OWNER)
+    assert list(Task.objects.filter(complaint=complaint, status="open").values_list("assignee", flat=True)) == [
+        rm_a2.pk]
 
 
 # --- the churn flag under concurrency ------------------------------------------------------------------

@@ -309,18 +309,44 @@ def complaint_update_status(
         elif status == Status.CLOSED:
             case.closed_at, case.satisfaction = at, satisfaction
             fields += ["closed_at", "satisfaction"]
-        elif old == Status.RESOLVED:  # reopened
+        previous_owner_id, handed_over = case.owner_id, False
+        if old == Status.RESOLVED and status != Status.CLOSED:  # reopened
+            handed_over = _reopened_hand_over(case)
             case.resolved_at = None
             case.next_escalation_at = _reopened_escalation_at(case=case, at=at)
-            fields += ["resolved_at", "next_escalation_at"]
+            fields += ["resolved_at", "next_escalation_at"] + (["owner", "level"] if handed_over else [])
         case.save(update_fields=fields)
-        tasks = _tasks_follow_status(case=case, old=old, actor=actor, at=at)
         ComplaintEvent.objects.create(complaint=case, at=at, kind=ComplaintEvent.Kind.STATUS, actor=actor,
                                       status=status, level=case.level, note=(resolution or note).strip())
+        detail: dict = {"status": [old, status], "satisfaction": satisfaction}
+        if handed_over:
+            ComplaintEvent.objects.create(complaint=case, at=at, kind=ComplaintEvent.Kind.ASSIGNED, actor=actor,
+                                          from_owner_id=previous_owner_id, to_owner=case.owner, level=case.level)
+            notification_send(
+                recipient=case.owner, kind=Notification.Kind.COMPLAINT_ASSIGNED, url=complaint_url(case),
+                text=_("Complaint #%(id)s from %(customer)s was reopened and is yours: its owner is no longer "
+                       "active.") % {"id": case.pk, "customer": case.customer.display_name},
+            )
+            detail.update(owner=[previous_owner_id, case.owner_id], level=case.level)
+        tasks = _tasks_follow_status(case=case, old=old, actor=actor, at=at)
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
-                     object_type="complaint", object_id=case.pk, ip_address=ip_address,
-                     detail={"status": [old, status], "satisfaction": satisfaction, **tasks})
+                     object_type="complaint", object_id=case.pk, ip_address=ip_address, detail={**detail, **tasks})
     return case
+
+
+def _reopened_hand_over(case: Complaint) -> bool:
+    """A reopened case whose owner is no longer active (or who has none) goes to the active holder
+    of its level or the next one up (holder_at_or_above; at owner level the customer's RM first, as
+    on opening): case.owner and case.level are set, not saved. Whether it changed hands."""
+    if case.owner_id is not None and case.owner.is_active:
+        return False
+    owner_id = case.customer.primary_rm_id if case.level == Level.OWNER else case.owner_id
+    level, holder = holder_at_or_above(level=case.level, branch=case.branch, owner_id=owner_id,
+                                       top=max(case.level, ESCALATION_TOP))
+    if holder is None or holder.pk == case.owner_id:
+        return False
+    case.level, case.owner = level, holder
+    return True
 
 
 def _tasks_follow_status(*, case: Complaint, old: str, actor: AbstractBaseUser,
@@ -332,7 +358,7 @@ def _tasks_follow_status(*, case: Complaint, old: str, actor: AbstractBaseUser,
         open_tasks = owner_tasks_open(case)
         done = open_tasks.filter(assignee_id=actor.pk).update(status=Task.Status.DONE, done_at=at, done_by=actor)
         return {"tasks_done": done, "tasks_cancelled": owner_tasks_cancel(case)}
-    if old == Status.RESOLVED and case.owner_id is not None:
+    if old == Status.RESOLVED and case.owner_id is not None and case.owner.is_active:
         owner_task_create(complaint=case, owner=case.owner, actor=actor, customer=case.customer,
                           due_at=case.next_escalation_at or at + _escalation_step(case))
     return {}
