@@ -441,3 +441,35 @@ def test_two_complaints_at_once_raise_one_flag(customer, rm_a):
     flag = ChurnFlag.objects.get(customer=customer)
     assert (flag.reason, flag.is_raised) == ("First complaint", True)
     assert Task.objects.filter(customer=customer, kind=Task.Kind.CHURN_RISK).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_complaint_sent_twice_at_once_opens_one_case(customer, rm_a):
+    """Two requests of one double click race: the customer's row lock makes the second wait for the
+    first's case and return it."""
+    import threading
+
+    from django.db import connection
+
+    start = threading.Barrier(2)
+    opened: list[int] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait(10)
+            opened.append(_open(customer, rm_a).pk)
+        except BaseException as error:  # noqa: BLE001  (reported by the main thread)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    assert len(opened) == 2 and len(set(opened)) == 1
+    assert Complaint.objects.count() == 1
+    assert Task.objects.filter(kind=Task.Kind.COMPLAINT_ACTION).count() == 1
