@@ -200,9 +200,8 @@ def complaint_open(
     The customer's row is locked first, so the same form sent twice is handled one after the other;
     the second finds the case the first opened (same opener, customer, channel, category, severity,
     description, product and skip-level route, opened within RESEND_WINDOW of `at`) and returns it:
-    nothing more is written,
-    no second task or notification. A genuinely new complaint from the customer differs in its
-    description, or comes later."""
+    nothing more is written, no second task or notification. A genuinely new complaint from the
+    customer differs in its description, or comes later."""
     at = at or timezone.now()
     if skip_level_to in ("", None):
         skip_level_to = None
