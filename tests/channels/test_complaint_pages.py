@@ -8,6 +8,7 @@ import re
 
 import pytest
 import time_machine
+from django.db import connection
 from django.urls import reverse
 
 from channels.models import Complaint, ComplaintEvent, EscalationContact, Interaction, Notification, Task
@@ -71,6 +72,19 @@ def test_open_form_sent_twice_opens_one_case_with_one_task_and_one_notification(
     assert Task.objects.filter(complaint=complaint).count() == 1
     assert Notification.objects.filter(recipient=rm_a, kind=Notification.Kind.COMPLAINT_ASSIGNED).count() == 1
     assert Interaction.objects.filter(complaint=complaint).count() == 1
+
+
+def test_case_numbers_are_shown_without_a_thousands_separator(client, rm_a, customer_a):
+    """A case number is an identifier: #12345, never #12,345 (the pages localise numbers)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval(pg_get_serial_sequence(%s, 'id'), 12344)", [Complaint._meta.db_table])
+    client.force_login(rm_a)
+    opened = client.post(reverse("channels:complaint-open", args=[customer_a.pk]),
+                         {**GOOD, "product": "", "skip_level_to": ""}, **HTMX).content.decode()
+    assert Complaint.objects.get().pk == 12345 and "Complaint #12345 opened" in opened
+    assert 'data-complaint="12345"' in client.get(reverse("channels:complaint-queue")).content.decode()
+    page = client.get(reverse("channels:complaint-detail", args=[12345])).content.decode()
+    assert "Complaint #12345" in page and "12,345" not in page
 
 
 def test_open_form_bad_input_shows_errors_and_writes_nothing(client, rm_a, customer_a):
