@@ -50,6 +50,16 @@ SURNAME_SPELLING = {
 }  # fmt: skip
 HAN_NAME_CHARACTERS = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉鹏宇浩然晨阳"
 CZ_TITLES = ("Ing.", "Mgr.", "Bc.", "MUDr.", "JUDr.")
+# What a duplicate may differ in (each copy gets one to three of these).
+CHANGES = [
+    "name_typo", "names_swapped", "latin_spelling", "birth_day_month_swapped", "birth_digit_typo",
+    "birth_missing", "moved", "new_phone", "new_email", "contacts_missing", "national_id_missing",
+    "address_missing", "gender_missing",
+]  # fmt: skip
+
+
+def _is_han(text: str | None) -> bool:
+    return bool(text) and "\u4e00" <= text[0] <= "\u9fff"
 
 
 @dataclass(frozen=True)
@@ -93,7 +103,7 @@ class Generator:
             birth_date=birth,
             gender=gender,
             national_id_type="cn_ric" if country == "CN" else "cz_rc",
-            national_id=self._national_id(country, birth, gender) if self.rng.random() < 0.6 else None,
+            national_id=self._national_id(country, birth, gender) if self.rng.random() < 0.7 else None,
             phone=self._phone(country),
             email=self._email(country, given, family) if self.rng.random() < 0.6 else None,
             **self._address(country),
@@ -105,7 +115,9 @@ class Generator:
         father — the case a careless matcher merges."""
         member = self.person(person)
         years = self.rng.choice((-1, 1)) * self.rng.randrange(1, 6) if not same_name else -self.rng.randrange(22, 36)
-        birth = of.birth_date + dt.timedelta(days=365 * years + self.rng.randrange(-200, 200)) if of.birth_date else None
+        birth = (
+            of.birth_date + dt.timedelta(days=365 * years + self.rng.randrange(-200, 200)) if of.birth_date else None
+        )
         faker = self.fakers[of.country]
         given = member.given_name
         if of.country != member.country:
@@ -130,39 +142,53 @@ class Generator:
         )
 
     # Duplicates ---------------------------------------------------------------------------------
-    def duplicate(self, of: Record) -> Record:
-        """The same person as another source system holds them: each change with its own odds."""
-        rng, record = self.rng, of
-        if of.country == "CN" and rng.random() < 0.4:
-            record = replace(record, **self._pinyin(record))
-        elif of.country == "CZ" and rng.random() < 0.3:
-            record = replace(record, given_name=unidecode(record.given_name), family_name=unidecode(record.family_name))
-        if rng.random() < 0.25:
-            record = self._name_typo(record)
-        if rng.random() < 0.12:
-            record = replace(record, given_name=record.family_name, family_name=record.given_name)
-        if of.country == "CZ" and rng.random() < 0.1:
-            record = replace(record, given_name=f"{rng.choice(CZ_TITLES)} {record.given_name}")
-        if record.birth_date is not None:
-            roll = rng.random()
-            if roll < 0.08 and record.birth_date.day <= 12:
-                record = replace(record, birth_date=record.birth_date.replace(day=record.birth_date.month, month=record.birth_date.day))
-            elif roll < 0.13:
-                record = replace(record, birth_date=self._date_typo(record.birth_date))
-            elif roll < 0.18:
-                record = replace(record, birth_date=None)
-        if rng.random() < 0.25:
-            record = replace(record, **self._address(of.country))
-        if rng.random() < 0.25:
-            record = replace(record, phone=self._phone(of.country))
-        elif record.phone and rng.random() < 0.5:
-            record = replace(record, phone=self._reformat_phone(record.phone, of.country))
-        if rng.random() < 0.1:
-            record = replace(record, email=self._email(of.country, of.given_name, of.family_name))
-        for field, odds in (("email", 0.3), ("phone", 0.15), ("national_id", 0.4), ("address_line", 0.2), ("gender", 0.2)):
-            if rng.random() < odds:
-                record = replace(record, **{field: None})
-        return record
+    def duplicate(self, of: Record) -> tuple[Record, tuple[str, ...]]:
+        """The same person as another source system holds them, with one to three CHANGES (and the
+        harmless ones: the phone written another way, a Chinese name in characters in one system
+        and in pinyin in the other half the time). Returns the copy and its changes."""
+        rng = self.rng
+        record = replace(of, phone=self._reformat_phone(of.phone, of.country)) if rng.random() < 0.5 else of
+        changes = rng.sample(CHANGES, k=rng.choices((1, 2, 3), weights=(0.45, 0.35, 0.2))[0])
+        if of.country == "CN" and rng.random() < 0.5:
+            changes.append("pinyin")
+        for change in changes:
+            record = self._change(record, change, of)
+        return record, tuple(changes)
+
+    def _change(self, record: Record, change: str, of: Record) -> Record:
+        rng = self.rng
+        if change == "pinyin":
+            return replace(record, **self._pinyin(record)) if _is_han(record.family_name) else record
+        if change == "name_typo":
+            return self._name_typo(record)
+        if change == "names_swapped":
+            return replace(record, given_name=record.family_name, family_name=record.given_name)
+        if change == "latin_spelling" and of.country == "CZ":
+            title = f"{rng.choice(CZ_TITLES)} " if rng.random() < 0.5 else ""
+            return replace(
+                record, given_name=title + unidecode(record.given_name), family_name=unidecode(record.family_name)
+            )
+        if change == "latin_spelling":
+            return replace(record, **self._pinyin(record)) if _is_han(record.family_name) else record
+        birth = record.birth_date
+        if change == "birth_day_month_swapped" and birth is not None and birth.day <= 12 and birth.day != birth.month:
+            return replace(record, birth_date=birth.replace(day=birth.month, month=birth.day))
+        if change in ("birth_digit_typo", "birth_day_month_swapped"):
+            return replace(record, birth_date=self._date_typo(birth)) if birth is not None else record
+        if change == "moved":
+            return replace(record, **self._address(of.country))
+        if change == "new_phone":
+            return replace(record, phone=self._phone(of.country))
+        if change == "new_email":
+            return replace(record, email=self._email(of.country, of.given_name, of.family_name))
+        missing = {
+            "birth_missing": ("birth_date",),
+            "contacts_missing": ("phone", "email"),
+            "national_id_missing": ("national_id",),
+            "address_missing": ("address_line", "postcode", "city"),
+            "gender_missing": ("gender",),
+        }[change]
+        return replace(record, **dict.fromkeys(missing))
 
     # Field makers -------------------------------------------------------------------------------
     def _pinyin(self, record: Record) -> dict[str, str]:
@@ -174,7 +200,10 @@ class Generator:
             joined = self.rng.choice(("", " ", "-")).join(syllables) if len(syllables) > 1 else syllables[0]
             return joined.upper() if self.rng.random() < 0.2 else joined.title()
 
-        return {"given_name": spell(record.given_name, surname=False), "family_name": spell(record.family_name, surname=True)}
+        return {
+            "given_name": spell(record.given_name, surname=False),
+            "family_name": spell(record.family_name, surname=True),
+        }
 
     def _name_typo(self, record: Record) -> Record:
         field = self.rng.choice(("given_name", "family_name"))
@@ -182,7 +211,7 @@ class Generator:
         if not name:
             return record
         position = self.rng.randrange(len(name))
-        if "\u4e00" <= name[0] <= "\u9fff":
+        if _is_han(name):
             changed = name[:position] + self.rng.choice(HAN_NAME_CHARACTERS) + name[position + 1 :]
         else:
             kind = self.rng.choice(("substitute", "delete", "transpose", "insert"))
@@ -251,20 +280,20 @@ def generate(records: int, seed: int) -> pd.DataFrame:
     """About `records` rows: people, ~10% with a household member (1 in 10 of those a namesake
     son), ~25% with one or two duplicates."""
     generator = Generator(seed)
-    rows: list[Record] = []
+    rows: list[tuple[Record, tuple[str, ...]]] = []
     person = 0
     while len(rows) < records:
         base = generator.person(person)
         person += 1
-        rows.append(base)
+        rows.append((base, ()))
         roll = generator.rng.random()
         if roll < 0.10:
-            rows.append(generator.household_member(person, base, same_name=roll < 0.01))
+            rows.append((generator.household_member(person, base, same_name=roll < 0.01), ()))
             person += 1
         copies = 1 if generator.rng.random() < 0.25 else 0
         copies += 1 if copies and generator.rng.random() < 0.15 else 0
         rows.extend(generator.duplicate(base) for _ in range(copies))
-    frame = pd.DataFrame([row.__dict__ for row in rows[:records]])
+    frame = pd.DataFrame([{**row.__dict__, "changes": ";".join(changes)} for row, changes in rows[:records]])
     frame.insert(0, "id", range(1, len(frame) + 1))
     frame["legal_name"] = None
     order = random.Random(seed).sample(range(len(frame)), len(frame))  # sources arrive interleaved
@@ -288,6 +317,20 @@ def quality(pairs: pd.DataFrame, truth: set[tuple[int, int]], decisions: tuple[s
     }
 
 
+def recall_by_change(pairs: pd.DataFrame, frame: pd.DataFrame, truth: set[tuple[int, int]]) -> dict[str, float]:
+    """Of the true pairs where one record has a change, the share decided auto_merge."""
+    changes = dict(zip(frame["id"], frame["changes"].str.split(";"), strict=True))
+    merged = pairs[pairs["decision"] == "auto_merge"]
+    found = {(min(a, b), max(a, b)) for a, b in zip(merged["id_l"], merged["id_r"], strict=True)}
+    totals: dict[str, list[int]] = {}
+    for pair in truth:
+        for change in {*changes[pair[0]], *changes[pair[1]]} - {""}:
+            totals.setdefault(change, [0, 0])
+            totals[change][0] += 1
+            totals[change][1] += pair in found
+    return {change: round(hits / count, 3) for change, (count, hits) in sorted(totals.items())}
+
+
 def true_pairs(frame: pd.DataFrame) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     for ids in frame.groupby("person")["id"].agg(list):
@@ -309,11 +352,12 @@ def main() -> None:
     frame = generate(args.records, args.seed)
     generated_s = time.perf_counter() - started
     truth = true_pairs(frame)
-    print(f"generated {len(frame)} records of {frame['person'].nunique()} people, {len(truth)} true pairs in {generated_s:.1f}s")
+    people = frame["person"].nunique()
+    print(f"generated {len(frame)} records of {people} people, {len(truth)} true pairs in {generated_s:.1f}s")
 
     started = time.perf_counter()
     pairs = candidate_pairs(
-        frame.drop(columns="person"),
+        frame.drop(columns=["person", "changes"]),
         threshold_low=args.threshold_low,
         threshold_high=args.threshold_high,
         include_new=True,
@@ -334,6 +378,7 @@ def main() -> None:
         "threshold_low": args.threshold_low,
         "auto_merge": quality(pairs, truth, ("auto_merge",)),
         "review": quality(pairs, truth, ("auto_merge", "review")),
+        "auto_merge_recall_by_change": recall_by_change(pairs, frame, truth),
     }
     print(json.dumps(result))
 

@@ -20,8 +20,9 @@ given its fixed prior of about one match in a million random pairs; see `model.p
   `include_new=True`).
 
 The same national ID (of the same type) on both sides is deterministic: **auto_merge** whatever the
-score (rule "national_id"), unless both birth dates are known and disagree beyond a day/month swap
-— then it is a data error to look at, and goes to **review** (rule "national_id_conflict").
+score (rule "national_id") — unless both birth dates are known and disagree beyond a day/month
+swap: that is a data error (a mistyped ID, an ID on the wrong person), decided by the score like
+any other pair but never below **review** (rule "national_id_conflict").
 
 Each row carries, per comparison (name, birth_date, national_id, phone, email, address, gender),
 its gamma level, the level's label ("given and family swapped", "day and month swapped", …) and
@@ -57,7 +58,10 @@ PAIR_COLUMNS = (
     "rule",
     *(f"{name}_{part}" for name in COMPARISON_NAMES for part in ("gamma", "level", "weight")),
 )
-_BIRTH_DATES_AGREE = (2, 1)  # birth_date gammas for "exact" and "day and month swapped"
+# The birth_date levels that do not contradict a shared national ID.
+_BIRTH_DATES_AGREE = [
+    gamma for gamma, label in LEVEL_LABELS["birth_date"].items() if label in {"exact", "day and month swapped"}
+]
 
 
 def candidate_pairs(
@@ -114,8 +118,10 @@ def _score(frames: list[pd.DataFrame], *, include_below: float | None, threads: 
         link_type = "dedupe_only" if len(frames) == 1 else "link_only"
         linker = Linker(tables if len(tables) > 1 else tables[0], match_settings(link_type=link_type), log_level=None)
         predictions = linker.inference.predict(warning_mode="never")
-        keep = "" if include_below is None else (
-            f"WHERE match_probability >= {float(include_below)!r} OR national_id_l = national_id_r"
+        keep = (
+            ""
+            if include_below is None
+            else (f"WHERE match_probability >= {float(include_below)!r} OR national_id_l = national_id_r")
         )
         scored = connection.sql(f"SELECT * FROM {predictions.physical_name} {keep}").df()  # noqa: S608
     # Link mode: the left id must come from frame_a (splink orders the pair by source table).
@@ -130,20 +136,26 @@ def _score(frames: list[pd.DataFrame], *, include_below: float | None, threads: 
     return scored
 
 
-def _explain(scored: pd.DataFrame, frames: list[pd.DataFrame], *, threshold_low: float, threshold_high: float) -> pd.DataFrame:
+def _explain(
+    scored: pd.DataFrame, frames: list[pd.DataFrame], *, threshold_low: float, threshold_high: float
+) -> pd.DataFrame:
     ids = np.concatenate([frame["id"].to_numpy(dtype=object) for frame in frames])
     probability = scored["match_probability"].to_numpy(dtype=float)
     same_id = (scored["national_id_l"] == scored["national_id_r"]).fillna(False).to_numpy(dtype=bool)
     birth_gamma = scored["gamma_birth_date"].to_numpy()
     conflict = same_id & (birth_gamma >= 0) & ~np.isin(birth_gamma, _BIRTH_DATES_AGREE)
-    by_score = np.where(probability >= threshold_high, "auto_merge", np.where(probability >= threshold_low, "review", "new"))
+    by_score = np.where(
+        probability >= threshold_high, "auto_merge", np.where(probability >= threshold_low, "review", "new")
+    )
     pairs = pd.DataFrame(
         {
             "id_l": ids[scored["unique_id_l"].to_numpy()],
             "id_r": ids[scored["unique_id_r"].to_numpy()],
             "match_weight": scored["match_weight"].to_numpy(dtype=float),
             "match_probability": probability,
-            "decision": np.where(conflict, "review", np.where(same_id, "auto_merge", by_score)),
+            "decision": np.where(
+                same_id & ~conflict, "auto_merge", np.where(conflict & (by_score == "new"), "review", by_score)
+            ),
             "rule": np.where(conflict, "national_id_conflict", np.where(same_id, "national_id", "probabilistic")),
         }
     )

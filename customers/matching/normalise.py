@@ -79,11 +79,11 @@ PLACEHOLDER_LIMIT = 20
 
 # Titles and honorifics that say nothing about who the person is (Czech academic titles come
 # before and after the name; Chinese honorifics follow it).
-_TITLES = frozenset(
-    """mr mrs ms miss mx dr prof sir madam mister herr frau pan pani paní slecna slečna
-    ing bc mgr mudr mvdr judr phdr rndr paeddr thdr pharmdr rsdr doc dis phd csc drsc mba
-    llm msc bsc ma ba jr sr ii iii""".split()
-)
+_TITLES = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "mister", "herr", "frau", "pan", "pani",
+    "slecna", "ing", "bc", "mgr", "mudr", "mvdr", "judr", "phdr", "rndr", "paeddr", "thdr", "pharmdr",
+    "rsdr", "doc", "dis", "phd", "csc", "drsc", "mba", "llm", "msc", "bsc", "ma", "ba", "jr", "sr", "ii", "iii",
+})  # fmt: skip
 _HAN_TITLES = ("先生", "女士", "小姐", "太太", "夫人", "博士", "教授", "同志")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _NOT_LETTER = re.compile(r"[^a-z]")
@@ -96,10 +96,11 @@ _SURNAME_READINGS = {
     "翟": "zhai", "华": "hua", "任": "ren", "沈": "shen", "薄": "bo", "柏": "bai", "重": "chong",
     "牟": "mou", "黑": "he", "折": "she", "燕": "yan", "尉迟": "yuchi", "万俟": "moqi", "长孙": "zhangsun",
 }  # fmt: skip
-_COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 澹台 端木 万俟 轩辕 "
-    "呼延 独孤 南宫 西门 申屠 钟离 闻人 公冶 太史 濮阳 淳于 单于".split()
-)
+_COMPOUND_SURNAMES = frozenset({
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "夏侯", "令狐",
+    "澹台", "端木", "万俟", "轩辕", "呼延", "独孤", "南宫", "西门", "申屠", "钟离", "闻人", "公冶", "太史", "濮阳",
+    "淳于", "单于",
+})  # fmt: skip
 # Street words written in full or short; shortened so "Na Příkopě ulice 5" = "na prikope ul. 5".
 _ADDRESS_WORDS = {
     "ulice": "ul", "street": "st", "road": "rd", "avenue": "av", "namesti": "nam", "trida": "tr",
@@ -289,4 +290,8 @@ def _text(value: object) -> str | None:
 
 def _without_placeholders(column: pd.Series) -> pd.Series:
     counts = column.map(column.value_counts()).fillna(0).to_numpy()
-    return pd.Series([None if count > PLACEHOLDER_LIMIT else value for value, count in zip(column, counts, strict=True)], dtype=object, index=column.index)
+    return pd.Series(
+        [None if count > PLACEHOLDER_LIMIT else value for value, count in zip(column, counts, strict=True)],
+        dtype=object,
+        index=column.index,
+    )
