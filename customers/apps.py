@@ -7,3 +7,10 @@ from django.utils.translation import gettext_lazy as _
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = _("Customers")
+
+    def ready(self) -> None:
+        # The customer import's run kind (crm_bank.runs): a batch committed as one chunk.
+        from crm_bank.runs.registry import register
+        from customers.imports.services import CUSTOMER_IMPORT_KIND
+
+        register(CUSTOMER_IMPORT_KIND)

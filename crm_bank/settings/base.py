@@ -124,6 +124,8 @@ FORMAT_MODULE_PATH = ["crm_bank.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Uploaded files (import batches under imports/), never inside the repository.
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR.parent / "shared" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -185,6 +187,8 @@ CRM_REPORTING_CURRENCY = env("CRM_REPORTING_CURRENCY", default="CNY")
 CRM_CURRENCY_RATES: dict[str, float] = env.json("CRM_CURRENCY_RATES", default={
     "CNY": 1.0, "EUR": 7.8, "USD": 7.1, "HKD": 0.91, "GBP": 9.2, "JPY": 0.047, "CZK": 0.31,
 })
+# The largest customer import file accepted (CSV or XLSX), in bytes; a larger one is refused.
+CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 # Channels and touchpoints.
 # A tier-A customer (largest balances before any value run) with no contact for this many days is
 # listed as silent on the RM's landing page.

@@ -1,0 +1,380 @@
+"""Staging a batch and resolving every line to one outcome, set-based, in the caller's transaction.
+
+The checked chunks are COPYed into a temporary staging table; then a handful of statements, each
+over the whole batch, decide and apply the outcomes:
+
+1. Lines whose source key comes again later in the file: rejected (the last one is used).
+2. (source, source_key) seen before → the customer of that source record ("updated", or
+   "unchanged" when nothing differs).
+3. National ID (type + value) of an existing customer → "merged" into it.
+4. ROW_MATCHERS (the probabilistic matcher's hook) may send lines still unresolved to "review".
+5. The rest → "created": the first line of each national ID creates the customer, later lines with
+   that ID merge into it.
+6. Created customers inserted from the staging table with their name keys, customer number, RM
+   assignment, source record, field provenance and first history row.
+7. Updated and merged lines: per field group, the incoming value overwrites when the source's trust
+   for the group is at least that of the source that last set it (FieldProvenance), and otherwise
+   only fills an empty field; a group nobody has set yet is only filled. When several lines of the
+   file reach one customer, the last one's values count. The changed fields, the history rows
+   ("~", reason "Import batch #n"), provenance, RM hand-over and source records follow.
+8. Every line into ImportRow with its outcome; the counts add up to the line count.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from customers.imports.validation import STAGE_COLUMNS
+from customers.models import Customer, FieldGroup, FieldProvenance, ImportBatch, ImportRow, RMAssignment, SourceRecord
+from customers.naming import customer_name_keys
+
+STAGE = "customer_import_stage"
+CIF_PREFIX = "IM"
+
+# Hook for the probabilistic matcher: each callable gets the open cursor, the batch and the staging
+# table's name, and may set outcome = 'review' (with customer_id = the candidate, or NULL) on lines
+# that are valid and still unresolved (outcome IS NULL). Nothing else in the table is theirs.
+RowMatcher = Callable[..., None]
+ROW_MATCHERS: list[RowMatcher] = []
+
+# Customer column → (field group, SQL type, what counts as "no value").
+FIELDS: dict[str, tuple[str, str]] = {
+    "kind": (FieldGroup.IDENTITY, "text"),
+    "first_name": (FieldGroup.IDENTITY, "text"),
+    "last_name": (FieldGroup.IDENTITY, "text"),
+    "legal_name": (FieldGroup.IDENTITY, "text"),
+    "national_id_type": (FieldGroup.IDENTITY, "text"),
+    "national_id": (FieldGroup.IDENTITY, "text"),
+    "birth_date": (FieldGroup.IDENTITY, "date"),
+    "gender": (FieldGroup.IDENTITY, "text"),
+    "phone": (FieldGroup.CONTACT, "text"),
+    "email": (FieldGroup.CONTACT, "text"),
+    "address_line": (FieldGroup.ADDRESS, "text"),
+    "city": (FieldGroup.ADDRESS, "text"),
+    "postal_code": (FieldGroup.ADDRESS, "text"),
+    "country": (FieldGroup.ADDRESS, "text"),
+    "marketing_consent": (FieldGroup.CONSENT, "boolean"),
+    "do_not_contact": (FieldGroup.CONSENT, "boolean"),
+    "home_branch_id": (FieldGroup.RELATIONSHIP, "bigint"),
+    "primary_rm_id": (FieldGroup.RELATIONSHIP, "bigint"),
+}
+# The staging column a customer column takes its value from, when the names differ.
+_STAGE_SOURCE = {"home_branch_id": "branch_id", "primary_rm_id": "rm_id"}
+_NAME_FIELDS = ("kind", "first_name", "last_name", "legal_name")
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    line_count: int
+    counts: dict[str, int]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _table(model: type) -> str:
+    return _q(model._meta.db_table)
+
+
+def stage_create(cursor) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+    text = ", ".join(f"{name} text" for name in (
+        "kind", "first_name", "last_name", "legal_name", "national_id_type", "national_id", "gender", "phone",
+        "email", "address_line", "city", "postal_code", "country", "name_key", "name_key_reversed"))
+    trust = ", ".join(f"o_{group} boolean" for group in FieldGroup.values)
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {STAGE} (line integer PRIMARY KEY, source_key text, valid boolean,"
+        f" payload jsonb, errors jsonb, {text}, birth_date date, branch_id bigint, branch_given boolean,"
+        f" rm_id bigint, marketing_consent boolean, do_not_contact boolean,"
+        f" outcome text, customer_id bigint, record_payload jsonb, changed text[] NOT NULL DEFAULT '{{}}',"
+        f" applies boolean NOT NULL DEFAULT false, {trust}) ON COMMIT DROP"
+    )
+
+
+def stage_copy(cursor, frame: pd.DataFrame) -> int:
+    """COPYs a checked chunk into the staging table, as CSV text pandas writes in one call."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, header=False, index=False, na_rep="\\N")
+    columns = ", ".join(STAGE_COLUMNS)
+    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+        copy.write(buffer.getvalue())
+    return len(frame)
+
+
+def _reject(cursor, *, where: str, column: str, reason: str, params: dict | None = None) -> None:
+    """Turns staged lines matching `where` (an SQL condition on s) into rejections with one reason;
+    `{other}` in the reason is replaced by the SQL expression `other_line` from params' context."""
+    cursor.execute(
+        f"UPDATE {STAGE} s SET valid = false, customer_id = NULL,"
+        f" errors = jsonb_build_array(jsonb_build_object('column', %(column)s::text, 'reason', %(reason)s::text))"
+        f" WHERE s.valid AND {where}",
+        {"column": column, "reason": reason, **(params or {})},
+    )
+
+
+def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[str, int],
+                            actor: AbstractBaseUser | None) -> ApplyResult:
+    """Steps 1–8 of the module docstring over the staged batch; returns the counts per outcome."""
+    reason = _("Import batch #%(batch)s") % {"batch": batch.pk}
+    params = {"system": batch.source.code, "batch": batch.pk, "actor": getattr(actor, "pk", None),
+              "reason": reason, **{f"trust_{group}": trust for group, trust in source_trust.items()}}
+    _duplicate_keys_reject(cursor)
+    _resolve_existing(cursor, params)
+    for matcher in ROW_MATCHERS:
+        matcher(cursor=cursor, batch=batch, table=STAGE)
+    _resolve_new(cursor)
+    _created_insert(cursor, params)
+    _changes_compute(cursor, params)
+    _changes_apply(cursor, params)
+    _source_records_write(cursor, params)
+    return _import_rows_write(cursor, params)
+
+
+def _duplicate_keys_reject(cursor) -> None:
+    cursor.execute(f"SELECT s.line, d.last FROM {STAGE} s JOIN (SELECT source_key, max(line) AS last FROM {STAGE}"
+                   f" WHERE valid GROUP BY source_key HAVING count(*) > 1) d USING (source_key)"
+                   f" WHERE s.valid AND s.line < d.last")
+    repeated = cursor.fetchall()
+    if not repeated:
+        return
+    reason = _("The same source key comes again on line %(line)s; the last line is used.")
+    cursor.execute(
+        f"UPDATE {STAGE} s SET valid = false, errors = jsonb_build_array(jsonb_build_object("
+        f"'column', 'source_key', 'reason', replace(%s, '%%(line)s', d.last::text)))"
+        f" FROM unnest(%s::int[], %s::int[]) AS d(line, last) WHERE s.line = d.line",
+        [reason, [line for line, _last in repeated], [last for _line, last in repeated]],
+    )
+
+
+def _resolve_existing(cursor, params: dict) -> None:
+    cursor.execute(
+        f"UPDATE {STAGE} s SET customer_id = r.customer_id, outcome = 'updated', record_payload = r.payload"
+        f" FROM {_table(SourceRecord)} r WHERE s.valid AND r.system = %(system)s AND r.external_id = s.source_key",
+        params,
+    )
+    cursor.execute(
+        f"UPDATE {STAGE} s SET customer_id = c.id, outcome = 'merged' FROM {_table(Customer)} c"
+        f" WHERE s.valid AND s.outcome IS NULL AND s.national_id <> ''"
+        f" AND c.national_id_type = s.national_id_type AND c.national_id = s.national_id",
+    )
+
+
+def _resolve_new(cursor) -> None:
+    cursor.execute(
+        f"UPDATE {STAGE} s SET outcome = 'created',"
+        f" customer_id = nextval(pg_get_serial_sequence('{Customer._meta.db_table}', 'id'))"
+        f" WHERE s.valid AND s.outcome IS NULL AND (s.national_id = '' OR s.line = ("
+        f"  SELECT min(f.line) FROM {STAGE} f WHERE f.valid AND f.outcome IS NULL"
+        f"  AND f.national_id_type = s.national_id_type AND f.national_id = s.national_id))"
+    )
+    cursor.execute(
+        f"UPDATE {STAGE} s SET outcome = 'merged', customer_id = f.customer_id FROM {STAGE} f"
+        f" WHERE s.valid AND s.outcome IS NULL AND f.outcome = 'created' AND s.national_id <> ''"
+        f" AND f.national_id_type = s.national_id_type AND f.national_id = s.national_id"
+    )
+
+
+_GROUP_GIVEN = {
+    FieldGroup.IDENTITY: "true",
+    FieldGroup.CONTACT: "(s.phone <> '' OR s.email <> '')",
+    FieldGroup.ADDRESS: "(s.address_line <> '' OR s.city <> '' OR s.postal_code <> '' OR s.country <> '')",
+    FieldGroup.CONSENT: "(s.marketing_consent IS NOT NULL OR s.do_not_contact IS NOT NULL)",
+    FieldGroup.RELATIONSHIP: "true",
+}
+
+
+def _created_insert(cursor, params: dict) -> None:
+    created = f"FROM {STAGE} s WHERE s.valid AND s.outcome = 'created'"
+    cursor.execute(
+        f"INSERT INTO {_table(Customer)} (id, cif, kind, first_name, last_name, legal_name, name_key,"
+        f" name_key_reversed, national_id_type, national_id, birth_date, gender, occupation, marital_status,"
+        f" education, phone, email, address_line, city, postal_code, country, home_branch_id, primary_rm_id,"
+        f" lifecycle_stage, customer_since, preferred_channel, preferred_contact_time, preferred_language,"
+        f" interests, marketing_consent, marketing_consent_at, marketing_consent_source, do_not_contact,"
+        f" household_role, last_contact_channel, attributes, created_at, updated_at)"
+        f" SELECT s.customer_id, '{CIF_PREFIX}' || lpad(s.customer_id::text, 10, '0'), s.kind, s.first_name,"
+        f" s.last_name, s.legal_name, s.name_key, s.name_key_reversed, s.national_id_type, s.national_id,"
+        f" s.birth_date, s.gender, '', '', '', s.phone, s.email, s.address_line, s.city, s.postal_code,"
+        f" s.country, s.branch_id, s.rm_id, %(stage)s, current_date, '', %(contact_time)s, '', '{{}}',"
+        f" coalesce(s.marketing_consent, false), CASE WHEN s.marketing_consent THEN now() END,"
+        f" CASE WHEN s.marketing_consent IS NOT NULL THEN %(consent_source)s ELSE '' END,"
+        f" coalesce(s.do_not_contact, false), '', '', '{{}}', now(), now() {created}",
+        {**params, "stage": Customer.Lifecycle.CUSTOMER, "contact_time": Customer.ContactTime.ANY,
+         "consent_source": Customer.ConsentSource.IMPORTED},
+    )
+    cursor.execute(
+        f"INSERT INTO {_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
+        f" SELECT s.customer_id, s.rm_id, now(), %(onboarding)s, %(reason)s, %(actor)s {created}"
+        f" AND s.rm_id IS NOT NULL",
+        {**params, "onboarding": RMAssignment.Reason.ONBOARDING},
+    )
+    groups = " UNION ALL ".join(
+        f"SELECT s.customer_id, '{group}' {created} AND {given}" for group, given in _GROUP_GIVEN.items())
+    cursor.execute(
+        f"INSERT INTO {_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
+        f" SELECT customer_id, grp, %(system)s, now() FROM ({groups}) AS g(customer_id, grp)", params,
+    )
+    _history_write(cursor, history_type="+", rows=f"SELECT s.customer_id {created}", params=params)
+
+
+def _history_write(cursor, *, history_type: str, rows: str, params: dict) -> None:
+    """Historical rows as simple_history writes them on save, for the customers `rows` selects."""
+    history = Customer.history.model
+    own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
+    columns = ", ".join(_q(f.column) for f in history._meta.concrete_fields if f.column not in own)
+    cursor.execute(
+        f"INSERT INTO {_q(history._meta.db_table)} ({columns}, history_date, history_change_reason, history_type,"
+        f" history_user_id) SELECT {columns}, now(), %(reason)s, '{history_type}', %(actor)s"
+        f" FROM {_table(Customer)} WHERE id IN ({rows})", params,
+    )
+
+
+def _value_sql(field: str, group: str, kind: str) -> tuple[str, str]:
+    """(is the incoming value given, is the customer's value empty) as SQL over s and c."""
+    incoming = f"s.{_STAGE_SOURCE.get(field, field)}"
+    if field == "national_id_type":
+        return "s.national_id <> ''", "c.national_id = ''"
+    if field == "home_branch_id":
+        return "s.branch_given", "false"
+    if kind == "text":
+        return f"{incoming} <> ''", f"c.{field} = ''"
+    if kind == "boolean":
+        return f"{incoming} IS NOT NULL", "false"
+    return f"{incoming} IS NOT NULL", f"c.{field} IS NULL"
+
+
+def _changes_compute(cursor, params: dict) -> None:
+    """Which fields each updated or merged line changes: trust per group first (o_<group>: NULL when
+    no source set the group yet), then the fields whose resulting value differs. Only the last line
+    of the file per customer applies."""
+    trust = ", ".join(
+        f"o_{group} = (SELECT %(trust_{group})s >= ss.trust_{group} FROM {_table(FieldProvenance)} fp"
+        f" JOIN {_q('customers_sourcesystem')} ss ON ss.code = fp.source"
+        f" WHERE fp.customer_id = s.customer_id AND fp.\"group\" = '{group}')" for group in FieldGroup.values)
+    cursor.execute(
+        f"UPDATE {STAGE} s SET applies = true, {trust} WHERE s.valid AND s.outcome IN ('updated', 'merged')"
+        f" AND s.line = (SELECT max(f.line) FROM {STAGE} f WHERE f.valid AND f.customer_id = s.customer_id"
+        f" AND f.outcome IN ('updated', 'merged'))", params,
+    )
+    changes = []
+    for field, (group, kind) in FIELDS.items():
+        given, empty = _value_sql(field, group, kind)
+        incoming = f"s.{_STAGE_SOURCE.get(field, field)}"
+        changes.append(f"CASE WHEN {given} AND (s.o_{group} OR {empty}) AND {incoming} IS DISTINCT FROM c.{field}"
+                       f" THEN '{field}' END")
+    cursor.execute(
+        f"UPDATE {STAGE} s SET changed = array_remove(ARRAY[{', '.join(changes)}]::text[], NULL)"
+        f" FROM {_table(Customer)} c WHERE s.applies AND c.id = s.customer_id"
+    )
+    _reject(cursor, where=(
+        f"s.applies AND 'national_id' = ANY(s.changed) AND EXISTS (SELECT 1 FROM {_table(Customer)} o"
+        f" WHERE o.national_id_type = s.national_id_type AND o.national_id = s.national_id AND o.id <> s.customer_id)"),
+        column="national_id", reason=_("Another customer already has this national ID."))
+    _reject(cursor, where=(
+        f"s.applies AND EXISTS (SELECT 1 FROM {_table(Customer)} c WHERE c.id = s.customer_id"
+        f" AND CASE WHEN 'marketing_consent' = ANY(s.changed) THEN s.marketing_consent ELSE c.marketing_consent END"
+        f" AND CASE WHEN 'do_not_contact' = ANY(s.changed) THEN s.do_not_contact ELSE c.do_not_contact END)"),
+        column="marketing_consent",
+        reason=_("A customer who asked not to be contacted cannot give marketing consent."))
+    cursor.execute(f"UPDATE {STAGE} SET applies = false, changed = '{{}}' WHERE NOT valid")
+
+
+def _changes_apply(cursor, params: dict) -> None:
+    changed = f"FROM {STAGE} s WHERE s.applies AND cardinality(s.changed) > 0"
+    assignments = ", ".join(
+        f"{field} = CASE WHEN '{field}' = ANY(s.changed) THEN s.{_STAGE_SOURCE.get(field, field)} ELSE c.{field} END"
+        for field in FIELDS)
+    cursor.execute(
+        f"UPDATE {_table(Customer)} c SET {assignments}, updated_at = now(),"
+        f" marketing_consent_at = CASE WHEN 'marketing_consent' = ANY(s.changed) THEN now()"
+        f"  ELSE c.marketing_consent_at END,"
+        f" marketing_consent_source = CASE WHEN 'marketing_consent' = ANY(s.changed) THEN %(consent_source)s"
+        f"  ELSE c.marketing_consent_source END"
+        f" {changed.replace('WHERE', 'WHERE c.id = s.customer_id AND', 1)}",
+        {**params, "consent_source": Customer.ConsentSource.IMPORTED},
+    )
+    _name_keys_refresh(cursor)
+    cursor.execute(
+        f"UPDATE {_table(RMAssignment)} a SET ended_at = now() {changed}"
+        f" AND 'primary_rm_id' = ANY(s.changed) AND a.customer_id = s.customer_id AND a.ended_at IS NULL"
+    )
+    cursor.execute(
+        f"INSERT INTO {_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
+        f" SELECT s.customer_id, s.rm_id, now(), %(handover)s, %(reason)s, %(actor)s {changed}"
+        f" AND 'primary_rm_id' = ANY(s.changed)", {**params, "handover": RMAssignment.Reason.HANDOVER},
+    )
+    groups = " UNION ALL ".join(
+        f"SELECT s.customer_id, '{group}' {changed} AND s.o_{group} IS NOT false AND s.changed && ARRAY"
+        f"{[field for field, (field_group, _kind) in FIELDS.items() if field_group == group]!r}::text[]"
+        for group in FieldGroup.values)
+    cursor.execute(
+        f"INSERT INTO {_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
+        f" SELECT customer_id, grp, %(system)s, now() FROM ({groups}) AS g(customer_id, grp)"
+        f" ON CONFLICT (customer_id, \"group\") DO UPDATE SET source = EXCLUDED.source, set_at = EXCLUDED.set_at",
+        params,
+    )
+    _history_write(cursor, history_type="~", rows=f"SELECT s.customer_id {changed}", params=params)
+
+
+def _name_keys_refresh(cursor) -> None:
+    """Name keys of customers whose names changed, transliterated here (customers.naming)."""
+    cursor.execute(
+        f"SELECT c.id, c.kind, c.first_name, c.last_name, c.legal_name FROM {_table(Customer)} c JOIN {STAGE} s"
+        f" ON s.customer_id = c.id WHERE s.applies AND s.changed && %s::text[]", [list(_NAME_FIELDS)],
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return
+    keys = [customer_name_keys(kind=kind, first_name=first, last_name=last, legal_name=legal)
+            for _id, kind, first, last, legal in rows]
+    cursor.execute(
+        f"UPDATE {_table(Customer)} c SET name_key = k.forward, name_key_reversed = k.backward"
+        f" FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS k(id, forward, backward) WHERE c.id = k.id",
+        [[row[0] for row in rows], [key[0] for key in keys], [key[1] for key in keys]],
+    )
+
+
+def _source_records_write(cursor, params: dict) -> None:
+    """A merged or created line links a new source record; an updated line refreshes its record
+    (payload, batch) when anything differs, and is "unchanged" when nothing does."""
+    cursor.execute(
+        f"UPDATE {STAGE} s SET outcome = 'unchanged' WHERE s.valid AND s.outcome = 'updated'"
+        f" AND cardinality(s.changed) = 0 AND s.record_payload = s.payload"
+    )
+    cursor.execute(
+        f"UPDATE {_table(SourceRecord)} r SET payload = s.payload, batch_id = %(batch)s, updated_at = now()"
+        f" FROM {STAGE} s WHERE s.valid AND s.outcome = 'updated' AND r.system = %(system)s"
+        f" AND r.external_id = s.source_key", params,
+    )
+    cursor.execute(
+        f"INSERT INTO {_table(SourceRecord)} (customer_id, system, external_id, department_id, payload,"
+        f" received_at, batch_id, updated_at)"
+        f" SELECT s.customer_id, %(system)s, s.source_key, ss.department_id, s.payload, now(), %(batch)s, now()"
+        f" FROM {STAGE} s, {_q('customers_sourcesystem')} ss WHERE ss.code = %(system)s"
+        f" AND s.valid AND s.outcome IN ('created', 'merged')", params,
+    )
+
+
+def _import_rows_write(cursor, params: dict) -> ApplyResult:
+    cursor.execute(
+        f"INSERT INTO {_table(ImportRow)} (batch_id, line, source_key, payload, outcome, errors, customer_id,"
+        f" changed_fields) SELECT %(batch)s, s.line, left(coalesce(s.source_key, ''), 64), s.payload,"
+        f" CASE WHEN s.valid THEN s.outcome ELSE 'rejected' END, coalesce(s.errors, '[]'),"
+        f" CASE WHEN s.valid THEN s.customer_id END, to_jsonb(s.changed) FROM {STAGE} s", params,
+    )
+    cursor.execute(f"SELECT CASE WHEN valid THEN outcome ELSE 'rejected' END, count(*) FROM {STAGE} GROUP BY 1")
+    counts = {outcome: 0 for outcome in ImportRow.Outcome.values if outcome != ImportRow.Outcome.PENDING}
+    counts.update(dict(cursor.fetchall()))
+    cursor.execute(f"SELECT count(*) FROM {STAGE}")
+    (line_count,) = cursor.fetchone()
+    if sum(counts.values()) != line_count or counts.get(None):
+        raise AssertionError(f"import batch {params['batch']}: outcomes {counts} do not add up to {line_count} lines")
+    return ApplyResult(line_count=line_count, counts=counts)

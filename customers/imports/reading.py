@@ -1,0 +1,252 @@
+"""Reading an import file as a stream: CSV in UTF-8 (with or without BOM), GB18030 or CP1250, comma,
+semicolon or tab separated; or the first sheet of an XLSX workbook. Never the whole file in memory:
+records come out in chunks, and a file that cannot be read is refused with a sentence saying why.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+
+from customers.imports.schema import REQUIRED_COLUMNS
+
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+CHUNK_ROWS = 20_000
+# Enough text to tell the encodings apart and to hold the header line.
+_SAMPLE_BYTES = 1 << 20
+_DELIMITERS = (",", ";", "\t")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HEADER_SPACES = re.compile(r"[\s\-]+")
+_XLSX_MAGIC = b"PK\x03\x04"
+
+Record = tuple[int, list[str]]  # (line in the file, header = 1; the cells as text)
+
+
+class FileRefused(Exception):
+    """The file as a whole cannot be imported; the message says why, in the uploader's language."""
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "CRM_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+@dataclass
+class ImportFile:
+    """An opened file: how it was read, its header, and its data records in chunks."""
+
+    encoding: str
+    delimiter: str
+    columns: list[str]
+    _records: Iterator[Record] = field(repr=False)
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[list[Record]]:
+        chunk: list[Record] = []
+        for record in self._records:
+            chunk.append(record)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+
+@contextmanager
+def import_file_open(path: Path, *, file_name: str = "") -> Iterator[ImportFile]:
+    """1. Size: an empty file or one over CRM_IMPORT_MAX_BYTES is refused before a byte is read.
+    2. XLSX (by its zip signature or the name): the first sheet through openpyxl in read-only mode.
+    3. CSV: the encoding from the first megabyte, the delimiter and the header from the first line;
+       a later line that does not decode stops the reading with FileRefused."""
+    size = path.stat().st_size
+    if size == 0:
+        raise FileRefused(_("The file is empty."))
+    if size > max_bytes():
+        raise FileRefused(_("The file is %(size)s; files up to %(limit)s can be imported. Split it into parts.")
+                          % {"size": filesizeformat(size), "limit": filesizeformat(max_bytes())})
+    with path.open("rb") as raw:
+        head = raw.read(len(_XLSX_MAGIC))
+        raw.seek(0)
+        if head == _XLSX_MAGIC or file_name.lower().endswith(".xlsx"):
+            yield _xlsx_open(raw)
+        else:
+            yield _csv_open(raw)
+
+
+# CSV
+
+def _csv_open(raw: BinaryIO) -> ImportFile:
+    sample = raw.read(_SAMPLE_BYTES)
+    at_end = len(sample) < _SAMPLE_BYTES
+    raw.seek(0)
+    encoding = encoding_detect(sample, complete=at_end)
+    text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+    first_line = codecs.getincrementaldecoder(encoding)().decode(sample, final=at_end).split("\n", 1)[0]
+    delimiter = delimiter_detect(first_line)
+    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileRefused(_("The file is empty.")) from None
+    columns = header_check(header)
+    return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns, _records=_csv_records(reader, encoding))
+
+
+def _csv_records(reader: csv.Reader, encoding: str) -> Iterator[Record]:
+    line_read = reader.line_num
+    try:
+        for cells in reader:
+            start, line_read = line_read + 1, reader.line_num
+            if any(cell.strip() for cell in cells):  # blank lines are no records
+                yield start, cells
+    except UnicodeDecodeError:
+        raise FileRefused(
+            _("Line %(line)s cannot be read as %(encoding)s: save the whole file as UTF-8 and upload it again.")
+            % {"line": line_read + 1, "encoding": encoding_label(encoding)}
+        ) from None
+    except csv.Error as error:
+        raise FileRefused(_("Line %(line)s is not valid CSV: %(error)s") % {"line": line_read + 1, "error": error}
+                          ) from None
+
+
+def encoding_label(encoding: str) -> str:
+    return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GB18030", "cp1250": "Windows-1250"}.get(
+        encoding, encoding)
+
+
+def encoding_detect(sample: bytes, *, complete: bool) -> str:
+    """UTF-8 (a BOM says so; else it must decode), then GB18030 if the text reads as common Chinese
+    characters, then CP1250 if it reads as Central European letters; anything else is refused.
+
+    GB18030 decodes almost any byte string, Czech CP1250 text included (an accented letter and the
+    ASCII letter after it make a valid pair), so "it decodes" is not enough: real Chinese text is
+    nearly all in the GB2312 repertoire, and a Czech file read as GB18030 is not."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    refused = FileRefused(_("The file's encoding is not UTF-8, GB18030 or Windows-1250 (or it is not a text file): "
+                            "save it as UTF-8 CSV and upload it again."))
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
+        raise refused
+    if _decodes(sample, "utf-8", complete=complete) is not None:
+        return "utf-8"
+    chinese = _decodes(sample, "gb18030", complete=complete)
+    if chinese is not None and _share(chinese, _is_common_chinese) >= 0.9:
+        return "gb18030"
+    latin = _decodes(sample, "cp1250", complete=complete)
+    if latin is not None and _share(latin, _is_latin_letter) >= 0.8:
+        return "cp1250"
+    raise refused
+
+
+def _decodes(sample: bytes, encoding: str, *, complete: bool) -> str | None:
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(sample, final=complete)
+    except UnicodeDecodeError:
+        return None
+    return None if _CONTROL.search(text) else text
+
+
+def _share(text: str, test: callable) -> float:
+    foreign = [char for char in text if ord(char) > 127]
+    return sum(1 for char in foreign if test(char)) / len(foreign) if foreign else 1.0
+
+
+def _is_common_chinese(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_latin_letter(char: str) -> bool:
+    return char.isalpha() and "\u00c0" <= char <= "\u024f"
+
+
+def delimiter_detect(first_line: str) -> str:
+    """The delimiter of comma, semicolon and tab that splits the header into the most columns,
+    preferring one that yields source_key; a header none of them splits is refused."""
+    candidates = [
+        (set(REQUIRED_COLUMNS) <= set(names), len(names), delimiter)
+        for delimiter in _DELIMITERS for names in [_header_of(first_line, delimiter)]
+    ]
+    _has_required, best_columns, best = max(candidates, key=lambda candidate: candidate[:2])
+    if best_columns <= 1 and header_name(first_line) not in REQUIRED_COLUMNS:
+        raise FileRefused(_("The columns cannot be told apart: separate them with a comma, a semicolon or a tab "
+                            "(the header reads “%(header)s”).") % {"header": first_line.strip()[:80]})
+    return best
+
+
+def _header_of(first_line: str, delimiter: str) -> list[str]:
+    return [header_name(name) for name in next(csv.reader([first_line], delimiter=delimiter), [])]
+
+
+def header_name(name: str) -> str:
+    return _HEADER_SPACES.sub("_", name.replace("\ufeff", "").strip().lower())
+
+
+def header_check(header: list[str]) -> list[str]:
+    """The header's column names, normalised (`Source Key` → `source_key`); refused when a required
+    column is missing or a name repeats. Unknown columns are kept (they travel in the payload)."""
+    columns = [header_name(name) or f"column_{index}" for index, name in enumerate(header, start=1)]
+    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    if missing:
+        raise FileRefused(_("The header has no column %(columns)s (the first line must name the columns).")
+                          % {"columns": ", ".join(missing)})
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise FileRefused(_("The header names a column twice: %(columns)s.") % {"columns": ", ".join(repeated)})
+    return columns
+
+
+# XLSX
+
+def _xlsx_open(raw: BinaryIO) -> ImportFile:
+    from openpyxl import load_workbook
+
+    try:
+        # data_only=False: a formula cell reads as its text ("=SUM(A1:A3)"); nothing is evaluated.
+        workbook = load_workbook(raw, read_only=True, data_only=False)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise FileRefused(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": error}) from None
+    rows = enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1)
+    for _line, values in rows:
+        header = [_cell_text(value) for value in values]
+        if any(header):
+            columns = header_check(header)
+            break
+    else:
+        raise FileRefused(_("The file is empty."))
+    return ImportFile(encoding="xlsx", delimiter="", columns=columns, _records=_xlsx_records(rows))
+
+
+def _xlsx_records(rows: Iterator[tuple[int, tuple]]) -> Iterator[Record]:
+    for line, values in rows:
+        cells = [_cell_text(value) for value in values]
+        if any(cell.strip() for cell in cells):
+            yield line, cells
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,341 @@
+"""Checking a chunk of import records at once: each rule is a vectorised test over a column of the
+chunk's DataFrame, never a loop of ORM calls; what needs a library (national IDs, phones) runs once
+per distinct value. The result is the chunk as it is staged: the normalised values, the raw row as
+received (JSON) and, for a rejected line, its errors as [{column, reason}].
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from stdnum import exceptions as stdnum_errors
+from stdnum.cn import ric, uscc
+from stdnum.cz import dic, rc
+
+from crm_bank.org.models import Branch, StaffProfile
+from customers.imports.reading import Record
+from customers.models import Customer
+from customers.naming import name_key
+
+# The staged columns: normalised values ("" / None: not given, keep what the customer has).
+TEXT_FIELDS = ("kind", "first_name", "last_name", "legal_name", "national_id_type", "national_id", "gender",
+               "phone", "email", "address_line", "city", "postal_code", "country")
+STAGE_COLUMNS = ("line", "source_key", "valid", "payload", "errors", *TEXT_FIELDS, "birth_date", "branch_id",
+                 "branch_given", "rm_id", "marketing_consent", "do_not_contact", "name_key", "name_key_reversed")
+
+_TRUE = frozenset({"yes", "y", "true", "t", "1", "ano", "是"})
+_FALSE = frozenset({"no", "n", "false", "f", "0", "ne", "否"})
+_GENDERS = {"f": "F", "female": "F", "女": "F", "m": "M", "male": "M", "男": "M", "": ""}
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_GENERIC_ID = r"^[A-Z0-9]{5,32}$"
+_SEPARATORS = r"[\s\-/.]"
+_PHONE_SEPARATORS = r"[\s\-/.()]"
+_LIMITS = {"source_key": 64, "first_name": 100, "last_name": 100, "legal_name": 200, "email": 254,
+           "address_line": 200, "city": 100, "postal_code": 12}
+# RIC weights of ISO 7064 mod 11-2 over the first 17 digits.
+_RIC_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)
+
+
+class Errors:
+    """A chunk's errors as (row position, column, reason), turned into each line's list at the end."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, mask: pd.Series | np.ndarray, column: str, reason: str | pd.Series) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        positions = np.flatnonzero(mask)
+        reasons = reason[mask].to_numpy() if isinstance(reason, pd.Series) else np.full(len(positions), reason)
+        self._parts.append(pd.DataFrame({"position": positions, "column": column, "reason": reasons}))
+
+    def by_row(self, rows: int) -> list[str | None]:
+        result: list[str | None] = [None] * rows
+        if not self._parts:
+            return result
+        found = pd.concat(self._parts).sort_values("position", kind="stable")
+        for position, group in found.groupby("position", sort=False):
+            result[position] = json.dumps(
+                [{"column": column, "reason": reason} for column, reason in zip(group["column"], group["reason"],
+                                                                                strict=True)],
+                ensure_ascii=False)
+        return result
+
+
+def chunk_frame(records: list[Record], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The chunk's cells as a DataFrame of text (one column per header name) and each line's number
+    of values, for the lines whose width differs from the header's."""
+    width = len(columns)
+    widths = np.fromiter((len(cells) for _, cells in records), dtype=np.int64, count=len(records))
+    rows = [cells if len(cells) == width else (cells + [""] * width)[:width] for _, cells in records]
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    frame.insert(0, "__line", np.fromiter((line for line, _ in records), dtype=np.int64, count=len(records)))
+    return frame, widths
+
+
+def chunk_validate(
+    records: list[Record], *, columns: list[str], default_branch_id: int | None,
+    branch_ids: Callable[[list[str]], dict[str, int]] | None = None,
+    rm_ids: Callable[[list[str]], dict[str, int]] | None = None,
+) -> pd.DataFrame:
+    """1. The raw cells as a frame; the payload (the row as received, as JSON) from it in one call.
+    2. Each rule over whole columns, its failures added to the chunk's errors.
+    3. Branch codes and RM user names looked up once each for the chunk.
+    Returns the staged chunk, STAGE_COLUMNS in order."""
+    raw, widths = chunk_frame(records, columns)
+    rows = len(raw)
+    errors = Errors()
+    payload = raw.drop(columns="__line").to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    errors.add(widths != len(columns), "", pd.Series(
+        [_("The line has %(found)s values; the header has %(expected)s.") % {"found": found, "expected": len(columns)}
+         for found in widths]) if (widths != len(columns)).any() else "")
+    errors.add(pd.Series(payload).str.contains("\\u0000", regex=False), "",
+               _("The line contains a NUL character, which cannot be stored."))
+
+    def column(name: str) -> pd.Series:
+        return raw[name].str.strip() if name in raw else pd.Series([""] * rows, dtype=object)
+
+    out = pd.DataFrame({"line": raw["__line"], "source_key": column("source_key")})
+    errors.add(out["source_key"] == "", "source_key", _("Required."))
+
+    kind = column("kind").str.lower().replace("", Customer.Kind.INDIVIDUAL)
+    errors.add(~kind.isin(Customer.Kind.values), "kind", _("Use individual or corporate."))
+    out["kind"] = kind
+    out["first_name"], out["last_name"], out["legal_name"] = (
+        column("given_name"), column("family_name"), column("legal_name"))
+    individual = kind == Customer.Kind.INDIVIDUAL
+    errors.add(individual & (out["first_name"] == "") & (out["last_name"] == ""), "family_name",
+               _("An individual needs a given name or a family name."))
+    errors.add((kind == Customer.Kind.CORPORATE) & (out["legal_name"] == ""), "legal_name",
+               _("A corporate customer needs its legal name."))
+
+    _national_ids_check(out, column("national_id"), column("national_id_type"), column("country"), errors)
+    out["birth_date"] = _birth_dates_check(column("birth_date"), errors)
+    gender = column("gender").str.lower().map(_GENDERS)
+    errors.add(gender.isna(), "gender", _("Use F, M or leave it empty."))
+    out["gender"] = gender.fillna("")
+    out["phone"] = _phones_check(column("phone"), column("country"), errors)
+    email = column("email")
+    errors.add((email != "") & ~email.str.match(_EMAIL), "email", _("Not a valid e-mail address."))
+    out["email"] = email
+    line2 = column("address_line2")
+    out["address_line"] = column("address_line1").str.cat(line2.where(line2 == "", ", " + line2))
+    out["city"], out["postal_code"] = column("city"), column("postcode")
+    country = column("country").str.upper()
+    errors.add((country != "") & ~country.str.match(r"^[A-Z]{2}$"), "country",
+               _("Use the two-letter country code, e.g. CN or CZ."))
+    out["country"] = country
+    for name, limit in _LIMITS.items():
+        errors.add(out[name].str.len() > limit, name, _("At most %(limit)s characters.") % {"limit": limit})
+
+    out["branch_id"] = _branches_check(column("branch_code"), default_branch_id, errors, branch_ids or
+                                       branch_ids_by_code)
+    out["branch_given"] = column("branch_code") != ""
+    out["rm_id"] = _rms_check(column("rm_username"), errors, rm_ids or rm_ids_by_username)
+    out["marketing_consent"] = _booleans_check(column("marketing_consent"), "marketing_consent", errors)
+    out["do_not_contact"] = _booleans_check(column("do_not_contact"), "do_not_contact", errors)
+    errors.add((out["marketing_consent"] == True) & (out["do_not_contact"] == True), "marketing_consent",  # noqa: E712
+               _("A customer who asked not to be contacted cannot give marketing consent."))
+
+    out["name_key"], out["name_key_reversed"] = _name_keys(out)
+    out["payload"] = payload
+    out["errors"] = errors.by_row(rows)
+    out["valid"] = out["errors"].isna()
+    return out[list(STAGE_COLUMNS)]
+
+
+# Rules that need more than a string test
+
+_STDNUM_REASONS: dict[type, Callable[[], str]] = {
+    stdnum_errors.InvalidLength: lambda: _("wrong length"),
+    stdnum_errors.InvalidFormat: lambda: _("wrong format"),
+    stdnum_errors.InvalidChecksum: lambda: _("the check digit does not match"),
+    stdnum_errors.InvalidComponent: lambda: _("a part of it (birth date or region) is not valid"),
+}
+
+
+def _stdnum_reason(validate: Callable[[str], str], value: str) -> str | None:
+    try:
+        validate(value)
+    except stdnum_errors.ValidationError as error:
+        return next((reason() for kind, reason in _STDNUM_REASONS.items() if isinstance(error, kind)),
+                    _("not valid"))
+    return None
+
+
+@lru_cache(maxsize=100_000)
+def _ric_place_valid(prefix: str, year: int) -> bool:
+    """stdnum's region check of a RIC (the region existed in the birth year), once per pair."""
+    try:
+        ric.get_birth_place(prefix + f"{year:04d}0101" + "0000")
+    except stdnum_errors.ValidationError:
+        return False
+    return True
+
+
+def ric_valid(ids: pd.Series) -> np.ndarray:
+    """stdnum.cn.ric's checks (length, digits, ISO 7064 check digit, birth date, region) over a
+    column at once: the arithmetic in numpy, the region look-up once per (region, year)."""
+    values = ids.to_numpy(dtype=object)
+    ok = np.array([len(value) == 18 and value.isascii() and value[:17].isdigit() for value in values], dtype=bool)
+    if not ok.any():
+        return ok
+    digits = (np.frombuffer("".join(values[ok]).encode("ascii", "replace"), dtype=np.uint8).reshape(-1, 18)[:, :17]
+              .astype(np.int64) - 48)
+    check = (1 - 2 * (digits @ _RIC_WEIGHTS)) % 11  # stdnum: (1 - 2 * int(number[:-1], 13)) % 11
+    expected = np.where(check == 10, "X", check.astype(str))
+    last = np.array([value[17] for value in values[ok]])
+    dates = pd.to_datetime(pd.Series([value[6:14] for value in values[ok]]), format="%Y%m%d", errors="coerce")
+    good = (expected == last) & dates.notna().to_numpy()
+    years = dates.dt.year.fillna(0).astype(int).to_numpy()
+    good &= np.array([good_row and _ric_place_valid(value[:6], year)
+                      for good_row, value, year in zip(good, values[ok], years, strict=True)], dtype=bool)
+    ok[ok] = good
+    return ok
+
+
+def _national_ids_check(out: pd.DataFrame, raw_id: pd.Series, raw_type: pd.Series, country: pd.Series,
+                        errors: Errors) -> None:
+    compact = raw_id.str.replace(_SEPARATORS, "", regex=True).str.upper()
+    id_type = raw_type.str.upper()
+    given = compact != ""
+    errors.add(given & (id_type == ""), "national_id_type", _("Give the type of the ID document."))
+    errors.add((id_type != "") & ~id_type.isin(Customer.IdType.values), "national_id_type",
+               _("Use CN_RIC, CZ_RC, PASSPORT or COMPANY_REG."))
+    errors.add(~given & (id_type != ""), "national_id", _("The ID type is given but the ID is missing."))
+    reasons = pd.Series([None] * len(compact), dtype=object, index=compact.index)
+    cn_ric = given & (id_type == Customer.IdType.CN_RIC)
+    if cn_ric.any():
+        failed = cn_ric.copy()
+        failed[cn_ric] = ~ric_valid(compact[cn_ric])
+        reasons[failed] = [_stdnum_reason(ric.validate, value) or _("not valid") for value in compact[failed]]
+    checks = [
+        (given & (id_type == Customer.IdType.CZ_RC), rc.validate),
+        (given & (id_type == Customer.IdType.COMPANY_REG) & (country == "CN"), uscc.validate),
+        (given & (id_type == Customer.IdType.COMPANY_REG) & (country.str.upper() == "CZ"), dic.validate),
+    ]
+    for mask, validate in checks:
+        if mask.any():
+            reasons[mask] = [_stdnum_reason(validate, value) for value in compact[mask]]
+    generic = given & id_type.isin([Customer.IdType.PASSPORT, Customer.IdType.COMPANY_REG]) & ~checks[1][0] \
+        & ~checks[2][0]
+    reasons[generic & ~compact.str.match(_GENERIC_ID)] = _("use 5 to 32 letters or digits")
+    bad = reasons.notna()
+    if bad.any():
+        labels = {code: str(label) for code, label in Customer.IdType.choices}
+        errors.add(bad, "national_id", pd.Series(
+            [_("Not a valid %(type)s: %(reason)s.") % {"type": labels.get(kind, kind), "reason": reason}
+             if reason else "" for kind, reason in zip(id_type, reasons, strict=True)], index=compact.index))
+    out["national_id"] = compact
+    out["national_id_type"] = id_type.where(given, "")
+
+
+def _birth_dates_check(raw: pd.Series, errors: Errors) -> pd.Series:
+    given = raw != ""
+    dates = pd.to_datetime(raw.where(given), format="%Y-%m-%d", errors="coerce")
+    errors.add(given & dates.isna(), "birth_date", _("Use an ISO date (YYYY-MM-DD)."))
+    today = pd.Timestamp(timezone.localdate())
+    errors.add(dates.notna() & ((dates > today) | (dates < pd.Timestamp(1900, 1, 1))), "birth_date",
+               _("The birth date must be between 1900-01-01 and today."))
+    return pd.Series([value.date() if not pd.isna(value) else None for value in dates], index=raw.index,
+                     dtype=object)
+
+
+@lru_cache(maxsize=200_000)
+def phone_e164(value: str, region: str) -> str | None:
+    """A number as E.164 through phonenumbers, or None when it is not a valid number."""
+    try:
+        number = phonenumbers.parse(value, region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phones_check(raw: pd.Series, country: pd.Series, errors: Errors) -> pd.Series:
+    """Already E.164 (most files): kept as it is. Anything else once per distinct (number, country)
+    through phonenumbers: a national number takes the row's country."""
+    compact = raw.str.replace(_PHONE_SEPARATORS, "", regex=True)
+    compact = compact.where(~compact.str.startswith("00"), "+" + compact.str[2:])
+    slow = (compact != "") & ~compact.str.match(_E164.pattern)
+    result = compact.copy()
+    if slow.any():
+        result[slow] = [phone_e164(value, region.upper()) for value, region in zip(raw[slow], country[slow],
+                                                                                   strict=True)]
+    errors.add(result.isna(), "phone", _("Not a valid phone number: give it with its country code, "
+                                         "e.g. +86 138 0013 8000."))
+    return result.fillna("")
+
+
+def _booleans_check(raw: pd.Series, name: str, errors: Errors) -> pd.Series:
+    lowered = raw.str.lower()
+    values = pd.Series(np.where(lowered.isin(_TRUE), True, np.where(lowered.isin(_FALSE), False, None)),
+                       index=raw.index, dtype=object)
+    values[lowered == ""] = None
+    errors.add((lowered != "") & ~lowered.isin(_TRUE | _FALSE), name, _("Use yes or no."))
+    return values
+
+
+def branch_ids_by_code(codes: list[str]) -> dict[str, int]:
+    return dict(Branch.objects.filter(code__in=codes).values_list("code", "id"))
+
+
+def rm_ids_by_username(usernames: list[str]) -> dict[str, int]:
+    return dict(get_user_model().objects.filter(
+        username__in=usernames, is_active=True, staff_profile__role=StaffProfile.Role.RM,
+    ).values_list("username", "id"))
+
+
+def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Errors,
+                    lookup: Callable[[list[str]], dict[str, int]]) -> pd.Series:
+    given = raw != ""
+    known = lookup(sorted(set(raw[given]))) if given.any() else {}
+    ids = raw.map(known)
+    errors.add(given & ids.isna(), "branch_code", _("No branch has this code."))
+    if default_branch_id is None:
+        errors.add(~given, "branch_code", _("Give the branch code: this source has no default branch."))
+    return ids.where(given, default_branch_id).astype("Int64")
+
+
+def _rms_check(raw: pd.Series, errors: Errors, lookup: Callable[[list[str]], dict[str, int]]) -> pd.Series:
+    given = raw != ""
+    known = lookup(sorted(set(raw[given]))) if given.any() else {}
+    ids = raw.map(known)
+    errors.add(given & ids.isna(), "rm_username", _("No active relationship manager has this user name."))
+    return ids.astype("Int64")
+
+
+def _name_keys(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """customers.naming's keys, each distinct name transliterated once: "first last" is the two
+    parts' keys joined (the separators collapse either way)."""
+    keys: dict[str, str] = {}
+
+    def key(values: pd.Series) -> pd.Series:
+        for value in values.unique():
+            if value not in keys:
+                keys[value] = name_key(value)
+        return values.map(keys)
+
+    first, last, legal = key(out["first_name"]), key(out["last_name"]), key(out["legal_name"])
+    forward = (first + " " + last).str.strip()
+    backward = (last + " " + first).str.strip()
+    corporate = out["kind"] == Customer.Kind.CORPORATE
+    return forward.where(~corporate, legal), backward.where(~corporate, legal)
+
+
+def neutralised(value: str) -> str:
+    """A cell for a spreadsheet: text starting like a formula (=, +, -, @, tab, CR) gets a leading
+    apostrophe, so opening the error file never runs what a source sent (CSV injection)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
