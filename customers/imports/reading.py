@@ -8,7 +8,6 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -91,30 +90,38 @@ def _csv_open(raw: BinaryIO) -> ImportFile:
     at_end = len(sample) < _SAMPLE_BYTES
     raw.seek(0)
     encoding = encoding_detect(sample, complete=at_end)
-    text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
     first_line = codecs.getincrementaldecoder(encoding)().decode(sample, final=at_end).split("\n", 1)[0]
     delimiter = delimiter_detect(first_line)
-    reader = csv.reader(text, delimiter=delimiter, strict=False)
+    lines = _decoded_lines(raw, encoding)
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
     try:
         header = next(reader)
     except StopIteration:
         raise FileRefused(_("The file is empty.")) from None
     columns = header_check(header)
-    return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns, _records=_csv_records(reader, encoding))
+    return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns, _records=_csv_records(reader))
 
 
-def _csv_records(reader: csv.Reader, encoding: str) -> Iterator[Record]:
+def _decoded_lines(raw: BinaryIO, encoding: str) -> Iterator[str]:
+    """The file's lines decoded one by one, so a line that does not decode is named exactly (no
+    byte of a UTF-8, GB18030 or CP1250 character is a line feed, so splitting bytes is safe)."""
+    for number, line in enumerate(raw, start=1):
+        try:
+            yield line.decode(encoding if number == 1 else encoding.removesuffix("-sig"))
+        except UnicodeDecodeError:
+            raise FileRefused(
+                _("Line %(line)s cannot be read as %(encoding)s: save the whole file as UTF-8 and upload it again.")
+                % {"line": number, "encoding": encoding_label(encoding)}
+            ) from None
+
+
+def _csv_records(reader: csv.Reader) -> Iterator[Record]:
     line_read = reader.line_num
     try:
         for cells in reader:
             start, line_read = line_read + 1, reader.line_num
             if any(cell.strip() for cell in cells):  # blank lines are no records
                 yield start, cells
-    except UnicodeDecodeError:
-        raise FileRefused(
-            _("Line %(line)s cannot be read as %(encoding)s: save the whole file as UTF-8 and upload it again.")
-            % {"line": line_read + 1, "encoding": encoding_label(encoding)}
-        ) from None
     except csv.Error as error:
         raise FileRefused(_("Line %(line)s is not valid CSV: %(error)s") % {"line": line_read + 1, "error": error}
                           ) from None

@@ -1,0 +1,165 @@
+"""Committing import batches: outcomes, idempotency, updates with history, merges by trust."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_bank.audit.models import AuditEvent
+from customers.imports.services import import_batch_preview, import_batch_upload, source_system_ensure
+from customers.models import (
+    Customer,
+    FieldProvenance,
+    ImportBatch,
+    ImportRow,
+    RMAssignment,
+    SourceRecord,
+    SourceSystem,
+)
+from tests.customers.import_helpers import JIRI, LI_WEI, batch_import, cn_ric, write_file
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _state() -> dict[str, int]:
+    history = Customer.history.model
+    return {"customers": Customer.objects.count(), "history": history.objects.count(),
+            "records": SourceRecord.objects.count(), "provenance": FieldProvenance.objects.count(),
+            "assignments": RMAssignment.objects.count()}
+
+
+def test_import_creates_customers_in_both_scripts(tmp_path, branch_a, rm_a):
+    bad = {"source_key": "k3", "family_name": "Bad", "phone": "12", "branch_code": "A01"}
+    batch = batch_import(write_file(tmp_path / "a.csv", [{**LI_WEI, "rm_username": "rm_a"}, JIRI, bad]))
+    assert batch.status == ImportBatch.Status.COMMITTED
+    assert batch.counts == {"created": 2, "updated": 0, "unchanged": 0, "merged": 0, "review": 0, "rejected": 1}
+    li = Customer.objects.get(national_id=LI_WEI["national_id"])
+    assert (li.first_name, li.last_name, li.name_key, li.phone, li.home_branch, li.primary_rm) == (
+        "伟", "李", "wei li", "+8613800138000", branch_a, rm_a)
+    assert li.cif.startswith("IM")
+    assert RMAssignment.objects.get(customer=li, ended_at__isnull=True).rm == rm_a
+    jiri = Customer.objects.get(national_id=JIRI["national_id"])
+    assert (jiri.name_key, jiri.phone, jiri.marketing_consent) == ("jiri dvorak", "+420601123456", True)
+    assert jiri.marketing_consent_source == Customer.ConsentSource.IMPORTED
+    assert list(jiri.history.values_list("history_type", "history_change_reason")) == [
+        ("+", f"Import batch #{batch.pk}")]
+    record = SourceRecord.objects.get(customer=jiri)
+    assert (record.system_id, record.external_id, record.batch_id) == ("crm_web", "k2", batch.pk)
+    assert set(FieldProvenance.objects.filter(customer=li).values_list("group", flat=True)) == {
+        "identity", "contact", "address", "relationship"}
+    rows = list(ImportRow.objects.filter(batch=batch).order_by("line").values_list("line", "outcome", "customer_id"))
+    assert rows == [(2, "created", li.pk), (3, "created", jiri.pk), (4, "rejected", None)]
+    assert ImportRow.objects.get(batch=batch, line=4).errors[0]["column"] == "phone"
+    assert AuditEvent.objects.filter(object_type="import_batch", object_id=str(batch.pk),
+                                     action=AuditEvent.Action.IMPORT).exists()
+
+
+def test_import_same_file_twice_changes_nothing(tmp_path, branch_a):
+    path = write_file(tmp_path / "a.csv", [LI_WEI, JIRI])
+    batch_import(path)
+    before = _state()
+    updated_at = list(Customer.objects.order_by("pk").values_list("updated_at", flat=True))
+    again = batch_import(path)
+    assert again.counts["unchanged"] == 2 and sum(again.counts.values()) == again.line_count == 2
+    assert _state() == before
+    assert list(Customer.objects.order_by("pk").values_list("updated_at", flat=True)) == updated_at
+
+
+def test_import_later_file_updates_by_source_key_with_history(tmp_path, branch_a, branch_b, rm_a, rm_b):
+    batch_import(write_file(tmp_path / "a.csv", [{**LI_WEI, "rm_username": "rm_a"}, JIRI]))
+    later = [{**LI_WEI, "email": "", "phone": "+8613900139000", "family_name": "王", "branch_code": "B02",
+              "rm_username": "rm_b"}, JIRI]
+    batch = batch_import(write_file(tmp_path / "b.csv", later))
+    assert (batch.counts["updated"], batch.counts["unchanged"]) == (1, 1)
+    li = Customer.objects.get(national_id=LI_WEI["national_id"])
+    assert (li.phone, li.last_name, li.name_key, li.home_branch, li.primary_rm) == (
+        "+8613900139000", "王", "wei wang", branch_b, rm_b)
+    assert li.email == LI_WEI["email"]  # an empty cell keeps the value
+    row = ImportRow.objects.get(batch=batch, line=2)
+    assert sorted(row.changed_fields) == ["home_branch_id", "last_name", "phone", "primary_rm_id"]
+    assert list(li.history.order_by("history_id").values_list("history_type", "phone")) == [
+        ("+", "+8613800138000"), ("~", "+8613900139000")]
+    assignments = RMAssignment.objects.filter(customer=li).order_by("started_at")
+    assert [(a.rm_id, a.ended_at is not None, a.reason) for a in assignments] == [
+        (rm_a.pk, True, "onboarding"), (rm_b.pk, False, "handover")]
+    assert SourceRecord.objects.get(customer=li).payload["phone"] == "+8613900139000"
+
+
+def test_import_merges_by_national_id_by_trust(tmp_path, branch_a):
+    core, _ = source_system_ensure(code="core", actor=None)
+    SourceSystem.objects.filter(code="core").update(trust_contact=90, trust_identity=40)
+    batch_import(write_file(tmp_path / "a.csv", [{**LI_WEI, "email": ""}]), source="core")
+    li = Customer.objects.get()
+    incoming = {**LI_WEI, "source_key": "web-77", "phone": "+8613700137000", "given_name": "薇",
+                "email": "new@example.cn"}
+    batch = batch_import(write_file(tmp_path / "b.csv", [incoming]), source="crm_web")
+    assert batch.counts["merged"] == 1
+    li.refresh_from_db()
+    assert li.phone == "+8613800138000"  # contact: core's trust 90 > 50, kept
+    assert li.email == "new@example.cn"  # but an empty field is filled
+    assert li.first_name == "薇"  # identity: 50 >= core's 40, overwritten
+    assert dict(FieldProvenance.objects.filter(customer=li).values_list("group", "source")) == {
+        "identity": "crm_web", "contact": "core", "address": "core", "relationship": "core"}
+    assert set(SourceRecord.objects.filter(customer=li).values_list("system", "external_id")) == {
+        ("core", "k1"), ("crm_web", "web-77")}
+    assert Customer.objects.count() == 1
+
+
+def test_import_rows_of_one_file_each_end_in_one_outcome(tmp_path, branch_a):
+    existing_id = cn_ric("19700101", 5)
+    batch_import(write_file(tmp_path / "a.csv", [{**LI_WEI, "source_key": "old", "national_id": existing_id}]))
+    rows = [
+        {**LI_WEI, "source_key": "old", "national_id": existing_id},  # unchanged
+        {**JIRI, "source_key": "dup"},  # repeated later: rejected
+        {**JIRI, "source_key": "dup", "email": "x@example.cz"},  # created
+        {**LI_WEI, "source_key": "m1", "national_id": existing_id, "email": "m@example.cn"},  # merged (existing)
+        {**LI_WEI, "source_key": "n1", "national_id": cn_ric("19800101", 7)},  # created
+        {**LI_WEI, "source_key": "n2", "national_id": cn_ric("19800101", 7)},  # merged into n1's new customer
+        {"source_key": "bad", "family_name": "X", "birth_date": "soon", "branch_code": "A01"},  # rejected
+    ]
+    batch = batch_import(write_file(tmp_path / "b.csv", rows))
+    assert batch.counts == {"created": 2, "updated": 0, "unchanged": 1, "merged": 2, "review": 0, "rejected": 2}
+    assert sum(batch.counts.values()) == batch.line_count == ImportRow.objects.filter(batch=batch).count() == 7
+    n1, n2 = (ImportRow.objects.get(batch=batch, source_key=key).customer_id for key in ("n1", "n2"))
+    assert n1 == n2
+    assert ImportRow.objects.get(batch=batch, line=3).errors[0]["reason"].endswith("line 4; the last line is used.")
+
+
+def test_import_preview_counts_without_changing_anything(tmp_path, branch_a):
+    system, _ = source_system_ensure(code="crm_web", actor=None)
+    path = write_file(tmp_path / "a.csv", [LI_WEI, JIRI, {"source_key": "x", "branch_code": "A01"}])
+    with path.open("rb") as handle:
+        batch = import_batch_upload(source=system, file=handle, file_name="a.csv", actor=None)
+    before = _state()
+    batch = import_batch_preview(batch=batch, actor=None)
+    assert batch.status == ImportBatch.Status.PREVIEWED
+    assert batch.preview_counts["outcomes"]["created"] == 2
+    assert batch.preview_counts["errors"] == [
+        {"line": 4, "column": "family_name", "reason": "An individual needs a given name or a family name."}]
+    assert _state() == before and not ImportRow.objects.exists()
+
+
+def test_import_conflicting_update_is_rejected_and_good_rows_go_in(tmp_path, branch_a):
+    batch_import(write_file(tmp_path / "a.csv", [LI_WEI, JIRI]))
+    taken = {**JIRI, "national_id": LI_WEI["national_id"], "national_id_type": "CN_RIC"}
+    batch = batch_import(write_file(tmp_path / "b.csv", [taken, {**LI_WEI, "email": "z@example.cn"}]))
+    assert (batch.counts["rejected"], batch.counts["updated"]) == (1, 1)
+    assert ImportRow.objects.get(batch=batch, line=2).errors == [
+        {"column": "national_id", "reason": "Another customer already has this national ID."}]
+    assert Customer.objects.get(national_id=LI_WEI["national_id"]).email == "z@example.cn"
+
+
+def test_import_failure_half_way_writes_nothing(tmp_path, branch_a, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("customers.imports.apply._source_records_write", lambda cursor, params: broken())
+    batch = batch_import(write_file(tmp_path / "a.csv", [LI_WEI, JIRI]))
+    assert batch.status == ImportBatch.Status.COMMITTING and batch.run.status == "failed"
+    assert "disk full" in batch.run.error
+    assert _state() == {"customers": 0, "history": 0, "records": 0, "provenance": 0, "assignments": 0}
+    assert not ImportRow.objects.exists()
