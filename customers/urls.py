@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from customers import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/changes/", views.customer_field_changes_panel, name="customer-field-changes"),
     path("my-book/", views.my_book, name="my-book"),
     path("branch/", views.branch_dashboard, name="branch-dashboard"),
+    path("imports/", include("customers.import_views")),
 ]

@@ -81,5 +81,5 @@ class Command(BaseCommand):
             raise CommandError(f"The import failed: {run.error}", returncode=2)
         if errors is not None:
             with errors.open("w", encoding="utf-8", newline="") as out:
-                import_batch_errors_export(batch=batch, out=out, actor=None)
+                out.writelines(import_batch_errors_export(batch=batch, actor=None))
         return batch
