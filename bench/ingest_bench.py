@@ -1,13 +1,16 @@
 """Throughput of the channel ingest API through the real URL stack, in-process with django.test.Client.
 
     .venv/bin/python bench/ingest_bench.py [--batches 20] [--batch-size 1000] [--singles 300] [--customers 20000]
+                                           [--posters 1]
 
 Runs against DATABASE_URL (settings `crm_bank.settings.local` unless DJANGO_SETTINGS_MODULE says
 otherwise). With fewer customers than asked it first generates them (seed 7). It registers the
 channel system `bench-ingest` (once) and a new token, then posts, through every middleware, the
 token check, the throttle and the views: `--batches` batches of `--batch-size` new interactions
 (random customers, channels and kinds; a fifth with a member of staff), the first batch once more
-(all duplicates), and `--singles` single posts. Every item is written for real: run it on a
+(all duplicates), and `--singles` single posts. The batches come from `--posters` clients at once
+(default 1; with 2, concurrent batches of the same day wait on each other's rollup rows and shared
+customers' rows until commit), the single posts one after another. Every item is written for real: run it on a
 database you may fill. The last line printed is one JSON object: interactions_per_s (target ≥ 5,000)
 and p95_ms of the single posts (target ≤ 30), with the counts.
 """
@@ -21,6 +24,7 @@ import os
 import random
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -55,6 +59,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1_000)
     parser.add_argument("--singles", type=int, default=300)
     parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--posters", type=int, default=1)
     args = parser.parse_args()
     database = connection.settings_dict["NAME"]
     present = Customer.objects.count()
@@ -65,11 +70,12 @@ def main() -> None:
         print(f"generated: {json.dumps(figures)}")
     # Production-like: no debug cursor; the test client's host allowed; no rate limit in the way.
     with override_settings(DEBUG=False, ALLOWED_HOSTS=["testserver"], CRM_CHANNEL_API_RATE="1000000/min"):
-        result = _bench(batches=args.batches, batch_size=args.batch_size, singles=args.singles, database=database)
+        result = _bench(batches=args.batches, batch_size=args.batch_size, singles=args.singles, database=database,
+                        posters=max(1, args.posters))
     print(json.dumps(result))
 
 
-def _bench(*, batches: int, batch_size: int, singles: int, database: str) -> dict:
+def _bench(*, batches: int, batch_size: int, singles: int, database: str, posters: int) -> dict:
     """1. Token and item material. 2. Warm up. 3. Time the batches, one replay, the single posts."""
     rng = random.Random(SEED)
     system, _created = channel_system_register(code=SYSTEM, name="Ingest benchmark")
@@ -95,17 +101,30 @@ def _bench(*, batches: int, batch_size: int, singles: int, database: str) -> dic
         _post(client, SINGLE_URL, items(f"warm-single{n}", 1)[0])
     bodies = [json.dumps({"items": items(f"b{b}", batch_size)}) for b in range(batches)]
     batch_ms, counts = [], {"created": 0, "duplicate": 0, "conflict": 0, "held": 0, "error": 0}
+    token = client.defaults["HTTP_AUTHORIZATION"]
+
+    def post_share(share: list[str]) -> list[tuple[float, dict]]:
+        """One poster: its own client and database connection, its share of the batches in turn."""
+        poster = Client(HTTP_AUTHORIZATION=token)
+        try:
+            return [_timed_post(poster, BATCH_URL, body) for body in share]
+        finally:
+            connection.close()
+
     started = time.perf_counter()
-    for body in bodies:
-        elapsed, answer = _timed_post(client, BATCH_URL, body)
+    with ThreadPoolExecutor(max_workers=posters) as pool:
+        answers = [answer for share in pool.map(post_share, [bodies[n::posters] for n in range(posters)])
+                   for answer in share]
+    batch_seconds = time.perf_counter() - started
+    for elapsed, answer in answers:
         batch_ms.append(elapsed)
         for status, count in answer["counts"].items():
             counts[status] += count
-    batch_seconds = time.perf_counter() - started
     replay_ms, replay = _timed_post(client, BATCH_URL, bodies[0])
     single_bodies = [json.dumps(body) for body in items("single", singles)]
     single_ms = [_timed_post(client, SINGLE_URL, body)[0] for body in single_bodies]
-    print(f"batches: {batches} × {batch_size}: {batch_seconds:.2f} s, p50 {_percentile(batch_ms, 50)} ms, "
+    print(f"batches: {batches} × {batch_size} from {posters} posters: {batch_seconds:.2f} s, "
+          f"p50 {_percentile(batch_ms, 50)} ms, "
           f"p95 {_percentile(batch_ms, 95)} ms; replay of one batch {replay_ms:.1f} ms ({replay['counts']})")
     print(f"single posts: {singles}: p50 {_percentile(single_ms, 50)} ms, p95 {_percentile(single_ms, 95)} ms, "
           f"max {max(single_ms):.1f} ms")
@@ -115,6 +134,7 @@ def _bench(*, batches: int, batch_size: int, singles: int, database: str) -> dic
         "interactions_before": before,
         "batches": batches,
         "batch_size": batch_size,
+        "posters": posters,
         "items_posted": batches * batch_size,
         "created": counts["created"],
         "not_created": batches * batch_size - counts["created"],
