@@ -116,9 +116,9 @@ def interactions_store(*, items: Sequence[NewInteraction], actor: AbstractBaseUs
 
     1. Missing branches default to the customer's home branch.
     2. One multi-row INSERT for the interactions (ids come back).
-    3. Each customer's last contact moves forward only (an old contact posted late changes nothing).
-    4. The daily rollup gets one upsert per (day, branch, channel, kind, direction) group.
-    5. The after-store hooks (complaints, feedback) run on the stored rows.
+    3. The after-store hooks (complaints, feedback) run on the stored rows.
+    4. Each customer's last contact moves forward only (an old contact posted late changes nothing).
+    5. The daily rollup gets one upsert per (day, branch, channel, kind, direction) group.
     """
     if not items:
         return []
@@ -129,10 +129,12 @@ def interactions_store(*, items: Sequence[NewInteraction], actor: AbstractBaseUs
             if item.branch_id is None:
                 item.branch_id = homes.get(item.customer_id)
     rows = _interactions_insert(items)
-    _last_contacts_advance(items)
-    _daily_counts_add(items)
     for hook in _AFTER_STORE:
         hook(rows, list(items), actor)
+    # Last: the rows other writers also update (customers, the day's rollup counts) stay locked
+    # only from here to the commit, so concurrent batches queue on them briefly.
+    _last_contacts_advance(items)
+    _daily_counts_add(items)
     return rows
 
 
