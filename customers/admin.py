@@ -19,14 +19,17 @@ from customers.models import (
     Account,
     AccountHolder,
     Customer,
+    CustomerMerge,
     Household,
     ImportBatch,
     ImportRow,
+    MatchCandidate,
     Product,
     RMAssignment,
     SourceRecord,
     SourceSystem,
     StandingOrder,
+    SurvivorshipRule,
     Transaction,
 )
 from customers.services import customer_create, customer_fields_clean, customer_rm_handover, customer_update
@@ -135,7 +138,7 @@ class CustomerAdmin(CustomerDataAdmin, SimpleHistoryAdmin):
     list_select_related = ["home_branch", "primary_rm"]
     raw_id_fields = ["home_branch", "primary_rm", "household"]
     # The consent time is stamped by customer_update whenever consent is given or withdrawn.
-    readonly_fields = ["marketing_consent_at", "created_at", "updated_at"]
+    readonly_fields = ["marketing_consent_at", "merged_into", "created_at", "updated_at"]
     show_full_result_count = False
     inlines = [AccountHolderInline]
     audit_object_type = "customer"
@@ -186,6 +189,30 @@ class SourceSystemAdmin(ChangesAuditedAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: SourceSystem | None = None) -> list[str]:
         # Records carry the code: renaming it would orphan the meaning of every row already loaded.
         return ["code"] if obj is not None else []
+
+
+@admin.register(SurvivorshipRule)
+class SurvivorshipRuleAdmin(ChangesAuditedAdmin):
+    audit_object_type = "survivorship_rule"
+    list_display = ["group", "strategy"]
+    list_editable = ["strategy"]
+    list_display_links = ["group"]
+
+
+@admin.register(MatchCandidate)
+class MatchCandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "left", "right", "import_row", "match_probability", "decision", "status"]
+    list_filter = ["status", "decision", "ownership_conflict"]
+    raw_id_fields = ["left", "right", "import_row"]
+    list_select_related = ["left", "right"]
+    show_full_result_count = False
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["merged_at", "survivor", "absorbed", "merged_by", "unmerged_at"]
+    raw_id_fields = ["survivor", "absorbed", "candidate"]
+    list_select_related = ["survivor", "absorbed", "merged_by"]
 
 
 @admin.register(ImportBatch)

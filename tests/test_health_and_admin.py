@@ -27,6 +27,7 @@ ADD_REFUSED = {
     "audit.AuditEvent", "customers.RMAssignment", "axes.AccessAttempt", "axes.AccessLog", "axes.AccessFailureLog",
     "customers.Account", "customers.Transaction", "customers.StandingOrder", "customers.SourceRecord",
     "runs.Run", "runs.CurrentRun", "customers.ImportBatch", "customers.ImportRow",
+    "customers.MatchCandidate", "customers.CustomerMerge",
     # Channels: written only by their services (ingest, complaints, transfers, runs).
     "channels.Interaction", "channels.Task", "channels.ChurnFlag", "channels.Complaint", "channels.ChannelToken",
     "channels.HeldInteraction", "channels.BookTransfer", "channels.LifecycleSnapshot",

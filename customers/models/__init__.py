@@ -10,6 +10,7 @@ from customers.models.channels import (
 )
 from customers.models.customer import Customer, Household, RMAssignment
 from customers.models.holdings import Account, AccountHolder, Product, StandingOrder, Transaction
+from customers.models.matching import CustomerMerge, MatchCandidate, SurvivorshipRule
 from customers.models.sources import (
     FieldGroup,
     FieldProvenance,
@@ -21,6 +22,7 @@ from customers.models.sources import (
 
 __all__ = [
     "CONTACT_CHANNELS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder", "Channel",
-    "Customer", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
-    "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "Transaction", "channel_choices",
+    "Customer", "CustomerMerge", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
+    "MatchCandidate", "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "SurvivorshipRule",
+    "Transaction", "channel_choices",
 ]

@@ -198,6 +198,12 @@ class Customer(models.Model):
         _("last contact channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(TOUCHPOINT_CHANNELS),
         blank=True,
     )
+    # A merged-away record stays as a tombstone pointing at the record that absorbed it: its old
+    # links redirect there, and an unmerge brings it back as it was.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("merged into"),
+        db_index=False,
+    )  # indexed by customer_merged_into_idx
     # Source facts with no column of their own (e.g. the age a campaign file reported).
     attributes = models.JSONField(_("source attributes"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -258,6 +264,9 @@ class Customer(models.Model):
                          name="customer_rm_silent_idx", condition=models.Q(primary_rm__isnull=False)),
             # Household panel on the 360° page.
             models.Index(fields=["household"], name="customer_household_idx"),
+            # Tombstones pointing at a survivor (unmerge, "merged from" on the 360° page).
+            models.Index(fields=["merged_into"], name="customer_merged_into_idx",
+                         condition=models.Q(merged_into__isnull=False)),
         ]
 
     def __str__(self) -> str:
