@@ -11,6 +11,8 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         # The customer import's run kind (crm_bank.runs): a batch committed as one chunk.
         from crm_bank.runs.registry import register
+        from customers.duplicates import DUPLICATE_SEARCH_KIND
         from customers.imports.services import CUSTOMER_IMPORT_KIND
 
         register(CUSTOMER_IMPORT_KIND)
+        register(DUPLICATE_SEARCH_KIND)
