@@ -15,3 +15,11 @@ class CampaignsConfig(AppConfig):
         from segmentation.contact_history import contact_history_register
 
         contact_history_register(CampaignContactHistory())
+
+        # A customer merge moves campaign contacts to the surviving record (customers.merging); one
+        # contact per campaign and customer: when both records were in a campaign, the absorbed's
+        # contact stays on the tombstone.
+        from campaigns.models import CampaignContact
+        from customers.merge_registry import customer_references_register
+
+        customer_references_register(CampaignContact, on_conflict="skip")

@@ -22,3 +22,11 @@ class ChannelsConfig(AppConfig):
 
         register(LIFECYCLE_KIND)
         user_deactivation_guard_register(rm_deactivation_guard)
+
+        # A customer merge moves these rows to the surviving record (customers.merging); a churn
+        # flag is one per customer: when the survivor has one, the absorbed's stays on the tombstone.
+        from channels.models import ChurnFlag, Complaint, Interaction, Task
+        from customers.merge_registry import customer_references_register
+
+        for model in (Interaction, Complaint, Task, ChurnFlag):
+            customer_references_register(model, on_conflict="skip")

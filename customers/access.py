@@ -90,7 +90,8 @@ def customer_get_for_user(
 
     1. A user with no staff role is refused (audited as denied) with PermissionDenied.
     2. An unknown customer raises Http404 (nothing to audit against).
-    3. Full or masked access is decided per the bank rules above and audited.
+    3. Full or masked access is decided per the bank rules above and audited; a merged-away
+       record's audit row names the record it was merged into (the caller redirects there).
     """
     if not 0 < customer_id < 2**63:  # beyond a bigint: no such customer, nothing to audit
         raise Http404("No such customer.")
@@ -109,10 +110,12 @@ def customer_get_for_user(
         raise Http404("No such customer.")
     customer = found[0]
     reason = customer_full_access_reason(profile=profile, customer=customer)
+    detail = {"purpose": purpose, "reason": reason or "outside the customer's branch"}
+    if customer.merged_into_id is not None:  # a tombstone: the page sends the viewer to the survivor
+        detail["merged_into"] = customer.merged_into_id
     audit_record(
         actor=user, action=AuditEvent.Action.VIEW,
         outcome=AuditEvent.Outcome.ALLOWED if reason else AuditEvent.Outcome.MASKED,
-        object_type="customer", object_id=customer.pk, ip_address=ip_address,
-        detail={"purpose": purpose, "reason": reason or "outside the customer's branch"},
+        object_type="customer", object_id=customer.pk, ip_address=ip_address, detail=detail,
     )
     return CustomerAccess(customer=customer, full_access=reason is not None, reason=reason or "")

@@ -4,17 +4,20 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms.models import model_to_dict
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm_bank.audit.admin import AuditedModelAdmin, ChangesAuditedAdmin
 from crm_bank.audit.services import request_ip
 from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+from customers.merging import customer_unmerge
 from customers.models import (
     Account,
     AccountHolder,
@@ -210,9 +213,31 @@ class MatchCandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(CustomerMerge)
 class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["merged_at", "survivor", "absorbed", "merged_by", "unmerged_at"]
+    """Merges are made by the merge service and undone only by it (the "Unmerge" action), which
+    restores both records and every moved row from what the merge kept."""
+
+    list_display = ["merged_at", "survivor", "absorbed", "merged_by", "ownership_conflict", "unmerged_at"]
+    list_filter = ["ownership_conflict", ("unmerged_at", admin.EmptyFieldListFilter)]
     raw_id_fields = ["survivor", "absorbed", "candidate"]
     list_select_related = ["survivor", "absorbed", "merged_by"]
+    actions = ["unmerge"]
+
+    def has_unmerge_permission(self, request: HttpRequest) -> bool:
+        profile = staff_profile_for_user(request.user)
+        return profile is not None and profile.role == StaffProfile.Role.ADMIN
+
+    @admin.action(description=gettext_lazy("Unmerge"), permissions=["unmerge"])
+    def unmerge(self, request: HttpRequest, queryset) -> None:
+        """Each selected merge undone on its own, newest first (an older one may build on it)."""
+        for merge in queryset.order_by("-pk"):
+            try:
+                customer_unmerge(merge=merge, actor=request.user, ip_address=request_ip(request))
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, _("Merge #%(id)s: %(reason)s") % {
+                    "id": merge.pk, "reason": " ".join(getattr(error, "messages", [str(error)]))}, messages.ERROR)
+            else:
+                self.message_user(request, _("Merge #%(id)s undone: both customers are as they were before it.")
+                                  % {"id": merge.pk}, messages.SUCCESS)
 
 
 @admin.register(ImportBatch)

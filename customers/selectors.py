@@ -63,6 +63,11 @@ def customer_search_terms(query: str) -> SearchTerms | None:
     return SearchTerms(compact.upper() or None, phone, holders, name_key(query))
 
 
+# Merged-away records (tombstones) are left out of every list, search, book and count: their old
+# links redirect to the survivor. Few rows have merged_into set, so this filter costs one check.
+IN_FORCE = Q(merged_into__isnull=True)
+
+
 def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
     """Narrows `queryset` to customers matching `query` by name, ID, phone, CIF or account.
 
@@ -94,14 +99,18 @@ def _match_branches(terms: SearchTerms) -> list[tuple[str, list[object]]]:
     The identifier branch hits unique or tiny indexes.
     """
     table = Customer._meta.db_table
+    # Tombstones left out by id, against the few ids of customer_merged_into_idx (a hashed subplan
+    # built once): the name branches stay index-only scans, which a merged_into test would not.
+    live = f"id NOT IN (SELECT id FROM {table} WHERE merged_into_id IS NOT NULL)"
     # A None phone compares as NULL: matches nothing (an empty string would match every blank phone).
-    branches = [(f"SELECT id, name_key FROM {table} WHERE cif = %s OR national_id = %s OR phone = %s OR id = ANY(%s)",
+    branches = [(f"SELECT id, name_key FROM {table}"
+                  f" WHERE (cif = %s OR national_id = %s OR phone = %s OR id = ANY(%s)) AND {live}",
                  [terms.identifier, terms.identifier, terms.phone, terms.account_holder_ids])]
     if terms.name_prefix:
         prefix = terms.name_prefix + "%"  # name keys hold only [a-z0-9 ]: nothing to escape
-        branches += [(f"SELECT id, name_key FROM {table} WHERE name_key LIKE %s", [prefix]),
-                     (f"SELECT * FROM (SELECT id, name_key FROM {table} WHERE name_key_reversed LIKE %s OFFSET 0) AS r",
-                      [prefix])]
+        branches += [(f"SELECT id, name_key FROM {table} WHERE name_key LIKE %s AND {live}", [prefix]),
+                     (f"SELECT * FROM (SELECT id, name_key FROM {table} WHERE name_key_reversed LIKE %s AND {live}"
+                      " OFFSET 0) AS r", [prefix])]
     return branches
 
 
@@ -144,7 +153,7 @@ def customer_search_in_name_order(
 def customer_list() -> QuerySet[Customer]:
     """Customers for the list; `sort_name` is the name_key column, so the name index returns the
     first page directly."""
-    return Customer.objects.select_related("home_branch", "primary_rm").alias(sort_name=F("name_key"))
+    return Customer.objects.filter(IN_FORCE).select_related("home_branch", "primary_rm").alias(sort_name=F("name_key"))
 
 
 def customer_list_searched(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
@@ -270,7 +279,7 @@ def customer_household_members(*, household_id: int | None, exclude_customer_id:
         return []
     roles = dict(Customer.HouseholdRole.choices)
     rows = (
-        Customer.objects.filter(household_id=household_id)
+        Customer.objects.filter(IN_FORCE, household_id=household_id)
         .exclude(pk=exclude_customer_id)
         .order_by("pk")
         .values_list("id", "kind", "first_name", "last_name", "legal_name", "household_role")[:20]
@@ -365,7 +374,7 @@ def _history_value(record: object, field) -> object:
 
 def rm_book(*, rm_id: int) -> QuerySet[Customer]:
     return (
-        Customer.objects.filter(primary_rm_id=rm_id)
+        Customer.objects.filter(IN_FORCE, primary_rm_id=rm_id)
         .select_related("home_branch", "primary_rm")
         .alias(sort_name=F("name_key"))
         .order_by("name_key", "id")
@@ -376,7 +385,7 @@ def rm_kyc_reviews_due(*, rm_id: int, within_days: int = 30) -> QuerySet[Custome
     """An RM's customers whose KYC review is overdue or due within `within_days` (rm_kyc_idx)."""
     horizon = timezone.localdate() + timedelta(days=within_days)
     return (
-        Customer.objects.filter(primary_rm_id=rm_id, kyc_review_due__lte=horizon)
+        Customer.objects.filter(IN_FORCE, primary_rm_id=rm_id, kyc_review_due__lte=horizon)
         .exclude(lifecycle_stage=Customer.Lifecycle.CLOSED)
         .order_by("kyc_review_due", "id")
     )
@@ -395,7 +404,7 @@ def branch_summary(*, branch_id: int, today: date | None = None) -> BranchSummar
     """A supervisor's branch at a glance, in three aggregate queries."""
     today = today or timezone.localdate()
     stages = list(
-        Customer.objects.filter(home_branch_id=branch_id)
+        Customer.objects.filter(IN_FORCE, home_branch_id=branch_id)
         .values("lifecycle_stage")
         .annotate(n=Count("id"), kyc_overdue=Count("id", filter=Q(kyc_review_due__lt=today)))
         .order_by()
@@ -409,7 +418,7 @@ def branch_summary(*, branch_id: int, today: date | None = None) -> BranchSummar
         .order_by("currency")
     )
     rm_books = list(
-        Customer.objects.filter(home_branch_id=branch_id, primary_rm__isnull=False)
+        Customer.objects.filter(IN_FORCE, home_branch_id=branch_id, primary_rm__isnull=False)
         .values("primary_rm_id", "primary_rm__username", "primary_rm__first_name", "primary_rm__last_name")
         .annotate(
             customers=Count("id"),

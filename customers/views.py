@@ -119,6 +119,10 @@ def _transaction_page(access: CustomerAccess, holdings: list[Holding], page: str
 
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request)
+    if access.customer.merged_into_id is not None:  # a tombstone: its old link leads to the survivor
+        messages.info(request, _("Customer %(cif)s was merged into this customer; its old link leads here.")
+                      % {"cif": access.customer.cif})
+        return redirect("customers:customer-detail", pk=access.customer.merged_into_id)
     holdings = customer_holdings(customer_id=pk)
     return render(request, "customers/customer_detail.html", {
         "access": access,
