@@ -212,9 +212,15 @@ class MatchCandidateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CustomerMergeAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     """Merges are made by the merge service and undone only by it (the "Unmerge" action), which
-    restores both records and every moved row from what the merge kept."""
+    restores both records and every moved row from what the merge kept. A merge's page shows both
+    records' values (national ID included), so opening it is audited."""
+
+    audit_object_type = "customer_merge"
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return list(CustomerMerge.objects.filter(pk=object_id).values_list("survivor_id", "absorbed_id").first() or [])
 
     list_display = ["merged_at", "survivor", "absorbed", "merged_by", "ownership_conflict", "unmerged_at"]
     list_filter = ["ownership_conflict", ("unmerged_at", admin.EmptyFieldListFilter)]

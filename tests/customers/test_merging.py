@@ -556,3 +556,28 @@ def test_channels_and_campaigns_register_their_customer_references():
         "channels.interaction", "channels.complaint", "channels.task", "channels.churnflag",
         "campaigns.campaigncontact"}
 
+
+
+def test_opening_a_merge_in_the_admin_is_audited(client, bank_admin, branch_a, rm_a, supervisor_a):
+    survivor, absorbed = _customer(branch_a, rm_a), _customer(branch_a, rm_a)
+    merge = customer_merge(survivor=survivor, absorbed=absorbed, actor=supervisor_a)
+    client.force_login(bank_admin)
+
+    response = client.get(reverse("admin:customers_customermerge_change", args=[merge.pk]))
+
+    assert response.status_code == 200
+    opened = AuditEvent.objects.get(object_type="customer_merge", actor=bank_admin)
+    assert opened.detail["customers"] == [survivor.pk, absorbed.pk]
+
+
+def test_a_chain_of_merges_redirects_step_by_step(client, branch_a, rm_a, supervisor_a):
+    first, second, last = _customer(branch_a, rm_a), _customer(branch_a, rm_a), _customer(branch_a, rm_a)
+    customer_merge(survivor=second, absorbed=first, actor=supervisor_a)
+    customer_merge(survivor=last, absorbed=second, actor=supervisor_a)
+    client.force_login(rm_a)
+
+    response = client.get(reverse("customers:customer-detail", args=[first.pk]), follow=True)
+
+    assert [url for url, _status in response.redirect_chain] == [
+        reverse("customers:customer-detail", args=[second.pk]), reverse("customers:customer-detail", args=[last.pk])]
+    assert response.status_code == 200
