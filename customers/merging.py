@@ -261,8 +261,8 @@ def customer_merge(
 ) -> CustomerMerge:
     """Merges `absorbed` into `survivor` in one transaction, with both rows locked in id order.
 
-    1. Refuses a merge into itself or involving a tombstone, an actor who may not merge these
-       records (PermissionDenied, audited), and records with different RMs unless
+    1. Refuses an actor who may not merge these records (PermissionDenied, audited), a merge into
+       itself or involving a tombstone, and records with different RMs unless
        choices["primary_rm"] says whose RM the merged customer keeps (the ownership conflict).
     2. Snapshots both records into the CustomerMerge row.
     3. The absorbed record becomes a tombstone (merged_into, closed, no RM, no household; its
@@ -278,11 +278,11 @@ def customer_merge(
             if len(locked) < len({survivor.pk, absorbed.pk}):
                 raise ValidationError(_("One of the two customers no longer exists."))
             survivor, absorbed = locked[survivor.pk], locked[absorbed.pk]
-            if refusal := _merge_refusal(survivor, absorbed):
-                raise ValidationError(refusal)
             if not _actor_may_merge(actor, [survivor.home_branch_id, absorbed.home_branch_id]):
                 raise PermissionDenied(_("Only an administrator, or a supervisor of both customers' branch, "
                                          "may merge customers."))
+            if refusal := _merge_refusal(survivor, absorbed):
+                raise ValidationError(refusal)
             candidate = _candidate_locked(candidate, survivor, absorbed)
             conflict = _ownership_conflict(survivor, absorbed, overrides)
             chosen = merge_field_choices(survivor=survivor, absorbed=absorbed) | overrides
@@ -436,8 +436,8 @@ def customer_unmerge(*, merge: CustomerMerge, actor: AbstractBaseUser, ip_addres
     """Undoes `merge`: both records exactly as they were, every recorded row back. Returns the
     restored absorbed record.
 
-    1. Refuses a merge already undone, one that a later merge in force builds on (that one first),
-       and an actor who may not merge these records.
+    1. Refuses an actor who may not merge these records (PermissionDenied, audited), a merge
+       already undone, and one that a later merge in force builds on (that one first).
     2. Moves back exactly the recorded rows, reopens the RM periods the merge ended, restores the
        survivor's provenance and the candidates' status.
     3. Both records take their snapshot values (a history row "unmerge #id" each); the survivor keeps
@@ -446,18 +446,18 @@ def customer_unmerge(*, merge: CustomerMerge, actor: AbstractBaseUser, ip_addres
     try:
         with transaction.atomic():
             merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
-            if merge.unmerged_at is not None:
-                raise ValidationError(_("This merge was already undone."))
             # Locked before looking for later merges: one being made now waits for these rows.
             locked = _locked_pair(merge.survivor_id, merge.absorbed_id)
             survivor, absorbed = locked[merge.survivor_id], locked[merge.absorbed_id]
+            if not _actor_may_merge(actor, [survivor.home_branch_id, merge.absorbed_before["home_branch_id"]]):
+                raise PermissionDenied(_("Only an administrator, or a supervisor of both customers' branch, "
+                                         "may undo a merge."))
+            if merge.unmerged_at is not None:
+                raise ValidationError(_("This merge was already undone."))
             if later := _later_merge(merge):
                 raise ValidationError(
                     _("Undo merge #%(id)s first: it merged %(absorbed)s into %(survivor)s after this one.")
                     % {"id": later.pk, "absorbed": later.absorbed.cif, "survivor": later.survivor.cif})
-            if not _actor_may_merge(actor, [survivor.home_branch_id, merge.absorbed_before["home_branch_id"]]):
-                raise PermissionDenied(_("Only an administrator, or a supervisor of both customers' branch, "
-                                         "may undo a merge."))
             moved_back = _move_rows_back(merge)
             reason = f"unmerge #{merge.pk}"
             contact = (survivor.last_contact_at, survivor.last_contact_channel)
