@@ -13,4 +13,5 @@ urlpatterns = [
     path("my-book/", views.my_book, name="my-book"),
     path("branch/", views.branch_dashboard, name="branch-dashboard"),
     path("imports/", include("customers.import_views")),
+    path("review/", include("customers.review_views")),
 ]

@@ -26,6 +26,7 @@ _NAVIGATION = {
         (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
         (_("Performance"), "performance:index"),
+        (_("Review queue"), "customers:review-queue"),
     ],
     Role.ANALYST: [
         (_("Customers"), "customers:customer-list"),
@@ -46,6 +47,7 @@ _NAVIGATION = {
         (_("Complaints"), "channels:complaint-queue"),
         (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
+        (_("Review queue"), "customers:review-queue"),
         (_("Django admin"), "admin:index"),
     ],
 }
