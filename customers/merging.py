@@ -192,8 +192,11 @@ def _staff_name(user: AbstractBaseUser | None) -> str:
     return (person_name(given=user.first_name, family=user.last_name) or user.get_username()) if user else ""
 
 
-def _actor_may_merge(actor: AbstractBaseUser, branch_ids: Iterable[int]) -> bool:
-    """Administrators anywhere; a supervisor when every record involved is of their branch."""
+def _actor_may_merge(actor: AbstractBaseUser | None, branch_ids: Iterable[int]) -> bool:
+    """Administrators anywhere; a supervisor when every record involved is of their branch; no actor:
+    the bank's own automatic merge (find-duplicates above the auto-merge threshold)."""
+    if actor is None:
+        return True
     profile = staff_profile_for_user(actor)
     if profile is None or not actor.is_active:
         return False
@@ -256,14 +259,15 @@ def _merge_refusal(survivor: Customer, absorbed: Customer) -> str | None:
 
 
 def customer_merge(
-    *, survivor: Customer, absorbed: Customer, actor: AbstractBaseUser, choices: dict[str, str] | None = None,
+    *, survivor: Customer, absorbed: Customer, actor: AbstractBaseUser | None, choices: dict[str, str] | None = None,
     candidate: MatchCandidate | None = None, ip_address: str | None = None,
 ) -> CustomerMerge:
     """Merges `absorbed` into `survivor` in one transaction, with both rows locked in id order.
 
-    1. Refuses an actor who may not merge these records (PermissionDenied, audited), a merge into
-       itself or involving a tombstone, and records with different RMs unless
-       choices["primary_rm"] says whose RM the merged customer keeps (the ownership conflict).
+    1. Refuses an actor who may not merge these records (PermissionDenied, audited; no actor is the
+       automatic merge), a merge into itself or involving a tombstone, and records with different
+       RMs unless a person's choices["primary_rm"] says whose RM the merged customer keeps (the
+       ownership conflict; an automatic merge is always refused then).
     2. Snapshots both records into the CustomerMerge row.
     3. The absorbed record becomes a tombstone (merged_into, closed, no RM, no household; its
        national ID cleared when the survivor takes it); the survivor takes the chosen values and
@@ -284,7 +288,7 @@ def customer_merge(
             if refusal := _merge_refusal(survivor, absorbed):
                 raise ValidationError(refusal)
             candidate = _candidate_locked(candidate, survivor, absorbed)
-            conflict = _ownership_conflict(survivor, absorbed, overrides)
+            conflict = _ownership_conflict(survivor, absorbed, overrides, automatic=actor is None)
             chosen = merge_field_choices(survivor=survivor, absorbed=absorbed) | overrides
             now = timezone.now()
             merge = CustomerMerge.objects.create(
@@ -311,11 +315,12 @@ def customer_merge(
     return merge
 
 
-def _ownership_conflict(survivor: Customer, absorbed: Customer, overrides: dict[str, str]) -> bool:
-    """Whether the records have different RMs; refused unless the reviewer chose whose RM stays."""
+def _ownership_conflict(survivor: Customer, absorbed: Customer, overrides: dict[str, str], *, automatic: bool) -> bool:
+    """Whether the records have different RMs; refused unless a person chose whose RM stays (an
+    automatic merge never chooses: the pair waits for a supervisor)."""
     conflict = None not in (survivor.primary_rm_id, absorbed.primary_rm_id) \
         and survivor.primary_rm_id != absorbed.primary_rm_id
-    if conflict and "primary_rm" not in overrides:
+    if conflict and (automatic or "primary_rm" not in overrides):
         raise ValidationError(
             _("The two records have different RMs (%(survivor_rm)s and %(absorbed_rm)s): choose the RM the "
               "merged customer keeps.")
@@ -432,7 +437,9 @@ def _later_merge(merge: CustomerMerge) -> CustomerMerge | None:
             .select_related("survivor", "absorbed").order_by("pk").first())
 
 
-def customer_unmerge(*, merge: CustomerMerge, actor: AbstractBaseUser, ip_address: str | None = None) -> Customer:
+def customer_unmerge(
+    *, merge: CustomerMerge, actor: AbstractBaseUser | None, ip_address: str | None = None
+) -> Customer:
     """Undoes `merge`: both records exactly as they were, every recorded row back. Returns the
     restored absorbed record.
 

@@ -581,3 +581,23 @@ def test_a_chain_of_merges_redirects_step_by_step(client, branch_a, rm_a, superv
     assert [url for url, _status in response.redirect_chain] == [
         reverse("customers:customer-detail", args=[second.pk]), reverse("customers:customer-detail", args=[last.pk])]
     assert response.status_code == 200
+
+
+def test_an_automatic_merge_has_no_actor_and_is_audited(branch_a, rm_a):
+    survivor, absorbed = _customer(branch_a, rm_a), _customer(branch_a, None)
+
+    merge = customer_merge(survivor=survivor, absorbed=absorbed, actor=None,
+                           choices=merge_field_choices(survivor=survivor, absorbed=absorbed))
+
+    assert merge.merged_by is None
+    assert AuditEvent.objects.filter(actor=None, detail__merge=merge.pk).count() == 2
+
+
+def test_an_automatic_merge_never_settles_an_ownership_conflict(branch_a, rm_a, rm_a2):
+    survivor, absorbed = _customer(branch_a, rm_a), _customer(branch_a, rm_a2)
+
+    with pytest.raises(ValidationError, match="different RMs"):
+        customer_merge(survivor=survivor, absorbed=absorbed, actor=None,
+                       choices=merge_field_choices(survivor=survivor, absorbed=absorbed))
+
+    assert not CustomerMerge.objects.exists()
