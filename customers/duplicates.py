@@ -36,8 +36,8 @@ The name-initials part of the first rules needs pinyin (no SQL), so it does not 
 the year and postcode still keep blocks small. A pair blocked by several rules is scored in several
 chunks; the score depends only on the two records, so the upsert keeps one row. Values held by more
 than PLACEHOLDER_LIMIT live customers bank-wide (a branch's phone typed into every form) are blanked
-in every frame (as md5 digests computed once in prepare), so a chunk treats them as the whole bank
-would. Each chunk rereads its pass's keys in one statement: a sequential scan, the price of not
+in every frame (md5 digests computed once in prepare, kept in the run's params), so a chunk treats
+them as the whole bank would. Each chunk rereads its pass's keys in one statement: a sequential scan, the price of not
 keeping a key table; the matching itself dominates.
 
 Idempotent: a pair is stored left < right and upserted on the one-pending-per-pair constraint, so

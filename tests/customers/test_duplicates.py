@@ -20,7 +20,7 @@ from customers.duplicates import (
     customers_frame,
     duplicate_search_start,
 )
-from customers.models import MatchCandidate
+from customers.models import Customer, MatchCandidate
 from tests.customers.factories import CustomerFactory
 from tests.runs.waiting import wait_until_finished
 
@@ -196,31 +196,31 @@ def test_command_runs_and_reports(planted, capsys):
 
 
 @pytest.mark.django_db
-def test_auto_merge_setting_merges_through_the_merge_service(planted, settings, monkeypatch):
-    """With CRM_AUTO_MERGE the run hands its auto-merge pairs without an RM conflict to
-    customer_merge (actor None; the service marks the pair merged); with the default they wait in
-    the queue."""
-    merging = pytest.importorskip("customers.merging")
-    calls = []
+def test_auto_merge_waits_in_the_queue_by_default(planted):
+    run = duplicate_search_start(sync=True)
 
-    def fake_merge(*, survivor, absorbed, actor, choices=None, candidate=None, ip_address=None):
-        calls.append((survivor.pk, absorbed.pk, actor, candidate.pk))
-        MatchCandidate.objects.filter(pk=candidate.pk).update(status=MatchCandidate.Status.MERGED)
+    assert run.metrics["auto_merge"] is False and run.metrics["merged"] == 0
+    assert not Customer.objects.filter(merged_into__isnull=False).exists()
+    assert MatchCandidate.objects.filter(decision="auto_merge", status="pending").exists()
 
-    monkeypatch.setattr(merging, "customer_merge", fake_merge)
-    monkeypatch.setattr(merging, "merge_field_choices", lambda *, survivor, absorbed: {})
-    people, _ = planted
-    duplicate_search_start(sync=True)
-    auto = [c for c in _pairs().values() if c.decision == "auto_merge" and not c.ownership_conflict]
-    assert calls == []
-    MatchCandidate.objects.all().delete()
+
+@pytest.mark.django_db
+def test_auto_merge_setting_merges_the_pairs_without_an_rm_conflict(planted, settings):
+    """With CRM_AUTO_MERGE the run merges its auto-merge pairs whose RMs agree through
+    customer_merge (no actor: the bank's automatic merge), the older record surviving; a pair with
+    different RMs stays in the queue for a supervisor."""
     settings.CRM_AUTO_MERGE = True
 
     run = duplicate_search_start(sync=True)
 
-    assert auto and {call[:3] for call in calls} == {(c.left_id, c.right_id, None) for c in auto}
-    assert run.metrics["merged"] == len(auto)
-    assert MatchCandidate.objects.filter(status=MatchCandidate.Status.MERGED).count() == len(auto)
+    auto = MatchCandidate.objects.filter(run=run, decision="auto_merge")
+    merged = auto.filter(ownership_conflict=False)
+    assert merged.exists() and run.metrics["merged"] == merged.count()
+    for candidate in merged:
+        assert candidate.status == MatchCandidate.Status.MERGED and candidate.decided_by is None
+        assert Customer.objects.get(pk=candidate.right_id).merged_into_id == candidate.left_id
+    assert all(c.status == "pending" for c in MatchCandidate.objects.filter(run=run, ownership_conflict=True))
+    assert run.metrics["auto_merge_left_for_review"] == 0
 
 
 @pytest.mark.worker

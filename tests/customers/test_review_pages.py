@@ -281,3 +281,17 @@ def test_pair_page_query_budget(client, pairs, bank_admin, django_assert_max_num
         response = client.get(_url("review-pair", pairs["ab"].pk))
 
     assert response.status_code == 200
+
+
+def test_queue_summarises_the_last_published_search(client, branch_a, bank_admin):
+    from customers.duplicates import duplicate_search_start
+
+    _customer(branch_a, first_name="Anna", last_name="Kralova", phone="+420601000001")
+    _customer(branch_a, first_name="Boris", last_name="Cerny", phone="+420601000002",
+              birth_date=datetime.date(1960, 1, 1))
+    run = duplicate_search_start(sync=True)
+    client.force_login(bank_admin)
+
+    html = client.get(_url("review-queue")).content.decode()
+
+    assert f"run #{run.pk}" in html and "2 customers" in html and 'id="queue-empty"' in html
