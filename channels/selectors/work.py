@@ -93,7 +93,7 @@ def silent_top_customers(
     checks the top-customer condition only until 20 have matched."""
     now = now or timezone.now()
     days = settings.CRM_SILENT_CUSTOMER_DAYS
-    customers = Customer.objects.filter(top_customer_condition()).filter(
+    customers = Customer.objects.filter(top_customer_condition(), merged_into__isnull=True).filter(
         Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=now - datetime.timedelta(days=days)),
     )
     if rm_id is not None:

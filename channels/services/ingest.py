@@ -216,8 +216,15 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
     if not items:
         return []
     # The home branch comes with the id, so storing needs no second look-up of the same customers.
+    # A merged-away customer number lands on the record that absorbed it (two merges deep).
+    table = quoted_table(Customer)
     customers = {cif: (pk, branch_id) for cif, pk, branch_id in _rows(
-        f"SELECT cif, id, home_branch_id FROM {quoted_table(Customer)} WHERE cif = ANY(%s)",
+        f"""SELECT c.cif, coalesce(s.merged_into_id, s.id, c.id),
+                   CASE WHEN s.merged_into_id IS NOT NULL THEN t.home_branch_id
+                        WHEN s.id IS NOT NULL THEN s.home_branch_id ELSE c.home_branch_id END
+            FROM {table} c LEFT JOIN {table} s ON s.id = c.merged_into_id
+                 LEFT JOIN {table} t ON t.id = s.merged_into_id
+            WHERE c.cif = ANY(%s)""",
         [list({item.cif for item in items})])}
     usernames = {item.staff for item in items if item.staff}
     staff = {

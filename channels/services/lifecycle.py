@@ -162,6 +162,7 @@ def _stages_sql(*, run: Run, lo: int, hi: int) -> tuple[str, dict]:
                     WHERE i.customer_id = c.id AND i.occurred_at < %(until)s AND i.direction = %(inbound)s
                     ORDER BY i.occurred_at DESC LIMIT 1) i ON true
              WHERE c.id BETWEEN %(lo)s AND %(hi)s
+               AND c.merged_into_id IS NULL  -- a merged-away tombstone stays closed
           ) f"""
     return sql, args
 
