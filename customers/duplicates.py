@@ -306,7 +306,7 @@ def _candidates_upsert(*, run: Run, pairs: pd.DataFrame, rms: pd.Series) -> int:
 def duplicate_search_finish(run: Run) -> dict:
     from customers.matching.model import MODEL_VERSION
 
-    merged, left_for_review = _auto_merge(run) if getattr(settings, "CRM_AUTO_MERGE", False) else (0, 0)
+    merged, left_for_review = _auto_merge(run) if settings.CRM_AUTO_MERGE else (0, 0)
     found = MatchCandidate.objects.filter(run=run)
     by_decision = dict(found.values_list("decision").annotate(n=Count("id")).order_by())
     return {
@@ -314,7 +314,7 @@ def duplicate_search_finish(run: Run) -> dict:
         "pairs_compared": int(RunChunk.objects.filter(run=run).aggregate(n=Sum("rows"))["n"] or 0),
         "pairs": {decision: int(by_decision.get(decision, 0)) for decision in ("auto_merge", "review")},
         "ownership_conflicts": found.filter(ownership_conflict=True).count(),
-        "auto_merge": bool(getattr(settings, "CRM_AUTO_MERGE", False)),
+        "auto_merge": bool(settings.CRM_AUTO_MERGE),
         "merged": merged,
         "auto_merge_left_for_review": left_for_review,
         "model_version": MODEL_VERSION,

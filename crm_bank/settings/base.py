@@ -231,6 +231,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Customer matching: pairs the matcher scores above its auto-merge threshold wait in the review queue
+# like the others unless this is on; then the find-duplicates run merges them (never when the two
+# records have different RMs).
+CRM_AUTO_MERGE = env.bool("CRM_AUTO_MERGE", default=False)
+
 # The demo staff password; set only where demo data may be loaded (local settings).
 DEMO_PASSWORD: str | None = None
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: none, use
