@@ -126,6 +126,8 @@ def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[st
     reason = _("Import batch #%(batch)s") % {"batch": batch.pk}
     params = {"system": batch.source.code, "batch": batch.pk, "actor": getattr(actor, "pk", None),
               "reason": reason, **{f"trust_{group}": trust for group, trust in source_trust.items()}}
+    # Autovacuum never analyses a temporary table: without statistics every plan over it is a guess.
+    cursor.execute(f"ANALYZE {STAGE}")
     _duplicate_keys_reject(cursor)
     _resolve_existing(cursor, params)
     for matcher in ROW_MATCHERS:
@@ -168,12 +170,13 @@ def _resolve_existing(cursor, params: dict) -> None:
 
 
 def _resolve_new(cursor) -> None:
+    # Joins, not `line IN (subquery) OR …`: a subquery PostgreSQL cannot hash is re-run per line.
     cursor.execute(
         f"UPDATE {STAGE} s SET outcome = 'created',"
         f" customer_id = nextval(pg_get_serial_sequence('{Customer._meta.db_table}', 'id'))"
-        f" WHERE s.valid AND s.outcome IS NULL AND (s.national_id = '' OR s.line = ("
-        f"  SELECT min(f.line) FROM {STAGE} f WHERE f.valid AND f.outcome IS NULL"
-        f"  AND f.national_id_type = s.national_id_type AND f.national_id = s.national_id))"
+        f" FROM (SELECT line, national_id, row_number() OVER (PARTITION BY national_id_type, national_id"
+        f"  ORDER BY line) AS nth FROM {STAGE} WHERE valid AND outcome IS NULL) f"
+        f" WHERE s.line = f.line AND (f.national_id = '' OR f.nth = 1)"
     )
     cursor.execute(
         f"UPDATE {STAGE} s SET outcome = 'merged', customer_id = f.customer_id FROM {STAGE} f"
@@ -260,9 +263,8 @@ def _changes_compute(cursor, params: dict) -> None:
         f" JOIN {_q('customers_sourcesystem')} ss ON ss.code = fp.source"
         f" WHERE fp.customer_id = s.customer_id AND fp.\"group\" = '{group}')" for group in FieldGroup.values)
     cursor.execute(
-        f"UPDATE {STAGE} s SET applies = true, {trust} WHERE s.valid AND s.outcome IN ('updated', 'merged')"
-        f" AND s.line = (SELECT max(f.line) FROM {STAGE} f WHERE f.valid AND f.customer_id = s.customer_id"
-        f" AND f.outcome IN ('updated', 'merged'))", params,
+        f"UPDATE {STAGE} s SET applies = true, {trust} FROM (SELECT max(line) AS line FROM {STAGE}"
+        f" WHERE valid AND outcome IN ('updated', 'merged') GROUP BY customer_id) f WHERE s.line = f.line", params,
     )
     changes = []
     for field, (group, kind) in FIELDS.items():
