@@ -27,6 +27,7 @@ _NAVIGATION = {
         (_("Channels"), "channels:index"),
         (_("Performance"), "performance:index"),
         (_("Review queue"), "customers:review-queue"),
+        (_("Imports"), "customers:import-upload"),
     ],
     Role.ANALYST: [
         (_("Customers"), "customers:customer-list"),
@@ -48,6 +49,7 @@ _NAVIGATION = {
         (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
         (_("Review queue"), "customers:review-queue"),
+        (_("Imports"), "customers:import-upload"),
         (_("Django admin"), "admin:index"),
     ],
 }
