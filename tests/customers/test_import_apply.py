@@ -83,7 +83,8 @@ def test_import_later_file_updates_by_source_key_with_history(tmp_path, branch_a
     assert sorted(row.changed_fields) == ["home_branch_id", "last_name", "phone", "primary_rm_id"]
     assert list(li.history.order_by("history_id").values_list("history_type", "phone")) == [
         ("+", "+8613800138000"), ("~", "+8613900139000")]
-    assignments = RMAssignment.objects.filter(customer=li).order_by("started_at")
+    # Both imports run in the test's one transaction, so both periods start at the same now().
+    assignments = RMAssignment.objects.filter(customer=li).order_by("started_at", "id")
     assert [(a.rm_id, a.ended_at is not None, a.reason) for a in assignments] == [
         (rm_a.pk, True, "onboarding"), (rm_b.pk, False, "handover")]
     assert SourceRecord.objects.get(customer=li).payload["phone"] == "+8613900139000"
