@@ -253,10 +253,12 @@ def review_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     progress = run_progress(run_id=run_id)
     if progress is None or progress.kind != DUPLICATE_SEARCH:
         raise Http404
-    return render(request, "customers/review_run_progress.html", {
+    return render(request, "runs/_run_progress.html", {
         "progress": progress, "prefix": "duplicates", "title": _("Find duplicates, run #%(run)s") % {"run": run_id},
         "poll_url": reverse("customers:review-run-progress", args=[run_id]),
         "results_url": reverse("customers:review-queue"),
+        "failed_text": _("The search failed; the queue keeps the pairs it had."),
+        "done_text": _("The search is done: show the queue"),
     })
 
 

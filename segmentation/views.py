@@ -150,7 +150,7 @@ def _run_progress_bar(
     progress = run_progress(run_id=run_id)
     if progress is None or progress.kind != kind:
         raise Http404
-    return render(request, "segmentation/_run_progress.html", {
+    return render(request, "runs/_run_progress.html", {
         "progress": progress, "prefix": prefix, "title": title % {"run": run_id},
         "poll_url": request.path, "results_url": reverse(results),
     })
