@@ -30,3 +30,16 @@ def log_in(browser, live_server, username: str, *, height: int = 1000):
     page.click("#login-form button[type=submit]")
     page.wait_for_load_state()
     return page
+
+
+# A canvas Chart.js has drawn on: it has a size and pixels that are not blank.
+CANVAS_DRAWN = (
+    "(id) => { const c = document.getElementById(id);"
+    " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+    " return c.width > 0 && d.some((v, i) => i % 4 === 3 && v > 0); }"
+)
+
+
+def wait_for_chart(page, canvas_id: str) -> None:
+    """Chart.js draws after the page's scripts run, and animates: wait for pixels, don't look once."""
+    page.wait_for_function(CANVAS_DRAWN, arg=canvas_id, timeout=10_000)

@@ -14,7 +14,7 @@ from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import current_run
 from segmentation.models import LearnedSegment, RuleSegment, segment_label
 from segmentation.segments import SEGMENTATION
-from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in, wait_for_chart
 from tests.segmentation.segment_bank import AS_OF, PER_KIND, segment_bank_fixture  # noqa: F401
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
@@ -22,11 +22,6 @@ pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
 RULE = "age < 30 and digital_share > 0.7"  # the twelve young digital customers
 RICH_RETIREES = "age >= 65 and deposit_balance > 500000"  # deposits of 505–565 thousand: five of the retirees
 # Chart.js has drawn: the canvas has a size and pixels that are not blank.
-CANVAS_DRAWN = (
-    "(id) => { const c = document.getElementById(id);"
-    " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-    " return c.width > 0 && d.some((v, i) => i % 4 === 3 && v > 0); }"
-)
 # The transition heat map as numbers: one list of cell counts per earlier segment (the "New" row left out).
 TRANSITION_COUNTS = (
     "() => [...document.querySelectorAll('#transition-matrix tbody tr')].slice(0, -1)"
@@ -76,7 +71,7 @@ def test_analyst_runs_segmentation_reads_segments_rules_transitions_and_chinese(
         cells = row.locator("td").all_inner_texts()
         assert segment.label in cells[0] and cells[1].startswith(f"{PER_KIND} (33.3%)")
     assert {s.name for s in segments} == {"affluent retirees", "young digital customers", "mortgage holders"}
-    assert page.evaluate(CANVAS_DRAWN, "segment-chart")
+    wait_for_chart(page, "segment-chart")
     assert "Transitions appear from the second run on." in page.inner_text("main")
     page.screenshot(path=str(SCREENSHOTS / "segmentation_first_run.png"), full_page=True)
 

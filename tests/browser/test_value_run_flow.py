@@ -10,7 +10,7 @@ import pytest
 
 from crm_bank.runs.models import Run
 from segmentation.services import VALUE_SCORING
-from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
+from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in, wait_for_chart
 from tests.segmentation import conftest as segmentation_fixtures
 
 pytestmark = [*BROWSER_MARKS, pytest.mark.worker]
@@ -40,13 +40,7 @@ def test_analyst_runs_value_scoring_from_the_page_and_sees_lorenz_and_tiers(
 
     page.click("#value-run-results")
     page.wait_for_selector("#lorenz-chart")
-    # Chart.js has drawn the curve: the canvas has a size and pixels that are not blank.
-    drawn = page.evaluate(
-        "() => { const c = document.getElementById('lorenz-chart');"
-        " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
-        " return c.width > 0 && d.some((v, i) => i % 4 === 3 && v > 0); }"
-    )
-    assert drawn
+    wait_for_chart(page, "lorenz-chart")
     branch_rows = page.locator("#branch-tiers tbody tr")
     assert branch_rows.count() == 2  # small_bank's customers sit in branches A and B
     assert small_bank.x.home_branch.name in page.inner_text("#branch-tiers")
