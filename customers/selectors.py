@@ -64,8 +64,10 @@ def customer_search_terms(query: str) -> SearchTerms | None:
 
 
 # Merged-away records (tombstones) are left out of every list, search, book and count: their old
-# links redirect to the survivor. Few rows have merged_into set, so this filter costs one check.
-IN_FORCE = Q(merged_into__isnull=True)
+# links redirect to the survivor. By id against the few tombstone ids (customer_merged_into_idx, a
+# hashed subplan built once), so the lists' capped counts stay index-only scans: a merged_into test
+# per row would read the table (a branch's 10,000-row count went from 4 to 15 ms at a million).
+IN_FORCE = ~Q(pk__in=Customer.objects.filter(merged_into__isnull=False).values("pk"))
 
 
 def customer_search(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
