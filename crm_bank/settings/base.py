@@ -124,8 +124,9 @@ FORMAT_MODULE_PATH = ["crm_bank.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# Uploaded files (import batches under imports/), never inside the repository.
-MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR.parent / "shared" / "media"))
+# Uploaded files (import batches under imports/): by default in the checkout's git-ignored .local/
+# (next to the embedded services' data), never in tracked files; production sets DJANGO_MEDIA_ROOT.
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".local" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
