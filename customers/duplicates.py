@@ -67,6 +67,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunParamsInvalid
 from crm_bank.runs.models import Run, RunChunk
+from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.models import Customer, CustomerMerge, MatchCandidate
@@ -183,16 +184,9 @@ def customers_frame(*, step: Pass, lo: int, hi: int, crowd: dict[str, list[str]]
 # The run's steps
 
 def duplicate_params_clean(params: dict) -> dict:
-    unknown = set(params) - {"chunk_size"}
-    if unknown:
-        raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
-    try:
-        chunk_size = int(params.get("chunk_size", CHUNK_SIZE))
-    except (TypeError, ValueError):
-        chunk_size = 0
-    if chunk_size < 2:
-        raise RunParamsInvalid(_("The chunk size must be at least 2 customers."))
-    return {"chunk_size": chunk_size}
+    params_unknown_refuse(params, allowed={"chunk_size"})
+    return {"chunk_size": params_chunk_size(params, default=CHUNK_SIZE, minimum=2,
+                                            message=_("The chunk size must be at least 2 customers."))}
 
 
 def _bucket_counts(step: Pass) -> list[tuple[int, int]]:
@@ -325,7 +319,7 @@ def _auto_merge(run: Run) -> tuple[int, int]:
     """Merges the run's pending auto-merge pairs without an ownership conflict, the most likely
     first, the older record surviving; returns (merged, refused). A pair whose record was absorbed
     by an earlier merge of the loop is left to the next run (which pairs it with the survivor)."""
-    from customers.merging import customer_merge, merge_field_choices
+    from customers.merging import customer_merge
 
     merged = refused = 0
     queue = MatchCandidate.objects.filter(
@@ -340,8 +334,8 @@ def _auto_merge(run: Run) -> tuple[int, int]:
         survivor, absorbed = live[candidate.left_id], live[candidate.right_id]
         try:
             with transaction.atomic():  # a savepoint: a refused merge leaves the rest of the run intact
-                customer_merge(survivor=survivor, absorbed=absorbed, actor=None, candidate=candidate,
-                               choices=merge_field_choices(survivor=survivor, absorbed=absorbed))
+                # The merge takes the survivorship rules' choices on the rows it has locked.
+                customer_merge(survivor=survivor, absorbed=absorbed, actor=None, candidate=candidate)
             merged += 1
         except (ValidationError, PermissionDenied) as exc:
             logger.warning("Run %s: pair %s left for review: %s", run.pk, candidate.pk, exc)
@@ -374,7 +368,7 @@ def duplicate_search_start(*, started_by: AbstractBaseUser | None = None, params
                            sync: bool = False) -> Run:
     """Queues (or with `sync`, runs here) a find-duplicates run over every live customer. Refused
     with a RunError, nothing written, with fewer than two customers or while one is running."""
-    if Customer.objects.filter(merged_into__isnull=True).count() < 2:
+    if Customer.objects.filter(merged_into__isnull=True)[:2].count() < 2:  # not a count of a million
         raise RunParamsInvalid(_("There are fewer than two customers: nothing to compare."))
     return run_start(kind=DUPLICATE_SEARCH, params=params, started_by=started_by, sync=sync)
 

@@ -35,6 +35,7 @@ from crm_bank.audit.services import audit_record
 from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.params import params_unknown_refuse
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import Customer
@@ -111,9 +112,8 @@ def rule_segment_count(*, rule: Rule, run: Run) -> int:
 def segmentation_params_clean(params: dict) -> dict:
     """The stored params: k (None: chosen by silhouette), seed, k range, sample size, chunk size and
     the snapshot of the rule segments; RunParamsInvalid for anything else."""
-    unknown = set(params) - {"k", "seed", "k_range", "sample_size", "chunk_size", "rules", "currency", "rates"}
-    if unknown:
-        raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    params_unknown_refuse(
+        params, allowed={"k", "seed", "k_range", "sample_size", "chunk_size", "rules", "currency", "rates"})
     k = params.get("k")
     try:
         seed = _whole(params.get("seed", DEFAULT_SEED))

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import AccountHolder, Customer, Transaction
@@ -80,12 +81,8 @@ def value_params_clean(params: dict) -> dict:
         raise RunParamsInvalid(_("Invalid value-scoring parameters: %(error)s") % {"error": exc}) from None
     if not (0 < a_share < 1 and b_share >= 0 and a_share + b_share <= 1):
         raise RunParamsInvalid(_("Tier cut-offs must satisfy 0 < A < 1 and A + B ≤ 1."))
-    unknown = set(params) - {"weights", "a_share", "b_share", "chunk_size", "currency", "rates"}
-    if unknown:
-        raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
-    chunk_size = int(params.get("chunk_size", CHUNK_SIZE))
-    if chunk_size < 1:
-        raise RunParamsInvalid(_("The chunk size must be at least 1."))
+    params_unknown_refuse(params, allowed={"weights", "a_share", "b_share", "chunk_size", "currency", "rates"})
+    chunk_size = params_chunk_size(params, default=CHUNK_SIZE)
     return {"weights": weights.as_dict(), "a_share": a_share, "b_share": b_share, "chunk_size": chunk_size,
             **currency_params(params)}
 

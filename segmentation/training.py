@@ -34,6 +34,7 @@ from crm_bank.audit.services import audit_record
 from crm_bank.bulk import copy_frame, frame_from_query, quoted_table, tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.params import params_unknown_refuse
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer
@@ -83,9 +84,8 @@ class ModelNotTrained(RunError):
 
 def training_params_clean(params: dict) -> dict:
     """The stored params: seed, chunk size, the churn label's horizon and the channel costs."""
-    unknown = set(params) - {"seed", "chunk_size", "churn_horizon_days", "channel_costs", "currency", "rates"}
-    if unknown:
-        raise RunParamsInvalid(_("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    params_unknown_refuse(
+        params, allowed={"seed", "chunk_size", "churn_horizon_days", "channel_costs", "currency", "rates"})
     try:
         seed = int(params.get("seed", DEFAULT_SEED))
         chunk_size = int(params.get("chunk_size", CHUNK_SIZE))

@@ -45,10 +45,12 @@ from django.utils.translation import gettext
 
 from channels.models import Interaction, LifecycleRule, LifecycleSnapshot
 from crm_bank.bulk import quoted_table
-from crm_bank.runs.errors import RunError, RunParamsInvalid
+from crm_bank.runs.errors import RunError
 from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
+from customers.history import customer_history_columns
 from customers.models import Account, AccountHolder, Customer, Transaction
 
 logger = logging.getLogger(__name__)
@@ -61,7 +63,6 @@ APPLY_RANGE = 5_000
 RULE_FIELDS = ("stage", "min_tenure_months", "min_products", "min_months_inactive", "no_open_accounts")
 # Transactions the bank books on its own: they do not show the customer is active.
 NOT_OWN_KINDS = (Transaction.Kind.INTEREST, Transaction.Kind.FEE)
-_HISTORY_OWN = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
 
 
 def latest_activity_date() -> datetime.date | None:
@@ -85,15 +86,8 @@ def lifecycle_rules_current() -> list[dict]:
 
 
 def lifecycle_params_clean(params: dict) -> dict:
-    unknown = set(params) - {"chunk_size", "rules"}
-    if unknown:
-        raise RunParamsInvalid(gettext("Unknown parameters: %(names)s") % {"names": ", ".join(sorted(unknown))})
-    try:
-        chunk_size = int(params.get("chunk_size", CHUNK_SIZE))
-    except (TypeError, ValueError):
-        chunk_size = 0
-    if chunk_size < 1:
-        raise RunParamsInvalid(gettext("The chunk size must be at least 1."))
+    params_unknown_refuse(params, allowed={"chunk_size", "rules"})
+    chunk_size = params_chunk_size(params, default=CHUNK_SIZE)
     return {"chunk_size": chunk_size, "rules": params.get("rules") or lifecycle_rules_current()}
 
 
@@ -250,8 +244,7 @@ def _stages_apply_range(*, run: Run, lo: int, hi: int) -> int:
     """The stage of the customers lo..hi whose stage changed, with a field-history row each (the
     same rules and as-of date as the chunks)."""
     history = Customer.history.model
-    columns = [f.column for f in history._meta.concrete_fields if f.column not in _HISTORY_OWN]
-    quoted = [connection.ops.quote_name(column) for column in columns]
+    quoted = customer_history_columns()
     stages, args = _stages_sql(run=run, lo=lo, hi=hi)
     args.update({"now": timezone.now(), "reason": f"lifecycle run {run.pk}"})
     with connection.cursor() as cursor:
