@@ -28,11 +28,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.utils.translation import gettext as _
 
+from crm_bank.bulk import quoted_table
+from customers.history import customer_history_write
 from customers.imports.validation import STAGE_COLUMNS
-from customers.models import Customer, FieldGroup, FieldProvenance, ImportBatch, ImportRow, RMAssignment, SourceRecord
+from customers.models import (
+    Customer,
+    FieldGroup,
+    FieldProvenance,
+    ImportBatch,
+    ImportRow,
+    RMAssignment,
+    SourceRecord,
+    SourceSystem,
+)
 from customers.naming import customer_name_keys
 
 STAGE = "customer_import_stage"
@@ -74,14 +84,6 @@ _NAME_FIELDS = ("kind", "first_name", "last_name", "legal_name")
 class ApplyResult:
     line_count: int
     counts: dict[str, int]
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model: type) -> str:
-    return _q(model._meta.db_table)
 
 
 def stage_create(cursor) -> None:
@@ -159,11 +161,14 @@ def _duplicate_keys_reject(cursor) -> None:
 def _resolve_existing(cursor, params: dict) -> None:
     cursor.execute(
         f"UPDATE {STAGE} s SET customer_id = r.customer_id, outcome = 'updated', record_payload = r.payload"
-        f" FROM {_table(SourceRecord)} r WHERE s.valid AND r.system = %(system)s AND r.external_id = s.source_key",
+        f" FROM {quoted_table(SourceRecord)} r"
+        f" WHERE s.valid AND r.system = %(system)s AND r.external_id = s.source_key",
         params,
     )
     cursor.execute(
-        f"UPDATE {STAGE} s SET customer_id = c.id, outcome = 'merged' FROM {_table(Customer)} c"
+        # A merged-away record that kept its ID hands the line to the record that absorbed it.
+        f"UPDATE {STAGE} s SET customer_id = coalesce(c.merged_into_id, c.id), outcome = 'merged'"
+        f" FROM {quoted_table(Customer)} c"
         f" WHERE s.valid AND s.outcome IS NULL AND s.national_id <> ''"
         f" AND c.national_id_type = s.national_id_type AND c.national_id = s.national_id",
     )
@@ -197,7 +202,7 @@ _GROUP_GIVEN = {
 def _created_insert(cursor, params: dict) -> None:
     created = f"FROM {STAGE} s WHERE s.valid AND s.outcome = 'created'"
     cursor.execute(
-        f"INSERT INTO {_table(Customer)} (id, cif, kind, first_name, last_name, legal_name, name_key,"
+        f"INSERT INTO {quoted_table(Customer)} (id, cif, kind, first_name, last_name, legal_name, name_key,"
         f" name_key_reversed, national_id_type, national_id, birth_date, gender, occupation, marital_status,"
         f" education, phone, email, address_line, city, postal_code, country, home_branch_id, primary_rm_id,"
         f" lifecycle_stage, customer_since, preferred_channel, preferred_contact_time, preferred_language,"
@@ -214,7 +219,7 @@ def _created_insert(cursor, params: dict) -> None:
          "consent_source": Customer.ConsentSource.IMPORTED},
     )
     cursor.execute(
-        f"INSERT INTO {_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
+        f"INSERT INTO {quoted_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
         f" SELECT s.customer_id, s.rm_id, now(), %(onboarding)s, %(reason)s, %(actor)s {created}"
         f" AND s.rm_id IS NOT NULL",
         {**params, "onboarding": RMAssignment.Reason.ONBOARDING},
@@ -222,22 +227,11 @@ def _created_insert(cursor, params: dict) -> None:
     groups = " UNION ALL ".join(
         f"SELECT s.customer_id, '{group}' {created} AND {given}" for group, given in _GROUP_GIVEN.items())
     cursor.execute(
-        f"INSERT INTO {_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
+        f"INSERT INTO {quoted_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
         f" SELECT customer_id, grp, %(system)s, now() FROM ({groups}) AS g(customer_id, grp)", params,
     )
-    _history_write(cursor, history_type="+", rows=f"SELECT s.customer_id {created}", params=params)
-
-
-def _history_write(cursor, *, history_type: str, rows: str, params: dict) -> None:
-    """Historical rows as simple_history writes them on save, for the customers `rows` selects."""
-    history = Customer.history.model
-    own = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
-    columns = ", ".join(_q(f.column) for f in history._meta.concrete_fields if f.column not in own)
-    cursor.execute(
-        f"INSERT INTO {_q(history._meta.db_table)} ({columns}, history_date, history_change_reason, history_type,"
-        f" history_user_id) SELECT {columns}, now(), %(reason)s, '{history_type}', %(actor)s"
-        f" FROM {_table(Customer)} WHERE id IN ({rows})", params,
-    )
+    customer_history_write(rows_sql=f"SELECT s.customer_id {created}", params=params, reason=params["reason"],
+                           history_type="+", user_id=params["actor"])
 
 
 def _value_sql(field: str, group: str, kind: str) -> tuple[str, str]:
@@ -259,8 +253,8 @@ def _changes_compute(cursor, params: dict) -> None:
     no source set the group yet), then the fields whose resulting value differs. Only the last line
     of the file per customer applies."""
     trust = ", ".join(
-        f"o_{group} = (SELECT %(trust_{group})s >= ss.trust_{group} FROM {_table(FieldProvenance)} fp"
-        f" JOIN {_q('customers_sourcesystem')} ss ON ss.code = fp.source"
+        f"o_{group} = (SELECT %(trust_{group})s >= ss.trust_{group} FROM {quoted_table(FieldProvenance)} fp"
+        f" JOIN {quoted_table(SourceSystem)} ss ON ss.code = fp.source"
         f" WHERE fp.customer_id = s.customer_id AND fp.\"group\" = '{group}')" for group in FieldGroup.values)
     cursor.execute(
         f"UPDATE {STAGE} s SET applies = true, {trust} FROM (SELECT max(line) AS line FROM {STAGE}"
@@ -274,14 +268,14 @@ def _changes_compute(cursor, params: dict) -> None:
                        f" THEN '{field}' END")
     cursor.execute(
         f"UPDATE {STAGE} s SET changed = array_remove(ARRAY[{', '.join(changes)}]::text[], NULL)"
-        f" FROM {_table(Customer)} c WHERE s.applies AND c.id = s.customer_id"
+        f" FROM {quoted_table(Customer)} c WHERE s.applies AND c.id = s.customer_id"
     )
     _reject(cursor, where=(
-        f"s.applies AND 'national_id' = ANY(s.changed) AND EXISTS (SELECT 1 FROM {_table(Customer)} o"
+        f"s.applies AND 'national_id' = ANY(s.changed) AND EXISTS (SELECT 1 FROM {quoted_table(Customer)} o"
         f" WHERE o.national_id_type = s.national_id_type AND o.national_id = s.national_id AND o.id <> s.customer_id)"),
         column="national_id", reason=_("Another customer already has this national ID."))
     _reject(cursor, where=(
-        f"s.applies AND EXISTS (SELECT 1 FROM {_table(Customer)} c WHERE c.id = s.customer_id"
+        f"s.applies AND EXISTS (SELECT 1 FROM {quoted_table(Customer)} c WHERE c.id = s.customer_id"
         f" AND CASE WHEN 'marketing_consent' = ANY(s.changed) THEN s.marketing_consent ELSE c.marketing_consent END"
         f" AND CASE WHEN 'do_not_contact' = ANY(s.changed) THEN s.do_not_contact ELSE c.do_not_contact END)"),
         column="marketing_consent",
@@ -295,7 +289,7 @@ def _changes_apply(cursor, params: dict) -> None:
         f"{field} = CASE WHEN '{field}' = ANY(s.changed) THEN s.{_STAGE_SOURCE.get(field, field)} ELSE c.{field} END"
         for field in FIELDS)
     cursor.execute(
-        f"UPDATE {_table(Customer)} c SET {assignments}, updated_at = now(),"
+        f"UPDATE {quoted_table(Customer)} c SET {assignments}, updated_at = now(),"
         f" marketing_consent_at = CASE WHEN 'marketing_consent' = ANY(s.changed) THEN now()"
         f"  ELSE c.marketing_consent_at END,"
         f" marketing_consent_source = CASE WHEN 'marketing_consent' = ANY(s.changed) THEN %(consent_source)s"
@@ -305,11 +299,11 @@ def _changes_apply(cursor, params: dict) -> None:
     )
     _name_keys_refresh(cursor)
     cursor.execute(
-        f"UPDATE {_table(RMAssignment)} a SET ended_at = now() {changed}"
+        f"UPDATE {quoted_table(RMAssignment)} a SET ended_at = now() {changed}"
         f" AND 'primary_rm_id' = ANY(s.changed) AND a.customer_id = s.customer_id AND a.ended_at IS NULL"
     )
     cursor.execute(
-        f"INSERT INTO {_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
+        f"INSERT INTO {quoted_table(RMAssignment)} (customer_id, rm_id, started_at, reason, note, assigned_by_id)"
         f" SELECT s.customer_id, s.rm_id, now(), %(handover)s, %(reason)s, %(actor)s {changed}"
         f" AND 'primary_rm_id' = ANY(s.changed)", {**params, "handover": RMAssignment.Reason.HANDOVER},
     )
@@ -318,18 +312,19 @@ def _changes_apply(cursor, params: dict) -> None:
         f"{[field for field, (field_group, _kind) in FIELDS.items() if field_group == group]!r}::text[]"
         for group in FieldGroup.values)
     cursor.execute(
-        f"INSERT INTO {_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
+        f"INSERT INTO {quoted_table(FieldProvenance)} (customer_id, \"group\", source, set_at)"
         f" SELECT customer_id, grp, %(system)s, now() FROM ({groups}) AS g(customer_id, grp)"
         f" ON CONFLICT (customer_id, \"group\") DO UPDATE SET source = EXCLUDED.source, set_at = EXCLUDED.set_at",
         params,
     )
-    _history_write(cursor, history_type="~", rows=f"SELECT s.customer_id {changed}", params=params)
+    customer_history_write(rows_sql=f"SELECT s.customer_id {changed}", params=params, reason=params["reason"],
+                           history_type="~", user_id=params["actor"])
 
 
 def _name_keys_refresh(cursor) -> None:
     """Name keys of customers whose names changed, transliterated here (customers.naming)."""
     cursor.execute(
-        f"SELECT c.id, c.kind, c.first_name, c.last_name, c.legal_name FROM {_table(Customer)} c JOIN {STAGE} s"
+        f"SELECT c.id, c.kind, c.first_name, c.last_name, c.legal_name FROM {quoted_table(Customer)} c JOIN {STAGE} s"
         f" ON s.customer_id = c.id WHERE s.applies AND s.changed && %s::text[]", [list(_NAME_FIELDS)],
     )
     rows = cursor.fetchall()
@@ -338,7 +333,7 @@ def _name_keys_refresh(cursor) -> None:
     keys = [customer_name_keys(kind=kind, first_name=first, last_name=last, legal_name=legal)
             for _id, kind, first, last, legal in rows]
     cursor.execute(
-        f"UPDATE {_table(Customer)} c SET name_key = k.forward, name_key_reversed = k.backward"
+        f"UPDATE {quoted_table(Customer)} c SET name_key = k.forward, name_key_reversed = k.backward"
         f" FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS k(id, forward, backward) WHERE c.id = k.id",
         [[row[0] for row in rows], [key[0] for key in keys], [key[1] for key in keys]],
     )
@@ -352,22 +347,22 @@ def _source_records_write(cursor, params: dict) -> None:
         f" AND cardinality(s.changed) = 0 AND s.record_payload = s.payload"
     )
     cursor.execute(
-        f"UPDATE {_table(SourceRecord)} r SET payload = s.payload, batch_id = %(batch)s, updated_at = now()"
+        f"UPDATE {quoted_table(SourceRecord)} r SET payload = s.payload, batch_id = %(batch)s, updated_at = now()"
         f" FROM {STAGE} s WHERE s.valid AND s.outcome = 'updated' AND r.system = %(system)s"
         f" AND r.external_id = s.source_key", params,
     )
     cursor.execute(
-        f"INSERT INTO {_table(SourceRecord)} (customer_id, system, external_id, department_id, payload,"
+        f"INSERT INTO {quoted_table(SourceRecord)} (customer_id, system, external_id, department_id, payload,"
         f" received_at, batch_id, updated_at)"
         f" SELECT s.customer_id, %(system)s, s.source_key, ss.department_id, s.payload, now(), %(batch)s, now()"
-        f" FROM {STAGE} s, {_q('customers_sourcesystem')} ss WHERE ss.code = %(system)s"
+        f" FROM {STAGE} s, {quoted_table(SourceSystem)} ss WHERE ss.code = %(system)s"
         f" AND s.valid AND s.outcome IN ('created', 'merged')", params,
     )
 
 
 def _import_rows_write(cursor, params: dict) -> ApplyResult:
     cursor.execute(
-        f"INSERT INTO {_table(ImportRow)} (batch_id, line, source_key, payload, outcome, errors, customer_id,"
+        f"INSERT INTO {quoted_table(ImportRow)} (batch_id, line, source_key, payload, outcome, errors, customer_id,"
         f" changed_fields) SELECT %(batch)s, s.line, left(coalesce(s.source_key, ''), 64), s.payload,"
         f" CASE WHEN s.valid THEN s.outcome ELSE 'rejected' END, coalesce(s.errors, '[]'),"
         f" CASE WHEN s.valid THEN s.customer_id END, to_jsonb(s.changed) FROM {STAGE} s", params,

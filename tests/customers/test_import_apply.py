@@ -15,6 +15,7 @@ from customers.models import (
     SourceRecord,
     SourceSystem,
 )
+from tests.customers.factories import CustomerFactory
 from tests.customers.import_helpers import JIRI, LI_WEI, batch_import, cn_ric, write_file
 
 pytestmark = pytest.mark.django_db
@@ -164,3 +165,18 @@ def test_import_failure_half_way_writes_nothing(tmp_path, branch_a, monkeypatch)
     assert "disk full" in batch.run.error
     assert _state() == {"customers": 0, "history": 0, "records": 0, "provenance": 0, "assignments": 0}
     assert not ImportRow.objects.exists()
+
+
+def test_a_line_with_a_merged_away_customers_national_id_is_never_written_onto_the_tombstone(tmp_path, branch_a):
+    batch_import(write_file(tmp_path / "a.csv", [LI_WEI]))
+    absorbed = Customer.objects.get(national_id=LI_WEI["national_id"])
+    survivor = CustomerFactory(home_branch=branch_a)
+    Customer.objects.filter(pk=absorbed.pk).update(merged_into=survivor)  # a tombstone that kept its ID
+    before = Customer.objects.get(pk=absorbed.pk).updated_at
+    batch = batch_import(write_file(tmp_path / "b.csv", [{**LI_WEI, "source_key": "CARD-9"}]), source="card")
+    # The line resolves to the survivor, whose own national ID differs: it cannot take the
+    # tombstone's, so the line is rejected with that reason rather than updating the tombstone.
+    row = ImportRow.objects.get(batch=batch)
+    assert (batch.counts["rejected"], row.errors[0]["column"]) == (1, "national_id")
+    assert not SourceRecord.objects.filter(system_id="card").exists()
+    assert Customer.objects.get(pk=absorbed.pk).updated_at == before
