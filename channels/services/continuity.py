@@ -26,12 +26,13 @@ from channels.models import BookTransfer, Complaint, ComplaintEvent, Interaction
 from channels.services.work import notification_send
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import quoted_table
+from crm_bank.bulk import allocate_ids, quoted_table
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.ui.names import localized, person_name
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import customer_full_access_reason
+from customers.history import customer_history_write
 from customers.masking import masked_value
 from customers.models import Account, AccountHolder, Customer, Product, RMAssignment
 from customers.naming import customer_name_keys
@@ -46,7 +47,6 @@ ASSIGNMENT_REASON = {
 # An introduction is due within a week of the hand-over.
 INTRODUCTION_DUE = datetime.timedelta(days=7)
 DIGEST_CONTACTS = 3
-_HISTORY_OWN = {"history_id", "history_date", "history_change_reason", "history_type", "history_user_id"}
 
 
 def staff_name(user: AbstractBaseUser) -> str:
@@ -203,20 +203,13 @@ def _assignments_move(
 
 def _primary_rm_set(*, customer_ids: list[int], to_rm_id: int, actor_id: int, at: datetime.datetime) -> None:
     """The RM column, and a field-history row per customer (a bulk UPDATE bypasses simple-history)."""
-    history = Customer.history.model
-    columns = [f.column for f in history._meta.concrete_fields if f.column not in _HISTORY_OWN]
-    column_list = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quoted_table(Customer)} SET primary_rm_id = %s, updated_at = %s WHERE id = ANY(%s)",
             [to_rm_id, at, customer_ids],
         )
-        cursor.execute(
-            f"INSERT INTO {quoted_table(history)} ({column_list}, history_date, history_change_reason,"
-            f" history_type, history_user_id)"
-            f" SELECT {column_list}, %s, %s, '~', %s FROM {quoted_table(Customer)} WHERE id = ANY(%s)",
-            [at, "book transfer", actor_id, customer_ids],
-        )
+    customer_history_write(rows_sql="SELECT unnest(%(ids)s::bigint[])", params={"ids": customer_ids},
+                           reason="book transfer", history_type="~", user_id=actor_id, at=at)
 
 
 def _open_tasks_move(*, customer_ids: list[int], from_rm_id: int, to_rm_id: int) -> int:
@@ -494,8 +487,5 @@ def prospect_create(
 
 def _prospect_cif() -> str:
     """A customer number for a prospect the core system does not know yet ("P" + a sequence)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Customer._meta.db_table])
-        (number,) = cursor.fetchone()
-    return f"P{number:011d}"
+    return f"P{allocate_ids(Customer, 1)[0]:011d}"
 
