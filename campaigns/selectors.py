@@ -8,15 +8,6 @@ from campaigns.models import Campaign, CampaignContact
 from customers.models import SourceRecord
 
 
-def customer_campaign_contacts(*, customer_id: int, limit: int = 10) -> list[CampaignContact]:
-    """A customer's latest campaign contacts with their campaign (index campaign_contact_customer_idx)."""
-    return list(
-        CampaignContact.objects.filter(customer_id=customer_id)
-        .select_related("campaign")
-        .order_by("-contacted_on", "-id")[:limit]
-    )
-
-
 def campaign_list_with_results() -> QuerySet[Campaign]:
     """Campaigns with contact and acceptance counts (index campaign_contact_outcome_idx)."""
     return Campaign.objects.select_related("product").annotate(
@@ -28,6 +19,8 @@ def campaign_list_with_results() -> QuerySet[Campaign]:
 def customers_by_source() -> list[tuple[str, int]]:
     """(source system label, customers) of what is loaded, largest first: what the campaigns page
     says when there are no campaigns (a generated bank, a database without demo data)."""
+    # The built-in sources by their translated labels; the ones imports added by their registry name.
     labels = dict(SourceRecord.System.choices)
-    counts = SourceRecord.objects.values_list("system").annotate(n=Count("id")).order_by("-n", "system")
-    return [(labels.get(system, system), n) for system, n in counts]
+    counts = (SourceRecord.objects.values_list("system", "system__name").annotate(n=Count("id"))
+              .order_by("-n", "system"))
+    return [(labels.get(code, name), n) for code, name, n in counts]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -42,6 +41,7 @@ from customers.duplicates import (
     duplicate_search_start,
 )
 from customers.models import Customer, MatchCandidate
+from customers.paginators import CappedCountPaginator
 
 # The fields shown side by side, with the matcher's comparison that covers each.
 REVIEW_FIELDS = (
@@ -165,8 +165,8 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     conflict = {"yes": True, "no": False}.get(filters.get("conflict", ""))
-    pairs = Paginator(duplicate_queue(profile=profile, decision=filters.get("decision", ""), conflict=conflict),
-                      25).get_page(request.GET.get("page"))
+    queue = duplicate_queue(profile=profile, decision=filters.get("decision", ""), conflict=conflict)
+    pairs = CappedCountPaginator(queue, 25).get_page(request.GET.get("page"))
     audit_record(actor=request.user, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
                  object_type="match_candidate_queue", object_id=profile.branch_id or "all",
                  ip_address=request_ip(request), detail={"filters": filters, "page": pairs.number})
