@@ -87,8 +87,11 @@ def _bench(*, requests: int, database: str) -> dict:
         "customer_360_long_timeline": [f"/customers/{pk}/" for pk, _ in contacted],
         "touchpoints": [HX + f"/channels/customers/{pk}/touchpoints/" for pk, _ in typical + contacted],
         "timeline_tab": [HX + f"/channels/customers/{pk}/timeline/?channel=atm" for pk, _ in contacted],
-        "list": ["/customers/", "/customers/?lifecycle_stage=dormant"]
-        + [f"/customers/?home_branch={c['home_branch_id']}" for c in sample[:10]],
+        # The data-quality panel (sources, freshness per field group, what is missing), loaded by htmx.
+        "data_quality": [HX + f"/customers/{pk}/data-quality/" for pk, _ in typical],
+        "list": ["/customers/", "/customers/?lifecycle_stage=dormant", "/customers/?incomplete=on"]
+        + [f"/customers/?home_branch={c['home_branch_id']}" for c in sample[:10]]
+        + [f"/customers/?home_branch={c['home_branch_id']}&incomplete=on" for c in sample[:5]],
         # The value-tier filter (empty lists before a value-scoring run is published).
         "tier_filter": ["/customers/?tier=A", "/customers/?tier=B", "/customers/?tier=C"]
         + [f"/customers/?tier=A&home_branch={c['home_branch_id']}" for c in sample[:3]],
@@ -98,7 +101,7 @@ def _bench(*, requests: int, database: str) -> dict:
     }
     shares = {"customer_360": 0.3, "customer_360_long_history": 0.2, "customer_360_predictions": 0.1, "list": 0.2,
               "name_search": 0.15, "phone_id_search": 0.15, "tier_filter": 0.1, "customer_360_long_timeline": 0.1,
-              "touchpoints": 0.15, "timeline_tab": 0.1}
+              "touchpoints": 0.15, "timeline_tab": 0.1, "data_quality": 0.1}
     plan = [(group, rng.choice(urls[group])) for group, share in shares.items() if urls[group]
             for _ in range(max(1, round(requests * share)))]
     rng.shuffle(plan)

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Concat, Lower
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.ui.fields import ListedModelChoiceField
 from crm_bank.ui.names import person_name
 from customers.models import Customer
+from customers.models.customer import INCOMPLETE_BELOW
 from customers.selectors import customer_list_searched
 
 
@@ -45,10 +48,18 @@ class CustomerFilter(django_filters.FilterSet):
     primary_rm = StaffChoiceFilter(label=_("RM"), queryset=_relationship_managers)
     lifecycle_stage = django_filters.ChoiceFilter(label=_("Lifecycle"), choices=Customer.Lifecycle.choices)
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices)
+    incomplete = django_filters.BooleanFilter(
+        label=_("Incomplete profiles only"), method="filter_incomplete", widget=forms.CheckboxInput,
+        help_text=format_lazy(_("Completeness below {percent}%"), percent=INCOMPLETE_BELOW),
+    )
 
     class Meta:
         model = Customer
-        fields = ["q", "home_branch", "primary_rm", "lifecycle_stage", "kind"]
+        fields = ["q", "home_branch", "primary_rm", "lifecycle_stage", "kind", "incomplete"]
+
+    def filter_incomplete(self, queryset: QuerySet[Customer], name: str, value: bool) -> QuerySet[Customer]:
+        # Served in name order by the partial indexes customer_incomplete_name_idx / _branch_incomplete_idx.
+        return queryset.filter(completeness__lt=INCOMPLETE_BELOW) if value else queryset
 
     def filter_search(self, queryset: QuerySet[Customer], name: str, value: str) -> QuerySet[Customer]:
         return customer_list_searched(queryset=queryset, query=value)

@@ -81,6 +81,8 @@ MASKING_RULES: dict[str, Callable[[object], str]] = {
     "customer_since": year_only,
     # When an RM took the customer on: the first one starts on the first account's opening date.
     "rm_period": year_only,
+    # A source system's key for the customer can be a card or account number.
+    "source_key": mask_account_number,
     # Holdings: which accounts, and money.
     "account_number": mask_account_number,
     "linked_account_number": mask_account_number,

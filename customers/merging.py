@@ -49,6 +49,7 @@ from customers.merge_registry import (
     rows_move_back,
 )
 from customers.models import (
+    FIELD_GROUPS,
     AccountHolder,
     Customer,
     CustomerMerge,
@@ -69,17 +70,7 @@ Strategy = SurvivorshipRule.Strategy
 # Field → its field group (survivorship rule and provenance), or None for fields no source sends,
 # which take the more complete value unless _OTHER_RULES says otherwise.
 MERGE_FIELDS: dict[str, str | None] = {
-    "kind": FieldGroup.IDENTITY, "first_name": FieldGroup.IDENTITY, "last_name": FieldGroup.IDENTITY,
-    "legal_name": FieldGroup.IDENTITY, "national_id_type": FieldGroup.IDENTITY, "national_id": FieldGroup.IDENTITY,
-    "birth_date": FieldGroup.IDENTITY, "gender": FieldGroup.IDENTITY,
-    "phone": FieldGroup.CONTACT, "email": FieldGroup.CONTACT,
-    "address_line": FieldGroup.ADDRESS, "city": FieldGroup.ADDRESS, "postal_code": FieldGroup.ADDRESS,
-    "country": FieldGroup.ADDRESS,
-    "marketing_consent": FieldGroup.CONSENT, "marketing_consent_at": FieldGroup.CONSENT,
-    "marketing_consent_source": FieldGroup.CONSENT, "do_not_contact": FieldGroup.CONSENT,
-    "preferred_channel": FieldGroup.CONSENT, "preferred_contact_time": FieldGroup.CONSENT,
-    "preferred_language": FieldGroup.CONSENT,
-    "home_branch": FieldGroup.RELATIONSHIP, "primary_rm": FieldGroup.RELATIONSHIP,
+    **FIELD_GROUPS,
     "occupation": None, "marital_status": None, "education": None, "interests": None, "attributes": None,
     "customer_since": None, "kyc_review_due": None, "lifecycle_stage": None,
     "household": None, "household_role": None,
@@ -211,8 +202,10 @@ def _json_value(value: object) -> object:
 
 
 def customer_snapshot(customer: Customer) -> dict[str, Any]:
-    """Every concrete field by column attribute, as JSON values (dates and times in ISO format)."""
-    return {field.attname: _json_value(getattr(customer, field.attname)) for field in Customer._meta.concrete_fields}
+    """Every stored field by column attribute, as JSON values (dates and times in ISO format); the
+    columns PostgreSQL computes (completeness) follow from the others."""
+    return {field.attname: _json_value(getattr(customer, field.attname)) for field in Customer._meta.concrete_fields
+            if not field.generated}
 
 
 def _snapshot_value(field: Field, value: object) -> object:
@@ -227,7 +220,7 @@ def _snapshot_value(field: Field, value: object) -> object:
 
 def _snapshot_apply(customer: Customer, snapshot: dict[str, Any]) -> None:
     for field in Customer._meta.concrete_fields:
-        if not field.primary_key:
+        if not field.primary_key and not field.generated:
             setattr(customer, field.attname, _snapshot_value(field, snapshot[field.attname]))
 
 

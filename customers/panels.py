@@ -10,16 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
+from django.utils.text import capfirst
+from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy
 
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
 from customers.masking import is_masked_field
-from customers.models import Account, AccountHolder, Channel, Customer, Product, RMAssignment, Transaction
-from customers.models.customer import Occupation
-from customers.selectors import FieldChange, Holding, RMPeriod, TransactionRow
+from customers.models import (
+    FIELD_GROUPS,
+    Account,
+    AccountHolder,
+    Channel,
+    Customer,
+    FieldGroup,
+    Product,
+    RMAssignment,
+    Transaction,
+)
+from customers.models.customer import COMPLETENESS_TOTAL, Occupation
+from customers.selectors import FieldChange, GroupProvenance, Holding, RMPeriod, SourceRow, TransactionRow
 
 _CATEGORY = dict(Product.Category.choices)
 _ROLE = dict(AccountHolder.Role.choices)
@@ -330,3 +343,94 @@ def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:
         churn_level_label=str(_CHURN_LEVELS.get(summary.churn_level, "")), churn_top_percent=top,
         churn_reason=churn_reason,
     )
+
+
+# Field groups whose values go out of date: the panel asks staff to confirm them when no source has
+# for CRM_DATA_STALE_DAYS. Names, IDs and birth dates do not age; branch and RM are the bank's own.
+AGEING_GROUPS = (FieldGroup.CONTACT, FieldGroup.ADDRESS, FieldGroup.CONSENT)
+_GROUP_NAMES = {
+    FieldGroup.IDENTITY: gettext_lazy("Identity"), FieldGroup.CONTACT: gettext_lazy("Phone and e-mail"),
+    FieldGroup.ADDRESS: gettext_lazy("Address"), FieldGroup.CONSENT: gettext_lazy("Consent and preferences"),
+    FieldGroup.RELATIONSHIP: gettext_lazy("Branch and RM"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MissingField:
+    label: str
+    points: int  # how much the completeness score rises when it is filled in
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessLine:
+    group: str
+    source: str  # "" when nothing records where the group came from
+    set_on: str
+    age: str
+    stale: bool
+    as_loaded: bool  # no source or member of staff has set the group since the record was loaded
+    missing: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLine:
+    system: str
+    external_id: str
+    received: str
+    updated: str
+    batch_id: int | None
+    payload: list[tuple[str, str]]  # empty for masked viewers: a raw row carries IDs and contacts
+
+
+@dataclass(frozen=True, slots=True)
+class DataQuality:
+    completeness: int
+    missing: list[MissingField]
+    freshness: list[FreshnessLine]
+    sources: list[SourceLine]
+    more_sources: bool
+
+
+def data_quality(
+    access: CustomerAccess, *, provenance: dict[str, GroupProvenance], sources: list[SourceRow], shown: int,
+    now: datetime | None = None,
+) -> DataQuality:
+    """Completeness with what is missing, each field group's freshness (the source that last set
+    it, or the newest source record when none has since loading) and the customer's sources."""
+    now = now or timezone.now()
+    customer = access.customer
+    missing_names = customer.completeness_gaps
+    newest = sources[0] if sources else None
+    freshness = []
+    for group, label in _GROUP_NAMES.items():
+        recorded = provenance.get(group)
+        if recorded is not None:
+            source, moment = recorded.source_name, recorded.set_at
+        elif newest is not None:
+            source, moment = newest.system_name, newest.updated_at or newest.received_at
+        else:
+            source, moment = "", customer.created_at
+        freshness.append(FreshnessLine(
+            group=str(label), source=source, set_on=short_date(moment), age=timesince(moment, now, depth=1),
+            stale=group in AGEING_GROUPS and (now - moment).days > settings.CRM_DATA_STALE_DAYS,
+            as_loaded=recorded is None,
+            missing=[_field_label(name) for name, _ in missing_names if FIELD_GROUPS.get(name) == group],
+        ))
+    return DataQuality(
+        completeness=customer.completeness_percent,
+        missing=[MissingField(_field_label(name), round(100 * weight / COMPLETENESS_TOTAL))
+                 for name, weight in sorted(missing_names, key=lambda item: -item[1])],
+        freshness=freshness,
+        sources=[SourceLine(
+            system=row.system_name or row.system_code,
+            external_id=access.shown("source_key", row.external_id),
+            received=short_date(row.received_at), updated=short_date(row.updated_at), batch_id=row.batch_id,
+            payload=[] if access.masked else [(str(key), "" if value is None else str(value))
+                                              for key, value in row.payload.items()],
+        ) for row in sources[:shown]],
+        more_sources=len(sources) > shown,
+    )
+
+
+def _field_label(name: str) -> str:
+    return str(capfirst(Customer._meta.get_field(name).verbose_name))

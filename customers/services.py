@@ -17,7 +17,16 @@ from crm_bank.audit.services import audit_record
 from crm_bank.org.models import Branch, StaffProfile
 from customers.catalogue import PRODUCT_NAMES_ZH
 from customers.masking import is_masked_field
-from customers.models import Customer, Household, Product, RMAssignment, SourceRecord, SourceSystem
+from customers.models import (
+    FIELD_GROUPS,
+    Customer,
+    FieldProvenance,
+    Household,
+    Product,
+    RMAssignment,
+    SourceRecord,
+    SourceSystem,
+)
 from customers.naming import customer_name_keys
 from customers.selectors import search_identifier_kinds
 from customers.validation import national_id_clean, phone_clean
@@ -29,6 +38,16 @@ def source_systems_builtin_ensure() -> None:
     SourceSystem.objects.bulk_create(
         [SourceSystem(code=code, name=str(label)) for code, label in SourceRecord.System.choices],
         ignore_conflicts=True,
+    )
+
+
+def field_provenance_stamp(*, customer_id: int, fields: Iterable[str], source: str, at: datetime) -> None:
+    """Records that `source` set the field groups of `fields` on the customer at `at`: the freshness
+    the 360° page shows and the trust survivorship compares. One upsert, in the caller's transaction."""
+    groups = sorted({FIELD_GROUPS[name] for name in fields if name in FIELD_GROUPS})
+    FieldProvenance.objects.bulk_create(
+        [FieldProvenance(customer_id=customer_id, group=group, source_id=source, set_at=at) for group in groups],
+        update_conflicts=True, unique_fields=["customer", "group"], update_fields=["source", "set_at"],
     )
 
 
@@ -137,6 +156,8 @@ def customer_create(
     try:
         with transaction.atomic():
             customer.save()
+            field_provenance_stamp(customer_id=customer.pk, fields=fields, source=SourceRecord.System.BRANCH_ENTRY,
+                                   at=timezone.now())
             if customer.primary_rm_id:
                 RMAssignment.objects.create(
                     customer=customer, rm_id=customer.primary_rm_id, started_at=timezone.now(),
@@ -182,6 +203,8 @@ def customer_update(
     try:
         with transaction.atomic():
             customer.save(update_fields=[*changed, "name_key", "name_key_reversed", "updated_at"])
+            field_provenance_stamp(customer_id=customer.pk, fields=changed, source=SourceRecord.System.BRANCH_ENTRY,
+                                   at=timezone.now())
             audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                          object_type="customer", object_id=customer.pk, ip_address=ip_address,
                          detail=_changed_fields_detail(changed))
@@ -224,6 +247,8 @@ def customer_rm_handover(
         locked.primary_rm = new_rm
         locked._history_user = actor
         locked.save(update_fields=["primary_rm", "updated_at"])
+        field_provenance_stamp(customer_id=locked.pk, fields=["primary_rm"], source=SourceRecord.System.BRANCH_ENTRY,
+                               at=at)
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="customer", object_id=locked.pk, ip_address=ip_address,
                      detail={"fields": ["primary_rm"], "handover_to": new_rm.pk, "reason": reason})

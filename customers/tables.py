@@ -22,13 +22,15 @@ class CustomerTable(tables.Table):
     home_branch = tables.Column(verbose_name=_("Branch"), orderable=False)
     primary_rm = tables.Column(verbose_name=_("RM"), accessor="rm_name", orderable=False)
     lifecycle_stage = tables.Column(verbose_name=_("Lifecycle"), orderable=False)
+    completeness = tables.Column(verbose_name=_("Completeness"), orderable=False)
     last_contact_at = tables.DateTimeColumn(
         verbose_name=_("Last contact"), format="SHORT_DATE_FORMAT", order_by=("last_contact_at", "id")
     )
 
     class Meta:
         model = Customer
-        fields = ["name", "cif", "kind", "home_branch", "primary_rm", "lifecycle_stage", "last_contact_at"]
+        fields = ["name", "cif", "kind", "home_branch", "primary_rm", "lifecycle_stage", "completeness",
+                  "last_contact_at"]
         attrs = {"class": "table table-sm table-hover align-middle", "id": "customer-table"}
         template_name = "customers/_customer_table.html"
         order_by = ("name",)

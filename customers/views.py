@@ -20,10 +20,12 @@ from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
 from customers.models import Customer
+from customers.models.customer import INCOMPLETE_BELOW
 from customers.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
 from customers.panels import (
     TransactionLine,
     change_lines,
+    data_quality,
     holding_lines,
     rm_lines,
     segment_lines,
@@ -31,13 +33,17 @@ from customers.panels import (
     value_line,
 )
 from customers.selectors import (
+    SOURCES_SHOWN,
     Holding,
+    branch_completeness_league,
     branch_summary,
     customer_field_changes,
+    customer_field_provenance,
     customer_holdings,
     customer_household_members,
     customer_rm_history,
     customer_search_in_name_order,
+    customer_sources,
     customer_total_balances,
     customer_transactions_window,
     rm_book,
@@ -157,6 +163,21 @@ def customer_field_changes_panel(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, template, {"access": access, "field_changes": changes})
 
 
+def customer_data_quality_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """Completeness, freshness per field group and the source records: htmx loads it into the 360°
+    page after the page itself (outside the page's query budget)."""
+    access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="data quality")
+    sources = customer_sources(customer_id=pk)
+    profile = staff_profile_for_user(request.user)
+    template = "customers/_data_quality_panel.html" if request.htmx else "customers/customer_data_quality.html"
+    return render(request, template, {
+        "access": access, "incomplete_below": INCOMPLETE_BELOW,
+        "quality": data_quality(access, provenance=customer_field_provenance(customer_id=pk), sources=sources,
+                                shown=SOURCES_SHOWN),
+        "may_see_imports": profile is not None and profile.is_admin,
+    })
+
+
 @staff_required()
 def my_book(request: HttpRequest) -> HttpResponse:
     table = CustomerTable(rm_book(rm_id=request.user.pk))
@@ -186,4 +207,27 @@ def branch_dashboard(request: HttpRequest) -> HttpResponse:
     ]
     return render(request, "customers/branch_dashboard.html", {
         "branch": branch, "branches": branches, "summary": summary, "stage_chart": stage_chart,
+    })
+
+
+@staff_required(StaffProfile.Role.SUPERVISOR)
+def data_quality_league(request: HttpRequest) -> HttpResponse:
+    """Completeness league tables: every branch bank-wide, and the RMs of one branch (the
+    supervisor's own; an admin picks one), each with a link to its incomplete profiles."""
+    profile = staff_profile_for_user(request.user)
+    league = branch_completeness_league(fresh=request.GET.get("refresh") == "1")
+    branch = profile.branch
+    if profile.is_admin:
+        ranked = [line.branch_id for line in league.branches]
+        chosen = positive_int(request.GET.get("branch"), 0)
+        branch_id = chosen if chosen in ranked else (ranked[0] if ranked else None)
+        branch = Branch.objects.filter(pk=branch_id).first() if branch_id else None
+    rm_rows = []
+    if branch is not None:
+        rm_rows = sorted(branch_summary(branch_id=branch.pk).rm_books,
+                         key=lambda row: (-(row["average_completeness"] or 0), row["incomplete"]))
+    return render(request, "customers/data_quality.html", {
+        "league": league, "branch": branch, "rm_rows": rm_rows, "incomplete_below": INCOMPLETE_BELOW,
+        "branches": [(line.branch_id, line.code, line.name) for line in league.branches] if profile.is_admin else [],
+        "chart": [(line.code, round(line.average, 1)) for line in league.branches],
     })

@@ -28,6 +28,7 @@ _NAVIGATION = {
         (_("Performance"), "performance:index"),
         (_("Review queue"), "customers:review-queue"),
         (_("Imports"), "customers:import-upload"),
+        (_("Data quality"), "customers:data-quality"),
     ],
     Role.ANALYST: [
         (_("Customers"), "customers:customer-list"),
@@ -50,6 +51,7 @@ _NAVIGATION = {
         (_("Channels"), "channels:index"),
         (_("Review queue"), "customers:review-queue"),
         (_("Imports"), "customers:import-upload"),
+        (_("Data quality"), "customers:data-quality"),
         (_("Django admin"), "admin:index"),
     ],
 }

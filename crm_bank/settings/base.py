@@ -197,6 +197,9 @@ CRM_SILENT_CUSTOMER_DAYS = env.int("CRM_SILENT_CUSTOMER_DAYS", default=90)
 # Until the first 80/20 value run is published, "most valuable" means holding a deposit account with
 # at least this balance (in the account's currency); afterwards it means value tier A.
 CRM_TOP_CUSTOMER_BALANCE = env.int("CRM_TOP_CUSTOMER_BALANCE", default=500_000)
+# The 360° page's data-quality panel asks staff to check a customer's contact details, address or
+# consent when no source has confirmed them for this many days.
+CRM_DATA_STALE_DAYS = env.int("CRM_DATA_STALE_DAYS", default=730)
 # The touchpoint map warns when the customer's preferred channel has not been used for this long.
 CRM_PREFERRED_CHANNEL_UNUSED_DAYS = env.int("CRM_PREFERRED_CHANNEL_UNUSED_DAYS", default=180)
 # How long a product owner has to answer customer feedback about the product.

@@ -34,6 +34,7 @@ from crm_bank.bulk import quoted_table
 from customers.history import customer_history_write
 from customers.imports.validation import STAGE_COLUMNS
 from customers.models import (
+    FIELD_GROUPS,
     Customer,
     FieldGroup,
     FieldProvenance,
@@ -54,26 +55,14 @@ CIF_PREFIX = "IM"
 RowMatcher = Callable[..., None]
 ROW_MATCHERS: list[RowMatcher] = []
 
-# Customer column → (field group, SQL type, what counts as "no value").
+# Customer column → (field group, SQL type).
+_TYPES = {"birth_date": "date", "marketing_consent": "boolean", "do_not_contact": "boolean",
+          "home_branch_id": "bigint", "primary_rm_id": "bigint"}
 FIELDS: dict[str, tuple[str, str]] = {
-    "kind": (FieldGroup.IDENTITY, "text"),
-    "first_name": (FieldGroup.IDENTITY, "text"),
-    "last_name": (FieldGroup.IDENTITY, "text"),
-    "legal_name": (FieldGroup.IDENTITY, "text"),
-    "national_id_type": (FieldGroup.IDENTITY, "text"),
-    "national_id": (FieldGroup.IDENTITY, "text"),
-    "birth_date": (FieldGroup.IDENTITY, "date"),
-    "gender": (FieldGroup.IDENTITY, "text"),
-    "phone": (FieldGroup.CONTACT, "text"),
-    "email": (FieldGroup.CONTACT, "text"),
-    "address_line": (FieldGroup.ADDRESS, "text"),
-    "city": (FieldGroup.ADDRESS, "text"),
-    "postal_code": (FieldGroup.ADDRESS, "text"),
-    "country": (FieldGroup.ADDRESS, "text"),
-    "marketing_consent": (FieldGroup.CONSENT, "boolean"),
-    "do_not_contact": (FieldGroup.CONSENT, "boolean"),
-    "home_branch_id": (FieldGroup.RELATIONSHIP, "bigint"),
-    "primary_rm_id": (FieldGroup.RELATIONSHIP, "bigint"),
+    column: (FIELD_GROUPS[column if column in FIELD_GROUPS else column.removesuffix("_id")], _TYPES.get(column, "text"))
+    for column in ("kind", "first_name", "last_name", "legal_name", "national_id_type", "national_id", "birth_date",
+                   "gender", "phone", "email", "address_line", "city", "postal_code", "country", "marketing_consent",
+                   "do_not_contact", "home_branch_id", "primary_rm_id")
 }
 # The staging column a customer column takes its value from, when the names differ.
 _STAGE_SOURCE = {"home_branch_id": "branch_id", "primary_rm_id": "rm_id"}

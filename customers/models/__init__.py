@@ -12,6 +12,7 @@ from customers.models.customer import Customer, Household, RMAssignment
 from customers.models.holdings import Account, AccountHolder, Product, StandingOrder, Transaction
 from customers.models.matching import CustomerMerge, MatchCandidate, SurvivorshipRule
 from customers.models.sources import (
+    FIELD_GROUPS,
     FieldGroup,
     FieldProvenance,
     ImportBatch,
@@ -21,7 +22,8 @@ from customers.models.sources import (
 )
 
 __all__ = [
-    "CONTACT_CHANNELS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder", "Channel",
+    "CONTACT_CHANNELS", "FIELD_GROUPS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder",
+    "Channel",
     "Customer", "CustomerMerge", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
     "MatchCandidate", "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "SurvivorshipRule",
     "Transaction", "channel_choices",

@@ -64,6 +64,37 @@ class Interest(models.TextChoices):
     FAMILY = "family", _("Family")
 
 
+# Fields whose presence makes a record usable for service and marketing, with weights (the
+# completeness score; the 360° page lists the missing ones). Fields that may be NULL count when not
+# NULL, text fields when not empty.
+COMPLETENESS_FIELDS: tuple[tuple[str, int], ...] = (
+    ("national_id", 3), ("birth_date", 2), ("gender", 1), ("phone", 3), ("email", 2),
+    ("address_line", 2), ("city", 1), ("occupation", 1), ("preferred_channel", 1),
+    ("preferred_language", 1), ("marketing_consent_at", 1), ("kyc_review_due", 1),
+)
+_NULLABLE_COMPLETENESS_FIELDS = frozenset({"birth_date", "marketing_consent_at", "kyc_review_due"})
+COMPLETENESS_TOTAL = sum(weight for _, weight in COMPLETENESS_FIELDS)
+# Below this a profile counts as incomplete (list filter, leaderboards; the partial indexes say so too).
+INCOMPLETE_BELOW = 80
+
+
+def completeness_from_points(points: int) -> int:
+    """Filled weight → percent, rounded half up in integers, exactly as the stored column computes it."""
+    return (200 * points + COMPLETENESS_TOTAL) // (2 * COMPLETENESS_TOTAL)
+
+
+def _completeness_expression() -> models.Expression:
+    """The stored score's SQL: the same weights and rounding as completeness_from_points."""
+    points = None
+    for name, weight in COMPLETENESS_FIELDS:
+        filled = models.Q(**{f"{name}__isnull": False}) if name in _NULLABLE_COMPLETENESS_FIELDS \
+            else ~models.Q(**{name: ""})
+        term = models.Case(models.When(filled, then=models.Value(weight)), default=models.Value(0),
+                           output_field=models.IntegerField())
+        points = term if points is None else points + term
+    return (points * models.Value(200) + models.Value(COMPLETENESS_TOTAL)) / models.Value(2 * COMPLETENESS_TOTAL)
+
+
 def _label(choices: type[models.TextChoices], code: str) -> str:
     return str(choices(code).label) if code in choices.values else code
 
@@ -204,11 +235,17 @@ class Customer(models.Model):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("merged into"),
         db_index=False,
     )  # indexed by customer_merged_into_idx
+    # The weighted completeness score (0–100), computed by PostgreSQL from the row itself whatever
+    # wrote it (a form, an import's bulk UPDATE, a merge), so the list can filter and rank by it.
+    completeness = models.GeneratedField(
+        expression=_completeness_expression(), output_field=models.PositiveSmallIntegerField(),
+        db_persist=True, verbose_name=_("completeness (%)"),
+    )
     # Source facts with no column of their own (e.g. the age a campaign file reported).
     attributes = models.JSONField(_("source attributes"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
-    history = HistoricalRecords(excluded_fields=["name_key", "name_key_reversed", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["name_key", "name_key_reversed", "updated_at", "completeness"])
 
     class Meta:
         verbose_name = _("customer")
@@ -267,6 +304,12 @@ class Customer(models.Model):
             # Tombstones pointing at a survivor (unmerge, "merged from" on the 360° page).
             models.Index(fields=["merged_into"], name="customer_merged_into_idx",
                          condition=models.Q(merged_into__isnull=False)),
+            # "Incomplete profiles" on the customer list, in name order, bank-wide and by branch
+            # (customers.selectors.customer_list_incomplete); partial, so complete records cost nothing.
+            models.Index(fields=["name_key", "id"], name="customer_incomplete_name_idx",
+                         condition=models.Q(completeness__lt=INCOMPLETE_BELOW)),
+            models.Index(fields=["home_branch", "name_key", "id"], name="customer_branch_incomplete_idx",
+                         condition=models.Q(completeness__lt=INCOMPLETE_BELOW)),
         ]
 
     def __str__(self) -> str:
@@ -295,18 +338,19 @@ class Customer(models.Model):
     def interest_labels(self) -> list[str]:
         return [_label(Interest, code) for code in self.interests]
 
-    # Fields whose presence makes a record usable for service and marketing, with weights.
-    COMPLETENESS_FIELDS: tuple[tuple[str, int], ...] = (
-        ("national_id", 3), ("birth_date", 2), ("gender", 1), ("phone", 3), ("email", 2),
-        ("address_line", 2), ("city", 1), ("occupation", 1), ("preferred_channel", 1),
-        ("preferred_language", 1), ("marketing_consent_at", 1), ("kyc_review_due", 1),
-    )
+    @property
+    def is_incomplete(self) -> bool:
+        return self.completeness < INCOMPLETE_BELOW
+
+    @property
+    def completeness_gaps(self) -> list[tuple[str, int]]:
+        """(field name, weight) of the completeness fields this record lacks."""
+        return [(name, weight) for name, weight in COMPLETENESS_FIELDS if getattr(self, name) in ("", None)]
 
     @property
     def completeness_percent(self) -> int:
-        total = sum(weight for _, weight in self.COMPLETENESS_FIELDS)
-        filled = sum(w for name, w in self.COMPLETENESS_FIELDS if getattr(self, name) not in ("", None))
-        return round(100 * filled / total)
+        """The score of the record as it is in memory (the stored `completeness` once saved)."""
+        return completeness_from_points(COMPLETENESS_TOTAL - sum(weight for _, weight in self.completeness_gaps))
 
     @property
     def kyc_review_due_soon(self) -> bool:
@@ -315,11 +359,7 @@ class Customer(models.Model):
 
     @property
     def missing_fields(self) -> list[str]:
-        return [
-            str(self._meta.get_field(name).verbose_name)
-            for name, _ in self.COMPLETENESS_FIELDS
-            if getattr(self, name) in ("", None)
-        ]
+        return [str(self._meta.get_field(name).verbose_name) for name, _ in self.completeness_gaps]
 
 
 class RMAssignment(models.Model):

@@ -22,6 +22,22 @@ class FieldGroup(models.TextChoices):
     RELATIONSHIP = "relationship", _("Branch and RM")
 
 
+# Customer field → its field group: the fields sources send, whose trust and freshness are kept per group.
+FIELD_GROUPS: dict[str, str] = {
+    "kind": FieldGroup.IDENTITY, "first_name": FieldGroup.IDENTITY, "last_name": FieldGroup.IDENTITY,
+    "legal_name": FieldGroup.IDENTITY, "national_id_type": FieldGroup.IDENTITY, "national_id": FieldGroup.IDENTITY,
+    "birth_date": FieldGroup.IDENTITY, "gender": FieldGroup.IDENTITY,
+    "phone": FieldGroup.CONTACT, "email": FieldGroup.CONTACT,
+    "address_line": FieldGroup.ADDRESS, "city": FieldGroup.ADDRESS, "postal_code": FieldGroup.ADDRESS,
+    "country": FieldGroup.ADDRESS,
+    "marketing_consent": FieldGroup.CONSENT, "marketing_consent_at": FieldGroup.CONSENT,
+    "marketing_consent_source": FieldGroup.CONSENT, "do_not_contact": FieldGroup.CONSENT,
+    "preferred_channel": FieldGroup.CONSENT, "preferred_contact_time": FieldGroup.CONSENT,
+    "preferred_language": FieldGroup.CONSENT,
+    "home_branch": FieldGroup.RELATIONSHIP, "primary_rm": FieldGroup.RELATIONSHIP,
+}
+
+
 class SourceSystem(models.Model):
     """A system that sends customer records (a department's core system, the card centre, the call
     centre, the web): data, not code, managed in admin. Its trust per field group decides whose
