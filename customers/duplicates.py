@@ -416,7 +416,8 @@ def duplicate_pair_for_user(*, user: AbstractBaseUser, pk: int, ip_address: str 
     """A pair of golden records the user may open (any status), audited; PermissionDenied (audited)
     for a pair outside a supervisor's branch; MatchCandidate.DoesNotExist when there is none."""
     profile = staff_profile_for_user(user)
-    candidate = MatchCandidate.objects.select_related("left", "right").get(pk=pk, right__isnull=False)
+    candidate = MatchCandidate.objects.select_related("left", "right", "import_row", "import_row__batch__source").get(
+        pk=pk, right__isnull=False)
     allowed = profile is not None and MatchCandidate.objects.filter(_scope(profile), pk=pk).exists()
     audit_record(
         actor=user, action=AuditEvent.Action.VIEW, object_type="match_candidate", object_id=pk,

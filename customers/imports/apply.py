@@ -7,10 +7,11 @@ over the whole batch, decide and apply the outcomes:
 2. (source, source_key) seen before → the customer of that source record ("updated", or
    "unchanged" when nothing differs).
 3. National ID (type + value) of an existing customer → "merged" into it.
-4. ROW_MATCHERS (the probabilistic matcher's hook) may send lines still unresolved to "review".
+4. ROW_MATCHERS (the probabilistic matcher, `imports/matching.py`) may merge lines still unresolved
+   into a customer ("merged") or send them to "review" (naming the candidate customer).
 5. The rest → "created": the first line of each national ID creates the customer, later lines with
-   that ID merge into it.
-6. Created customers inserted from the staging table with their name keys, customer number, RM
+   that ID merge into it. A line in review becomes a customer too (nothing waits outside the CRM).
+6. Created and in-review customers inserted from the staging table with their name keys, customer number, RM
    assignment, source record, field provenance and first history row.
 7. Updated and merged lines: per field group, the incoming value overwrites when the source's trust
    for the group is at least that of the source that last set it (FieldProvenance), and otherwise
@@ -18,6 +19,8 @@ over the whole batch, decide and apply the outcomes:
    file reach one customer, the last one's values count. The changed fields, the history rows
    ("~", reason "Import batch #n"), provenance, RM hand-over and source records follow.
 8. Every line into ImportRow with its outcome; the counts add up to the line count.
+9. Each line in review and its candidate go to the duplicate review queue as a pending pair
+   (MatchCandidate, with the line's ImportRow, score and field comparisons).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from customers.models import (
     FieldProvenance,
     ImportBatch,
     ImportRow,
+    MatchCandidate,
     RMAssignment,
     SourceRecord,
     SourceSystem,
@@ -50,8 +54,9 @@ STAGE = "customer_import_stage"
 CIF_PREFIX = "IM"
 
 # Hook for the probabilistic matcher: each callable gets the open cursor, the batch and the staging
-# table's name, and may set outcome = 'review' (with customer_id = the candidate, or NULL) on lines
-# that are valid and still unresolved (outcome IS NULL). Nothing else in the table is theirs.
+# table's name, and may, on lines that are valid and still unresolved (outcome IS NULL), set
+# outcome = 'merged' with customer_id = the customer, or outcome = 'review' with match_left = the
+# candidate customer and the match_* columns (score, decision, rule, comparisons, RM conflict).
 RowMatcher = Callable[..., None]
 ROW_MATCHERS: list[RowMatcher] = []
 
@@ -86,7 +91,9 @@ def stage_create(cursor) -> None:
         f" payload jsonb, errors jsonb, {text}, birth_date date, branch_id bigint, branch_given boolean,"
         f" rm_id bigint, marketing_consent boolean, do_not_contact boolean,"
         f" outcome text, customer_id bigint, record_payload jsonb, changed text[] NOT NULL DEFAULT '{{}}',"
-        f" applies boolean NOT NULL DEFAULT false, {trust}) ON COMMIT DROP"
+        f" applies boolean NOT NULL DEFAULT false, {trust}, match_left bigint, match_probability float8,"
+        f" match_weight float8, match_decision text, match_rule text, match_comparisons jsonb,"
+        f" match_conflict boolean) ON COMMIT DROP"
     )
 
 
@@ -128,7 +135,9 @@ def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[st
     _changes_compute(cursor, params)
     _changes_apply(cursor, params)
     _source_records_write(cursor, params)
-    return _import_rows_write(cursor, params)
+    result = _import_rows_write(cursor, params)
+    _review_pairs_write(cursor, params)
+    return result
 
 
 def _duplicate_keys_reject(cursor) -> None:
@@ -165,16 +174,18 @@ def _resolve_existing(cursor, params: dict) -> None:
 
 def _resolve_new(cursor) -> None:
     # Joins, not `line IN (subquery) OR …`: a subquery PostgreSQL cannot hash is re-run per line.
+    # A line in review keeps its outcome and gets a new customer like a created one.
     cursor.execute(
-        f"UPDATE {STAGE} s SET outcome = 'created',"
+        f"UPDATE {STAGE} s SET outcome = coalesce(s.outcome, 'created'),"
         f" customer_id = nextval(pg_get_serial_sequence('{Customer._meta.db_table}', 'id'))"
         f" FROM (SELECT line, national_id, row_number() OVER (PARTITION BY national_id_type, national_id"
-        f"  ORDER BY line) AS nth FROM {STAGE} WHERE valid AND outcome IS NULL) f"
+        f"  ORDER BY line) AS nth FROM {STAGE} WHERE valid AND (outcome IS NULL OR outcome = 'review')) f"
         f" WHERE s.line = f.line AND (f.national_id = '' OR f.nth = 1)"
     )
     cursor.execute(
-        f"UPDATE {STAGE} s SET outcome = 'merged', customer_id = f.customer_id FROM {STAGE} f"
-        f" WHERE s.valid AND s.outcome IS NULL AND f.outcome = 'created' AND s.national_id <> ''"
+        f"UPDATE {STAGE} s SET outcome = 'merged', customer_id = f.customer_id, match_left = NULL FROM {STAGE} f"
+        f" WHERE s.valid AND (s.outcome IS NULL OR (s.outcome = 'review' AND s.customer_id IS NULL))"
+        f" AND f.outcome IN ('created', 'review') AND f.customer_id IS NOT NULL AND s.national_id <> ''"
         f" AND f.national_id_type = s.national_id_type AND f.national_id = s.national_id"
     )
 
@@ -189,7 +200,7 @@ _GROUP_GIVEN = {
 
 
 def _created_insert(cursor, params: dict) -> None:
-    created = f"FROM {STAGE} s WHERE s.valid AND s.outcome = 'created'"
+    created = f"FROM {STAGE} s WHERE s.valid AND s.outcome IN ('created', 'review')"
     cursor.execute(
         f"INSERT INTO {quoted_table(Customer)} (id, cif, kind, first_name, last_name, legal_name, name_key,"
         f" name_key_reversed, national_id_type, national_id, birth_date, gender, occupation, marital_status,"
@@ -345,8 +356,31 @@ def _source_records_write(cursor, params: dict) -> None:
         f" received_at, batch_id, updated_at)"
         f" SELECT s.customer_id, %(system)s, s.source_key, ss.department_id, s.payload, now(), %(batch)s, now()"
         f" FROM {STAGE} s, {quoted_table(SourceSystem)} ss WHERE ss.code = %(system)s"
-        f" AND s.valid AND s.outcome IN ('created', 'merged')", params,
+        f" AND s.valid AND s.outcome IN ('created', 'merged', 'review')", params,
     )
+
+
+def _review_pairs_write(cursor, params: dict) -> None:
+    """Step 9: the lines in review and their candidates as pending pairs of the review queue (left <
+    right, as the find-duplicates run stores them; a pair already pending keeps its row)."""
+    cursor.execute(
+        f"INSERT INTO {quoted_table(MatchCandidate)} (left_id, right_id, import_row_id, run_id, match_probability,"
+        f" match_weight, comparisons, decision, rule, model_version, ownership_conflict, status, created_at, note)"
+        f" SELECT least(s.match_left, s.customer_id), greatest(s.match_left, s.customer_id), r.id, b.run_id,"
+        f" s.match_probability, s.match_weight, s.match_comparisons, s.match_decision, s.match_rule,"
+        f" %(model_version)s, coalesce(s.match_conflict, false), 'pending', now(), ''"
+        f" FROM {STAGE} s JOIN {quoted_table(ImportRow)} r ON r.batch_id = %(batch)s AND r.line = s.line"
+        f" JOIN {quoted_table(ImportBatch)} b ON b.id = %(batch)s"
+        f" WHERE s.valid AND s.outcome = 'review' AND s.match_left IS NOT NULL"
+        f" ON CONFLICT (left_id, right_id) WHERE status = 'pending' DO NOTHING",
+        {**params, "model_version": _model_version()},
+    )
+
+
+def _model_version() -> str:
+    from customers.matching.model import MODEL_VERSION
+
+    return MODEL_VERSION
 
 
 def _import_rows_write(cursor, params: dict) -> ApplyResult:

@@ -119,12 +119,13 @@ def test_import_rows_of_one_file_each_end_in_one_outcome(tmp_path, branch_a):
         {**JIRI, "source_key": "dup"},  # repeated later: rejected
         {**JIRI, "source_key": "dup", "email": "x@example.cz"},  # created
         {**LI_WEI, "source_key": "m1", "national_id": existing_id, "email": "m@example.cn"},  # merged (existing)
-        {**LI_WEI, "source_key": "n1", "national_id": cn_ric("19800101", 7)},  # created
-        {**LI_WEI, "source_key": "n2", "national_id": cn_ric("19800101", 7)},  # merged into n1's new customer
+        # Another ID, but Li Wei's name, birth date, phone and e-mail: a new record sent to review.
+        {**LI_WEI, "source_key": "n1", "national_id": cn_ric("19800101", 7)},
+        {**LI_WEI, "source_key": "n2", "national_id": cn_ric("19800101", 7)},  # merged into n1's new record
         {"source_key": "bad", "family_name": "X", "birth_date": "soon", "branch_code": "A01"},  # rejected
     ]
     batch = batch_import(write_file(tmp_path / "b.csv", rows))
-    assert batch.counts == {"created": 2, "updated": 0, "unchanged": 1, "merged": 2, "review": 0, "rejected": 2}
+    assert batch.counts == {"created": 1, "updated": 0, "unchanged": 1, "merged": 2, "review": 1, "rejected": 2}
     assert sum(batch.counts.values()) == batch.line_count == ImportRow.objects.filter(batch=batch).count() == 7
     n1, n2 = (ImportRow.objects.get(batch=batch, source_key=key).customer_id for key in ("n1", "n2"))
     assert n1 == n2
