@@ -117,14 +117,18 @@ def _known_fields(fields: dict[str, object], allowed: type) -> dict[str, object]
     return dict(fields)
 
 
-def customer_fields_clean(fields: dict[str, object]) -> dict[str, object]:
-    """Cleans IDs and phones in place of the raw input; ValidationError on bad values."""
+def customer_fields_clean(fields: dict[str, object], *, country: str = "") -> dict[str, object]:
+    """Cleans IDs and phones in place of the raw input; ValidationError on bad values. `country`
+    (the customer's, unless `fields` changes it) decides a company ID's rule and reads a phone
+    number given without its country code."""
+    country = str(fields.get("country") or country or "")
     if "national_id" in fields or "national_id_type" in fields:
         fields["national_id"] = national_id_clean(
-            id_type=str(fields.get("national_id_type", "")), value=str(fields.get("national_id", ""))
+            id_type=str(fields.get("national_id_type", "")), value=str(fields.get("national_id", "")),
+            country=country,
         )
     if "phone" in fields:
-        fields["phone"] = phone_clean(str(fields["phone"]))
+        fields["phone"] = phone_clean(str(fields["phone"]), region=country)
     if fields.get("marketing_consent") and fields.get("do_not_contact"):
         raise ValidationError(_("A customer who asked not to be contacted cannot give marketing consent."))
     return fields
@@ -191,7 +195,7 @@ def customer_update(
         changes.setdefault("do_not_contact", customer.do_not_contact)
         if changes["marketing_consent"] != customer.marketing_consent and not changes.get("marketing_consent_at"):
             changes["marketing_consent_at"] = timezone.now()
-    changes = customer_fields_clean(changes)
+    changes = customer_fields_clean(changes, country=customer.country)
     changed = [name for name, value in changes.items() if getattr(customer, name) != value]
     if not changed:
         return customer

@@ -7,24 +7,30 @@ received (JSON) and, for a rejected line, its errors as [{column, reason}].
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import phonenumbers
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import exceptions as stdnum_errors
-from stdnum.cn import ric, uscc
-from stdnum.cz import dic, rc
+from stdnum.cn import ric
 
 from crm_bank.org.models import Branch, StaffProfile
 from customers.imports.reading import Record
 from customers.models import Customer
 from customers.naming import name_key
+from customers.validation import (
+    E164_SHAPE,
+    PHONE_SEPARATORS,
+    SEPARATORS,
+    e164_valid,
+    national_id_problem,
+    national_id_rule,
+    phone_e164,
+)
 
 # The staged columns: normalised values ("" / None: not given, keep what the customer has).
 TEXT_FIELDS = ("kind", "first_name", "last_name", "legal_name", "national_id_type", "national_id", "gender",
@@ -35,11 +41,7 @@ STAGE_COLUMNS = ("line", "source_key", "valid", "payload", "errors", *TEXT_FIELD
 _TRUE = frozenset({"yes", "y", "true", "t", "1", "ano", "是"})
 _FALSE = frozenset({"no", "n", "false", "f", "0", "ne", "否"})
 _GENDERS = {"f": "F", "female": "F", "女": "F", "m": "M", "male": "M", "男": "M", "": ""}
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-_GENERIC_ID = r"^[A-Z0-9]{5,32}$"
-_SEPARATORS = r"[\s\-/.]"
-_PHONE_SEPARATORS = r"[\s\-/.()]"
 _LIMITS = {"source_key": 64, "first_name": 100, "last_name": 100, "legal_name": 200, "email": 254,
            "address_line": 200, "city": 100, "postal_code": 12}
 # RIC weights of ISO 7064 mod 11-2 over the first 17 digits.
@@ -157,23 +159,6 @@ def chunk_validate(
 
 # Rules that need more than a string test
 
-_STDNUM_REASONS: dict[type, Callable[[], str]] = {
-    stdnum_errors.InvalidLength: lambda: _("wrong length"),
-    stdnum_errors.InvalidFormat: lambda: _("wrong format"),
-    stdnum_errors.InvalidChecksum: lambda: _("the check digit does not match"),
-    stdnum_errors.InvalidComponent: lambda: _("a part of it (birth date or region) is not valid"),
-}
-
-
-def _stdnum_reason(validate: Callable[[str], str], value: str) -> str | None:
-    try:
-        validate(value)
-    except stdnum_errors.ValidationError as error:
-        return next((reason() for kind, reason in _STDNUM_REASONS.items() if isinstance(error, kind)),
-                    _("not valid"))
-    return None
-
-
 @lru_cache(maxsize=100_000)
 def _ric_place_valid(prefix: str, year: int) -> bool:
     """stdnum's region check of a RIC (the region existed in the birth year), once per pair."""
@@ -207,30 +192,26 @@ def ric_valid(ids: pd.Series) -> np.ndarray:
 
 def _national_ids_check(out: pd.DataFrame, raw_id: pd.Series, raw_type: pd.Series, country: pd.Series,
                         errors: Errors) -> None:
-    compact = raw_id.str.replace(_SEPARATORS, "", regex=True).str.upper()
+    """customers.validation's ID rules a column at a time: each (type, country) group at once, the
+    resident IDs through the vectorised ric_valid (its reasons only for the lines that fail)."""
+    compact = raw_id.str.replace(SEPARATORS.pattern, "", regex=True).str.upper()
     id_type = raw_type.str.upper()
+    country = country.str.upper()
     given = compact != ""
     errors.add(given & (id_type == ""), "national_id_type", _("Give the type of the ID document."))
     errors.add((id_type != "") & ~id_type.isin(Customer.IdType.values), "national_id_type",
                _("Use CN_RIC, CZ_RC, PASSPORT or COMPANY_REG."))
     errors.add(~given & (id_type != ""), "national_id", _("The ID type is given but the ID is missing."))
     reasons = pd.Series([None] * len(compact), dtype=object, index=compact.index)
-    cn_ric = given & (id_type == Customer.IdType.CN_RIC)
-    if cn_ric.any():
-        failed = cn_ric.copy()
-        failed[cn_ric] = ~ric_valid(compact[cn_ric])
-        reasons[failed] = [_stdnum_reason(ric.validate, value) or _("not valid") for value in compact[failed]]
-    checks = [
-        (given & (id_type == Customer.IdType.CZ_RC), rc.validate),
-        (given & (id_type == Customer.IdType.COMPANY_REG) & (country == "CN"), uscc.validate),
-        (given & (id_type == Customer.IdType.COMPANY_REG) & (country.str.upper() == "CZ"), dic.validate),
-    ]
-    for mask, validate in checks:
-        if mask.any():
-            reasons[mask] = [_stdnum_reason(validate, value) for value in compact[mask]]
-    generic = given & id_type.isin([Customer.IdType.PASSPORT, Customer.IdType.COMPANY_REG]) & ~checks[1][0] \
-        & ~checks[2][0]
-    reasons[generic & ~compact.str.match(_GENERIC_ID)] = _("use 5 to 32 letters or digits")
+    checked = given & id_type.isin(Customer.IdType.values)
+    for (kind, issuer), group in compact[checked].groupby([id_type[checked], country[checked]], sort=False):
+        if national_id_rule(id_type=kind, country=issuer) is ric.validate:  # only the failures are explained
+            failing = group[~ric_valid(group)]
+            reasons[failing.index] = [national_id_problem(id_type=kind, country=issuer, compact=value)
+                                      or _("not valid") for value in failing]
+        else:
+            reasons[group.index] = [national_id_problem(id_type=kind, country=issuer, compact=value)
+                                    for value in group]
     bad = reasons.notna()
     if bad.any():
         labels = {code: str(label) for code, label in Customer.IdType.choices}
@@ -252,28 +233,20 @@ def _birth_dates_check(raw: pd.Series, errors: Errors) -> pd.Series:
                      dtype=object)
 
 
-@lru_cache(maxsize=200_000)
-def phone_e164(value: str, region: str) -> str | None:
-    """A number as E.164 through phonenumbers, or None when it is not a valid number."""
-    try:
-        number = phonenumbers.parse(value, region or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def _phones_check(raw: pd.Series, country: pd.Series, errors: Errors) -> pd.Series:
-    """Already E.164 (most files): kept as it is. Anything else once per distinct (number, country)
-    through phonenumbers: a national number takes the row's country."""
-    compact = raw.str.replace(_PHONE_SEPARATORS, "", regex=True)
+    """customers.validation's phone rule a column at a time: numbers already in valid E.164 (most
+    files) pass on phonenumbers' metadata patterns per calling code; anything else is parsed once
+    per distinct (number, country), a national number in the line's country."""
+    compact = raw.str.replace(PHONE_SEPARATORS.pattern, "", regex=True)
     compact = compact.where(~compact.str.startswith("00"), "+" + compact.str[2:])
-    slow = (compact != "") & ~compact.str.match(_E164.pattern)
-    result = compact.copy()
+    fast = e164_valid(compact)
+    result = compact.where(fast, None)
+    # The rest through phonenumbers itself: national numbers, and the E.164-shaped numbers the
+    # metadata patterns refuse (phonenumbers may still read one, e.g. after a national prefix).
+    slow = (compact != "") & ~fast
     if slow.any():
-        result[slow] = [phone_e164(value, region.upper()) for value, region in zip(raw[slow], country[slow],
-                                                                                   strict=True)]
+        result[slow] = [phone_e164(value, region) for value, region in zip(raw[slow], country[slow], strict=True)]
+    result[compact == ""] = ""
     errors.add(result.isna(), "phone", _("Not a valid phone number: give it with its country code, "
                                          "e.g. +86 138 0013 8000."))
     return result.fillna("")
