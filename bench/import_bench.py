@@ -93,13 +93,15 @@ def generate(path: Path, *, rows: int) -> None:
             if chinese:
                 body = f"110105{year}{month:02d}{day:02d}{index // 2 % 1000:03d}"
                 national_id, id_type = body + ric.calc_check_digit(body + "0"), "CN_RIC"
-                phone, country, postcode = f"+861{rng.randint(3, 9)}{rng.randint(0, 999_999_999):09d}", "CN", \
+                # Mobile numbers of the 13x, 15x and 18x ranges (valid by phonenumbers).
+                phone, country, postcode = f"+861{rng.choice('358')}{rng.randint(0, 999_999_999):09d}", "CN", \
                     f"{rng.randint(100000, 999999)}"
             else:
                 body = f"{year % 100:02d}{month + (50 if index % 4 == 1 else 0):02d}{day:02d}{index % 1000:03d}"
                 national_id = body + str(int(body) % 11 % 10) if year >= 1954 else body[:9]
                 id_type = "CZ_RC"
-                phone, country, postcode = f"+4206{rng.randint(1, 8)}{rng.randint(0, 9_999_999):07d}", "CZ", \
+                # Mobile numbers 601–608 (valid by phonenumbers).
+                phone, country, postcode = f"+42060{rng.randint(1, 8)}{rng.randint(0, 999_999):06d}", "CZ", \
                     f"{rng.randint(100, 799)} {rng.randint(0, 99):02d}"
                 if index % 20 == 1:  # a national number, as a branch system might send it
                     phone = f"{phone[4:7]} {phone[7:10]} {phone[10:]}"

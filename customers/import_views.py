@@ -1,6 +1,8 @@
 """The import pages: upload (with the column schema) → dry-run preview → "Import" (a run with a
-progress bar) → result with the error file. Administrators and supervisors only: an import writes
-customers bank-wide. A supervisor sees the batches they uploaded; an administrator sees every batch.
+progress bar) → result with the error file. Administrators and supervisors only. A supervisor's
+import writes customers of their own branch only (other lines are rejected with the reason, see
+imports.services.import_branch_scope); an administrator's writes any branch. A supervisor sees the
+batches they uploaded; an administrator sees every batch.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ from customers.duplicates import (
     duplicate_queue_counts,
     duplicate_search_start,
 )
-from customers.models import Customer, MatchCandidate
+from customers.models import Customer, CustomerMerge, MatchCandidate
 from customers.paginators import CappedCountPaginator
 
 # The fields shown side by side, with the matcher's comparison that covers each.
@@ -189,11 +189,15 @@ def review_pair(request: HttpRequest, pk: int) -> HttpResponse:
     left, right = (customer_get_for_user(user=request.user, customer_id=customer_id, request=request,
                                          purpose="duplicate review")
                    for customer_id in (candidate.left_id, candidate.right_id))
-    may_decide = candidate.status == MatchCandidate.Status.PENDING and duplicate_may_decide(
-        profile=staff_profile_for_user(request.user), left=left.customer, right=right.customer)
+    may_act = duplicate_may_decide(profile=staff_profile_for_user(request.user), left=left.customer,
+                                   right=right.customer)
+    may_decide = candidate.status == MatchCandidate.Status.PENDING and may_act
     prefill = merge_field_choices(survivor=left.customer, absorbed=right.customer) if may_decide else {}
+    merge = (CustomerMerge.objects.filter(candidate=candidate, unmerged_at__isnull=True).first()
+             if candidate.status == MatchCandidate.Status.MERGED else None)
     return render(request, "customers/review_pair.html", {
         "candidate": candidate, "left": left, "right": right, "may_decide": may_decide,
+        "merge": merge, "may_undo": merge is not None and may_act,
         "rows": _pair_rows(candidate, left, right, prefill), "conflict": _conflict(left.customer, right.customer),
         "comparisons": _comparisons(candidate),
     })
@@ -218,6 +222,27 @@ def review_merge(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("customers:review-pair", pk=pk)
     messages.success(request, _("The two records are merged into this customer."))
     return redirect("customers:customer-detail", pk=merge.survivor_id)
+
+
+@require_POST
+@staff_required(*REVIEW_ROLES)
+def review_unmerge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undoes the merge this pair led to: both records as they were, the pair back in the queue."""
+    from customers.merging import customer_unmerge
+
+    candidate = _pair_or_404(request, pk)
+    merge = CustomerMerge.objects.filter(candidate=candidate, unmerged_at__isnull=True).first()
+    if merge is None:
+        messages.error(request, _("This pair has no merge in force to undo."))
+        return redirect("customers:review-pair", pk=pk)
+    try:
+        customer_unmerge(merge=merge, actor=request.user, ip_address=request_ip(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("customers:review-pair", pk=pk)
+    messages.success(request, _("The merge is undone: both records are as they were, and the pair waits for a "
+                                "decision again."))
+    return redirect("customers:review-pair", pk=pk)
 
 
 @require_POST
@@ -267,6 +292,7 @@ urlpatterns = [
     path("<int:pk>/", review_pair, name="review-pair"),
     path("<int:pk>/merge/", review_merge, name="review-merge"),
     path("<int:pk>/distinct/", review_distinct, name="review-distinct"),
+    path("<int:pk>/unmerge/", review_unmerge, name="review-unmerge"),
     path("find/", review_find, name="review-find"),
     path("runs/<int:run_id>/progress/", review_run_progress, name="review-run-progress"),
 ]

@@ -119,8 +119,10 @@ def _reject(cursor, *, where: str, column: str, reason: str, params: dict | None
 
 
 def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[str, int],
-                            actor: AbstractBaseUser | None) -> ApplyResult:
-    """Steps 1–8 of the module docstring over the staged batch; returns the counts per outcome."""
+                            actor: AbstractBaseUser | None, branch_scope: frozenset[int] | None = None) -> ApplyResult:
+    """Steps 1–9 of the module docstring over the staged batch; returns the counts per outcome.
+    With `branch_scope` (a supervisor's import), a line that resolves to an existing customer of
+    another branch is rejected: only an administrator's import changes other branches' customers."""
     reason = _("Import batch #%(batch)s") % {"batch": batch.pk}
     params = {"system": batch.source.code, "batch": batch.pk, "actor": getattr(actor, "pk", None),
               "reason": reason, **{f"trust_{group}": trust for group, trust in source_trust.items()}}
@@ -130,6 +132,12 @@ def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[st
     _resolve_existing(cursor, params)
     for matcher in ROW_MATCHERS:
         matcher(cursor=cursor, batch=batch, table=STAGE)
+    if branch_scope is not None:
+        _reject(cursor, column="source_key",
+                where=f"EXISTS (SELECT 1 FROM {quoted_table(Customer)} c WHERE c.id = s.customer_id"
+                      " AND NOT c.home_branch_id = ANY(%(scope)s))",
+                reason=_("This customer belongs to another branch: an administrator imports changes to it."),
+                params={"scope": sorted(branch_scope)})
     _resolve_new(cursor)
     _created_insert(cursor, params)
     _changes_compute(cursor, params)

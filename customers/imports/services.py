@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind
@@ -175,6 +176,7 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
        lines read so far go to the cache for the progress bar: it cannot see this transaction).
     2. Resolve and apply (apply.py). 3. The first errors, and all rejected lines to `rejected_sink`."""
     source = batch.source
+    scope = import_branch_scope(actor)
     if not batch.stored_file:
         raise FileRefused(batch.refusal or _("The file is empty."))
     lines = 0
@@ -183,12 +185,12 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
         with import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened:
             for chunk in opened.chunks():
                 lines += stage_copy(cursor, chunk_validate(
-                    chunk, columns=opened.columns, default_branch_id=source.default_branch_id))
+                    chunk, columns=opened.columns, default_branch_id=source.default_branch_id, branch_scope=scope))
                 cache.set(progress_key(batch.pk), lines, 3600)
         if not lines:
             raise FileRefused(_("The file has a header but no data lines."))
         result = batch_resolve_and_apply(
-            cursor=cursor, batch=batch, actor=actor,
+            cursor=cursor, batch=batch, actor=actor, branch_scope=scope,
             source_trust={group: source.trust(group) for group in FieldGroup.values})
         cursor.execute(f"SELECT line, errors FROM {STAGE} WHERE NOT valid ORDER BY line LIMIT {PREVIEW_ERRORS}")
         first_errors = [{"line": line, **error} for line, errors in cursor.fetchall() for error in _json(errors)]
@@ -197,6 +199,17 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
             rejected_sink((line, key, _json(payload), _json(errors)) for line, key, payload, errors in cursor)
     return ProcessResult(line_count=result.line_count, counts=result.counts, first_errors=first_errors[:PREVIEW_ERRORS],
                          encoding=opened.encoding, delimiter=opened.delimiter)
+
+
+def import_branch_scope(actor: AbstractBaseUser | None) -> frozenset[int] | None:
+    """The branches an import by `actor` may write customers of: None (any) for an administrator
+    and for the command line (no user: the operator of the machine); a supervisor's own branch."""
+    if not _is_user(actor):
+        return None
+    profile = staff_profile_for_user(actor)
+    if profile is not None and profile.is_admin:
+        return None
+    return frozenset({profile.branch_id}) if profile is not None and profile.branch_id else frozenset()
 
 
 def _json(value: object) -> object:

@@ -23,7 +23,6 @@ from customers.imports.reading import Record
 from customers.models import Customer
 from customers.naming import name_key
 from customers.validation import (
-    E164_SHAPE,
     PHONE_SEPARATORS,
     SEPARATORS,
     e164_valid,
@@ -89,11 +88,12 @@ def chunk_frame(records: list[Record], columns: list[str]) -> tuple[pd.DataFrame
 def chunk_validate(
     records: list[Record], *, columns: list[str], default_branch_id: int | None,
     branch_ids: Callable[[list[str]], dict[str, int]] | None = None,
-    rm_ids: Callable[[list[str]], dict[str, int]] | None = None,
+    rm_ids: Callable[[list[str]], dict[str, int]] | None = None, branch_scope: frozenset[int] | None = None,
 ) -> pd.DataFrame:
     """1. The raw cells as a frame; the payload (the row as received, as JSON) from it in one call.
     2. Each rule over whole columns, its failures added to the chunk's errors.
-    3. Branch codes and RM user names looked up once each for the chunk.
+    3. Branch codes and RM user names looked up once each for the chunk; with `branch_scope` (a
+       supervisor's import) a line whose branch is not in it is rejected.
     Returns the staged chunk, STAGE_COLUMNS in order."""
     raw, widths = chunk_frame(records, columns)
     rows = len(raw)
@@ -143,6 +143,9 @@ def chunk_validate(
 
     out["branch_id"] = _branches_check(column("branch_code"), default_branch_id, errors, branch_ids or
                                        branch_ids_by_code)
+    if branch_scope is not None:
+        errors.add(out["branch_id"].notna() & ~out["branch_id"].isin(list(branch_scope)), "branch_code",
+                   _("You may import customers of your own branch only."))
     out["branch_given"] = column("branch_code") != ""
     out["rm_id"] = _rms_check(column("rm_username"), errors, rm_ids or rm_ids_by_username)
     out["marketing_consent"] = _booleans_check(column("marketing_consent"), "marketing_consent", errors)

@@ -134,3 +134,31 @@ def test_import_run_through_a_real_worker(transactional_db, worker, supervisor_a
     batch.refresh_from_db()
     assert (run.status, batch.status, batch.counts["created"]) == ("succeeded", "committed", 2)
     assert run.metrics["counts"]["created"] == 2
+
+
+def test_a_supervisors_import_writes_only_customers_of_their_branch(client, supervisor_a, branch_b, web_source):
+    from tests.customers.factories import CustomerFactory
+
+    other = CustomerFactory(home_branch=branch_b, national_id_type="CN_RIC", national_id=LI_WEI["national_id"])
+    client.force_login(supervisor_a)
+    batch = _upload(client, web_source, [
+        {**LI_WEI, "source_key": "li"},  # resolves to branch B's customer by national ID
+        {**JIRI, "branch_code": branch_b.code},  # names branch B
+        {**JIRI, "source_key": "own", "national_id": "", "national_id_type": "", "branch_code": "A01"},
+    ])
+    import_batch_commit(batch=batch, actor=supervisor_a, sync=True)
+    batch.refresh_from_db()
+    assert batch.counts["rejected"] == 2 and batch.counts["created"] == 1
+    reasons = {row.line: row.errors[0]["reason"] for row in batch.rows.filter(outcome="rejected")}
+    assert reasons[2].startswith("This customer belongs to another branch")
+    assert reasons[3] == "You may import customers of your own branch only."
+    other.refresh_from_db()
+    assert other.phone != "+8613800138000" and not other.source_records.filter(system_id="crm_web").exists()
+
+
+def test_an_administrators_import_may_write_any_branch(client, bank_admin, branch_b, web_source):
+    client.force_login(bank_admin)
+    batch = _upload(client, web_source, [{**JIRI, "branch_code": branch_b.code}])
+    import_batch_commit(batch=batch, actor=bank_admin, sync=True)
+    batch.refresh_from_db()
+    assert batch.counts["created"] == 1 and Customer.objects.get().home_branch == branch_b

@@ -295,3 +295,24 @@ def test_queue_summarises_the_last_published_search(client, branch_a, bank_admin
     html = client.get(_url("review-queue")).content.decode()
 
     assert f"run #{run.pk}" in html and "2 customers" in html and 'id="queue-empty"' in html
+
+
+def test_supervisor_undoes_a_merge_from_the_pair_page(client, pairs, supervisor_a, supervisor_b):
+    client.force_login(supervisor_a)
+    pair = pairs["aa"]
+    client.post(_url("review-merge", pair.pk), {"survivor": "left", "field_phone": "right"})
+    page = client.get(_url("review-pair", pair.pk)).content.decode()
+    assert 'id="unmerge-button"' in page and 'id="merge-button"' not in page
+    client.force_login(supervisor_b)  # another branch's supervisor cannot undo it
+    assert client.post(_url("review-unmerge", pair.pk)).status_code == 403
+    assert Customer.objects.get(pk=pair.right_id).merged_into_id == pair.left_id
+    client.force_login(supervisor_a)
+    response = client.post(_url("review-unmerge", pair.pk))
+    assert response.status_code == 302 and response.url == _url("review-pair", pair.pk)
+    survivor, absorbed = Customer.objects.get(pk=pair.left_id), Customer.objects.get(pk=pair.right_id)
+    assert absorbed.merged_into_id is None and survivor.phone == "+420601123456" and survivor.email == ""
+    pair.refresh_from_db()
+    assert pair.status == MatchCandidate.Status.PENDING
+    assert 'id="merge-button"' in client.get(_url("review-pair", pair.pk)).content.decode()
+    again = client.post(_url("review-unmerge", pair.pk), follow=True).content.decode()
+    assert "no merge in force" in again
