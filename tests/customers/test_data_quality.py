@@ -25,8 +25,8 @@ from tests.org.factories import BranchFactory
 _FILLED = {
     "national_id": "7103192745", "birth_date": dt.date(1971, 3, 19), "gender": "F", "phone": "+420601123456",
     "email": "a@example.cz", "address_line": "Vodickova 12", "city": "Praha", "occupation": "management",
-    "preferred_channel": "web", "preferred_language": "cs", "marketing_consent_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
-    "kyc_review_due": dt.date(2030, 1, 1),
+    "preferred_channel": "web", "preferred_language": "cs",
+    "marketing_consent_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC), "kyc_review_due": dt.date(2030, 1, 1),
 }
 _EMPTY = {name: None if name in ("birth_date", "marketing_consent_at", "kyc_review_due") else "" for name in _FILLED}
 
@@ -78,7 +78,8 @@ def test_incomplete_filter_lists_only_profiles_below_the_threshold(client, rm_a,
     client.force_login(rm_a)
     page = client.get(reverse("customers:customer-list"), {"incomplete": "on"}).content.decode()
     assert "Bare" in page and "Fullprofile" not in page
-    page = client.get(reverse("customers:customer-list"), {"incomplete": "on", "home_branch": branch_a.pk}).content.decode()
+    page = client.get(reverse("customers:customer-list"),
+                      {"incomplete": "on", "home_branch": branch_a.pk}).content.decode()
     assert "Bare" in page and "Fullprofile" not in page
     page = client.get(reverse("customers:customer-list")).content.decode()
     assert "Bare" in page and "Fullprofile" in page and f"{bare.completeness}%" in page
