@@ -148,6 +148,7 @@ def _bench(*, requests: int, database: str) -> dict:
         "customer_360_long_timeline_p95_ms": _percentile(timings["customer_360_long_timeline"], 95),
         "long_timeline_max_contacts": contacted[0][1] if contacted else 0,
         "touchpoints_p95_ms": _percentile(timings["touchpoints"], 95),
+        "data_quality_p95_ms": _percentile(timings["data_quality"], 95),
         "timeline_tab_p95_ms": _percentile(timings["timeline_tab"], 95),
         "queries_360": len(queries),
         "queries_360_long_timeline": timeline_queries,

@@ -519,28 +519,50 @@ class CompletenessLeague:
     computed_at: datetime
 
 
-# The league table reads every customer once (one scan, ~0.3 s at a million): it is kept this long.
-COMPLETENESS_LEAGUE_SECONDS = 600
-_LEAGUE_CACHE_KEY = "customers:completeness-league"
+# Figures that read a branch's or the bank's customers in full (a scan: 0.2–0.7 s at a million
+# customers) are kept this long; the pages say when they were computed and offer "Recompute".
+AGGREGATE_CACHE_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """A cached aggregate and when it was computed."""
+
+    value: object
+    computed_at: datetime
+
+
+def _cached(key: str, compute, *, fresh: bool) -> Computed:
+    found = None if fresh else cache.get(key)
+    if found is None:
+        found = Computed(compute(), timezone.now())
+        cache.set(key, found, AGGREGATE_CACHE_SECONDS)
+    return found
+
+
+def branch_summary_cached(*, branch_id: int, fresh: bool = False) -> Computed:
+    """branch_summary (value) for a landing page, computed at most every AGGREGATE_CACHE_SECONDS."""
+    return _cached(f"customers:branch-summary:{branch_id}", lambda: branch_summary(branch_id=branch_id), fresh=fresh)
 
 
 def branch_completeness_league(*, fresh: bool = False) -> CompletenessLeague:
     """Branches by the average completeness of their customers (best first; ties by fewer
-    incomplete profiles), with the count below INCOMPLETE_BELOW. Computed at most every
-    COMPLETENESS_LEAGUE_SECONDS (`fresh` recomputes), and says when it was."""
-    league = None if fresh else cache.get(_LEAGUE_CACHE_KEY)
-    if league is None:
-        rows = (Customer.objects.filter(IN_FORCE).values("home_branch_id")
-                .annotate(customers=Count("id"), average=Avg("completeness"),
-                          incomplete=Count("id", filter=Q(completeness__lt=INCOMPLETE_BELOW)))
-                .order_by())
-        by_branch = {row["home_branch_id"]: row for row in rows}
-        branches = [
-            BranchCompleteness(branch.pk, branch.code, branch.name, by_branch[branch.pk]["customers"],
-                               float(by_branch[branch.pk]["average"]), by_branch[branch.pk]["incomplete"])
-            for branch in Branch.objects.filter(pk__in=by_branch)
-        ]
-        branches.sort(key=lambda line: (-line.average, line.incomplete_percent, line.code))
-        league = CompletenessLeague(branches, timezone.now())
-        cache.set(_LEAGUE_CACHE_KEY, league, COMPLETENESS_LEAGUE_SECONDS)
-    return league
+    incomplete profiles), with the count below INCOMPLETE_BELOW; computed at most every
+    AGGREGATE_CACHE_SECONDS (`fresh` recomputes), and says when it was."""
+    computed = _cached("customers:completeness-league", _completeness_by_branch, fresh=fresh)
+    return CompletenessLeague(computed.value, computed.computed_at)
+
+
+def _completeness_by_branch() -> list[BranchCompleteness]:
+    rows = (Customer.objects.filter(IN_FORCE).values("home_branch_id")
+            .annotate(customers=Count("id"), average=Avg("completeness"),
+                      incomplete=Count("id", filter=Q(completeness__lt=INCOMPLETE_BELOW)))
+            .order_by())
+    by_branch = {row["home_branch_id"]: row for row in rows}
+    branches = [
+        BranchCompleteness(branch.pk, branch.code, branch.name, by_branch[branch.pk]["customers"],
+                           float(by_branch[branch.pk]["average"]), by_branch[branch.pk]["incomplete"])
+        for branch in Branch.objects.filter(pk__in=by_branch)
+    ]
+    branches.sort(key=lambda line: (-line.average, line.incomplete_percent, line.code))
+    return branches

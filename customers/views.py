@@ -36,7 +36,7 @@ from customers.selectors import (
     SOURCES_SHOWN,
     Holding,
     branch_completeness_league,
-    branch_summary,
+    branch_summary_cached,
     customer_field_changes,
     customer_field_provenance,
     customer_holdings,
@@ -200,13 +200,15 @@ def branch_dashboard(request: HttpRequest) -> HttpResponse:
     if branch is None:
         messages.info(request, _("No branch yet: load the demo data or create a branch in the admin."))
         return redirect("customers:customer-list")
-    summary = branch_summary(branch_id=branch.pk)
+    computed = branch_summary_cached(branch_id=branch.pk, fresh=request.GET.get("refresh") == "1")
+    summary = computed.value
     stage_chart = [
         (Customer.Lifecycle(code).label, summary.customers_by_stage.get(code, 0), code)
         for code in Customer.Lifecycle.values
     ]
     return render(request, "customers/branch_dashboard.html", {
         "branch": branch, "branches": branches, "summary": summary, "stage_chart": stage_chart,
+        "computed_at": computed.computed_at,
     })
 
 
@@ -215,7 +217,8 @@ def data_quality_league(request: HttpRequest) -> HttpResponse:
     """Completeness league tables: every branch bank-wide, and the RMs of one branch (the
     supervisor's own; an admin picks one), each with a link to its incomplete profiles."""
     profile = staff_profile_for_user(request.user)
-    league = branch_completeness_league(fresh=request.GET.get("refresh") == "1")
+    fresh = request.GET.get("refresh") == "1"
+    league = branch_completeness_league(fresh=fresh)
     branch = profile.branch
     if profile.is_admin:
         ranked = [line.branch_id for line in league.branches]
@@ -224,7 +227,7 @@ def data_quality_league(request: HttpRequest) -> HttpResponse:
         branch = Branch.objects.filter(pk=branch_id).first() if branch_id else None
     rm_rows = []
     if branch is not None:
-        rm_rows = sorted(branch_summary(branch_id=branch.pk).rm_books,
+        rm_rows = sorted(branch_summary_cached(branch_id=branch.pk, fresh=fresh).value.rm_books,
                          key=lambda row: (-(row["average_completeness"] or 0), row["incomplete"]))
     return render(request, "customers/data_quality.html", {
         "league": league, "branch": branch, "rm_rows": rm_rows, "incomplete_below": INCOMPLETE_BELOW,

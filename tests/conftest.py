@@ -23,6 +23,15 @@ def english_by_default():
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Pages cache their aggregates (customers.selectors.AGGREGATE_CACHE_SECONDS): each test starts
+    without another test's figures."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def builtin_source_systems(request):
     """The source systems the migrations seed, back after a transactional test flushed them (a test
     that writes a SourceRecord of a built-in source needs its row)."""
