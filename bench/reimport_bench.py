@@ -129,6 +129,11 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
         seconds = time.perf_counter() - started
         batch.refresh_from_db()
         lines = list(ImportRow.objects.filter(batch=batch).values_list("line", "source_key", "outcome", "customer_id"))
+        reasons: dict[str, int] = {}
+        for errors in ImportRow.objects.filter(batch=batch, outcome="rejected").values_list("errors", flat=True):
+            for error in errors:
+                reason = f"{error['column']}: {error['reason']}"
+                reasons[reason] = reasons.get(reason, 0) + 1
         candidates = {row: (left, right) for row, left, right in MatchCandidate.objects.filter(
             import_row__batch=batch).values_list("import_row__line", "left_id", "right_id")}
         transaction.set_rollback(True)  # leave the database as it was
@@ -152,7 +157,7 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
         "lines": batch.line_count, "counts": batch.counts, "seconds": round(seconds, 2),
         "right_customer": right, "wrong_or_missed": wrong,
         "found_share": round(found / max(batch.line_count, 1), 4),
-        "wrong_merges": wrong.get("merged", 0), "examples_wrong": wrong_examples,
+        "wrong_merges": wrong.get("merged", 0), "examples_wrong": wrong_examples, "rejected_reasons": reasons,
         "auto_merge": settings.CRM_AUTO_MERGE, "database": connection.settings_dict["NAME"],
     }
 

@@ -26,8 +26,9 @@ from customers.generation.touchpoints import _interactions_draw
 from customers.models import CONTACT_CHANNELS, Customer, Household
 from customers.naming import customer_name_keys
 
+# Mobile prefixes phonenumbers accepts (not 174: satellite, mostly unassigned; not 179).
 _MOBILE_PREFIXES = np.array([*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 166,
-                             *range(170, 179), *range(180, 190), 198, 199])
+                             170, 171, 172, 173, 175, 176, 177, 178, *range(180, 190), 198, 199])
 _EMAIL_DOMAINS_ZH = np.array(["qq.com", "163.com", "126.com", "sina.com", "foxmail.com", "139.com"], dtype=object)
 _EMAIL_DOMAINS_EN = np.array(["gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com"], dtype=object)
 _INTERESTS = ("travel", "wealth_management", "insurance", "real_estate", "education", "retirement",

@@ -2,9 +2,9 @@
 matched against the live customers they could be (ROW_MATCHERS hook of `apply`).
 
 1. Candidates, bounded per line: customers with the line's phone, with its name in either order
-   (given/family swapped), or born the same day with the same initial — the matcher's own blocking
-   keys, read through the phone, name and birth-date indexes, at most `_PER_KEY` per key and line
-   (a placeholder phone held by a thousand records adds twenty, not a thousand).
+   (given/family swapped), or born the same day with the same initial (either name first) — the
+   matcher's own blocking keys, each an index range (phone, name key, birth date + name key), at
+   most `_PER_KEY` per key and line (a placeholder phone held by a thousand records adds twenty).
 2. `candidate_pairs` (splink, Fellegi–Sunter) scores each line against its candidates; a line keeps
    its best pair.
 3. `auto_merge` with settings.CRM_AUTO_MERGE on and no RM conflict: the line is **merged** into the
@@ -32,6 +32,15 @@ _LINE_COLUMNS = ("line", "first_name", "last_name", "legal_name", "national_id_t
                  "gender", "phone", "email", "address_line", "city", "postal_code", "country", "rm_id")
 
 
+def _born_same_day_with_initial(key: str) -> str:
+    """Customers born on the line's birth date whose name key starts with the first letter of `key`:
+    a range of the (birth_date, name_key) index (name keys are ASCII in collation "C")."""
+    initial = f'left({key}, 1) COLLATE "C"'
+    return (f"(SELECT c.id FROM {_CUSTOMER} c WHERE c.birth_date = s.birth_date AND {key} <> ''"
+            f" AND c.name_key >= {initial} AND c.name_key < ({initial} || chr(127))"
+            f" AND c.merged_into_id IS NULL LIMIT {_PER_KEY})")
+
+
 def _candidates_sql(table: str) -> str:
     live = "c.merged_into_id IS NULL"
     return f"""
@@ -39,15 +48,15 @@ def _candidates_sql(table: str) -> str:
                c.gender, c.phone, c.email, c.address_line, c.city, c.postal_code, c.country, c.primary_rm_id
         FROM {_CUSTOMER} c WHERE c.id IN (
             SELECT k.id FROM {table} s CROSS JOIN LATERAL (
-                (SELECT c.id FROM {_CUSTOMER} c WHERE s.phone <> '' AND c.phone = s.phone AND {live}
+                (SELECT c.id FROM {_CUSTOMER} c WHERE s.phone <> '' AND c.phone <> '' AND c.phone = s.phone AND {live}
                  LIMIT {_PER_KEY})
                 UNION ALL
                 (SELECT c.id FROM {_CUSTOMER} c WHERE s.name_key <> ''
                  AND c.name_key IN (s.name_key, s.name_key_reversed) AND {live} LIMIT {_PER_KEY})
                 UNION ALL
-                (SELECT c.id FROM {_CUSTOMER} c WHERE c.birth_date = s.birth_date
-                 AND left(c.name_key, 1) IN (left(s.name_key, 1), left(s.name_key_reversed, 1)) AND {live}
-                 LIMIT {_PER_KEY})
+                {_born_same_day_with_initial("s.name_key")}
+                UNION ALL
+                {_born_same_day_with_initial("s.name_key_reversed")}
             ) k WHERE s.valid AND s.outcome IS NULL
         )
     """

@@ -23,6 +23,7 @@ from customers.models import (
     Transaction,
 )
 from customers.naming import customer_name_keys
+from customers.validation import phone_clean
 
 PASSWORD = "test-demo-password"
 
@@ -57,6 +58,9 @@ def test_bank_generate_writes_valid_unique_national_ids_and_name_keys():
             assert ric.get_birth_date(customer.national_id) == customer.birth_date
             assert customer.gender == ("M" if int(customer.national_id[16]) % 2 else "F")
             assert customer.phone.startswith("+861") and len(customer.phone) == 14 or customer.phone == ""
+    # Every generated number is one the staff forms and the import would accept.
+    phones = [c.phone for c in customers if c.phone]
+    assert phones and all(phone_clean(phone) == phone for phone in phones)
 
 
 @pytest.mark.django_db
