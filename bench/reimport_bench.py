@@ -71,12 +71,13 @@ def main() -> None:
 def _sample(count: int) -> list[dict]:
     """`count` live individual customers with a name, spread over the id range (repeatable)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT setseed(0.7)")
         cursor.execute(
             "SELECT c.id, c.first_name, c.last_name, c.national_id_type, c.national_id, c.birth_date, c.gender,"
             " c.phone, c.email, c.address_line, c.city, c.postal_code, c.country, b.code"
-            " FROM customers_customer c TABLESAMPLE BERNOULLI (%s) JOIN org_branch b ON b.id = c.home_branch_id"
-            " WHERE c.merged_into_id IS NULL AND c.kind = 'individual' AND c.last_name <> '' ORDER BY c.id LIMIT %s",
+            " FROM customers_customer c TABLESAMPLE BERNOULLI (%s) REPEATABLE (7)"
+            " JOIN org_branch b ON b.id = c.home_branch_id"
+            " WHERE c.merged_into_id IS NULL AND c.kind = 'individual' AND c.last_name <> ''"
+            " ORDER BY md5(c.id::text) LIMIT %s",
             [min(100.0, 300.0 * count / max(Customer.objects.count(), 1)), count],
         )
         names = ("id", "first_name", "last_name", "national_id_type", "national_id", "birth_date", "gender", "phone",
@@ -134,8 +135,12 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
             for error in errors:
                 reason = f"{error['column']}: {error['reason']}"
                 reasons[reason] = reasons.get(reason, 0) + 1
-        candidates = {row: (left, right) for row, left, right in MatchCandidate.objects.filter(
-            import_row__batch=batch).values_list("import_row__line", "left_id", "right_id")}
+        pairs = list(MatchCandidate.objects.filter(import_row__batch=batch).values_list(
+            "import_row__line", "left_id", "right_id", "decision"))
+        candidates = {row: (left, right) for row, left, right, _decision in pairs}
+        review_decisions: dict[str, int] = {}
+        for _row, _left, _right, decision in pairs:
+            review_decisions[decision] = review_decisions.get(decision, 0) + 1
         transaction.set_rollback(True)  # leave the database as it was
     if batch.stored_file:
         default_storage.delete(batch.stored_file)
@@ -156,7 +161,7 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
     return {
         "lines": batch.line_count, "counts": batch.counts, "seconds": round(seconds, 2),
         "right_customer": right, "wrong_or_missed": wrong,
-        "found_share": round(found / max(batch.line_count, 1), 4),
+        "found_share": round(found / max(batch.line_count, 1), 4), "review_pairs_by_decision": review_decisions,
         "wrong_merges": wrong.get("merged", 0), "examples_wrong": wrong_examples, "rejected_reasons": reasons,
         "auto_merge": settings.CRM_AUTO_MERGE, "database": connection.settings_dict["NAME"],
     }
