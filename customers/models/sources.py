@@ -108,6 +108,8 @@ class ImportBatch(models.Model):
     line_count = models.PositiveIntegerField(_("data lines"), default=0)
     preview_counts = models.JSONField(_("dry-run counts"), default=dict, blank=True)
     counts = models.JSONField(_("counts per outcome"), default=dict, blank=True)
+    # How long the commit took per phase: {"checked": s, "applied": s} (read, validate and stage; resolve and write).
+    seconds = models.JSONField(_("seconds per phase"), default=dict, blank=True)
     run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                             verbose_name=_("run"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
