@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import ric
+from stdnum.cz import rc
 
 from customers.imports.schema import COLUMN_NAMES
 from customers.imports.services import error_file_write
-from customers.imports.validation import chunk_validate, neutralised, ric_valid
+from customers.imports.validation import chunk_validate, neutralised, rc_valid, ric_valid
 from tests.customers.import_helpers import JIRI, LI_WEI, cn_ric
 
 COLUMNS = [*COLUMN_NAMES, "loyalty_id"]
@@ -94,3 +95,17 @@ def test_error_file_neutralises_formula_like_cells():
     assert lines[1] == "5,'=cmd|'/C calc'!A0,email,'@SUM(1),Not a valid e-mail address."
     assert lines[2] == "5,'=cmd|'/C calc'!A0,phone,'+1,'-bad"
     assert neutralised("Anna") == "Anna"
+
+
+@settings(max_examples=300, deadline=None)
+@given(digits=st.text(alphabet="0123456789", min_size=8, max_size=11), birth=st.dates(), serial=st.integers(0, 9999),
+       woman=st.booleans())
+def test_vectorised_czech_birth_number_check_agrees_with_stdnum(digits, birth, serial, woman):
+    import pandas as pd
+
+    month = birth.month + (50 if woman else 0)
+    body = f"{birth:%y}{month:02d}{birth:%d}"
+    nine, ten = f"{body}{serial % 1000:03d}", f"{body}{serial:04d}"
+    fixed = f"{body}{serial % 1000:03d}" + str(int(f"{body}{serial % 1000:03d}") % 11 % 10)
+    candidates = [digits, nine, ten, fixed, fixed[:-1] + str((int(fixed[-1]) + 1) % 10), "71O3192745", ""]
+    assert rc_valid(pd.Series(candidates)).tolist() == [rc.is_valid(value) for value in candidates]
