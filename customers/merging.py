@@ -17,7 +17,9 @@ What moves, per table:
 - field provenance, per field group: the side whose values were taken keeps its provenance; when
   that is the absorbed's and the survivor has a row of its own, the survivor's row takes its
   source and time (the old ones recorded under "_provenance"), else the absorbed's row moves;
-- pending match candidates of the absorbed record are superseded (restored by the unmerge).
+- pending match candidates of the absorbed record are superseded (restored by the unmerge);
+- tombstones of earlier merges into the absorbed record now point at the survivor (every old link
+  is one redirect from the live record); the unmerge points them back.
 Segmentation results are keyed (run, customer) and stay on the tombstone: they describe the runs
 that produced them. The next run scores the survivor with both records' holdings.
 """
@@ -89,7 +91,10 @@ _STAGE_RANK = {Customer.Lifecycle.LOYAL: 4, Customer.Lifecycle.CUSTOMER: 3, Cust
 # Keys of CustomerMerge.moved that are not "app_label.model" lists of moved ids.
 _KEPT, _ENDED, _PROVENANCE, _SUPERSEDED, _CANDIDATE = "_kept", "_ended", "_provenance", "_superseded", "_candidate"
 # The customers app's own references that move like the registered ones.
-_OWN_REFERENCES = (CustomerReference(AccountHolder), CustomerReference(SourceRecord), CustomerReference(ImportRow))
+# Rows of customers' own models that follow a merge; older tombstones of the absorbed record are
+# re-pointed at the survivor, so every merged-away record is one hop from the live one.
+_OWN_REFERENCES = (CustomerReference(AccountHolder), CustomerReference(SourceRecord), CustomerReference(ImportRow),
+                   CustomerReference(Customer, "merged_into"))
 
 
 def _units() -> list[tuple[str, ...]]:

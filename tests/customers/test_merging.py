@@ -570,17 +570,22 @@ def test_opening_a_merge_in_the_admin_is_audited(client, bank_admin, branch_a, r
     assert opened.detail["customers"] == [survivor.pk, absorbed.pk]
 
 
-def test_a_chain_of_merges_redirects_step_by_step(client, branch_a, rm_a, supervisor_a):
+def test_a_chain_of_merges_leaves_every_tombstone_one_redirect_from_the_live_record(client, branch_a, rm_a,
+                                                                                      supervisor_a):
     first, second, last = _customer(branch_a, rm_a), _customer(branch_a, rm_a), _customer(branch_a, rm_a)
     customer_merge(survivor=second, absorbed=first, actor=supervisor_a)
-    customer_merge(survivor=last, absorbed=second, actor=supervisor_a)
+    later = customer_merge(survivor=last, absorbed=second, actor=supervisor_a)
+    first.refresh_from_db()
+    assert first.merged_into_id == last.pk  # re-pointed by the second merge
     client.force_login(rm_a)
 
     response = client.get(reverse("customers:customer-detail", args=[first.pk]), follow=True)
 
-    assert [url for url, _status in response.redirect_chain] == [
-        reverse("customers:customer-detail", args=[second.pk]), reverse("customers:customer-detail", args=[last.pk])]
+    assert [url for url, _status in response.redirect_chain] == [reverse("customers:customer-detail", args=[last.pk])]
     assert response.status_code == 200
+    customer_unmerge(merge=later, actor=supervisor_a)  # the older tombstone points at its own survivor again
+    first.refresh_from_db()
+    assert first.merged_into_id == second.pk and Customer.objects.get(pk=second.pk).merged_into_id is None
 
 
 def test_an_automatic_merge_has_no_actor_and_is_audited(branch_a, rm_a):
