@@ -522,6 +522,9 @@ class CompletenessLeague:
 # Figures that read a branch's or the bank's customers in full (a scan: 0.2–0.7 s at a million
 # customers) are kept this long; the pages say when they were computed and offer "Recompute".
 AGGREGATE_CACHE_SECONDS = 600
+# "Recompute" within this long of the last computation shows that one (a reload loop cannot keep
+# the database scanning).
+RECOMPUTE_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -533,7 +536,9 @@ class Computed:
 
 
 def _cached(key: str, compute, *, fresh: bool) -> Computed:
-    found = None if fresh else cache.get(key)
+    found = cache.get(key)
+    if fresh and found is not None and (timezone.now() - found.computed_at).total_seconds() >= RECOMPUTE_AFTER_SECONDS:
+        found = None
     if found is None:
         found = Computed(compute(), timezone.now())
         cache.set(key, found, AGGREGATE_CACHE_SECONDS)
