@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, CampaignContact
+from campaigns.models import Campaign, CampaignContact, ServicePolicy
+from crm_bank.audit.admin import ChangesAuditedAdmin
+from customers.models import CONTACT_CHANNELS, channel_choices
 
 
 @admin.register(Campaign)
@@ -20,3 +24,26 @@ class CampaignContactAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     list_select_related = ["campaign", "customer"]
     show_full_result_count = False
+
+
+class ServicePolicyForm(forms.ModelForm):
+    channels = forms.MultipleChoiceField(label=_("channels staff may use"), choices=channel_choices(CONTACT_CHANNELS),
+                                         widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ServicePolicy
+        fields = ["tier", "segment", "service_level", "channels", "min_contact_days", "note"]
+
+
+@admin.register(ServicePolicy)
+class ServicePolicyAdmin(ChangesAuditedAdmin):
+    audit_object_type = "service_policy"
+    form = ServicePolicyForm
+    list_display = ["tier", "segment", "service_level", "min_contact_days", "channel_list", "note"]
+    list_filter = ["tier", "service_level"]
+    list_select_related = ["segment"]
+
+    @admin.display(description=_("channels"))
+    def channel_list(self, policy: ServicePolicy) -> str:
+        labels = dict(channel_choices(CONTACT_CHANNELS))
+        return ", ".join(str(labels.get(code, code)) for code in policy.channels)

@@ -23,3 +23,12 @@ class CampaignsConfig(AppConfig):
         from customers.merge_registry import customer_references_register
 
         customer_references_register(CampaignContact, on_conflict="skip")
+
+        # The service policies are cached (campaigns.selectors.service_policies): any change drops them.
+        from django.db.models.signals import post_delete, post_save
+
+        from campaigns.models import ServicePolicy
+        from campaigns.selectors import service_policies_forget
+
+        post_save.connect(service_policies_forget, sender=ServicePolicy, dispatch_uid="service-policies-save")
+        post_delete.connect(service_policies_forget, sender=ServicePolicy, dispatch_uid="service-policies-delete")

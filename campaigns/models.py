@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_bank.ui.names import localized
 from customers.models import CONTACT_CHANNELS, TOUCHPOINT_CHANNELS, Customer, Product, channel_choices
 from customers.models.channels import CHANNEL_MAX_LENGTH
+from segmentation.models import CustomerValue, RuleSegment
 
 
 class Campaign(models.Model):
@@ -102,3 +104,51 @@ class CampaignContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.customer_id} {self.outcome}"
+
+
+class ServicePolicy(models.Model):
+    """How customers of a value tier are served (the 80/20 rule put into practice): the channels
+    staff may contact them by, the least time between two contacts, and their service level. One
+    policy per tier, and optionally one per (tier, rule segment) that overrides it for the segment's
+    members. Edited in admin; the 360° page shows it, campaign targeting and the RM's work queue
+    apply it (campaigns.selectors.service_policy_for)."""
+
+    class ServiceLevel(models.TextChoices):
+        DEDICATED_RM = "dedicated_rm", _("Dedicated RM")
+        PRIORITY = "priority", _("Priority queue")
+        STANDARD = "standard", _("Standard service")
+        DIGITAL = "digital", _("Digital self-service")
+
+    tier = models.CharField(_("value tier"), max_length=1, choices=CustomerValue.Tier.choices)
+    segment = models.ForeignKey(
+        RuleSegment, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        verbose_name=_("segment"), help_text=_("Empty: every customer of the tier."),
+    )
+    channels = ArrayField(
+        models.CharField(max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(CONTACT_CHANNELS)),
+        verbose_name=_("channels staff may use"),
+    )
+    min_contact_days = models.PositiveSmallIntegerField(
+        _("days between two contacts (at least)"),
+        help_text=_("A customer contacted more recently is left out of campaign targets and work queues."),
+    )
+    service_level = models.CharField(_("service level"), max_length=12, choices=ServiceLevel.choices)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["tier", "segment_id"]
+        verbose_name = _("service policy")
+        verbose_name_plural = _("service policies")
+        constraints = [
+            models.UniqueConstraint(fields=["tier", "segment"], nulls_distinct=False,
+                                    name="service_policy_one_per_tier_segment",
+                                    violation_error_message=_("This tier (and segment) has a policy already.")),
+            models.CheckConstraint(condition=models.Q(min_contact_days__gte=1), name="service_policy_interval_positive",
+                                   violation_error_message=_("Allow at least one day between two contacts.")),
+            models.CheckConstraint(condition=~models.Q(channels=[]), name="service_policy_some_channel",
+                                   violation_error_message=_("Choose at least one channel.")),
+        ]
+
+    def __str__(self) -> str:
+        scope = f" · {self.segment}" if self.segment_id else ""
+        return f"{self.tier}{scope}: {self.get_service_level_display()}"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 
-from campaigns.models import Campaign, CampaignContact
-from customers.models import SourceRecord
+from campaigns.models import Campaign, CampaignContact, ServicePolicy
+from customers.models import Channel, SourceRecord
 
 
 def campaign_list_with_results() -> QuerySet[Campaign]:
@@ -24,3 +28,55 @@ def customers_by_source() -> list[tuple[str, int]]:
     counts = (SourceRecord.objects.values_list("system", "system__name").annotate(n=Count("id"))
               .order_by("-n", "system"))
     return [(labels.get(code, name), n) for code, name, n in counts]
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """A service policy as pages and targeting read it."""
+
+    tier: str
+    segment_id: int | None
+    channels: tuple[str, ...]
+    min_contact_days: int
+    service_level: str
+
+    @property
+    def service_level_label(self) -> str:
+        return str(ServicePolicy.ServiceLevel(self.service_level).label)
+
+    @property
+    def channel_labels(self) -> list[str]:
+        labels = dict(Channel.choices)
+        return [str(labels.get(code, code)) for code in self.channels]
+
+
+# The policies are a handful of rows read on every 360° page: kept in the shared cache, dropped
+# whenever one is saved or deleted (campaigns.apps connects the signals).
+_POLICIES_KEY = "campaigns:service-policies"
+
+
+def service_policies() -> dict[tuple[str, int | None], ServiceLine]:
+    """(tier, rule segment id or None) → policy."""
+    policies = cache.get(_POLICIES_KEY)
+    if policies is None:
+        policies = {
+            (p.tier, p.segment_id): ServiceLine(p.tier, p.segment_id, tuple(p.channels), p.min_contact_days,
+                                                p.service_level)
+            for p in ServicePolicy.objects.all()
+        }
+        cache.set(_POLICIES_KEY, policies, 3600)
+    return policies
+
+
+def service_policies_forget(**_kwargs) -> None:
+    cache.delete(_POLICIES_KEY)
+
+
+def service_policy_for(*, tier: str, segment_ids: Iterable[int] = ()) -> ServiceLine | None:
+    """The policy of a customer of `tier` who belongs to the rule segments `segment_ids`: a segment's
+    own policy for the tier when there is one (the lowest segment id if several), else the tier's."""
+    policies = service_policies()
+    for segment_id in sorted(segment_ids):
+        if (tier, segment_id) in policies:
+            return policies[(tier, segment_id)]
+    return policies.get((tier, None))

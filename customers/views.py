@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.selectors import service_policy_for
 from channels.panels import timeline_panel
 from channels.selectors.timeline import timeline_page
 from crm_bank.audit.services import request_ip
@@ -130,6 +131,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                       % {"cif": access.customer.cif})
         return redirect("customers:customer-detail", pk=access.customer.merged_into_id)
     holdings = customer_holdings(customer_id=pk)
+    value = customer_value_summary(customer_id=pk)
     return render(request, "customers/customer_detail.html", {
         "access": access,
         "holdings": holding_lines(access, holdings),
@@ -141,7 +143,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # The unified timeline's first page (historic campaign contacts are interactions too); the
         # touchpoint map and the header's complaint alerts load by htmx, outside the page's budget.
         "timeline": timeline_panel(access, timeline_page(customer_id=pk)),
-        "value": value_line(access, customer_value_summary(customer_id=pk)),
+        "value": value_line(access, value),
+        # How the customer's tier is served (the service policy, from the shared cache).
+        "service": service_policy_for(tier=value.tier) if value else None,
         "segment_path": segment_lines(customer_segment_path(customer_id=pk)),
     })
 

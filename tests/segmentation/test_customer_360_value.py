@@ -41,6 +41,8 @@ def test_360_page_shows_tier_value_and_drivers_to_the_rm_within_budget(
     assert 'id="value-tier"' in page and "Tier A" in page and "Top 66.7% of customers by value" in page
     assert "640.60" in panel and "Loans outstanding" in panel and "500.00" in panel
     assert "First scored in this run" in panel
+    # The tier's service policy (seeded: tier A has a dedicated RM, contact at most every 30 days).
+    assert "Service level: A — Dedicated RM" in panel and "Contact at most every 30 days" in panel
 
 
 def test_360_page_shows_another_branch_the_tier_but_not_the_money(client, rm_b, small_bank):
