@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
@@ -14,25 +15,60 @@ from segmentation.models import CustomerValue, RuleSegment
 
 
 class Campaign(models.Model):
+    """A campaign: what it offers, to whom, through which channels, for how much, from when to when.
+
+    Maker-checker: a campaign is drafted, submitted, and approved or rejected (with a reason) by a
+    different user with the supervisor or admin role, then launched (running) and closed. A change
+    after submission sends it back to draft; every step is audited (campaigns.services). Historic
+    campaigns loaded from files (the UCI telemarketing campaign) arrive closed."""
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
         ACTIVE = "active", _("Running")
-        COMPLETED = "completed", _("Completed")
+        COMPLETED = "completed", _("Closed")
         CANCELLED = "cancelled", _("Cancelled")
 
     code = models.CharField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=200)
     name_zh = models.CharField(_("name in Chinese"), max_length=200, blank=True)
     description = models.TextField(_("description"), blank=True)
+    objective = models.TextField(_("objective"), blank=True)
     product = models.ForeignKey(
         Product, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("product")
     )
+    # The main channel (a historic file names one); `channels` lists every channel the campaign uses.
     channel = models.CharField(
         _("channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(CONTACT_CHANNELS)
     )
+    channels = ArrayField(
+        models.CharField(max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(CONTACT_CHANNELS)),
+        verbose_name=_("channels"), default=list, blank=True,
+    )
+    # Who may be targeted: {"tiers": […], "segments": [rule segment ids], "branches": [ids],
+    # "lifecycle_stages": […], "min_propensity": 0.2, "holds_product": code, "lacks_product": code}.
+    criteria = models.JSONField(_("target criteria"), default=dict, blank=True)
+    budget = models.DecimalField(_("budget"), max_digits=14, decimal_places=2, null=True, blank=True)
+    # Channel → cost of one contact in the reporting currency.
+    contact_costs = models.JSONField(_("cost per contact by channel"), default=dict, blank=True)
+    control_share = models.DecimalField(_("control group share"), max_digits=4, decimal_places=3, default=0.1)
+    seed = models.PositiveIntegerField(_("random seed"), default=7)
     starts_on = models.DateField(_("starts"))
     ends_on = models.DateField(_("ends"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    # Bumped by every change of a draft: an approval names the version it read.
+    version = models.PositiveIntegerField(_("version"), default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("created by"))
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", verbose_name=_("submitted by"))
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("approved or rejected by"))
+    decided_at = models.DateTimeField(_("approved or rejected"), null=True, blank=True)
+    rejection_reason = models.TextField(_("why it was rejected"), blank=True)
     data_note = models.TextField(_("data note"), blank=True)
 
     class Meta:
@@ -43,7 +79,22 @@ class Campaign(models.Model):
             models.CheckConstraint(
                 condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
                 name="campaign_ends_after_start",
+                violation_error_message=_("A campaign ends on or after the day it starts."),
             ),
+            models.CheckConstraint(
+                condition=models.Q(control_share__gte=0) & models.Q(control_share__lt=1),
+                name="campaign_control_share_range",
+                violation_error_message=_("The control group is a share from 0 up to (not including) 1."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(budget__isnull=True) | models.Q(budget__gte=0), name="campaign_budget_not_negative",
+                violation_error_message=_("The budget cannot be negative."),
+            ),
+        ]
+        indexes = [
+            # The approval queue: submitted campaigns, the longest waiting first.
+            models.Index(fields=["submitted_at"], name="campaign_waiting_idx",
+                         condition=models.Q(status="submitted")),
         ]
 
     def __str__(self) -> str:

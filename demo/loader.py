@@ -374,7 +374,8 @@ def _load_uci(
     campaign = Campaign.objects.create(
         code=UCI_CAMPAIGN_CODE, name="Term deposit telemarketing 2008–2010", name_zh="定期存款电话营销 2008–2010",
         product=products["PT-TERM"],
-        channel=Channel.CALL_CENTRE, starts_on=min(uci["contacted_on"]), ends_on=max(uci["contacted_on"]),
+        channel=Channel.CALL_CENTRE, channels=[Channel.CALL_CENTRE],
+        starts_on=min(uci["contacted_on"]), ends_on=max(uci["contacted_on"]),
         status=Campaign.Status.COMPLETED,
         data_note="UCI Bank Marketing (bank-full): a Portuguese bank's campaign; one row per client, "
                   "no client id, year inferred from the file's date order.",

@@ -84,7 +84,7 @@ def _contacts_campaign(*, seed: int, first: object, last: object) -> Campaign:
         code=CONTACTS_CAMPAIGN_CODE.format(seed=seed),
         defaults={
             "name": CONTACTS_CAMPAIGN_NAME, "name_zh": "客户关系联络（合成数据）",
-            "channel": Channel.BRANCH, "starts_on": first,
+            "channel": Channel.BRANCH, "channels": [Channel.BRANCH], "starts_on": first,
             "ends_on": last, "status": Campaign.Status.COMPLETED,
             "data_note": "Synthetic demo bank: each generated customer's last contact (the date on the 360° "
                          "page), through the customer's preferred channel.",
