@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -53,7 +55,8 @@ class Campaign(models.Model):
     budget = models.DecimalField(_("budget"), max_digits=14, decimal_places=2, null=True, blank=True)
     # Channel → cost of one contact in the reporting currency.
     contact_costs = models.JSONField(_("cost per contact by channel"), default=dict, blank=True)
-    control_share = models.DecimalField(_("control group share"), max_digits=4, decimal_places=3, default=0.1)
+    control_share = models.DecimalField(_("control group share"), max_digits=4, decimal_places=3,
+                                        default=Decimal("0.100"))
     seed = models.PositiveIntegerField(_("random seed"), default=7)
     starts_on = models.DateField(_("starts"))
     ends_on = models.DateField(_("ends"), null=True, blank=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact, ServicePolicy
 from customers.models import Channel, SourceRecord
@@ -80,3 +82,37 @@ def service_policy_for(*, tier: str, segment_ids: Iterable[int] = ()) -> Service
         if (tier, segment_id) in policies:
             return policies[(tier, segment_id)]
     return policies.get((tier, None))
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCampaign:
+    """A submitted campaign in the approval queue, with how long it has waited against the SLA."""
+
+    campaign: Campaign
+    waited_hours: float
+    late: bool
+
+
+def campaigns_waiting_for(*, profile, now=None) -> list[WaitingCampaign]:
+    """Submitted campaigns `profile` may decide, the longest waiting first: every one for an
+    administrator, those targeting just the supervisor's branch for a supervisor, never the
+    viewer's own (campaigns.services.campaign_may_decide and the four-eyes rule)."""
+    from crm_bank.org.models import StaffProfile
+
+    if profile is None or profile.role not in (StaffProfile.Role.SUPERVISOR, StaffProfile.Role.ADMIN):
+        return []
+    # A campaign waits for somebody else than its maker (the four-eyes rule).
+    waiting = (Campaign.objects.filter(status=Campaign.Status.SUBMITTED)
+               .exclude(submitted_by_id=profile.user_id).exclude(created_by_id=profile.user_id)
+               .select_related("product", "submitted_by").order_by("submitted_at", "pk"))
+    if profile.role == StaffProfile.Role.SUPERVISOR:
+        if profile.branch_id is None:
+            return []
+        waiting = waiting.filter(criteria__branches=[profile.branch_id])
+    now = now or timezone.now()
+    sla = settings.CRM_CAMPAIGN_APPROVAL_SLA_HOURS
+    lines = []
+    for campaign in waiting[:200]:
+        hours = (now - campaign.submitted_at).total_seconds() / 3600 if campaign.submitted_at else 0.0
+        lines.append(WaitingCampaign(campaign, hours, hours > sla))
+    return lines

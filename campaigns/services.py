@@ -111,7 +111,7 @@ def _fields_clean(fields: dict) -> dict:
     if "control_share" in clean:
         share = Decimal(str(clean["control_share"]))
         if not 0 <= share <= MAX_CONTROL_SHARE:
-            raise ValidationError({"control_share": _("The control group is between 0 and 50 % of the targets.")})
+            raise ValidationError({"control_share": _("The control group is from 0 to 50 percent of the targets.")})
         clean["control_share"] = share
     if clean.get("budget") is not None and Decimal(str(clean["budget"])) < 0:
         raise ValidationError({"budget": _("The budget cannot be negative.")})

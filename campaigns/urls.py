@@ -7,4 +7,13 @@ from campaigns import views
 app_name = "campaigns"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("new/", views.campaign_edit, name="new"),
+    path("approvals/", views.approvals, name="approvals"),
+    path("<int:pk>/", views.campaign_detail, name="detail"),
+    path("<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("<int:pk>/submit/", views.campaign_submit, name="submit"),
+    path("<int:pk>/approve/", views.campaign_approve, name="approve"),
+    path("<int:pk>/reject/", views.campaign_reject, name="reject"),
+    path("<int:pk>/launch/", views.campaign_launch, name="launch"),
+    path("<int:pk>/close/", views.campaign_close, name="close"),
 ]

@@ -1,11 +1,31 @@
+"""Campaign pages: the list, drafting and editing, a campaign with its maker-checker steps, and the
+approval queue. Each view parses input, calls campaigns.services / selectors, renders."""
+
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns.selectors import campaign_list_with_results, customers_by_source
+from campaigns import services
+from campaigns.forms import CampaignForm, RejectForm
+from campaigns.models import Campaign
+from campaigns.selectors import campaign_list_with_results, campaigns_waiting_for, customers_by_source
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
+from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+
+Role = StaffProfile.Role
+# Who drafts campaigns: supervisors, analysts and administrators (RMs work the targets).
+MAKER_ROLES = (Role.SUPERVISOR, Role.ANALYST, Role.ADMIN)
+CHECKER_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 @staff_required()
@@ -13,4 +33,107 @@ def index(request: HttpRequest) -> HttpResponse:
     page = Paginator(campaign_list_with_results(), 25).get_page(request.GET.get("page"))
     # Only an empty list needs to say what is loaded instead (a count over every source record).
     sources = [] if page.object_list else customers_by_source()
-    return render(request, "campaigns/index.html", {"page": page, "sources": sources})
+    profile = staff_profile_for_user(request.user)
+    return render(request, "campaigns/index.html", {
+        "page": page, "sources": sources, "may_draft": profile is not None and profile.role in MAKER_ROLES,
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(*MAKER_ROLES)
+def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """A new draft, or a change to one not yet running (which sends a submitted one back to draft)."""
+    campaign = get_object_or_404(Campaign, pk=pk) if pk else None
+    form = CampaignForm(request.POST or None, campaign=campaign)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_save(actor=request.user, campaign=campaign, ip_address=request_ip(request),
+                                              **form.campaign_fields())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, _("Campaign saved as a draft."))
+            return redirect("campaigns:detail", pk=campaign.pk)
+    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+@staff_required()
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("product", "created_by", "submitted_by",
+                                                                 "decided_by"), pk=pk)
+    profile = staff_profile_for_user(request.user)
+    is_maker = request.user.pk in (campaign.created_by_id, campaign.submitted_by_id)
+    steps = (AuditEvent.objects.filter(object_type="campaign", object_id=str(campaign.pk))
+             .select_related("actor").order_by("-occurred_at")[:20])
+    return render(request, "campaigns/campaign_detail.html", {
+        "campaign": campaign, "steps": steps, "reject_form": RejectForm(),
+        "may_edit": profile is not None and profile.role in MAKER_ROLES and campaign.status in (
+            Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.REJECTED),
+        "may_decide": campaign.status == Campaign.Status.SUBMITTED and not is_maker
+        and services.campaign_may_decide(profile=profile, campaign=campaign),
+        "is_maker": is_maker,
+        "may_run": profile is not None and profile.role in CHECKER_ROLES,
+    })
+
+
+def _step(request: HttpRequest, pk: int, step, success: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        step(campaign)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, success)
+    return redirect("campaigns:detail", pk=pk)
+
+
+@require_POST
+@staff_required(*MAKER_ROLES)
+def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    return _step(request, pk, lambda c: services.campaign_submit(campaign=c, actor=request.user,
+                                                                 ip_address=request_ip(request)),
+                 _("Submitted for approval."))
+
+
+@require_POST
+@staff_required(*CHECKER_ROLES)
+def campaign_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    version = request.POST.get("version", "")
+    return _step(request, pk, lambda c: services.campaign_approve(
+        campaign=c, actor=request.user, version=int(version) if version.isdigit() else -1,
+        ip_address=request_ip(request)), _("Approved."))
+
+
+@require_POST
+@staff_required(*CHECKER_ROLES)
+def campaign_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    form = RejectForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    return _step(request, pk, lambda c: services.campaign_reject(campaign=c, actor=request.user, reason=reason,
+                                                                 ip_address=request_ip(request)),
+                 _("Rejected; the maker sees your reason."))
+
+
+@require_POST
+@staff_required(*CHECKER_ROLES)
+def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
+    return _step(request, pk, lambda c: services.campaign_launch(campaign=c, actor=request.user,
+                                                                 ip_address=request_ip(request)),
+                 _("The campaign is running."))
+
+
+@require_POST
+@staff_required(*CHECKER_ROLES)
+def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _step(request, pk, lambda c: services.campaign_close(campaign=c, actor=request.user,
+                                                                ip_address=request_ip(request)),
+                 _("The campaign is closed."))
+
+
+@staff_required(*CHECKER_ROLES)
+def approvals(request: HttpRequest) -> HttpResponse:
+    """The campaigns waiting for this user's approval, the longest waiting first, against the SLA."""
+    waiting = campaigns_waiting_for(profile=staff_profile_for_user(request.user))
+    return render(request, "campaigns/approvals.html", {
+        "waiting": waiting, "sla_hours": settings.CRM_CAMPAIGN_APPROVAL_SLA_HOURS,
+    })

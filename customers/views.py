@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from campaigns.selectors import service_policy_for
+from campaigns.selectors import campaigns_waiting_for, service_policy_for
 from channels.panels import timeline_panel
 from channels.selectors.timeline import timeline_page
 from crm_bank.audit.services import request_ip
@@ -213,6 +213,8 @@ def branch_dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/branch_dashboard.html", {
         "branch": branch, "branches": branches, "summary": summary, "stage_chart": stage_chart,
         "computed_at": computed.computed_at,
+        # Campaigns waiting for this supervisor's approval (the maker-checker queue), composed like a panel.
+        "approvals_waiting": campaigns_waiting_for(profile=profile),
     })
 
 

@@ -202,6 +202,8 @@ CRM_TOP_CUSTOMER_BALANCE = env.int("CRM_TOP_CUSTOMER_BALANCE", default=500_000)
 CRM_DATA_STALE_DAYS = env.int("CRM_DATA_STALE_DAYS", default=730)
 # The touchpoint map warns when the customer's preferred channel has not been used for this long.
 CRM_PREFERRED_CHANNEL_UNUSED_DAYS = env.int("CRM_PREFERRED_CHANNEL_UNUSED_DAYS", default=180)
+# How long a submitted campaign may wait for its approval before the queue marks it late.
+CRM_CAMPAIGN_APPROVAL_SLA_HOURS = env.int("CRM_CAMPAIGN_APPROVAL_SLA_HOURS", default=24)
 # How long a product owner has to answer customer feedback about the product.
 CRM_FEEDBACK_RESPONSE_HOURS = env.int("CRM_FEEDBACK_RESPONSE_HOURS", default=72)
 # Requests per token to the channel ingest API (DRF throttling; a batch of up to 1,000 items is one).

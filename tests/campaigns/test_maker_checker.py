@@ -139,7 +139,7 @@ def test_submit_needs_a_product_a_budget_and_channels(maker, branch_a):
     ({"channels": ["pigeon"]}, "at least one contact channel"),
     ({"contact_costs": {"call_centre": "-1", "email": "0"}}, "cannot be negative"),
     ({"contact_costs": {"call_centre": "12"}}, "cost of one contact by email"),
-    ({"control_share": Decimal("0.75")}, "between 0 and 50"),
+    ({"control_share": Decimal("0.75")}, "from 0 to 50 percent"),
     ({"budget": Decimal("-5")}, "cannot be negative"),
     ({"criteria": {"tiers": ["Z"]}}, "tiers are A, B and C"),
     ({"criteria": {"colour": "red"}}, "Unknown criteria: colour"),
