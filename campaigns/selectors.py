@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from campaigns.models import Campaign, CampaignContact, ServicePolicy
 from customers.models import Channel, SourceRecord
@@ -116,3 +117,45 @@ def campaigns_waiting_for(*, profile, now=None) -> list[WaitingCampaign]:
         hours = (now - campaign.submitted_at).total_seconds() / 3600 if campaign.submitted_at else 0.0
         lines.append(WaitingCampaign(campaign, hours, hours > sla))
     return lines
+
+
+def campaign_criteria_lines(campaign: Campaign) -> list[tuple[str, str]]:
+    """The target criteria as a reader sees them: labels and names, not codes and ids."""
+    from crm_bank.org.models import Branch
+    from customers.models import Customer, Product
+    from segmentation.models import RuleSegment
+
+    criteria = campaign.criteria or {}
+    lines: list[tuple[str, str]] = []
+    if criteria.get("tiers"):
+        lines.append((gettext("Value tiers"), ", ".join(criteria["tiers"])))
+    if criteria.get("segments"):
+        names = RuleSegment.objects.filter(pk__in=criteria["segments"]).order_by("name")
+        lines.append((gettext("Segments"), ", ".join(str(segment) for segment in names)))
+    if criteria.get("branches"):
+        branches = Branch.objects.filter(pk__in=criteria["branches"]).order_by("code")
+        lines.append((gettext("Branches"), ", ".join(str(branch) for branch in branches)))
+    if criteria.get("lifecycle_stages"):
+        stages = dict(Customer.Lifecycle.choices)
+        lines.append((gettext("Lifecycle stages"),
+                      ", ".join(str(stages[code]) for code in criteria["lifecycle_stages"])))
+    if criteria.get("min_propensity") is not None:
+        lines.append((gettext("Minimum propensity"), f"{criteria['min_propensity']:.0%}"))
+    codes = [criteria[key] for key in ("holds_product", "lacks_product") if criteria.get(key)]
+    products = {p.code: str(p) for p in Product.objects.filter(code__in=codes)} if codes else {}
+    if criteria.get("holds_product"):
+        lines.append((gettext("Holds the product"), products.get(criteria["holds_product"], criteria["holds_product"])))
+    if criteria.get("lacks_product"):
+        lines.append((gettext("Does not hold the product"),
+                      products.get(criteria["lacks_product"], criteria["lacks_product"])))
+    return lines
+
+
+def campaign_cost_lines(campaign: Campaign) -> list[tuple[str, str]]:
+    """(channel label, cost of one contact) in the campaign's channel order."""
+    labels = dict(Channel.choices)
+    return [(str(labels.get(channel, channel)), cost) for channel, cost in (campaign.contact_costs or {}).items()]
+
+
+STEP_LABELS = {"submit": gettext_lazy("Submitted"), "approve": gettext_lazy("Approved"),
+               "reject": gettext_lazy("Rejected"), "launch": gettext_lazy("Launched"), "close": gettext_lazy("Closed")}

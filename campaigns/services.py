@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.defaults import DEFAULT_SERVICE_POLICIES
 from campaigns.models import Campaign
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
@@ -39,6 +40,15 @@ _FROZEN = (Status.ACTIVE, Status.COMPLETED, Status.CANCELLED)
 MAX_CONTROL_SHARE = Decimal("0.5")
 _CRITERIA_KEYS = {"tiers", "segments", "branches", "lifecycle_stages", "min_propensity", "holds_product",
                   "lacks_product"}
+
+
+def service_policies_ensure() -> None:
+    """The default policy of each tier (campaigns/defaults.py) where the tier has none."""
+    from campaigns.models import ServicePolicy
+
+    for tier, channels, days, level, note in DEFAULT_SERVICE_POLICIES:
+        ServicePolicy.objects.get_or_create(tier=tier, segment=None, defaults={
+            "channels": channels, "min_contact_days": days, "service_level": level, "note": note})
 
 
 def campaign_criteria_clean(criteria: dict) -> dict:

@@ -15,7 +15,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 from campaigns import services
 from campaigns.forms import CampaignForm, RejectForm
 from campaigns.models import Campaign
-from campaigns.selectors import campaign_list_with_results, campaigns_waiting_for, customers_by_source
+from campaigns.selectors import (
+    STEP_LABELS,
+    campaign_cost_lines,
+    campaign_criteria_lines,
+    campaign_list_with_results,
+    campaigns_waiting_for,
+    customers_by_source,
+)
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
@@ -63,10 +70,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                                                  "decided_by"), pk=pk)
     profile = staff_profile_for_user(request.user)
     is_maker = request.user.pk in (campaign.created_by_id, campaign.submitted_by_id)
-    steps = (AuditEvent.objects.filter(object_type="campaign", object_id=str(campaign.pk))
-             .select_related("actor").order_by("-occurred_at")[:20])
+    steps = [(event, STEP_LABELS.get(event.detail.get("step"), event.get_action_display()))
+             for event in AuditEvent.objects.filter(object_type="campaign", object_id=str(campaign.pk))
+             .select_related("actor").order_by("-occurred_at")[:20]]
     return render(request, "campaigns/campaign_detail.html", {
         "campaign": campaign, "steps": steps, "reject_form": RejectForm(),
+        "criteria": campaign_criteria_lines(campaign), "costs": campaign_cost_lines(campaign),
         "may_edit": profile is not None and profile.role in MAKER_ROLES and campaign.status in (
             Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.REJECTED),
         "may_decide": campaign.status == Campaign.Status.SUBMITTED and not is_maker
