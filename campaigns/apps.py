@@ -32,3 +32,9 @@ class CampaignsConfig(AppConfig):
 
         post_save.connect(service_policies_forget, sender=ServicePolicy, dispatch_uid="service-policies-save")
         post_delete.connect(service_policies_forget, sender=ServicePolicy, dispatch_uid="service-policies-delete")
+
+        # Campaign targeting is a batch run of the shared framework (crm_bank/runs).
+        from campaigns.targeting import CAMPAIGN_TARGETING_KIND
+        from crm_bank.runs.registry import register
+
+        register(CAMPAIGN_TARGETING_KIND)

@@ -33,6 +33,10 @@ class CampaignForm(forms.Form):
     channels = forms.MultipleChoiceField(label=gettext_lazy("Channels"), choices=channel_choices(CONTACT_CHANNELS),
                                          widget=forms.CheckboxSelectMultiple)
     budget = forms.DecimalField(label=gettext_lazy("Budget"), min_value=0, max_digits=14, decimal_places=2)
+    conversion_value = forms.DecimalField(
+        label=gettext_lazy("Value of one conversion"), min_value=0, max_digits=12, decimal_places=2, required=False,
+        help_text=gettext_lazy("What one customer who takes the offer is worth to the bank; targeting spends the "
+                               "budget where propensity × this value − the contact's cost is highest."))
     control_share = forms.DecimalField(label=gettext_lazy("Control group (%)"), min_value=0, max_value=50,
                                        decimal_places=1, initial=10)
     seed = forms.IntegerField(label=gettext_lazy("Random seed"), min_value=0, initial=7,
@@ -76,6 +80,7 @@ class CampaignForm(forms.Form):
         return {
             "code": campaign.code, "name": campaign.name, "name_zh": campaign.name_zh, "objective": campaign.objective,
             "product": campaign.product_id, "channels": campaign.channels, "budget": campaign.budget,
+            "conversion_value": campaign.conversion_value,
             "control_share": campaign.control_share * 100, "seed": campaign.seed, "starts_on": campaign.starts_on,
             "ends_on": campaign.ends_on, "tiers": criteria.get("tiers", []), "segments": criteria.get("segments", []),
             "branches": criteria.get("branches", []), "lifecycle_stages": criteria.get("lifecycle_stages", []),
@@ -103,6 +108,7 @@ class CampaignForm(forms.Form):
         fields = {
             "name": data["name"], "name_zh": data["name_zh"], "objective": data["objective"],
             "product": data["product"], "channels": data["channels"], "budget": data["budget"],
+            "conversion_value": data["conversion_value"],
             "control_share": (data["control_share"] or Decimal(0)) / 100, "seed": data["seed"],
             "starts_on": data["starts_on"], "ends_on": data["ends_on"],
             "criteria": {key: value for key, value in criteria.items() if value not in ([], "", None)},

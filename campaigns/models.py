@@ -10,10 +10,11 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from crm_bank.runs.models import Run
 from crm_bank.ui.names import localized
 from customers.models import CONTACT_CHANNELS, TOUCHPOINT_CHANNELS, Customer, Product, channel_choices
 from customers.models.channels import CHANNEL_MAX_LENGTH
-from segmentation.models import CustomerValue, RuleSegment
+from segmentation.models import BranchSnapshotRow, CustomerValue, RuleSegment, run_reference
 
 
 class Campaign(models.Model):
@@ -55,6 +56,10 @@ class Campaign(models.Model):
     budget = models.DecimalField(_("budget"), max_digits=14, decimal_places=2, null=True, blank=True)
     # Channel → cost of one contact in the reporting currency.
     contact_costs = models.JSONField(_("cost per contact by channel"), default=dict, blank=True)
+    # What one conversion is worth to the bank (reporting currency): expected value per contact is
+    # propensity × this − the channel's cost.
+    conversion_value = models.DecimalField(_("value of one conversion"), max_digits=12, decimal_places=2,
+                                           null=True, blank=True)
     control_share = models.DecimalField(_("control group share"), max_digits=4, decimal_places=3,
                                         default=Decimal("0.100"))
     seed = models.PositiveIntegerField(_("random seed"), default=7)
@@ -72,6 +77,9 @@ class Campaign(models.Model):
                                    related_name="+", verbose_name=_("approved or rejected by"))
     decided_at = models.DateTimeField(_("approved or rejected"), null=True, blank=True)
     rejection_reason = models.TextField(_("why it was rejected"), blank=True)
+    # The published targeting run (campaigns.targeting): its targets and control group.
+    targeting_run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                                      verbose_name=_("targeting run"))
     data_note = models.TextField(_("data note"), blank=True)
 
     class Meta:
@@ -206,3 +214,45 @@ class ServicePolicy(models.Model):
     def __str__(self) -> str:
         scope = f" · {self.segment}" if self.segment_id else ""
         return f"{self.tier}{scope}: {self.get_service_level_display()}"
+
+
+class CampaignTarget(BranchSnapshotRow):
+    """An eligible customer of a targeting run (campaigns.targeting): the channel they would be
+    contacted by, its cost and the expected value of the contact; `group` says whether the budget
+    reached them (treatment), the seeded draw kept them apart (control), or why not."""
+
+    class Group(models.TextChoices):
+        TREATMENT = "treatment", _("Targeted")
+        CONTROL = "control", _("Control group")
+        OVER_BUDGET = "over_budget", _("Beyond the budget")
+        NOT_WORTH = "not_worth", _("Expected value below the contact's cost")
+
+    tier = models.CharField(_("tier"), max_length=1, blank=True)
+    propensity = models.FloatField(_("response propensity"), null=True)
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH)
+    cost = models.FloatField(_("cost of the contact"))
+    expected_value = models.FloatField(_("expected value of the contact"))
+    group = models.CharField(_("group"), max_length=12, choices=Group.choices, blank=True)
+    rank = models.IntegerField(_("rank"), null=True)
+
+    class Meta:
+        verbose_name = _("campaign target")
+        verbose_name_plural = _("campaign targets")
+
+
+class CampaignExclusion(models.Model):
+    """How many customers of one chunk of a targeting run each eligibility rule left out (and how
+    many were eligible): the preview's counts per reason, without a row per excluded customer."""
+
+    pk = models.CompositePrimaryKey("run_id", "lo", "reason")
+    run = run_reference()
+    lo = models.BigIntegerField(_("first customer id of the chunk"))
+    reason = models.CharField(_("reason"), max_length=20)
+    customers = models.IntegerField(_("customers"))
+
+    class Meta:
+        verbose_name = _("campaign exclusion count")
+        verbose_name_plural = _("campaign exclusion counts")
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.lo} {self.reason} {self.customers}"

@@ -34,7 +34,7 @@ from segmentation.models import CustomerValue, RuleSegment
 Status = Campaign.Status
 # The fields a maker edits; the rest belong to the workflow.
 EDITABLE_FIELDS = ("code", "name", "name_zh", "description", "objective", "product", "channels", "criteria",
-                   "budget", "contact_costs", "control_share", "seed", "starts_on", "ends_on")
+                   "budget", "contact_costs", "conversion_value", "control_share", "seed", "starts_on", "ends_on")
 _BACK_TO_DRAFT = (Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
 _FROZEN = (Status.ACTIVE, Status.COMPLETED, Status.CANCELLED)
 MAX_CONTROL_SHARE = Decimal("0.5")
@@ -125,6 +125,8 @@ def _fields_clean(fields: dict) -> dict:
         clean["control_share"] = share
     if clean.get("budget") is not None and Decimal(str(clean["budget"])) < 0:
         raise ValidationError({"budget": _("The budget cannot be negative.")})
+    if clean.get("conversion_value") is not None and Decimal(str(clean["conversion_value"])) < 0:
+        raise ValidationError({"conversion_value": _("A conversion's value cannot be negative.")})
     return clean
 
 

@@ -1,0 +1,161 @@
+"""Campaign targeting: a reason for every exclusion, the seeded control group per tier, the budget
+never exceeded and spent by expected value, the comparison with spreading evenly and with propensity
+alone; bad params refused with nothing written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from campaigns.models import Campaign, CampaignTarget
+from campaigns.services import campaign_save
+from campaigns.targeting import CAMPAIGN_TARGETING, budget_fill, control_group
+from channels.models import Complaint
+from crm_bank.runs.errors import RunParamsInvalid
+from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.services import run_start
+from segmentation.models import CustomerPrediction, CustomerValue
+from tests.customers.factories import CustomerFactory, ProductFactory, account_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _published(kind: str) -> Run:
+    run = Run.objects.create(kind=kind, status=Run.Status.SUCCEEDED)
+    CurrentRun.objects.update_or_create(kind=kind, defaults={"run": run, "published_at": timezone.now()})
+    return run
+
+
+@pytest.fixture
+def term():
+    return ProductFactory(code="PT-TERM", name="Term deposit", category="deposit")
+
+
+@pytest.fixture
+def bank(branch_a, rm_a, supervisor_a, term):
+    """Customers of branch A, one per reason, with tiers and propensities of published runs."""
+    value_run, model_run = _published("value_scoring"), _published("model_training")
+
+    def customer(name: str, *, tier: str = "A", propensity: float | None = 0.3, **fields):
+        person = CustomerFactory(**{"home_branch": branch_a, "primary_rm": rm_a, "last_name": name,
+                                    "marketing_consent": True, "do_not_contact": False, "last_contact_at": None,
+                                    "lifecycle_stage": "customer"} | fields)
+        CustomerValue.objects.create(run_id=value_run.pk, customer=person, branch=branch_a, rm=rm_a, value=100,
+                                     rank=1, branch_rank=1, share=0.1, cumulative_share=0.1, tier=tier,
+                                     previous_tier="")
+        CustomerPrediction.objects.create(run_id=model_run.pk, customer=person, propensity=propensity,
+                                          propensity_reason="", churn_reason="")
+        return person
+
+    people = {
+        "good_a": customer("GoodA", propensity=0.4), "good_b": customer("GoodB", tier="B", propensity=0.2),
+        "no_consent": customer("NoConsent", marketing_consent=False),
+        "dnc": customer("Dnc", marketing_consent=False, do_not_contact=True),
+        "complaint": customer("Complaint"),
+        "recent": customer("Recent", last_contact_at=timezone.now() - dt.timedelta(days=5)),
+        "holds": customer("Holds"), "tier_c": customer("TierC", tier="C"),
+        "closed": customer("Closed", lifecycle_stage="closed"),
+    }
+    Complaint.objects.create(customer=people["complaint"], channel="branch", category=Complaint.Category.FEES,
+                             description="Fee", branch=branch_a, owner=rm_a, status=Complaint.Status.OPEN,
+                             opened_at=timezone.now(), sla_due_at=timezone.now() + dt.timedelta(days=2))
+    account_for(people["holds"], product=term)
+    return people
+
+
+def _campaign(supervisor, term, branch, **overrides) -> Campaign:
+    fields = {"code": "TD-1", "name": "Term deposit", "product": term, "channels": ["call_centre", "email"],
+              "contact_costs": {"call_centre": "10", "email": "1"}, "budget": Decimal("100"),
+              "conversion_value": Decimal("200"), "control_share": Decimal("0"), "starts_on": dt.date(2026, 12, 1),
+              "criteria": {"tiers": ["A", "B"], "branches": [branch.pk]}} | overrides
+    return campaign_save(actor=supervisor, **fields)
+
+
+def _targeting(campaign: Campaign) -> Run:
+    run = run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, sync=True)
+    run.refresh_from_db()
+    return run
+
+
+def test_every_exclusion_has_its_reason_and_the_eligible_are_targeted(bank, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a)
+    run = _targeting(campaign)
+    assert run.status == Run.Status.SUCCEEDED
+    counts = run.metrics["counts"]
+    assert {reason: counts[reason] for reason in ("no_consent", "do_not_contact", "open_complaint",
+                                                  "contacted_recently", "holds_product", "outside_criteria",
+                                                  "closed")} == {
+        "no_consent": 1, "do_not_contact": 1, "open_complaint": 1, "contacted_recently": 1, "holds_product": 1,
+        "outside_criteria": 1, "closed": 1}
+    targets = {t.customer_id: t for t in CampaignTarget.objects.filter(run_id=run.pk)}
+    assert set(targets) == {bank["good_a"].pk, bank["good_b"].pk}
+    # Tier A's policy allows the call centre and e-mail: the cheaper, e-mail, is chosen.
+    assert targets[bank["good_a"].pk].channel == "email"
+    assert targets[bank["good_a"].pk].expected_value == pytest.approx(0.4 * 200 - 1)
+    assert {t.group for t in targets.values()} == {"treatment"}
+    assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == run.pk
+
+
+def test_a_channel_the_tiers_policy_does_not_allow_excludes_the_customer(bank, supervisor_a, term, branch_a):
+    # Tier C is digital only: a call-centre campaign cannot reach it.
+    campaign = _campaign(supervisor_a, term, branch_a, code="TD-C", channels=["call_centre"],
+                         contact_costs={"call_centre": "10"}, criteria={"tiers": ["C"]})
+    assert _targeting(campaign).metrics["counts"]["channel_not_allowed"] == 1
+
+
+def test_the_budget_is_never_exceeded_and_goes_to_the_best_expected_value(bank, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a, code="TD-B", channels=["call_centre"],
+                         contact_costs={"call_centre": "10"}, budget=Decimal("10"), criteria={"tiers": ["A", "B"]})
+    run = _targeting(campaign)
+    groups = dict(CampaignTarget.objects.filter(run_id=run.pk).values_list("customer_id", "group"))
+    assert groups[bank["good_a"].pk] == "treatment" and groups[bank["good_b"].pk] == "over_budget"
+    comparison = run.metrics["comparison"]
+    assert comparison["by_expected_value"]["cost"] <= 10
+    assert comparison["by_expected_value"]["expected_value"] >= comparison["evenly"]["expected_value"]
+
+
+def test_a_contact_that_does_not_pay_its_cost_is_left_out(bank, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a, code="TD-N", conversion_value=Decimal("1"),
+                         channels=["call_centre"], contact_costs={"call_centre": "10"})
+    run = _targeting(campaign)
+    assert set(CampaignTarget.objects.filter(run_id=run.pk).values_list("group", flat=True)) == {"not_worth"}
+
+
+def test_the_control_group_is_seeded_and_stratified_by_tier():
+    frame = pd.DataFrame({"customer_id": np.arange(1, 1001), "tier": ["A"] * 200 + ["B"] * 300 + ["C"] * 500})
+    first = control_group(frame, share=0.1, seed=7)
+    assert first.sum() == 100 and first[:200].sum() == 20 and first[200:500].sum() == 30
+    assert (control_group(frame, share=0.1, seed=7) == first).all()
+    assert (control_group(frame, share=0.1, seed=8) != first).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(costs=st.lists(st.floats(0.01, 100), min_size=1, max_size=60), budget=st.floats(0, 500))
+def test_budget_fill_never_spends_more_than_the_budget(costs, budget):
+    costs = np.array(costs)
+    taken = budget_fill(np.arange(len(costs)), costs, budget)
+    assert costs[taken].sum() <= budget + 1e-6
+    assert all(costs[~taken][i] + costs[taken].sum() > budget for i in range(len(costs[~taken])))
+
+
+def test_targeting_a_campaign_without_what_it_needs_is_refused(supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a, conversion_value=None)
+    with pytest.raises(RunParamsInvalid, match="value of one conversion"):
+        run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, sync=True)
+    with pytest.raises(RunParamsInvalid, match="No such campaign"):
+        run_start(kind=CAMPAIGN_TARGETING, params={"campaign": 999_999}, sync=True)
+    assert not Run.objects.filter(kind=CAMPAIGN_TARGETING).exists()
+
+
+def test_a_repeated_run_gives_the_same_targets(bank, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a, control_share=Decimal("0.5"))
+    first = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
+    second = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
+    assert first == second and "control" in first.values()
