@@ -30,6 +30,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign, CampaignExclusion, CampaignTarget
 from campaigns.selectors import service_policies
@@ -38,6 +39,7 @@ from crm_bank.bulk import frame_from_query, quoted_table
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer, Product
 from segmentation.models import CustomerPrediction, CustomerValue, SegmentMembership
 
@@ -46,6 +48,31 @@ CHUNK_SIZE = 50_000
 REASONS = ("eligible", "closed", "outside_criteria", "do_not_contact", "no_consent", "open_complaint",
            "contacted_recently", "holds_product", "channel_not_allowed")
 UNSCORED_TIER = "C"
+# How the preview names each count (the exclusion reasons, then the groups of the eligible).
+COUNT_LABELS = {
+    "closed": gettext_lazy("Closed customer"), "outside_criteria": gettext_lazy("Outside the target criteria"),
+    "do_not_contact": gettext_lazy("Asked not to be contacted"), "no_consent": gettext_lazy("No marketing consent"),
+    "open_complaint": gettext_lazy("Open complaint"),
+    "contacted_recently": gettext_lazy("Contacted within the tier's interval"),
+    "holds_product": gettext_lazy("Already holds the product"),
+    "channel_not_allowed": gettext_lazy("No channel the tier's service policy allows"),
+    "control": gettext_lazy("Control group"), "not_worth": gettext_lazy("Expected value below the contact's cost"),
+    "over_budget": gettext_lazy("Beyond the budget"), "treatment": gettext_lazy("Targeted"),
+}
+STRATEGY_LABELS = {"by_expected_value": gettext_lazy("By expected value (this plan)"),
+                   "by_propensity": gettext_lazy("By propensity alone"),
+                   "evenly": gettext_lazy("Spread evenly (random contacts)")}
+
+
+def targeting_start(*, campaign: Campaign, actor, sync: bool = False) -> Run:
+    """Queues the campaign's targeting run (RunError when refused: bad params, one running)."""
+    return run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, started_by=actor, sync=sync)
+
+
+def targeting_active(*, campaign: Campaign) -> Run | None:
+    """The campaign's targeting run queued or running now, if any."""
+    return (Run.objects.filter(kind=CAMPAIGN_TARGETING, status__in=Run.ACTIVE, params__campaign=campaign.pk)
+            .only("id", "status").first())
 
 
 def targeting_params_clean(params: dict) -> dict:

@@ -16,4 +16,6 @@ urlpatterns = [
     path("<int:pk>/reject/", views.campaign_reject, name="reject"),
     path("<int:pk>/launch/", views.campaign_launch, name="launch"),
     path("<int:pk>/close/", views.campaign_close, name="close"),
+    path("<int:pk>/targeting/", views.campaign_targeting_start, name="targeting-start"),
+    path("<int:pk>/targeting/<int:run_id>/", views.campaign_targeting_progress, name="targeting-progress"),
 ]

@@ -7,12 +7,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns import services
+from campaigns import services, targeting
 from campaigns.forms import CampaignForm, RejectForm
 from campaigns.models import Campaign
 from campaigns.selectors import (
@@ -28,6 +29,8 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.runs.errors import RunError
+from crm_bank.runs.selectors import run_progress
 
 Role = StaffProfile.Role
 # Who drafts campaigns: supervisors, analysts and administrators (RMs work the targets).
@@ -67,7 +70,7 @@ def campaign_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @staff_required()
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("product", "created_by", "submitted_by",
-                                                                 "decided_by"), pk=pk)
+                                                                 "decided_by", "targeting_run"), pk=pk)
     profile = staff_profile_for_user(request.user)
     is_maker = request.user.pk in (campaign.created_by_id, campaign.submitted_by_id)
     steps = [(event, STEP_LABELS.get(event.detail.get("step"), event.get_action_display()))
@@ -82,6 +85,46 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         and services.campaign_may_decide(profile=profile, campaign=campaign),
         "is_maker": is_maker,
         "may_run": profile is not None and profile.role in CHECKER_ROLES,
+        "targeting": _targeting_summary(campaign),
+        "targeting_active": targeting.targeting_active(campaign=campaign),
+    })
+
+
+def _targeting_summary(campaign: Campaign) -> dict | None:
+    """The published targeting's counts per reason and strategy comparison, labelled for the page."""
+    run = campaign.targeting_run
+    if run is None or not run.metrics:
+        return None
+    metrics = run.metrics
+    return {
+        "run": run, "eligible": metrics.get("eligible", 0), "propensity_model": metrics.get("propensity_model"),
+        "counts": [(str(targeting.COUNT_LABELS.get(key, key)), key, value) for key, value in metrics["counts"].items()],
+        "comparison": [(str(targeting.STRATEGY_LABELS[key]), key, figures)
+                       for key, figures in metrics.get("comparison", {}).items()],
+    }
+
+
+@require_POST
+@staff_required(*MAKER_ROLES)
+def campaign_targeting_start(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queues the targeting run; the page then shows its progress bar."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        targeting.targeting_start(campaign=campaign, actor=request.user)
+    except RunError as error:
+        messages.error(request, str(error))
+    return redirect("campaigns:detail", pk=pk)
+
+
+@staff_required()
+def campaign_targeting_progress(request: HttpRequest, pk: int, run_id: int) -> HttpResponse:
+    progress = run_progress(run_id=run_id)
+    if progress is None or progress.kind != targeting.CAMPAIGN_TARGETING:
+        raise Http404
+    return render(request, "runs/_run_progress.html", {
+        "progress": progress, "prefix": "targeting", "title": _("Targeting run #%(run)s") % {"run": run_id},
+        "poll_url": request.path, "results_url": reverse("campaigns:detail", args=[pk]),
+        "done_text": _("Targeting is done: show the counts"),
     })
 
 

@@ -159,3 +159,60 @@ def test_a_repeated_run_gives_the_same_targets(bank, supervisor_a, term, branch_
     first = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
     second = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
     assert first == second and "control" in first.values()
+
+
+def test_the_campaign_page_starts_targeting_and_shows_the_counts_and_comparison(
+    client, bank, supervisor_a, term, branch_a, monkeypatch, django_capture_on_commit_callbacks,
+    django_assert_max_num_queries,
+):
+    campaign = _campaign(supervisor_a, term, branch_a)
+    sent = []
+    monkeypatch.setattr("crm_bank.runs.services.current_app.send_task", lambda name, args: sent.append((name, args)))
+    client.force_login(supervisor_a)
+    assert 'id="no-targeting"' in client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/campaigns/{campaign.pk}/targeting/")
+    run = Run.objects.get(kind=CAMPAIGN_TARGETING)
+    assert sent == [("runs.start", [run.pk])]
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert f"/campaigns/{campaign.pk}/targeting/{run.pk}/" in page and 'id="run-targeting"' not in page
+    Run.objects.filter(pk=run.pk).delete()
+    _targeting(campaign)  # what the worker does, in-process
+    with django_assert_max_num_queries(12):
+        page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert 'data-reason="open_complaint"' in page and 'data-strategy="evenly"' in page
+    assert "Open complaint" in page and "Spread evenly (random contacts)" in page
+
+
+def test_the_targeting_progress_bar_polls_until_the_run_is_over(client, bank, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a)
+    run = _targeting(campaign)
+    client.force_login(supervisor_a)
+    bar = client.get(f"/campaigns/{campaign.pk}/targeting/{run.pk}/").content.decode()
+    assert 'id="targeting-run-results"' in bar and "hx-trigger" not in bar
+    assert client.get(f"/campaigns/{campaign.pk}/targeting/999999/").status_code == 404
+
+
+def test_an_rm_cannot_start_targeting(client, rm_a, supervisor_a, term, branch_a):
+    campaign = _campaign(supervisor_a, term, branch_a)
+    client.force_login(rm_a)
+    assert client.post(f"/campaigns/{campaign.pk}/targeting/").status_code == 403
+    assert not Run.objects.filter(kind=CAMPAIGN_TARGETING).exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_targeting_runs_on_a_real_worker(bank, supervisor_a, term, branch_a, worker):
+    import time
+
+    from campaigns.targeting import targeting_start
+
+    campaign = _campaign(supervisor_a, term, branch_a)
+    run = targeting_start(campaign=campaign, actor=supervisor_a)
+    for _ in range(100):
+        run.refresh_from_db()
+        if run.status in (Run.Status.SUCCEEDED, Run.Status.FAILED):
+            break
+        time.sleep(0.2)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == run.pk
