@@ -15,6 +15,8 @@ _RESPONDED = {
     CampaignContact.Outcome.ACCEPTED: "true",
     CampaignContact.Outcome.DECLINED: "false",
     CampaignContact.Outcome.NO_ANSWER: "false",
+    CampaignContact.Outcome.DO_NOT_CONTACT: "false",
+    # A call back or an interested customer has not answered yet: no label until the outcome is final.
 }
 
 

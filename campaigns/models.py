@@ -125,6 +125,9 @@ class CampaignContact(models.Model):
         ACCEPTED = "accepted", _("Accepted the offer")
         DECLINED = "declined", _("Declined")
         NO_ANSWER = "no_answer", _("No answer")
+        CALL_BACK = "call_back", _("Call back")
+        INTERESTED = "interested", _("Interested")
+        DO_NOT_CONTACT = "dnc", _("Do not contact again")
 
     class PreviousOutcome(models.TextChoices):
         SUCCESS = "success", _("Success")

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns import services, targeting
+from campaigns import services, targeting, work_queue
 from campaigns.forms import CampaignForm, RejectForm
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignContact
 from campaigns.selectors import (
     STEP_LABELS,
     campaign_cost_lines,
@@ -31,6 +31,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.selectors import run_progress
+from customers.models import Customer
 
 Role = StaffProfile.Role
 # Who drafts campaigns: supervisors, analysts and administrators (RMs work the targets).
@@ -189,3 +190,29 @@ def approvals(request: HttpRequest) -> HttpResponse:
     return render(request, "campaigns/approvals.html", {
         "waiting": waiting, "sla_hours": settings.CRM_CAMPAIGN_APPROVAL_SLA_HOURS,
     })
+
+
+@staff_required(Role.RM, Role.SUPERVISOR, Role.ADMIN)
+def rm_queue(request: HttpRequest) -> HttpResponse:
+    """The RM's campaign calls: own book first, then the branch pool, with one-click outcomes."""
+    return render(request, "campaigns/rm_queue.html", {
+        "lines": work_queue.rm_campaign_queue(rm=request.user),
+        "outcomes": [(code, CampaignContact.Outcome(code).label) for code in work_queue.QUEUE_OUTCOMES],
+    })
+
+
+@require_POST
+@staff_required(Role.RM, Role.SUPERVISOR, Role.ADMIN)
+def campaign_outcome(request: HttpRequest, pk: int, customer_pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("product"), pk=pk)
+    customer = get_object_or_404(Customer, pk=customer_pk)
+    try:
+        contact = work_queue.campaign_outcome_record(
+            campaign=campaign, customer=customer, actor=request.user, outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", "")[:300], ip_address=request_ip(request))
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("%(customer)s: %(outcome)s, on the customer's timeline.")
+                         % {"customer": customer.display_name, "outcome": contact.get_outcome_display()})
+    return redirect("campaigns:queue")

@@ -15,7 +15,8 @@ _NAVIGATION = {
     Role.RM: [
         (_("My book"), "customers:my-book"),
         (_("Customers"), "customers:customer-list"),
-        (_("Campaign calls"), "campaigns:index"),
+        (_("Campaign calls"), "campaigns:queue"),
+        (_("Campaigns"), "campaigns:index"),
         (_("Tasks"), "channels:tasks"),
     ],
     Role.SUPERVISOR: [

@@ -216,3 +216,63 @@ def test_targeting_runs_on_a_real_worker(bank, supervisor_a, term, branch_a, wor
         time.sleep(0.2)
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == run.pk
+
+
+def _running(campaign: Campaign, checker) -> Campaign:
+    from campaigns.services import campaign_approve, campaign_launch, campaign_submit
+
+    maker = campaign.created_by
+    campaign = campaign_submit(campaign=campaign, actor=maker)
+    campaign = campaign_approve(campaign=campaign, actor=checker, version=campaign.version)
+    return campaign_launch(campaign=campaign, actor=checker, today=campaign.starts_on)
+
+
+@pytest.fixture
+def running(bank, term, branch_a, supervisor_a):
+    """A running campaign targeted at branch A's tier A and B customers, drafted by another supervisor."""
+    from tests.org.factories import StaffProfileFactory
+
+    maker = StaffProfileFactory(user__username="maker_a", role="SUPERVISOR", branch=branch_a).user
+    campaign = _campaign(maker, term, branch_a)
+    _targeting(campaign)
+    return _running(Campaign.objects.get(pk=campaign.pk), supervisor_a)
+
+
+def test_the_rm_queue_lists_their_targets_and_an_outcome_lands_on_the_timeline(
+    client, running, bank, rm_a, django_assert_max_num_queries,
+):
+    from channels.models import Interaction
+
+    client.force_login(rm_a)
+    with django_assert_max_num_queries(8):
+        page = client.get("/campaigns/queue/").content.decode()
+    assert bank["good_a"].cif in page and bank["good_b"].cif in page and bank["dnc"].cif not in page
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "call_back"})
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "accepted", "note": "2 years"})
+    contact = running.contacts.get(customer=bank["good_a"])
+    assert (contact.outcome, contact.attempts, contact.channel) == ("accepted", 2, "email")
+    contacts = Interaction.objects.filter(customer=bank["good_a"], campaign_code=running.code).order_by("id")
+    assert [i.kind for i in contacts] == ["campaign_contact"] * 2 and "2 years" in contacts.last().summary
+    page = client.get("/campaigns/queue/").content.decode()
+    assert bank["good_a"].cif not in page  # converted: no longer to call
+
+
+def test_do_not_contact_again_sets_the_customers_flag(client, running, bank, rm_a):
+    client.force_login(rm_a)
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_b'].pk}/", {"outcome": "dnc"})
+    bank["good_b"].refresh_from_db()
+    assert bank["good_b"].do_not_contact and not bank["good_b"].marketing_consent
+
+
+def test_outcomes_are_refused_for_another_rms_target_a_non_target_and_a_bad_outcome(
+    client, running, bank, rm_a2, rm_a,
+):
+    client.force_login(rm_a2)  # same branch, not the customer's RM
+    assert client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/",
+                       {"outcome": "accepted"}).status_code == 403
+    client.force_login(rm_a)
+    refused = client.post(f"/campaigns/{running.pk}/outcome/{bank['holds'].pk}/", {"outcome": "accepted"}, follow=True)
+    assert "is not one of the campaign" in refused.content.decode()
+    bad = client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "maybe"}, follow=True)
+    assert "Unknown outcome." in bad.content.decode()
+    assert not running.contacts.exists()
