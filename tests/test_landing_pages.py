@@ -55,7 +55,7 @@ def test_campaign_list_without_campaigns_says_what_is_loaded(client, django_asse
 def test_campaign_list_without_any_data_says_the_demo_is_not_loaded(client, rm_a):
     client.force_login(rm_a)
     page = client.get(reverse("campaigns:index")).content.decode()
-    assert "once the demo data is loaded" in page and 'id="loaded-sources"' not in page
+    assert "load the demo data for the historic telemarketing campaign" in page and 'id="loaded-sources"' not in page
 
 
 def test_login_page_within_budget(client, django_assert_max_num_queries):
