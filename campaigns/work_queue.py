@@ -26,7 +26,7 @@ from channels.services.interactions import interaction_record
 from crm_bank.bulk import quoted_table
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from customers.models import Channel, Customer
+from customers.models import Channel, Customer, Product
 from customers.services import customer_update
 
 Outcome = CampaignContact.Outcome
@@ -69,7 +69,7 @@ def rm_campaign_queue(*, rm: AbstractBaseUser, limit: int = QUEUE_LENGTH) -> lis
         FROM {quoted_table(Campaign)} c
         JOIN {quoted_table(CampaignTarget)} t ON t.run_id = c.targeting_run_id AND t."group" = 'treatment'
         JOIN {quoted_table(Customer)} cu ON cu.id = t.customer_id
-        LEFT JOIN customers_product p ON p.id = c.product_id
+        LEFT JOIN {quoted_table(Product)} p ON p.id = c.product_id
         LEFT JOIN {quoted_table(CampaignContact)} k ON k.campaign_id = c.id AND k.customer_id = t.customer_id
         WHERE c.status = 'active' AND NOT cu.do_not_contact AND cu.merged_into_id IS NULL
           AND (t.rm_id = %(rm)s OR (t.rm_id IS NULL AND t.branch_id = %(branch)s))
