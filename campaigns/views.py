@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from campaigns import services, targeting, work_queue
@@ -140,12 +141,20 @@ def _step(request: HttpRequest, pk: int, step, success: str) -> HttpResponse:
     return redirect("campaigns:detail", pk=pk)
 
 
-@require_POST
-@staff_required(*MAKER_ROLES)
-def campaign_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _step(request, pk, lambda c: services.campaign_submit(campaign=c, actor=request.user,
-                                                                 ip_address=request_ip(request)),
-                 _("Submitted for approval."))
+def _step_view(service, roles: tuple[str, ...], success):
+    """A POST view that takes one maker-checker step on a campaign and goes back to its page."""
+    @require_POST
+    @staff_required(*roles)
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return _step(request, pk, lambda c: service(campaign=c, actor=request.user, ip_address=request_ip(request)),
+                     success)
+
+    return view
+
+
+campaign_submit = _step_view(services.campaign_submit, MAKER_ROLES, gettext_lazy("Submitted for approval."))
+campaign_launch = _step_view(services.campaign_launch, CHECKER_ROLES, gettext_lazy("The campaign is running."))
+campaign_close = _step_view(services.campaign_close, CHECKER_ROLES, gettext_lazy("The campaign is closed."))
 
 
 @require_POST
@@ -165,22 +174,6 @@ def campaign_reject(request: HttpRequest, pk: int) -> HttpResponse:
     return _step(request, pk, lambda c: services.campaign_reject(campaign=c, actor=request.user, reason=reason,
                                                                  ip_address=request_ip(request)),
                  _("Rejected; the maker sees your reason."))
-
-
-@require_POST
-@staff_required(*CHECKER_ROLES)
-def campaign_launch(request: HttpRequest, pk: int) -> HttpResponse:
-    return _step(request, pk, lambda c: services.campaign_launch(campaign=c, actor=request.user,
-                                                                 ip_address=request_ip(request)),
-                 _("The campaign is running."))
-
-
-@require_POST
-@staff_required(*CHECKER_ROLES)
-def campaign_close(request: HttpRequest, pk: int) -> HttpResponse:
-    return _step(request, pk, lambda c: services.campaign_close(campaign=c, actor=request.user,
-                                                                ip_address=request_ip(request)),
-                 _("The campaign is closed."))
 
 
 @staff_required(*CHECKER_ROLES)
