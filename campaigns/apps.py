@@ -38,3 +38,9 @@ class CampaignsConfig(AppConfig):
         from crm_bank.runs.registry import register
 
         register(CAMPAIGN_TARGETING_KIND)
+
+        # Every interaction naming a campaign is counted into its hourly counts as it is stored.
+        from campaigns.events import campaign_events_count
+        from channels.services.interactions import interactions_after_store
+
+        interactions_after_store(campaign_events_count)

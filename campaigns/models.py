@@ -259,3 +259,29 @@ class CampaignExclusion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.lo} {self.reason} {self.customers}"
+
+
+class CampaignHourlyCount(models.Model):
+    """A campaign's events per hour, channel, kind and direction, and how many of them were
+    conversions: what the war room reads (campaigns.dashboard), kept in step as events arrive (an
+    upsert in the storing transaction, campaigns.events), never a scan of the raw events."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField(_("hour"))  # the hour's start, UTC
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH)
+    kind = models.CharField(_("kind"), max_length=16)
+    direction = models.CharField(_("direction"), max_length=8)
+    events = models.PositiveIntegerField(_("events"), default=0)
+    conversions = models.PositiveIntegerField(_("conversions"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign events per hour")
+        verbose_name_plural = _("campaign events per hour")
+        constraints = [
+            # The upsert's conflict target; also the dashboard's read (one campaign, its hours in order).
+            models.UniqueConstraint(fields=["campaign", "hour", "channel", "kind", "direction"],
+                                    name="campaign_hourly_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.hour:%Y-%m-%d %H}h {self.channel} {self.kind}: {self.events}"

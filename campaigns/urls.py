@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/outcome/<int:customer_pk>/", views.campaign_outcome, name="outcome"),
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
+    path("<int:pk>/dashboard/", views.campaign_dashboard, name="dashboard"),
     path("<int:pk>/submit/", views.campaign_submit, name="submit"),
     path("<int:pk>/approve/", views.campaign_approve, name="approve"),
     path("<int:pk>/reject/", views.campaign_reject, name="reject"),

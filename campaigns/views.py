@@ -10,11 +10,12 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from campaigns import services, targeting, work_queue
+from campaigns import dashboard, services, targeting, work_queue
 from campaigns.forms import CampaignForm, RejectForm
 from campaigns.models import Campaign, CampaignContact
 from campaigns.selectors import (
@@ -32,7 +33,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.selectors import run_progress
-from customers.models import Customer
+from customers.models import Channel, Customer
 
 Role = StaffProfile.Role
 # Who drafts campaigns: supervisors, analysts and administrators (RMs work the targets).
@@ -209,3 +210,25 @@ def campaign_outcome(request: HttpRequest, pk: int, customer_pk: int) -> HttpRes
         messages.success(request, _("%(customer)s: %(outcome)s, on the customer's timeline.")
                          % {"customer": customer.display_name, "outcome": contact.get_outcome_display()})
     return redirect("campaigns:queue")
+
+
+DASHBOARD_HOURS = 48
+
+
+@staff_required()
+def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
+    """The war room: the page, and (htmx, every few seconds) its live part alone."""
+    campaign = get_object_or_404(Campaign.objects.select_related("product"), pk=pk)
+    starts, series, events, conversions = dashboard.events_per_hour(campaign=campaign, hours=DASHBOARD_HOURS)
+    funnel = dashboard.campaign_funnel(campaign=campaign)
+    labels = dict(Channel.choices)
+    context = {
+        "campaign": campaign, "funnel": funnel, "uplift": dashboard.campaign_uplift(campaign=campaign),
+        "spend": dashboard.campaign_spend(campaign=campaign, converted=funnel.converted),
+        "events": events, "conversions": conversions, "hours": DASHBOARD_HOURS,
+        "chart_labels": [timezone.localtime(start).strftime("%d %H:00") for start in starts],
+        "chart_series": [(str(labels.get(channel, channel)), values) for channel, values in series.items()],
+        "refreshed_at": timezone.now(),
+    }
+    template = "campaigns/_dashboard_live.html" if request.htmx else "campaigns/dashboard.html"
+    return render(request, template, context)

@@ -128,6 +128,7 @@ def campaign_outcome_record(
             direction=Interaction.Direction.OUTBOUND, occurred_at=timezone.now(),
             summary=(f"{campaign.localized_name}: {label}" + (f" — {note.strip()}" if note.strip() else ""))[:500],
             outcome=label, campaign_code=campaign.code, product=campaign.product, ip_address=ip_address,
+            extra={"campaign_outcome": outcome},
         )
         if outcome == Outcome.DO_NOT_CONTACT and not customer.do_not_contact:
             customer_update(customer=customer, actor=actor, ip_address=ip_address, do_not_contact=True,

@@ -4,89 +4,27 @@ alone; bad params refused with nothing written."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
-from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.models import Campaign, CampaignTarget
-from campaigns.services import campaign_save
 from campaigns.targeting import CAMPAIGN_TARGETING, budget_fill, control_group
-from channels.models import Complaint
 from crm_bank.runs.errors import RunParamsInvalid
-from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.models import Run
 from crm_bank.runs.services import run_start
-from segmentation.models import CustomerPrediction, CustomerValue
-from tests.customers.factories import CustomerFactory, ProductFactory, account_for
+from tests.campaigns.helpers import campaign_draft, targeting_run
 
 pytestmark = pytest.mark.django_db
 
 
-def _published(kind: str) -> Run:
-    run = Run.objects.create(kind=kind, status=Run.Status.SUCCEEDED)
-    CurrentRun.objects.update_or_create(kind=kind, defaults={"run": run, "published_at": timezone.now()})
-    return run
-
-
-@pytest.fixture
-def term():
-    return ProductFactory(code="PT-TERM", name="Term deposit", category="deposit")
-
-
-@pytest.fixture
-def bank(branch_a, rm_a, supervisor_a, term):
-    """Customers of branch A, one per reason, with tiers and propensities of published runs."""
-    value_run, model_run = _published("value_scoring"), _published("model_training")
-
-    def customer(name: str, *, tier: str = "A", propensity: float | None = 0.3, **fields):
-        person = CustomerFactory(**{"home_branch": branch_a, "primary_rm": rm_a, "last_name": name,
-                                    "marketing_consent": True, "do_not_contact": False, "last_contact_at": None,
-                                    "lifecycle_stage": "customer"} | fields)
-        CustomerValue.objects.create(run_id=value_run.pk, customer=person, branch=branch_a, rm=rm_a, value=100,
-                                     rank=1, branch_rank=1, share=0.1, cumulative_share=0.1, tier=tier,
-                                     previous_tier="")
-        CustomerPrediction.objects.create(run_id=model_run.pk, customer=person, propensity=propensity,
-                                          propensity_reason="", churn_reason="")
-        return person
-
-    people = {
-        "good_a": customer("GoodA", propensity=0.4), "good_b": customer("GoodB", tier="B", propensity=0.2),
-        "no_consent": customer("NoConsent", marketing_consent=False),
-        "dnc": customer("Dnc", marketing_consent=False, do_not_contact=True),
-        "complaint": customer("Complaint"),
-        "recent": customer("Recent", last_contact_at=timezone.now() - dt.timedelta(days=5)),
-        "holds": customer("Holds"), "tier_c": customer("TierC", tier="C"),
-        "closed": customer("Closed", lifecycle_stage="closed"),
-    }
-    Complaint.objects.create(customer=people["complaint"], channel="branch", category=Complaint.Category.FEES,
-                             description="Fee", branch=branch_a, owner=rm_a, status=Complaint.Status.OPEN,
-                             opened_at=timezone.now(), sla_due_at=timezone.now() + dt.timedelta(days=2))
-    account_for(people["holds"], product=term)
-    return people
-
-
-def _campaign(supervisor, term, branch, **overrides) -> Campaign:
-    fields = {"code": "TD-1", "name": "Term deposit", "product": term, "channels": ["call_centre", "email"],
-              "contact_costs": {"call_centre": "10", "email": "1"}, "budget": Decimal("100"),
-              "conversion_value": Decimal("200"), "control_share": Decimal("0"), "starts_on": dt.date(2026, 12, 1),
-              "criteria": {"tiers": ["A", "B"], "branches": [branch.pk]}} | overrides
-    return campaign_save(actor=supervisor, **fields)
-
-
-def _targeting(campaign: Campaign) -> Run:
-    run = run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, sync=True)
-    run.refresh_from_db()
-    return run
-
-
 def test_every_exclusion_has_its_reason_and_the_eligible_are_targeted(bank, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a)
-    run = _targeting(campaign)
+    campaign = campaign_draft(supervisor_a, term, branch_a)
+    run = targeting_run(campaign)
     assert run.status == Run.Status.SUCCEEDED
     counts = run.metrics["counts"]
     assert {reason: counts[reason] for reason in ("no_consent", "do_not_contact", "open_complaint",
@@ -105,15 +43,15 @@ def test_every_exclusion_has_its_reason_and_the_eligible_are_targeted(bank, supe
 
 def test_a_channel_the_tiers_policy_does_not_allow_excludes_the_customer(bank, supervisor_a, term, branch_a):
     # Tier C is digital only: a call-centre campaign cannot reach it.
-    campaign = _campaign(supervisor_a, term, branch_a, code="TD-C", channels=["call_centre"],
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-C", channels=["call_centre"],
                          contact_costs={"call_centre": "10"}, criteria={"tiers": ["C"]})
-    assert _targeting(campaign).metrics["counts"]["channel_not_allowed"] == 1
+    assert targeting_run(campaign).metrics["counts"]["channel_not_allowed"] == 1
 
 
 def test_the_budget_is_never_exceeded_and_goes_to_the_best_expected_value(bank, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a, code="TD-B", channels=["call_centre"],
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-B", channels=["call_centre"],
                          contact_costs={"call_centre": "10"}, budget=Decimal("10"), criteria={"tiers": ["A", "B"]})
-    run = _targeting(campaign)
+    run = targeting_run(campaign)
     groups = dict(CampaignTarget.objects.filter(run_id=run.pk).values_list("customer_id", "group"))
     assert groups[bank["good_a"].pk] == "treatment" and groups[bank["good_b"].pk] == "over_budget"
     comparison = run.metrics["comparison"]
@@ -122,9 +60,9 @@ def test_the_budget_is_never_exceeded_and_goes_to_the_best_expected_value(bank, 
 
 
 def test_a_contact_that_does_not_pay_its_cost_is_left_out(bank, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a, code="TD-N", conversion_value=Decimal("1"),
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-N", conversion_value=Decimal("1"),
                          channels=["call_centre"], contact_costs={"call_centre": "10"})
-    run = _targeting(campaign)
+    run = targeting_run(campaign)
     assert set(CampaignTarget.objects.filter(run_id=run.pk).values_list("group", flat=True)) == {"not_worth"}
 
 
@@ -146,7 +84,7 @@ def test_budget_fill_never_spends_more_than_the_budget(costs, budget):
 
 
 def test_targeting_a_campaign_without_what_it_needs_is_refused(supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a, conversion_value=None)
+    campaign = campaign_draft(supervisor_a, term, branch_a, conversion_value=None)
     with pytest.raises(RunParamsInvalid, match="value of one conversion"):
         run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, sync=True)
     with pytest.raises(RunParamsInvalid, match="No such campaign"):
@@ -155,9 +93,9 @@ def test_targeting_a_campaign_without_what_it_needs_is_refused(supervisor_a, ter
 
 
 def test_a_repeated_run_gives_the_same_targets(bank, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a, control_share=Decimal("0.5"))
-    first = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
-    second = dict(CampaignTarget.objects.filter(run_id=_targeting(campaign).pk).values_list("customer_id", "group"))
+    campaign = campaign_draft(supervisor_a, term, branch_a, control_share=Decimal("0.5"))
+    first = dict(CampaignTarget.objects.filter(run_id=targeting_run(campaign).pk).values_list("customer_id", "group"))
+    second = dict(CampaignTarget.objects.filter(run_id=targeting_run(campaign).pk).values_list("customer_id", "group"))
     assert first == second and "control" in first.values()
 
 
@@ -165,7 +103,7 @@ def test_the_campaign_page_starts_targeting_and_shows_the_counts_and_comparison(
     client, bank, supervisor_a, term, branch_a, monkeypatch, django_capture_on_commit_callbacks,
     django_assert_max_num_queries,
 ):
-    campaign = _campaign(supervisor_a, term, branch_a)
+    campaign = campaign_draft(supervisor_a, term, branch_a)
     sent = []
     monkeypatch.setattr("crm_bank.runs.services.current_app.send_task", lambda name, args: sent.append((name, args)))
     client.force_login(supervisor_a)
@@ -177,7 +115,7 @@ def test_the_campaign_page_starts_targeting_and_shows_the_counts_and_comparison(
     page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert f"/campaigns/{campaign.pk}/targeting/{run.pk}/" in page and 'id="run-targeting"' not in page
     Run.objects.filter(pk=run.pk).delete()
-    _targeting(campaign)  # what the worker does, in-process
+    targeting_run(campaign)  # what the worker does, in-process
     with django_assert_max_num_queries(12):
         page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert 'data-reason="open_complaint"' in page and 'data-strategy="evenly"' in page
@@ -185,16 +123,16 @@ def test_the_campaign_page_starts_targeting_and_shows_the_counts_and_comparison(
 
 
 def test_the_targeting_progress_bar_polls_until_the_run_is_over(client, bank, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a)
-    run = _targeting(campaign)
+    campaign = campaign_draft(supervisor_a, term, branch_a)
+    run = targeting_run(campaign)
     client.force_login(supervisor_a)
     bar = client.get(f"/campaigns/{campaign.pk}/targeting/{run.pk}/").content.decode()
     assert 'id="targeting-run-results"' in bar and "hx-trigger" not in bar
     assert client.get(f"/campaigns/{campaign.pk}/targeting/999999/").status_code == 404
 
 
-def test_an_rm_cannot_start_targeting(client, rm_a, supervisor_a, term, branch_a):
-    campaign = _campaign(supervisor_a, term, branch_a)
+def test_an_rm_cannot_starttargeting_run(client, rm_a, supervisor_a, term, branch_a):
+    campaign = campaign_draft(supervisor_a, term, branch_a)
     client.force_login(rm_a)
     assert client.post(f"/campaigns/{campaign.pk}/targeting/").status_code == 403
     assert not Run.objects.filter(kind=CAMPAIGN_TARGETING).exists()
@@ -207,7 +145,7 @@ def test_targeting_runs_on_a_real_worker(bank, supervisor_a, term, branch_a, wor
 
     from campaigns.targeting import targeting_start
 
-    campaign = _campaign(supervisor_a, term, branch_a)
+    campaign = campaign_draft(supervisor_a, term, branch_a)
     run = targeting_start(campaign=campaign, actor=supervisor_a)
     for _ in range(100):
         run.refresh_from_db()
@@ -216,26 +154,6 @@ def test_targeting_runs_on_a_real_worker(bank, supervisor_a, term, branch_a, wor
         time.sleep(0.2)
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == run.pk
-
-
-def _running(campaign: Campaign, checker) -> Campaign:
-    from campaigns.services import campaign_approve, campaign_launch, campaign_submit
-
-    maker = campaign.created_by
-    campaign = campaign_submit(campaign=campaign, actor=maker)
-    campaign = campaign_approve(campaign=campaign, actor=checker, version=campaign.version)
-    return campaign_launch(campaign=campaign, actor=checker, today=campaign.starts_on)
-
-
-@pytest.fixture
-def running(bank, term, branch_a, supervisor_a):
-    """A running campaign targeted at branch A's tier A and B customers, drafted by another supervisor."""
-    from tests.org.factories import StaffProfileFactory
-
-    maker = StaffProfileFactory(user__username="maker_a", role="SUPERVISOR", branch=branch_a).user
-    campaign = _campaign(maker, term, branch_a)
-    _targeting(campaign)
-    return _running(Campaign.objects.get(pk=campaign.pk), supervisor_a)
 
 
 def test_the_rm_queue_lists_their_targets_and_an_outcome_lands_on_the_timeline(

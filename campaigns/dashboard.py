@@ -1,0 +1,138 @@
+"""What the campaign war room shows, read from small tables only: the hourly event counts
+(campaigns.events), the targeting run's groups, the campaign contacts, and product uptake of the
+treatment and control groups.
+
+Uplift compares the share of each group that took the product since the campaign started (an
+account of the campaign's product opened on or after the start date) — the one measure both groups
+have, since the control group is never contacted — with its 95 % confidence interval (normal
+approximation of the difference of two proportions).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignContact, CampaignHourlyCount, CampaignTarget
+from crm_bank.bulk import quoted_table
+from customers.models import Account, AccountHolder
+
+Z_95 = 1.959963984540054
+RESPONDED = (CampaignContact.Outcome.INTERESTED, CampaignContact.Outcome.CALL_BACK, CampaignContact.Outcome.ACCEPTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Uplift:
+    treated: int
+    treated_converted: int
+    control: int
+    control_converted: int
+
+    @property
+    def treated_rate(self) -> float | None:
+        return self.treated_converted / self.treated if self.treated else None
+
+    @property
+    def control_rate(self) -> float | None:
+        return self.control_converted / self.control if self.control else None
+
+    @property
+    def difference(self) -> float | None:
+        if self.treated_rate is None or self.control_rate is None:
+            return None
+        return self.treated_rate - self.control_rate
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % confidence interval of the difference (None without both groups)."""
+        if self.difference is None:
+            return None
+        p_t, p_c = self.treated_rate, self.control_rate
+        error = math.sqrt(p_t * (1 - p_t) / self.treated + p_c * (1 - p_c) / self.control)
+        return self.difference - Z_95 * error, self.difference + Z_95 * error
+
+
+@dataclass(frozen=True, slots=True)
+class Funnel:
+    targeted: int
+    contacted: int
+    responded: int
+    converted: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    spent: float
+    budget: float | None
+    converted: int
+
+    @property
+    def burn(self) -> float | None:
+        return self.spent / self.budget if self.budget else None
+
+    @property
+    def per_conversion(self) -> float | None:
+        return self.spent / self.converted if self.converted else None
+
+
+def events_per_hour(*, campaign: Campaign, hours: int = 48, now: datetime.datetime | None = None,
+                    ) -> tuple[list[datetime.datetime], dict[str, list[int]], int, int]:
+    """The last `hours` hours: their starts, events per channel per hour, and the totals of events
+    and conversions over them. One query over the hourly counts."""
+    now = (now or timezone.now()).astimezone(datetime.UTC).replace(minute=0, second=0, microsecond=0)
+    starts = [now - datetime.timedelta(hours=hours - 1 - n) for n in range(hours)]
+    rows = (CampaignHourlyCount.objects.filter(campaign=campaign, hour__gte=starts[0])
+            .values("hour", "channel").annotate(n=Sum("events"), c=Sum("conversions")).order_by())
+    index = {start: position for position, start in enumerate(starts)}
+    series: dict[str, list[int]] = {}
+    events = conversions = 0
+    for row in rows:
+        position = index.get(row["hour"].astimezone(datetime.UTC))
+        if position is None:
+            continue
+        series.setdefault(row["channel"], [0] * hours)[position] += row["n"]
+        events, conversions = events + row["n"], conversions + row["c"]
+    return starts, dict(sorted(series.items())), events, conversions
+
+
+def campaign_funnel(*, campaign: Campaign) -> Funnel:
+    targeted = (CampaignTarget.objects.filter(run_id=campaign.targeting_run_id, group=CampaignTarget.Group.TREATMENT)
+                .count() if campaign.targeting_run_id else 0)
+    contacts = CampaignContact.objects.filter(campaign=campaign).aggregate(
+        contacted=Count("pk", filter=Q(attempts__gt=0)),
+        responded=Count("pk", filter=Q(outcome__in=RESPONDED)),
+        converted=Count("pk", filter=Q(outcome=CampaignContact.Outcome.ACCEPTED)),
+    )
+    return Funnel(targeted, contacts["contacted"], contacts["responded"], contacts["converted"])
+
+
+def campaign_uplift(*, campaign: Campaign) -> Uplift:
+    """Product uptake since the start in the treatment and the control group (module docstring)."""
+    if not campaign.targeting_run_id or not campaign.product_id:
+        return Uplift(0, 0, 0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT t."group", count(*), count(*) FILTER (WHERE EXISTS (
+                    SELECT 1 FROM {quoted_table(AccountHolder)} h JOIN {quoted_table(Account)} a ON a.id = h.account_id
+                    WHERE h.customer_id = t.customer_id AND a.product_id = %s AND a.opened_on >= %s))
+                FROM {quoted_table(CampaignTarget)} t
+                WHERE t.run_id = %s AND t."group" IN ('treatment', 'control') GROUP BY t."group\"""",
+            [campaign.product_id, campaign.starts_on, campaign.targeting_run_id],
+        )
+        figures = {group: (n, converted) for group, n, converted in cursor.fetchall()}
+    treated, control = figures.get("treatment", (0, 0)), figures.get("control", (0, 0))
+    return Uplift(treated[0], treated[1], control[0], control[1])
+
+
+def campaign_spend(*, campaign: Campaign, converted: int) -> Spend:
+    """What the contacts made so far cost: each contact's attempts × its channel's cost per contact."""
+    costs = {channel: float(cost) for channel, cost in (campaign.contact_costs or {}).items()}
+    spent = sum(costs.get(channel, 0.0) * attempts for channel, attempts in
+                CampaignContact.objects.filter(campaign=campaign).values("channel").annotate(a=Sum("attempts"))
+                .values_list("channel", "a"))
+    return Spend(spent, float(campaign.budget) if campaign.budget is not None else None, converted)

@@ -1,0 +1,62 @@
+"""Campaign events as they arrive: every interaction that names a campaign (an RM's outcome, a call
+or visit the channel systems post through the ingest API, feedback) is counted into the campaign's
+hourly counts in the transaction that stores it — an after-store hook of channels.services — so the
+war room reads a few hundred rows however many events there are.
+
+An event counts as a conversion when it records one: an RM's "converted" outcome, or a sale.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+
+from django.db import connection
+
+from campaigns.models import Campaign, CampaignContact, CampaignHourlyCount
+from crm_bank.bulk import quoted_table
+
+CONVERTED = CampaignContact.Outcome.ACCEPTED
+SALE = "sale"
+
+
+def is_conversion(item) -> bool:
+    return item.kind == SALE or item.extra.get("campaign_outcome") == CONVERTED
+
+
+def _hour(moment: datetime.datetime) -> datetime.datetime:
+    return moment.astimezone(datetime.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def campaign_events_count(rows, items, actor) -> None:
+    """The after-store hook: one upsert for the batch's campaign events (items without a campaign
+    code, or naming no campaign, are not campaign events)."""
+    coded = [item for item in items if item.campaign_code]
+    if not coded:
+        return
+    campaigns = dict(Campaign.objects.filter(code__in={item.campaign_code for item in coded})
+                     .values_list("code", "pk"))
+    events: Counter = Counter()
+    conversions: Counter = Counter()
+    for item in coded:
+        campaign_id = campaigns.get(item.campaign_code)
+        if campaign_id is None:
+            continue
+        key = (campaign_id, _hour(item.occurred_at), item.channel, item.kind, item.direction)
+        events[key] += 1
+        conversions[key] += is_conversion(item)
+    if not events:
+        return
+    keys = sorted(events)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {quoted_table(CampaignHourlyCount)} (campaign_id, hour, channel, kind, direction, events,
+                    conversions)
+                SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::int[],
+                                     %s::int[])
+                ON CONFLICT (campaign_id, hour, channel, kind, direction) DO UPDATE SET
+                    events = {quoted_table(CampaignHourlyCount)}.events + EXCLUDED.events,
+                    conversions = {quoted_table(CampaignHourlyCount)}.conversions + EXCLUDED.conversions""",
+            [[key[0] for key in keys], [key[1] for key in keys], [key[2] for key in keys], [key[3] for key in keys],
+             [key[4] for key in keys], [events[key] for key in keys], [conversions[key] for key in keys]],
+        )

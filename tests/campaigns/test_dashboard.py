@@ -1,0 +1,67 @@
+"""The war room: hourly counts kept in step as events arrive (the RM's outcomes and the ingest
+path), the funnel, spend, and uplift with its interval against hand-computed figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pytest
+from django.utils import timezone
+
+from campaigns.dashboard import Uplift, campaign_uplift, events_per_hour
+from campaigns.models import CampaignHourlyCount
+from channels.services.interactions import NewInteraction, interactions_store
+from tests.campaigns.helpers import campaign_draft, targeting_run
+from tests.customers.factories import account_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_uplift_and_its_interval_match_the_hand_computed_figures():
+    uplift = Uplift(treated=1000, treated_converted=120, control=1000, control_converted=90)
+    assert uplift.difference == pytest.approx(0.03)
+    error = math.sqrt(0.12 * 0.88 / 1000 + 0.09 * 0.91 / 1000)  # 0.013748…
+    low, high = uplift.interval
+    assert low == pytest.approx(0.03 - 1.959964 * error, abs=1e-6) and high == pytest.approx(0.03 + 1.959964 * error,
+                                                                                              abs=1e-6)
+    assert round(low, 4) == 0.0032 and round(high, 4) == 0.0568
+    assert Uplift(10, 1, 0, 0).difference is None and Uplift(10, 1, 0, 0).interval is None
+
+
+def test_events_are_counted_per_hour_as_they_arrive_and_the_dashboard_reads_them(
+    client, running, bank, rm_a, supervisor_a, django_assert_max_num_queries,
+):
+    client.force_login(rm_a)
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "accepted"})
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_b'].pk}/", {"outcome": "no_answer"})
+    now = timezone.now()
+    interactions_store(items=[NewInteraction(  # an inbound call the call-centre platform posts
+        customer_id=bank["good_b"].pk, channel="call_centre", kind="enquiry", direction="inbound", occurred_at=now,
+        summary="Asked about the offer", campaign_code=running.code)])
+    interactions_store(items=[NewInteraction(  # no campaign: not an event of it
+        customer_id=bank["good_b"].pk, channel="web", kind="visit", direction="inbound", occurred_at=now,
+        summary="Logged in")])
+    assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 3
+    assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("conversions", flat=True)) == 1
+    _starts, series, events, conversions = events_per_hour(campaign=running, hours=48)
+    assert (events, conversions) == (3, 1) and sum(series["email"]) == 2 and sum(series["call_centre"]) == 1
+    client.force_login(supervisor_a)
+    with django_assert_max_num_queries(12):
+        page = client.get(f"/campaigns/{running.pk}/dashboard/", HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="dash-events">3<' in page and 'data-step="converted">1<' in page and 'data-step="contacted">2<' in page
+
+
+def test_uplift_reads_product_uptake_of_the_treatment_and_control_groups(bank, supervisor_a, term, branch_a):
+    from decimal import Decimal
+
+    from campaigns.models import Campaign, CampaignTarget
+
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-U", control_share=Decimal("0.5"))
+    run = targeting_run(campaign)
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    groups = dict(CampaignTarget.objects.filter(run_id=run.pk).values_list("customer_id", "group"))
+    taker = next(customer for customer, group in groups.items() if group == "control")
+    account_for(type(bank["good_a"]).objects.get(pk=taker), product=term, opened_on=dt.date(2026, 12, 5))
+    uplift = campaign_uplift(campaign=campaign)
+    assert (uplift.control, uplift.control_converted) == (list(groups.values()).count("control"), 1)
