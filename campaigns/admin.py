@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Campaign, CampaignContact, ServicePolicy
+from campaigns.models import Campaign, CampaignContact, ServicePolicy, StaffRoster
 from crm_bank.audit.admin import ChangesAuditedAdmin
 from customers.models import CONTACT_CHANNELS, channel_choices
 
@@ -47,3 +47,11 @@ class ServicePolicyAdmin(ChangesAuditedAdmin):
     def channel_list(self, policy: ServicePolicy) -> str:
         labels = dict(channel_choices(CONTACT_CHANNELS))
         return ", ".join(str(labels.get(code, code)) for code in policy.channels)
+
+
+@admin.register(StaffRoster)
+class StaffRosterAdmin(ChangesAuditedAdmin):
+    audit_object_type = "staff_roster"
+    list_display = ["channel", "hour", "agents"]
+    list_editable = ["agents"]
+    list_filter = ["channel"]

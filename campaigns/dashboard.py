@@ -136,3 +136,37 @@ def campaign_spend(*, campaign: Campaign, converted: int) -> Spend:
                 CampaignContact.objects.filter(campaign=campaign).values("channel").annotate(a=Sum("attempts"))
                 .values_list("channel", "a"))
     return Spend(spent, float(campaign.budget) if campaign.budget is not None else None, converted)
+
+
+@dataclass(frozen=True, slots=True)
+class Staffing:
+    plan: list  # campaigns.staffing.ChannelHour, the coming hours
+    advice: list  # campaigns.staffing.Advice
+
+
+def campaign_staffing(*, campaign: Campaign, now: datetime.datetime | None = None, hours_ahead: int = 4) -> Staffing:
+    """The coming hours of each queued channel (settings.CRM_CHANNEL_HANDLING_SECONDS): the inbound
+    arrivals the campaign's last week and recent trend forecast, the people rostered, the people
+    Erlang C needs for the service-level target, and where to add or move people. Two queries."""
+    from django.conf import settings
+
+    from campaigns.models import StaffRoster
+    from campaigns.staffing import arrivals_forecast, staffing_advice, staffing_plan
+
+    now = timezone.localtime(now or timezone.now())
+    handling = settings.CRM_CHANNEL_HANDLING_SECONDS
+    rows = (CampaignHourlyCount.objects.filter(campaign=campaign, direction="inbound", channel__in=list(handling),
+                                               hour__gte=now - datetime.timedelta(days=8))
+            .values("channel", "hour").annotate(n=Sum("events")).order_by())
+    hourly: dict[str, dict[datetime.datetime, int]] = {channel: {} for channel in handling}
+    for row in rows:
+        hourly[row["channel"]][row["hour"]] = row["n"]
+    forecast = {}
+    for channel, counts in hourly.items():
+        for start, arrivals in arrivals_forecast(hourly=counts, now=now, hours_ahead=hours_ahead).items():
+            forecast[(channel, start.hour)] = arrivals
+    roster = {(channel, hour): agents for channel, hour, agents in
+              StaffRoster.objects.filter(channel__in=list(handling)).values_list("channel", "hour", "agents")}
+    plan = staffing_plan(forecast=forecast, roster=roster, handling_seconds=handling,
+                         target=settings.CRM_SERVICE_LEVEL_TARGET, answer_seconds=settings.CRM_SERVICE_LEVEL_SECONDS)
+    return Staffing(plan, staffing_advice(plan))

@@ -285,3 +285,27 @@ class CampaignHourlyCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.hour:%Y-%m-%d %H}h {self.channel} {self.kind}: {self.events}"
+
+
+class StaffRoster(models.Model):
+    """How many people serve a channel in an hour of the day (the call centre's agents, a branch's
+    counter staff): what the war room's staffing advice compares with what Erlang C says is needed."""
+
+    channel = models.CharField(_("channel"), max_length=CHANNEL_MAX_LENGTH,
+                               choices=channel_choices(TOUCHPOINT_CHANNELS))
+    hour = models.PositiveSmallIntegerField(_("hour of the day"))
+    agents = models.PositiveSmallIntegerField(_("people rostered"))
+
+    class Meta:
+        ordering = ["channel", "hour"]
+        verbose_name = _("staff roster hour")
+        verbose_name_plural = _("staff roster")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "hour"], name="staff_roster_one_per_channel_hour",
+                                    violation_error_message=_("This channel and hour are rostered already.")),
+            models.CheckConstraint(condition=models.Q(hour__lte=23), name="staff_roster_hour_of_day",
+                                   violation_error_message=_("An hour of the day is 0 to 23.")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.hour:02d}:00 × {self.agents}"

@@ -10,6 +10,7 @@ C(N, A)·h / (N − A). N must exceed A, or the queue grows without end.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -139,3 +140,25 @@ def staffing_advice(plan: Iterable[ChannelHour]) -> list[Advice]:
         else:
             advice.append(Advice(line.channel, line.hour, line.hour, line.gap))
     return sorted(advice, key=lambda item: (-item.gap, item.channel, item.first_hour))
+
+
+def arrivals_forecast(
+    *, hourly: Mapping[datetime.datetime, int], now: datetime.datetime, hours_ahead: int = 4, days: int = 7,
+    trend_hours: int = 3,
+) -> dict[datetime.datetime, float]:
+    """Arrivals expected in each of the next `hours_ahead` hours (keyed by the hour's start): the
+    mean of the same hour of day over the last `days` days (the profile), times the campaign's
+    recent trend — the arrivals of the last `trend_hours` hours over what the profile expected for
+    them (1 when it expected none). `hourly`: arrivals by hour start, in any time zone."""
+    current = now.replace(minute=0, second=0, microsecond=0)
+    counts = {moment.astimezone(now.tzinfo).replace(minute=0, second=0, microsecond=0): n
+              for moment, n in hourly.items()}
+
+    def profile(hour_start: datetime.datetime) -> float:
+        return sum(counts.get(hour_start - datetime.timedelta(days=back), 0) for back in range(1, days + 1)) / days
+
+    recent = [current - datetime.timedelta(hours=back) for back in range(1, trend_hours + 1)]
+    expected = sum(profile(hour) for hour in recent)
+    trend = sum(counts.get(hour, 0) for hour in recent) / expected if expected else 1.0
+    return {current + datetime.timedelta(hours=ahead): profile(current + datetime.timedelta(hours=ahead)) * trend
+            for ahead in range(hours_ahead)}

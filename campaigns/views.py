@@ -230,5 +230,9 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "chart_series": [(str(labels.get(channel, channel)), values) for channel, values in series.items()],
         "refreshed_at": timezone.now(),
     }
+    staffing = dashboard.campaign_staffing(campaign=campaign)
+    context["staffing_plan"] = [(str(labels.get(line.channel, line.channel)), line) for line in staffing.plan]
+    context["staffing_advice"] = [(str(labels.get(item.channel, item.channel)), item.hours, abs(item.gap), item.gap > 0)
+                                  for item in staffing.advice]
     template = "campaigns/_dashboard_live.html" if request.htmx else "campaigns/dashboard.html"
     return render(request, template, context)

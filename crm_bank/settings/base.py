@@ -202,6 +202,12 @@ CRM_TOP_CUSTOMER_BALANCE = env.int("CRM_TOP_CUSTOMER_BALANCE", default=500_000)
 CRM_DATA_STALE_DAYS = env.int("CRM_DATA_STALE_DAYS", default=730)
 # The touchpoint map warns when the customer's preferred channel has not been used for this long.
 CRM_PREFERRED_CHANNEL_UNUSED_DAYS = env.int("CRM_PREFERRED_CHANNEL_UNUSED_DAYS", default=180)
+# The war room's staffing advice (Erlang C): average handling time per queued channel in seconds,
+# and the service-level target (share answered within CRM_SERVICE_LEVEL_SECONDS).
+CRM_CHANNEL_HANDLING_SECONDS: dict[str, int] = env.json("CRM_CHANNEL_HANDLING_SECONDS", default={
+    "call_centre": 240, "branch": 600, "service_centre": 420})
+CRM_SERVICE_LEVEL_TARGET = env.float("CRM_SERVICE_LEVEL_TARGET", default=0.8)
+CRM_SERVICE_LEVEL_SECONDS = env.int("CRM_SERVICE_LEVEL_SECONDS", default=20)
 # How long a submitted campaign may wait for its approval before the queue marks it late.
 CRM_CAMPAIGN_APPROVAL_SLA_HOURS = env.int("CRM_CAMPAIGN_APPROVAL_SLA_HOURS", default=24)
 # How long a product owner has to answer customer feedback about the product.

@@ -71,3 +71,42 @@ def test_advice_says_where_to_add_and_where_people_could_move():
         ("call_centre", "14:00–16:00", 2), ("branch", "14:00–15:00", 1), ("call_centre", "16:00–17:00", -7)]
     short = next(line for line in plan if (line.channel, line.hour) == ("call_centre", 14))
     assert short.service_level < 0.8  # what the roster gives, the reason for the advice
+
+
+def test_the_forecast_is_last_weeks_profile_times_the_recent_trend():
+    import datetime as dt
+
+    from campaigns.staffing import arrivals_forecast
+
+    now = dt.datetime(2026, 11, 30, 14, 20, tzinfo=dt.UTC)
+    hourly = {}
+    for back in range(1, 8):  # every day of last week: 10 calls at 11–13 h, 40 at 14 h, 20 at 15 h
+        day = now.replace(minute=0) - dt.timedelta(days=back)
+        hourly |= {day.replace(hour=h): 10 for h in (11, 12, 13)} | {day.replace(hour=14): 40, day.replace(hour=15): 20}
+    hourly |= {now.replace(minute=0, hour=h): 15 for h in (11, 12, 13)}  # today runs 50 % above the profile
+    forecast = arrivals_forecast(hourly=hourly, now=now, hours_ahead=2)
+    assert forecast == {now.replace(minute=0): pytest.approx(60.0), now.replace(minute=0, hour=15): pytest.approx(30.0)}
+    quiet = arrivals_forecast(hourly={}, now=now, hours_ahead=1)
+    assert quiet == {now.replace(minute=0): 0.0}
+
+
+@pytest.mark.django_db
+def test_the_war_room_advises_against_the_roster(running, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from campaigns.dashboard import campaign_staffing
+    from campaigns.models import CampaignHourlyCount, StaffRoster
+
+    settings.CRM_CHANNEL_HANDLING_SECONDS = {"call_centre": 180}
+    now = timezone.localtime()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for back in range(1, 8):  # 200 inbound calls in this hour of day all last week
+        CampaignHourlyCount.objects.create(campaign=running, hour=hour - dt.timedelta(days=back), channel="call_centre",
+                                           kind="enquiry", direction="inbound", events=200)
+    StaffRoster.objects.create(channel="call_centre", hour=hour.hour, agents=12)
+    staffing = campaign_staffing(campaign=running, now=now, hours_ahead=1)
+    (line,) = staffing.plan
+    assert (line.arrivals, line.rostered, line.needed) == (200.0, 12, 14)  # the classic 10 erlangs, 80/20
+    assert [(item.channel, item.gap) for item in staffing.advice] == [("call_centre", 2)]
