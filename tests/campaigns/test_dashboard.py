@@ -65,3 +65,30 @@ def test_uplift_reads_product_uptake_of_the_treatment_and_control_groups(bank, s
     account_for(type(bank["good_a"]).objects.get(pk=taker), product=term, opened_on=dt.date(2026, 12, 5))
     uplift = campaign_uplift(campaign=campaign)
     assert (uplift.control, uplift.control_converted) == (list(groups.values()).count("control"), 1)
+
+
+def test_the_traffic_simulator_posts_through_the_api_and_the_war_room_counts_it(client, running, supervisor_a):
+    from django.core.management import call_command
+
+    from channels.models import ChannelToken, Interaction
+
+    call_command("simulate_campaign_traffic", running.code, "--rate", "30", "--minutes", "4", "--no-wait")
+    assert Interaction.objects.filter(campaign_code=running.code).count() == 120
+    assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 120
+    assert not ChannelToken.objects.filter(revoked_at__isnull=True).exists()  # its token is revoked after
+    call_command("simulate_campaign_traffic", running.code, "--rate", "30", "--minutes", "4", "--no-wait",
+                 "--seed", "8")
+    assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 240
+    client.force_login(supervisor_a)
+    page = client.get(f"/campaigns/{running.pk}/dashboard/").content.decode()
+    assert 'id="dash-events">240<' in page and "events-chart" in page
+
+
+def test_the_traffic_simulator_refuses_a_campaign_without_targets(supervisor_a, term, branch_a):
+    from django.core.management import CommandError, call_command
+
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-NONE")
+    with pytest.raises(CommandError, match="run targeting first"):
+        call_command("simulate_campaign_traffic", campaign.code, "--no-wait")
+    with pytest.raises(CommandError, match="No campaign"):
+        call_command("simulate_campaign_traffic", "NOPE", "--no-wait")
