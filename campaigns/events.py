@@ -60,3 +60,22 @@ def campaign_events_count(rows, items, actor) -> None:
             [[key[0] for key in keys], [key[1] for key in keys], [key[2] for key in keys], [key[3] for key in keys],
              [key[4] for key in keys], [events[key] for key in keys], [conversions[key] for key in keys]],
         )
+
+
+def campaign_hourly_rebuild(*, campaign: Campaign) -> int:
+    """Recounts the campaign's hourly counts from its interactions, for events written in bulk past
+    the storing path (a loader, a generator). Sales count as conversions; an RM's "converted"
+    outcome is only known to the storing path. Returns the rows written."""
+    from channels.models import Interaction
+
+    table = quoted_table(CampaignHourlyCount)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE campaign_id = %s", [campaign.pk])
+        cursor.execute(
+            f"""INSERT INTO {table} (campaign_id, hour, channel, kind, direction, events, conversions)
+                SELECT %s, date_trunc('hour', i.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', i.channel, i.kind,
+                       i.direction, count(*), count(*) FILTER (WHERE i.kind = %s)
+                FROM {quoted_table(Interaction)} i WHERE i.campaign_code = %s GROUP BY 2, 3, 4, 5""",
+            [campaign.pk, SALE, campaign.code],
+        )
+        return cursor.rowcount

@@ -220,10 +220,12 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     """The war room: the page, and (htmx, every few seconds) its live part alone."""
     campaign = get_object_or_404(Campaign.objects.select_related("product"), pk=pk)
     starts, series, events, conversions = dashboard.events_per_hour(campaign=campaign, hours=DASHBOARD_HOURS)
-    funnel = dashboard.campaign_funnel(campaign=campaign)
+    sizes = dashboard.targeting_group_sizes(campaign)
+    funnel = dashboard.campaign_funnel(campaign=campaign, group_sizes=sizes)
     labels = dict(Channel.choices)
     context = {
-        "campaign": campaign, "funnel": funnel, "uplift": dashboard.campaign_uplift(campaign=campaign),
+        "campaign": campaign, "funnel": funnel,
+        "uplift": dashboard.campaign_uplift(campaign=campaign, group_sizes=sizes),
         "spend": dashboard.campaign_spend(campaign=campaign, converted=funnel.converted),
         "events": events, "conversions": conversions, "hours": DASHBOARD_HOURS,
         "chart_labels": [timezone.localtime(start).strftime("%d %H:00") for start in starts],
