@@ -40,7 +40,9 @@ class CampaignsConfig(AppConfig):
         register(CAMPAIGN_TARGETING_KIND)
 
         # Every interaction naming a campaign is counted into its hourly counts as it is stored.
-        from campaigns.events import campaign_events_count
-        from channels.services.interactions import interactions_after_store
+        from campaigns.events import campaign_codes_check, campaign_events_count
+        from channels.services.interactions import interactions_after_store, interactions_campaign_check
 
         interactions_after_store(campaign_events_count)
+        # The ingest API refuses events of unknown and closed campaigns.
+        interactions_campaign_check(campaign_codes_check)

@@ -12,6 +12,7 @@ import datetime
 from collections import Counter
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from campaigns.models import Campaign, CampaignContact, CampaignHourlyCount
 from crm_bank.bulk import quoted_table
@@ -79,3 +80,17 @@ def campaign_hourly_rebuild(*, campaign: Campaign) -> int:
             [campaign.pk, SALE, campaign.code],
         )
         return cursor.rowcount
+
+
+def campaign_codes_check(codes: set[str]) -> dict[str, str]:
+    """The ingest API's check of campaign codes: an unknown campaign, or one closed or cancelled,
+    refuses the item (its event would count for nothing, or for a campaign that is over)."""
+    found = dict(Campaign.objects.filter(code__in=codes).values_list("code", "status"))
+    problems = {}
+    for code in codes:
+        status = found.get(code)
+        if status is None:
+            problems[code] = _("No campaign with this code.")
+        elif status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
+            problems[code] = _("Campaign %(code)s is over: it takes no more events.") % {"code": code}
+    return problems

@@ -26,7 +26,13 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from channels.models import ChannelSystem, Complaint, HeldInteraction, Interaction
-from channels.services.interactions import NewInteraction, interaction_errors, interactions_store, payload_hash
+from channels.services.interactions import (
+    NewInteraction,
+    campaign_code_problems,
+    interaction_errors,
+    interactions_store,
+    payload_hash,
+)
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.bulk import quoted_table
@@ -212,7 +218,7 @@ def _item_parse(raw: object, *, result: ItemResult, system: ChannelSystem, now: 
 
 def _references_resolve(items: list[_Item]) -> list[_Item]:
     """Customer ids (0: unknown, to be held), staff and products filled in; returns the items without
-    errors (an unknown member of staff or product is one)."""
+    errors (an unknown member of staff or product is one, and so is a campaign a check refuses)."""
     if not items:
         return []
     # The home branch comes with the id, so storing needs no second look-up of the same customers.
@@ -235,9 +241,12 @@ def _references_resolve(items: list[_Item]) -> list[_Item]:
     } if usernames else {}
     codes = {item.product for item in items if item.product}
     products = dict(Product.objects.filter(code__in=codes).values_list("code", "pk")) if codes else {}
+    campaigns = campaign_code_problems({item.new.campaign_code for item in items if item.new.campaign_code})
     resolved = []
     for item in items:
         errors = item.result.errors
+        if item.new.campaign_code in campaigns:
+            errors.setdefault("campaign", campaigns[item.new.campaign_code])
         if item.staff:
             if item.staff in staff:
                 item.new.staff_id, item.new.branch_id = staff[item.staff]

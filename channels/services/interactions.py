@@ -105,6 +105,27 @@ StoredHook = Callable[[list[Interaction], list[NewInteraction], AbstractBaseUser
 _AFTER_STORE: list[StoredHook] = []
 
 
+# Checks of the campaign codes a batch names (the campaigns app registers one: unknown or closed
+# campaigns are refused), so an event is never counted for a campaign that cannot take it.
+CampaignCodesCheck = Callable[[set[str]], dict[str, str]]
+_CAMPAIGN_CHECKS: list[CampaignCodesCheck] = []
+
+
+def interactions_campaign_check(check: CampaignCodesCheck) -> CampaignCodesCheck:
+    if check not in _CAMPAIGN_CHECKS:
+        _CAMPAIGN_CHECKS.append(check)
+    return check
+
+
+def campaign_code_problems(codes: set[str]) -> dict[str, str]:
+    """Code → why items naming it are refused, from every registered check (one query each)."""
+    problems: dict[str, str] = {}
+    for check in _CAMPAIGN_CHECKS:
+        if codes:
+            problems.update(check(codes))
+    return problems
+
+
 def interactions_after_store(hook: StoredHook) -> StoredHook:
     if hook not in _AFTER_STORE:
         _AFTER_STORE.append(hook)

@@ -92,3 +92,32 @@ def test_the_traffic_simulator_refuses_a_campaign_without_targets(supervisor_a, 
         call_command("simulate_campaign_traffic", campaign.code, "--no-wait")
     with pytest.raises(CommandError, match="No campaign"):
         call_command("simulate_campaign_traffic", "NOPE", "--no-wait")
+
+
+def test_the_api_refuses_events_of_unknown_and_closed_campaigns_and_never_counts_one_twice(running, bank):
+    import json
+
+    from django.test import Client
+
+    from campaigns.models import Campaign
+    from channels.services.systems import channel_system_register, channel_token_create
+
+    token = channel_token_create(system=channel_system_register(code="call-centre")[0])[1]
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    moment = timezone.now().isoformat()
+
+    def post(campaign: str, source_id: str):
+        return api.post("/api/v1/interactions/batch/", json.dumps({"items": [{
+            "customer": bank["good_a"].cif, "channel": "call_centre", "kind": "enquiry", "direction": "inbound",
+            "occurred_at": moment, "summary": "About the offer", "source_id": source_id,
+            "campaign": campaign}]}), content_type="application/json").json()
+
+    unknown = post("NO-SUCH", "cc-1")["results"][0]
+    assert unknown["status"] == "error" and unknown["errors"]["campaign"] == "No campaign with this code."
+    created = post(running.code, "cc-2")
+    assert created["counts"]["created"] == 1, created
+    assert post(running.code, "cc-2")["counts"]["duplicate"] == 1  # a replay is not a second event
+    Campaign.objects.filter(pk=running.pk).update(status=Campaign.Status.COMPLETED)
+    over = post(running.code, "cc-3")["results"][0]
+    assert over["status"] == "error" and "is over" in over["errors"]["campaign"]
+    assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 1

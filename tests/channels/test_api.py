@@ -54,6 +54,10 @@ def post(client: Client, body: object, url: str = URL):
 
 
 def test_post_stores_the_interaction_as_sent_by_the_tokens_system(api, system, customer):
+    from campaigns.models import Campaign
+
+    Campaign.objects.create(code="MORT26", name="Mortgages 2026", channel="call_centre",
+                            starts_on=datetime.date(2026, 11, 1), status=Campaign.Status.ACTIVE)
     response = post(api, item(outcome="Rate sheet sent", campaign="MORT26"))
     assert response.status_code == 201, response.content
     body = response.json()
