@@ -11,9 +11,21 @@ from customers.models import CONTACT_CHANNELS, channel_choices
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "channel", "product", "starts_on", "ends_on", "status"]
+    """Read-only: a campaign is drafted, approved and launched on its pages (campaigns.services), so
+    the four-eyes rule and the audit trail cannot be bypassed here."""
+
+    list_display = ["code", "name", "channel", "product", "starts_on", "ends_on", "status", "version"]
     list_filter = ["status", "channel"]
     search_fields = ["code", "name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(CampaignContact)

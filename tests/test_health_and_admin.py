@@ -31,6 +31,8 @@ ADD_REFUSED = {
     # Channels: written only by their services (ingest, complaints, transfers, runs).
     "channels.Interaction", "channels.Task", "channels.ChurnFlag", "channels.Complaint", "channels.ChannelToken",
     "channels.HeldInteraction", "channels.BookTransfer", "channels.LifecycleSnapshot",
+    # Campaigns: drafted and approved on their pages, under the four-eyes rule.
+    "campaigns.Campaign",
 }
 
 

@@ -153,3 +153,14 @@ def test_bad_campaign_input_is_refused_and_nothing_is_written(maker, branch_a, o
         _draft(maker, branch_a, **overrides)
     assert not Campaign.objects.filter(code="TD-2027").exists()
     assert not AuditEvent.objects.filter(object_type="campaign").exists()
+
+
+def test_the_admin_shows_campaigns_but_cannot_bypass_the_four_eyes_rule(client, bank_admin, maker, branch_a):
+    campaign = _draft(maker, branch_a)
+    client.force_login(bank_admin)
+    assert client.get("/admin/campaigns/campaign/").status_code == 200
+    page = client.get(f"/admin/campaigns/campaign/{campaign.pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # view only
+    response = client.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", {"status": "active"})
+    assert response.status_code == 403
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.DRAFT
