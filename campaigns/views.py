@@ -233,7 +233,9 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "refreshed_at": timezone.now(),
     }
     staffing = dashboard.campaign_staffing(campaign=campaign)
-    context["staffing_plan"] = [(str(labels.get(line.channel, line.channel)), line) for line in staffing.plan]
+    # Hours with nobody expected and nobody rostered say nothing: left out of the table.
+    context["staffing_plan"] = [(str(labels.get(line.channel, line.channel)), line) for line in staffing.plan
+                                if line.arrivals or line.rostered]
     context["staffing_advice"] = [(str(labels.get(item.channel, item.channel)), item.hours, abs(item.gap), item.gap > 0)
                                   for item in staffing.advice]
     template = "campaigns/_dashboard_live.html" if request.htmx else "campaigns/dashboard.html"
