@@ -21,7 +21,6 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact, CampaignHourlyCount, CampaignTarget
 from crm_bank.bulk import quoted_table
-from crm_bank.runs.models import Run
 from customers.models import Account, AccountHolder
 
 Z_95 = 1.959963984540054
@@ -104,10 +103,8 @@ def events_per_hour(*, campaign: Campaign, hours: int = 48, now: datetime.dateti
 
 def targeting_group_sizes(campaign: Campaign) -> dict[str, int]:
     """The targeting run's group sizes, from its metrics (no count over its targets)."""
-    if not campaign.targeting_run_id:
-        return {}
-    metrics = Run.objects.filter(pk=campaign.targeting_run_id).values_list("metrics", flat=True).first() or {}
-    return metrics.get("counts", {})
+    run = campaign.targeting_run  # the view selects it with the campaign
+    return (run.metrics or {}).get("counts", {}) if run is not None else {}
 
 
 def campaign_funnel(*, campaign: Campaign, group_sizes: dict[str, int] | None = None) -> Funnel:

@@ -37,8 +37,9 @@ from campaigns.selectors import service_policies
 from channels.models import Complaint
 from crm_bank.bulk import frame_from_query, quoted_table
 from crm_bank.runs.errors import RunError, RunParamsInvalid
-from crm_bank.runs.models import CurrentRun, Run
+from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer, Product
 from segmentation.models import CustomerPrediction, CustomerValue, SegmentMembership
@@ -100,7 +101,9 @@ def _campaign(run: Run) -> Campaign:
 
 
 def _current(kind: str) -> int:
-    return CurrentRun.objects.filter(kind=kind).values_list("run_id", flat=True).first() or 0
+    """The published run of `kind` by id (0 before the first: the joins then find no rows)."""
+    run = current_run(kind=kind)
+    return run.pk if run else 0
 
 
 def targeting_prepare(run: Run) -> list[tuple[int, int]]:

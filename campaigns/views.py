@@ -218,7 +218,7 @@ DASHBOARD_HOURS = 48
 @staff_required()
 def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     """The war room: the page, and (htmx, every few seconds) its live part alone."""
-    campaign = get_object_or_404(Campaign.objects.select_related("product"), pk=pk)
+    campaign = get_object_or_404(Campaign.objects.select_related("product", "targeting_run"), pk=pk)
     starts, series, events, conversions = dashboard.events_per_hour(campaign=campaign, hours=DASHBOARD_HOURS)
     sizes = dashboard.targeting_group_sizes(campaign)
     funnel = dashboard.campaign_funnel(campaign=campaign, group_sizes=sizes)

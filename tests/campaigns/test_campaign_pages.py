@@ -137,3 +137,17 @@ def test_launch_and_close_from_the_page(client, maker, supervisor_a, product, br
     assert Campaign.objects.get(pk=campaign.pk).status == "active"
     client.post(reverse("campaigns:close", args=[campaign.pk]))
     assert Campaign.objects.get(pk=campaign.pk).status == "completed"
+
+
+def test_the_campaign_form_and_list_stay_within_their_query_budgets(client, maker, product, branch_a,
+                                                                      django_assert_max_num_queries):
+    client.force_login(maker)
+    with django_assert_max_num_queries(12):
+        form = client.get(reverse("campaigns:new"))
+    assert form.status_code == 200 and 'id="campaign-form"' in form.content.decode()
+    for n in range(30):
+        campaign_save(actor=maker, code=f"C-{n}", name=f"Campaign {n}", channels=["email"],
+                      contact_costs={"email": "1"}, starts_on=dt.date(2026, 12, 1))
+    with django_assert_max_num_queries(8):
+        listing = client.get(reverse("campaigns:index"))
+    assert listing.content.decode().count('href="/campaigns/') >= 25

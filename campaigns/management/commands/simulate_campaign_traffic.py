@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
 import time
@@ -49,7 +50,7 @@ class Command(BaseCommand):
         try:
             if options["no_wait"]:
                 end = timezone.now()
-                start = end - timezone.timedelta(minutes=options["minutes"])
+                start = end - datetime.timedelta(minutes=options["minutes"])
                 totals = post_in_batches(traffic_events(plan=plan, count=options["rate"] * options["minutes"],
                                                         start=start, end=end, seed=options["seed"], prefix=prefix),
                                          post=post)
@@ -58,7 +59,7 @@ class Command(BaseCommand):
                 for minute in range(options["minutes"]):
                     start = timezone.now()
                     counts = post_in_batches(traffic_events(
-                        plan=plan, count=options["rate"], start=start, end=start + timezone.timedelta(minutes=1),
+                        plan=plan, count=options["rate"], start=start, end=start + datetime.timedelta(minutes=1),
                         seed=options["seed"] + minute, prefix=f"{prefix}-{minute}"), post=post)
                     for status, n in counts.items():
                         totals[status] = totals.get(status, 0) + n
