@@ -330,6 +330,23 @@ def _churn_text(access: CustomerAccess, summary) -> tuple[str, str]:
         masked_as="transactions")
 
 
+def next_product_reason(next_product) -> str:
+    """Why `next_product` (segmentation's NextProduct) is suggested, in one sentence with its figures."""
+    share = number_format(round(100 * next_product.score), force_grouping=True)
+    figures = {"share": share, "segment": next_product.segment_label, "product": next_product.product_label,
+               "held": next_product.antecedent_label,
+               "customers": number_format(next_product.measured_on or 0, force_grouping=True)}
+    if next_product.basis == "rule":
+        text = gettext("%(share)s %% of customers in “%(segment)s” who hold %(held)s also hold %(product)s "
+                       "(measured on %(customers)s customers).")
+    elif next_product.basis == "segment":
+        text = gettext("%(share)s %% of customers in “%(segment)s” hold %(product)s (measured on %(customers)s "
+                       "customers).")
+    else:
+        text = gettext("The response model gives a %(share)s %% chance that they accept a %(product)s offer.")
+    return text % figures
+
+
 def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:
     """`summary` is segmentation's CustomerPredictionSummary (its panel view fetches it), or None."""
     if summary is None:

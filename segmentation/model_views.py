@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from customers.access import customer_get_for_user
-from customers.panels import prediction_line
+from customers.panels import next_product_reason, prediction_line
 from segmentation import prediction_selectors
 from segmentation.actions import CHANNEL_COSTS
 from segmentation.model_forms import ModelTrainingForm
@@ -63,11 +63,13 @@ def model_training_run_progress(request: HttpRequest, run_id: int) -> HttpRespon
 
 @require_GET
 def customer_predictions_panel(request: HttpRequest, pk: int) -> HttpResponse:
-    """The 360° page's predictions panel (htmx, loaded with the page): the customer's propensity and
-    churn risk with their reasons and the run's date, masked as the viewer may see them. Loaded
+    """The 360° page's predictions panel (htmx, loaded with the page): the customer's propensity,
+    churn risk and next-best product with their reasons and the runs' dates, masked as the viewer may see them. Loaded
     apart so the page itself keeps its query budget."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="predictions")
     summary = prediction_selectors.customer_prediction_summary(customer_id=pk)
+    next_product = prediction_selectors.customer_next_product(customer_id=pk)
     return render(request, "segmentation/_customer_predictions.html", {
-        "access": access, "predictions": prediction_line(access, summary),
+        "access": access, "predictions": prediction_line(access, summary), "next_product": next_product,
+        "next_product_reason": next_product_reason(next_product) if next_product else "",
     })

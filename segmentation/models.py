@@ -384,3 +384,56 @@ class SegmentAction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.segment} {self.product_category}×{self.channel}"
+
+
+# The cross-sell run (segmentation/cross_sell.py): product affinity within segments, next-best product.
+
+class CrossSellRule(models.Model):
+    """Within one learned segment of the run's segmentation: of the customers holding `antecedent`
+    (empty: every member), how many also hold `consequent` — an association rule over holdings by
+    product category, with its confidence and lift."""
+
+    pk = models.CompositePrimaryKey("run_id", "segment", "antecedent", "consequent")
+    run = run_reference()
+    segment = models.SmallIntegerField(_("learned segment"))
+    antecedent = models.CharField(_("holds"), max_length=20, blank=True)
+    consequent = models.CharField(_("also holds"), max_length=20)
+    # Members holding the antecedent (every member for the segment-wide rate) and those holding both.
+    antecedent_customers = models.PositiveIntegerField(_("customers holding the first"))
+    both_customers = models.PositiveIntegerField(_("customers holding both"))
+    confidence = models.FloatField(_("confidence"))
+    # Confidence ÷ the segment's share of holders of the consequent (1: holding the first says nothing).
+    lift = models.FloatField(_("lift"))
+
+    class Meta:
+        verbose_name = _("cross-sell rule")
+        verbose_name_plural = _("cross-sell rules")
+        # The primary key serves every read: a run's rules by segment, one segment's rules.
+
+    def __str__(self) -> str:
+        return f"{self.run_id}:{self.segment} {self.antecedent or '*'}→{self.consequent} {self.confidence:.2f}"
+
+
+class CrossSellSuggestion(BranchSnapshotRow):
+    """A customer's next-best product category in one cross-sell run and why: the strongest rule of
+    their segment from a category they hold, the segment's own rate, or the response model."""
+
+    class Basis(models.TextChoices):
+        RULE = "rule", _("Customers like them who hold the same product")
+        SEGMENT = "segment", _("Customers of their segment")
+        PROPENSITY = "propensity", _("Response model")
+
+    segment = models.SmallIntegerField(_("learned segment"))
+    category = models.CharField(_("next-best product"), max_length=20)
+    # The probability the suggestion rests on: the rule's confidence, the segment's rate or the propensity.
+    score = models.FloatField(_("score"))
+    basis = models.CharField(_("basis"), max_length=10, choices=Basis.choices)
+    antecedent = models.CharField(_("held product it follows from"), max_length=20, blank=True)
+    # How many customers the figure was measured on (null for the response model).
+    measured_on = models.PositiveIntegerField(_("measured on customers"), null=True)
+
+    class Meta:
+        verbose_name = _("cross-sell suggestion")
+        verbose_name_plural = _("cross-sell suggestions")
+        # The primary key (run, customer) serves every read: the 360° page's look-up, the targeting
+        # join by customer-id range, a chunk's delete-then-insert.

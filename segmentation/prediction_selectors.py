@@ -15,7 +15,15 @@ from django.db import connection
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.selectors import current_run
 from customers.models import Channel, Product
-from segmentation.models import CustomerPrediction, ModelArtefact, SegmentAction, segment_label
+from segmentation.cross_sell import CROSS_SELL
+from segmentation.models import (
+    CrossSellSuggestion,
+    CustomerPrediction,
+    LearnedSegment,
+    ModelArtefact,
+    SegmentAction,
+    segment_label,
+)
 from segmentation.training import MODEL_TRAINING
 
 _CATEGORY_LABELS = dict(Product.Category.choices)
@@ -196,3 +204,48 @@ def customer_prediction_summary(*, customer_id: int) -> CustomerPredictionSummar
         )
         row = cursor.fetchone()
     return CustomerPredictionSummary(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class NextProduct:
+    """A customer's next-best product in the published cross-sell run (segmentation/cross_sell.py)
+    and what it rests on, for the 360° page and the RM's work queue."""
+
+    category: str
+    score: float  # a probability, 0-1
+    basis: str  # CrossSellSuggestion.Basis
+    antecedent: str  # the held category a rule follows from, "" otherwise
+    measured_on: int | None
+    segment_name: str  # the learned segment's English msgid
+    as_of: datetime.date | None
+
+    @property
+    def product_label(self) -> str:
+        return product_label(self.category)
+
+    @property
+    def antecedent_label(self) -> str:
+        return product_label(self.antecedent)
+
+    @property
+    def segment_label(self) -> str:
+        return segment_label(self.segment_name)
+
+
+def customer_next_product(*, customer_id: int) -> NextProduct | None:
+    """The customer's next-best product in the published cross-sell run, with its segment's name;
+    None before the first run or without a suggestion. One query (the current pointer, the run, the
+    suggestion by its primary key, the segment by (run, number))."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT s.category, s.score, s.basis, s.antecedent, s.measured_on, coalesce(ls.name, ''), r.as_of
+                FROM {CurrentRun._meta.db_table} c
+                JOIN {Run._meta.db_table} r ON r.id = c.run_id
+                JOIN {CrossSellSuggestion._meta.db_table} s ON s.run_id = c.run_id AND s.customer_id = %s
+                LEFT JOIN {LearnedSegment._meta.db_table} ls
+                    ON ls.run_id = (r.params ->> 'segmentation_run')::bigint AND ls.number = s.segment
+                WHERE c.kind = %s""",
+            [customer_id, CROSS_SELL],
+        )
+        row = cursor.fetchone()
+    return NextProduct(*row) if row is not None else None

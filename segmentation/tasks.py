@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from crm_bank.runs.errors import RunError
+from segmentation.cross_sell import cross_sell_start
 from segmentation.segments import segmentation_start
 from segmentation.services import value_scoring_start
 from segmentation.training import model_training_start
@@ -47,4 +48,15 @@ def model_training_weekly() -> int | None:
         return model_training_start().pk
     except RunError as exc:
         logger.warning("Weekly model training not started: %s", exc)
+        return None
+
+
+@shared_task(name="segmentation.tasks.cross_sell_nightly")
+def cross_sell_nightly() -> int | None:
+    """The nightly cross-sell run on the published segmentation and models; returns its id.
+    Refused runs (no segmentation yet, a run already active) are logged and skipped, as above."""
+    try:
+        return cross_sell_start().pk
+    except RunError as exc:
+        logger.warning("Nightly cross-sell not started: %s", exc)
         return None

@@ -19,8 +19,8 @@ from tests.segmentation.model_bank import (
 pytestmark = pytest.mark.django_db
 
 QUERY_BUDGET_360 = 12
-# Session, user, staff profile, customer, audit row, the scores.
-QUERY_BUDGET_PANEL = 6
+# Session, user, staff profile, customer, audit row, the scores, the next-best product.
+QUERY_BUDGET_PANEL = 7
 
 
 def _panel(client, customer) -> str:
