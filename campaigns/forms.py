@@ -59,6 +59,10 @@ class CampaignForm(forms.Form):
                                            queryset=Product.objects.order_by("code"), to_field_name="code")
     lacks_product = forms.ModelChoiceField(label=gettext_lazy("Does not hold the product"), required=False,
                                            queryset=Product.objects.order_by("code"), to_field_name="code")
+    next_best_product = forms.ChoiceField(
+        label=gettext_lazy("Next-best product"), required=False, choices=[("", "—"), *Product.Category.choices],
+        help_text=gettext_lazy("Only customers whose next-best product (the published cross-sell run) is of this "
+                               "kind."))
 
     def __init__(self, *args, campaign: Campaign | None = None, **kwargs) -> None:
         if campaign is not None and "initial" not in kwargs:
@@ -85,7 +89,7 @@ class CampaignForm(forms.Form):
             "ends_on": campaign.ends_on, "tiers": criteria.get("tiers", []), "segments": criteria.get("segments", []),
             "branches": criteria.get("branches", []), "lifecycle_stages": criteria.get("lifecycle_stages", []),
             "min_propensity": criteria.get("min_propensity"), "holds_product": criteria.get("holds_product"),
-            "lacks_product": criteria.get("lacks_product"),
+            "lacks_product": criteria.get("lacks_product"), "next_best_product": criteria.get("next_best_product", ""),
             **{_cost_field(channel): cost for channel, cost in (campaign.contact_costs or {}).items()},
         }
 
@@ -104,6 +108,7 @@ class CampaignForm(forms.Form):
             "min_propensity": None if data["min_propensity"] is None else float(data["min_propensity"]),
             "holds_product": data["holds_product"].code if data["holds_product"] else "",
             "lacks_product": data["lacks_product"].code if data["lacks_product"] else "",
+            "next_best_product": data["next_best_product"],
         }
         fields = {
             "name": data["name"], "name_zh": data["name_zh"], "objective": data["objective"],

@@ -148,6 +148,10 @@ def campaign_criteria_lines(campaign: Campaign) -> list[tuple[str, str]]:
     if criteria.get("lacks_product"):
         lines.append((gettext("Does not hold the product"),
                       products.get(criteria["lacks_product"], criteria["lacks_product"])))
+    if criteria.get("next_best_product"):
+        categories = dict(Product.Category.choices)
+        lines.append((gettext("Next-best product"),
+                      str(categories.get(criteria["next_best_product"], criteria["next_best_product"]))))
     return lines
 
 

@@ -39,7 +39,7 @@ _BACK_TO_DRAFT = (Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
 _FROZEN = (Status.ACTIVE, Status.COMPLETED, Status.CANCELLED)
 MAX_CONTROL_SHARE = Decimal("0.5")
 _CRITERIA_KEYS = {"tiers", "segments", "branches", "lifecycle_stages", "min_propensity", "holds_product",
-                  "lacks_product"}
+                  "lacks_product", "next_best_product"}
 
 
 def service_policies_ensure() -> None:
@@ -85,6 +85,10 @@ def campaign_criteria_clean(criteria: dict) -> dict:
             if not Product.objects.filter(code=criteria[key]).exists():
                 raise ValidationError({"criteria": _("Unknown product %(code)s.") % {"code": criteria[key]}})
             clean[key] = criteria[key]
+    if criteria.get("next_best_product"):
+        if criteria["next_best_product"] not in Product.Category.values:
+            raise ValidationError({"criteria": _("The next-best product is a product category.")})
+        clean["next_best_product"] = criteria["next_best_product"]
     if tiers:
         clean["tiers"] = sorted(set(tiers))
     if stages:

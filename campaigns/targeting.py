@@ -4,9 +4,11 @@ why the others may not, the control group, and the budget spent where it is expe
 1. prepare: the live customers in id ranges.
 2. process_chunk (set-based SQL per range): each customer gets the first reason that excludes them,
    in this order — `closed` (lifecycle closed), `outside_criteria` (the campaign's tiers, rule
-   segments, branches, lifecycle stages, minimum propensity, holds / lacks a product),
+   segments, branches, lifecycle stages, minimum propensity, holds / lacks a product, next-best
+   product in the published cross-sell run),
    `do_not_contact` (asked not to be contacted: the stronger reason), `no_consent`,
-   `open_complaint`, `contacted_recently` (within the tier's service policy's least interval),
+   `open_complaint`, `contacted_recently` (within the least interval of the customer's service
+   policy: their tier's, or a rule segment's own policy for the tier),
    `holds_product` (already holds the product offered), `channel_not_allowed` (none of the
    campaign's channels is one the tier's policy allows) — or is `eligible`. The counts per reason
    are kept per chunk; an eligible customer is written with the cheapest allowed channel, its cost
@@ -42,7 +44,7 @@ from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer, Product
-from segmentation.models import CustomerPrediction, CustomerValue, SegmentMembership
+from segmentation.models import CrossSellSuggestion, CustomerPrediction, CustomerValue, SegmentMembership
 
 CAMPAIGN_TARGETING = "campaign_targeting"
 CHUNK_SIZE = 50_000
@@ -108,7 +110,8 @@ def _current(kind: str) -> int:
 
 def targeting_prepare(run: Run) -> list[tuple[int, int]]:
     run.params = {**run.params, "value_run": _current("value_scoring"), "model_run": _current("model_training"),
-                  "segment_run": _current("segmentation"), "now": timezone.now().isoformat()}
+                  "segment_run": _current("segmentation"), "cross_sell_run": _current("cross_sell"),
+                  "now": timezone.now().isoformat()}
     Run.objects.filter(pk=run.pk).update(params=run.params)
     return chunk_ranges(Customer.objects.filter(merged_into__isnull=True), size=CHUNK_SIZE) or [(0, 0)]
 
@@ -123,7 +126,8 @@ def _criteria_sql(criteria: dict, params: dict) -> str:
                      ("branches", "b.home_branch_id = ANY(%(branches)s)"),
                      ("lifecycle_stages", "b.lifecycle_stage = ANY(%(lifecycle_stages)s)"),
                      ("segments", "coalesce(b.rule_segments, '{}') && %(segments)s::int[]"),
-                     ("min_propensity", "coalesce(b.propensity, 0) >= %(min_propensity)s")):
+                     ("min_propensity", "coalesce(b.propensity, 0) >= %(min_propensity)s"),
+                     ("next_best_product", "coalesce(b.next_best, '') = %(next_best_product)s")):
         if criteria.get(key) not in (None, [], ""):
             parts.append(sql)
             params[key] = criteria[key]
@@ -140,14 +144,16 @@ def targeting_chunk(run: Run, lo: int, hi: int) -> int:
     """Step 2 for customers lo..hi: the eligible written, the counts per reason kept."""
     campaign = _campaign(run)
     policies = service_policies()
-    tiers = sorted({tier for tier, segment in policies if segment is None})
+    keys = sorted(policies, key=lambda key: (key[0], key[1] or 0))
     params: dict = {
         "run": run.pk, "lo": lo, "hi": hi, "value_run": run.params.get("value_run", 0),
         "model_run": run.params.get("model_run", 0), "segment_run": run.params.get("segment_run", 0),
         "now": run.params.get("now") or timezone.now(), "product": campaign.product_id,
         "conversion": float(campaign.conversion_value or 0), "unscored": UNSCORED_TIER,
-        "policy_tiers": tiers, "policy_days": [policies[(tier, None)].min_contact_days for tier in tiers],
-        "policy_channels": ["{" + ",".join(policies[(tier, None)].channels) + "}" for tier in tiers],
+        "policy_tiers": [tier for tier, _segment in keys], "policy_segments": [segment or 0 for _tier, segment in keys],
+        "policy_days": [policies[key].min_contact_days for key in keys],
+        "policy_channels": ["{" + ",".join(policies[key].channels) + "}" for key in keys],
+        "cross_sell_run": run.params.get("cross_sell_run", 0),
         "channels": list(campaign.contact_costs), "costs": [float(cost) for cost in campaign.contact_costs.values()],
         "open": list(Complaint.OPEN_STATUSES),
     }
@@ -156,16 +162,17 @@ def targeting_chunk(run: Run, lo: int, hi: int) -> int:
     judged = f"""
         WITH b AS (
             SELECT c.id, c.home_branch_id, c.primary_rm_id, c.lifecycle_stage, c.marketing_consent, c.do_not_contact,
-                   c.last_contact_at, v.tier, p.propensity, m.rule_segments
+                   c.last_contact_at, v.tier, p.propensity, m.rule_segments, x.category AS next_best
             FROM {quoted_table(Customer)} c
             LEFT JOIN {quoted_table(CustomerValue)} v ON v.run_id = %(value_run)s AND v.customer_id = c.id
             LEFT JOIN {quoted_table(CustomerPrediction)} p ON p.run_id = %(model_run)s AND p.customer_id = c.id
             LEFT JOIN {quoted_table(SegmentMembership)} m ON m.run_id = %(segment_run)s AND m.customer_id = c.id
+            LEFT JOIN {quoted_table(CrossSellSuggestion)} x ON x.run_id = %(cross_sell_run)s AND x.customer_id = c.id
             WHERE c.id BETWEEN %(lo)s AND %(hi)s AND c.merged_into_id IS NULL
         ), policy AS (
-            SELECT t.tier, t.days, t.channels::text[] AS channels
-            FROM unnest(%(policy_tiers)s::text[], %(policy_days)s::int[], %(policy_channels)s::text[])
-                AS t(tier, days, channels)
+            SELECT t.tier, nullif(t.segment, 0) AS segment, t.days, t.channels::text[] AS channels
+            FROM unnest(%(policy_tiers)s::text[], %(policy_segments)s::int[], %(policy_days)s::int[],
+                        %(policy_channels)s::text[]) AS t(tier, segment, days, channels)
         ), costs AS (
             SELECT * FROM unnest(%(channels)s::text[], %(costs)s::float8[]) AS k(channel, cost)
         ), judged AS (
@@ -184,7 +191,11 @@ def targeting_chunk(run: Run, lo: int, hi: int) -> int:
                 WHEN best.channel IS NULL THEN 'channel_not_allowed'
                 ELSE 'eligible' END AS reason
             FROM b
-            LEFT JOIN policy pol ON pol.tier = coalesce(b.tier, %(unscored)s)
+            -- The tier's policy, or a rule segment's own policy for the tier (the lowest segment id
+            -- of the customer's segments that has one: campaigns.selectors.service_policy_for).
+            LEFT JOIN LATERAL (SELECT * FROM policy own WHERE own.tier = coalesce(b.tier, %(unscored)s)
+                                   AND (own.segment IS NULL OR own.segment = ANY(coalesce(b.rule_segments, '{{}}')))
+                               ORDER BY own.segment IS NULL, own.segment LIMIT 1) pol ON true
             LEFT JOIN LATERAL (SELECT k.channel, k.cost FROM costs k WHERE k.channel = ANY(pol.channels)
                                ORDER BY k.cost, k.channel LIMIT 1) best ON true
         )"""

@@ -1,6 +1,7 @@
 """The RM's campaign work queue: the targets of running campaigns that are theirs to contact — their
-own book first, then the branch pool (targets without an RM in the RM's branch) — and the one-click
-outcome that records the contact.
+own book first, then the branch pool (targets without an RM in the RM's branch), each with the
+customer's next-best product (the published cross-sell run) — and the one-click outcome that
+records the contact.
 
 An outcome is a campaign contact (CampaignContact: attempts, date, channel, outcome) and an
 interaction on the customer's timeline (kind campaign_contact, outbound, the campaign's code), in
@@ -26,8 +27,13 @@ from channels.services.interactions import interaction_record
 from crm_bank.bulk import quoted_table
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.runs.models import CurrentRun, Run
 from customers.models import Channel, Customer, Product
+from customers.panels import next_product_reason
 from customers.services import customer_update
+from segmentation.cross_sell import CROSS_SELL
+from segmentation.models import CrossSellSuggestion, LearnedSegment
+from segmentation.prediction_selectors import NextProduct
 
 Outcome = CampaignContact.Outcome
 QUEUE_OUTCOMES = (Outcome.NO_ANSWER, Outcome.CALL_BACK, Outcome.INTERESTED, Outcome.ACCEPTED, Outcome.DECLINED,
@@ -51,6 +57,12 @@ class QueueLine:
     own_book: bool
     last_outcome: str
     attempts: int
+    # The customer's next-best product in the published cross-sell run, with its reason; None without.
+    next_product: NextProduct | None = None
+
+    @property
+    def next_product_reason(self) -> str:
+        return next_product_reason(self.next_product) if self.next_product else ""
 
     @property
     def channel_label(self) -> str:
@@ -65,26 +77,33 @@ def rm_campaign_queue(*, rm: AbstractBaseUser, limit: int = QUEUE_LENGTH) -> lis
     sql = f"""
         SELECT c.id, c.name, c.name_zh, coalesce(nullif(c.description, ''), c.objective), coalesce(p.name, ''),
                cu.id, cu.cif, cu.kind, cu.first_name, cu.last_name, cu.legal_name, t.channel, t.expected_value,
-               t.rm_id IS NOT NULL, coalesce(k.outcome, ''), coalesce(k.attempts, 0)
+               t.rm_id IS NOT NULL, coalesce(k.outcome, ''), coalesce(k.attempts, 0),
+               x.category, x.score, x.basis, x.antecedent, x.measured_on, coalesce(ls.name, ''), xr.as_of
         FROM {quoted_table(Campaign)} c
         JOIN {quoted_table(CampaignTarget)} t ON t.run_id = c.targeting_run_id AND t."group" = 'treatment'
         JOIN {quoted_table(Customer)} cu ON cu.id = t.customer_id
         LEFT JOIN {quoted_table(Product)} p ON p.id = c.product_id
         LEFT JOIN {quoted_table(CampaignContact)} k ON k.campaign_id = c.id AND k.customer_id = t.customer_id
+        LEFT JOIN {quoted_table(CurrentRun)} xc ON xc.kind = %(cross_sell)s
+        LEFT JOIN {quoted_table(Run)} xr ON xr.id = xc.run_id
+        LEFT JOIN {quoted_table(CrossSellSuggestion)} x ON x.run_id = xc.run_id AND x.customer_id = t.customer_id
+        LEFT JOIN {quoted_table(LearnedSegment)} ls
+            ON ls.run_id = (xr.params ->> 'segmentation_run')::bigint AND ls.number = x.segment
         WHERE c.status = 'active' AND NOT cu.do_not_contact AND cu.merged_into_id IS NULL
           AND (t.rm_id = %(rm)s OR (t.rm_id IS NULL AND t.branch_id = %(branch)s))
           AND (k.id IS NULL OR k.outcome = ANY(%(open)s))
         ORDER BY t.rm_id IS NULL, t.expected_value DESC, cu.id
         LIMIT %(limit)s"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"rm": rm.pk, "branch": branch_id or 0, "open": list(OPEN_OUTCOMES), "limit": limit})
+        cursor.execute(sql, {"rm": rm.pk, "branch": branch_id or 0, "open": list(OPEN_OUTCOMES), "limit": limit,
+                             "cross_sell": CROSS_SELL})
         rows = cursor.fetchall()
     lines = []
     for (campaign_id, name, name_zh, script, product, customer_id, cif, kind, first, last, legal, channel, value,
-         own, outcome, attempts) in rows:
+         own, outcome, attempts, *suggestion) in rows:
         display = Customer(kind=kind, first_name=first, last_name=last, legal_name=legal).display_name
         lines.append(QueueLine(campaign_id, name, name_zh, script, product, customer_id, cif, display, channel,
-                               value, own, outcome, attempts))
+                               value, own, outcome, attempts, NextProduct(*suggestion) if suggestion[0] else None))
     return lines
 
 

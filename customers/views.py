@@ -132,6 +132,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("customers:customer-detail", pk=access.customer.merged_into_id)
     holdings = customer_holdings(customer_id=pk)
     value = customer_value_summary(customer_id=pk)
+    path = customer_segment_path(customer_id=pk)
     return render(request, "customers/customer_detail.html", {
         "access": access,
         "holdings": holding_lines(access, holdings),
@@ -144,9 +145,12 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # touchpoint map and the header's complaint alerts load by htmx, outside the page's budget.
         "timeline": timeline_panel(access, timeline_page(customer_id=pk)),
         "value": value_line(access, value),
-        # How the customer's tier is served (the service policy, from the shared cache).
-        "service": service_policy_for(tier=value.tier) if value else None,
-        "segment_path": segment_lines(customer_segment_path(customer_id=pk)),
+        # How the customer is served: their tier's service policy, or a rule segment's own for the
+        # tier (the newest segmentation's rule segments; the policies come from the shared cache).
+        "service": service_policy_for(
+            tier=value.tier, segment_ids=[rule.id for rule in path[-1].rule_segments] if path else ()
+        ) if value else None,
+        "segment_path": segment_lines(path),
     })
 
 

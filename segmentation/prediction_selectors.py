@@ -249,3 +249,51 @@ def customer_next_product(*, customer_id: int) -> NextProduct | None:
         )
         row = cursor.fetchone()
     return NextProduct(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class CrossSellRuleRow:
+    segment: int
+    segment_name: str
+    antecedent: str
+    consequent: str
+    antecedent_customers: int
+    both_customers: int
+    confidence: float
+    lift: float
+
+    @property
+    def segment_label(self) -> str:
+        return segment_label(self.segment_name)
+
+    @property
+    def antecedent_label(self) -> str:
+        return product_label(self.antecedent)
+
+    @property
+    def consequent_label(self) -> str:
+        return product_label(self.consequent)
+
+
+def cross_sell_rules(*, run: Run, per_segment: int = 5) -> list[CrossSellRuleRow]:
+    """The rules suggestions may follow in `run` (measured on enough members, lift above 1): each
+    segment's strongest `per_segment` by confidence, segments in order. One query."""
+    from segmentation.cross_sell import MIN_SUPPORT
+    from segmentation.models import CrossSellRule
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT segment, coalesce(ls.name, ''), antecedent, consequent, antecedent_customers, both_customers,
+                       confidence, lift
+                FROM (SELECT r.*, row_number() OVER (PARTITION BY r.segment ORDER BY r.confidence DESC,
+                                                     r.lift DESC, r.antecedent, r.consequent) AS n
+                      FROM {CrossSellRule._meta.db_table} r
+                      WHERE r.run_id = %(run)s AND r.antecedent <> '' AND r.lift > 1
+                        AND r.antecedent_customers >= %(support)s) r
+                LEFT JOIN {LearnedSegment._meta.db_table} ls
+                    ON ls.run_id = %(segmentation_run)s AND ls.number = r.segment
+                WHERE r.n <= %(limit)s ORDER BY segment, n""",
+            {"run": run.pk, "support": MIN_SUPPORT, "limit": per_segment,
+             "segmentation_run": run.params.get("segmentation_run") or 0},
+        )
+        return [CrossSellRuleRow(*row) for row in cursor.fetchall()]

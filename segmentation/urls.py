@@ -26,3 +26,13 @@ urlpatterns += [
     path("models/runs/<int:run_id>/progress/", model_views.model_training_run_progress, name="models-run-progress"),
     path("customers/<int:pk>/predictions/", model_views.customer_predictions_panel, name="customer-predictions"),
 ]
+
+# The cross-sell page (segmentation/cross_sell_views.py).
+from segmentation import cross_sell_views  # noqa: E402
+
+urlpatterns += [
+    path("cross-sell/", cross_sell_views.cross_sell_overview, name="cross-sell"),
+    path("cross-sell/runs/", cross_sell_views.cross_sell_run_start, name="cross-sell-run-start"),
+    path("cross-sell/runs/<int:run_id>/progress/", cross_sell_views.cross_sell_run_progress,
+         name="cross-sell-run-progress"),
+]

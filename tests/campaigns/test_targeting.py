@@ -175,6 +175,33 @@ def test_the_rm_queue_lists_their_targets_and_an_outcome_lands_on_the_timeline(
     assert bank["good_a"].cif not in page  # converted: no longer to call
 
 
+def test_the_rm_queue_shows_each_customers_next_best_product_and_why(
+    client, running, bank, rm_a, branch_a, django_assert_max_num_queries,
+):
+    from segmentation.models import CrossSellSuggestion, LearnedSegment
+    from tests.campaigns.helpers import published
+
+    segmentation = published("segmentation")
+    LearnedSegment.objects.create(run_id=segmentation.pk, number=2, name="Young digital savers", size=100)
+    cross_sell = published("cross_sell")
+    cross_sell.params = {"segmentation_run": segmentation.pk}
+    cross_sell.save()
+    CrossSellSuggestion.objects.create(run_id=cross_sell.pk, customer=bank["good_a"], branch=branch_a, segment=2,
+                                       category="card", score=0.82, basis="rule", antecedent="current",
+                                       measured_on=120)
+    client.force_login(rm_a)
+
+    with django_assert_max_num_queries(8):
+        page = client.get("/campaigns/queue/").content.decode()
+
+    row = page.split(f'data-customer="{bank["good_a"].cif}"')[1].split("</tr>")[0]
+    assert 'data-next-product="card"' in row and "Next-best product: Card" in row
+    assert ("82 % of customers in “Young digital savers” who hold Current account also hold Card "
+            "(measured on 120 customers).") in row
+    other = page.split(f'data-customer="{bank["good_b"].cif}"')[1].split("</tr>")[0]
+    assert "data-next-product" not in other
+
+
 def test_do_not_contact_again_sets_the_customers_flag(client, running, bank, rm_a):
     client.force_login(rm_a)
     client.post(f"/campaigns/{running.pk}/outcome/{bank['good_b'].pk}/", {"outcome": "dnc"})
@@ -194,3 +221,55 @@ def test_outcomes_are_refused_for_another_rms_target_a_non_target_and_a_bad_outc
     bad = client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "maybe"}, follow=True)
     assert "Unknown outcome." in bad.content.decode()
     assert not running.contacts.exists()
+
+
+def test_a_rule_segments_own_policy_decides_for_its_members(bank, supervisor_a, term, branch_a):
+    """Tier A allows the call centre; for the members of a rule segment with its own tier-A policy
+    (e-mail only, a 30-day interval), the segment's policy holds."""
+    from campaigns.models import ServicePolicy
+    from segmentation.models import RuleSegment, SegmentMembership
+    from tests.campaigns.helpers import published
+
+    digital = RuleSegment.objects.create(name="Digital only", rule="digital_share > 0.9")
+    ServicePolicy.objects.create(tier="A", segment=digital, channels=["email"], min_contact_days=30,
+                                 service_level="digital")
+    segment_run = published("segmentation")
+    SegmentMembership.objects.create(run_id=segment_run.pk, customer=bank["good_a"], segment=0,
+                                     rule_segments=[digital.pk])
+    SegmentMembership.objects.create(run_id=segment_run.pk, customer=bank["recent"], segment=0,
+                                     rule_segments=[digital.pk + 1000])  # a segment without a policy of its own
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-S", channels=["call_centre"],
+                              contact_costs={"call_centre": "10"}, criteria={"tiers": ["A"]})
+
+    run = targeting_run(campaign)
+
+    assert run.metrics["counts"]["channel_not_allowed"] == 1  # good_a: e-mail only by its segment's policy
+    assert not CampaignTarget.objects.filter(run_id=run.pk, customer=bank["good_a"]).exists()
+    assert run.metrics["counts"]["contacted_recently"] == 1  # "recent" keeps tier A's rules
+
+
+def test_the_next_best_product_is_a_target_criterion(bank, supervisor_a, term, branch_a):
+    from segmentation.models import CrossSellSuggestion
+    from tests.campaigns.helpers import published
+
+    cross_sell = published("cross_sell")
+    for name, category in (("good_a", "deposit"), ("good_b", "card")):
+        CrossSellSuggestion.objects.create(run_id=cross_sell.pk, customer=bank[name], branch=branch_a, segment=0,
+                                           category=category, score=0.5, basis="segment")
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-X",
+                              criteria={"tiers": ["A", "B"], "next_best_product": "deposit"})
+
+    run = targeting_run(campaign)
+
+    assert set(CampaignTarget.objects.filter(run_id=run.pk).values_list("customer_id", flat=True)) == {
+        bank["good_a"].pk}
+    # Everybody else (good_b's next-best product is a card; the rest have none) but the closed customer.
+    assert run.metrics["counts"]["outside_criteria"] == len(bank) - 2
+
+
+def test_an_unknown_next_best_product_is_refused(supervisor_a, term, branch_a):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="product category"):
+        campaign_draft(supervisor_a, term, branch_a, code="TD-Y", criteria={"next_best_product": "yacht"})
+    assert not Campaign.objects.filter(code="TD-Y").exists()

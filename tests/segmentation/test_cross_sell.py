@@ -113,3 +113,31 @@ def test_360_panel_says_the_next_best_product_and_why(client, rm_a, rm_b, bank):
     assert 'id="next-product-none"' in panel(bank.small[0])
     client.force_login(rm_b)  # another branch sees the suggestion too: it names no amount
     assert 'id="next-product-name">Loan' in panel(bank.carded[0])
+
+
+QUERY_BUDGET_PAGE = 8  # session, user, profile, the pointer and run, the active run, the rules (+ slack of 2)
+
+
+def test_cross_sell_page_lists_rules_and_counts_for_analysts(client, analyst_b, rm_a, bank,
+                                                             django_assert_max_num_queries):
+    client.force_login(rm_a)
+    assert client.get(reverse("segmentation:cross-sell")).status_code == 403
+    client.force_login(analyst_b)
+    assert 'id="no-cross-sell-run"' in client.get(reverse("segmentation:cross-sell")).content.decode()
+
+    page = client.post(reverse("segmentation:cross-sell-run-start"), follow=True).content.decode()
+    run = Run.objects.get(kind=CROSS_SELL)
+    assert f"Cross-sell run #{run.pk} queued." in page and run.started_by == analyst_b
+    assert reverse("segmentation:cross-sell-run-progress", args=[run.pk]) in page
+    from crm_bank.runs.services import _run_in_process
+
+    _run_in_process(run_id=run.pk)
+    progress = client.get(reverse("segmentation:cross-sell-run-progress", args=[run.pk])).content.decode()
+    assert 'id="cross-sell-run-results"' in progress
+    with django_assert_max_num_queries(QUERY_BUDGET_PAGE):
+        page = client.get(reverse("segmentation:cross-sell")).content.decode()
+    rules = page.split('id="cross-sell-rules"')[1]
+    assert "Young digital savers" in rules and "67%" in rules and "1.33" in rules
+    assert "Small segment" not in rules  # ten members: not enough to measure a rule on
+    by_product = page.split('id="cross-sell-by-product"')[1].split("</table>")[0]
+    assert "Card</td><td class=\"num\">10" in by_product and "Loan</td><td class=\"num\">10" in by_product

@@ -45,6 +45,23 @@ def test_360_page_shows_tier_value_and_drivers_to_the_rm_within_budget(
     assert "Service level: A — Dedicated RM" in panel and "Contact at most every 30 days" in panel
 
 
+def test_360_page_shows_a_rule_segments_own_service_policy_to_its_members(client, rm_a, small_bank):
+    from campaigns.models import ServicePolicy
+    from segmentation.models import RuleSegment
+    from segmentation.segments import segmentation_start
+
+    everyone = RuleSegment.objects.create(name="Everyone", rule="product_count >= 0")
+    ServicePolicy.objects.create(tier="A", segment=everyone, channels=["mobile"], min_contact_days=60,
+                                 service_level="priority")
+    value_scoring_start(as_of=AS_OF, sync=True)
+    segmentation_start(as_of=AS_OF, k=2, sync=True)
+    client.force_login(rm_a)
+
+    panel = _panel(_page(client, small_bank.x))
+
+    assert "Service level: A — Priority queue" in panel and "Contact at most every 60 days" in panel
+
+
 def test_360_page_shows_another_branch_the_tier_but_not_the_money(client, rm_b, small_bank):
     value_scoring_start(as_of=AS_OF, sync=True)
     client.force_login(rm_b)
