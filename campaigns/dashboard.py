@@ -150,6 +150,91 @@ def campaign_uplift(*, campaign: Campaign, group_sizes: dict[str, int] | None = 
     return uplift
 
 
+# A branch or segment is ranked once this many of its targets have been contacted (fewer say nothing).
+LEADERS_MIN_CONTACTED = 10
+LEADERS_SHOWN = 3
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """How one branch or segment is doing in a campaign so far."""
+
+    key: int | None
+    label: str
+    contacted: int
+    converted: int
+
+    @property
+    def rate(self) -> float:
+        return self.converted / self.contacted if self.contacted else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Leaders:
+    """The best and worst branches and learned segments so far, by conversion of the contacted."""
+
+    best_branches: list[GroupResult]
+    worst_branches: list[GroupResult]
+    best_segments: list[GroupResult]
+    worst_segments: list[GroupResult]
+    unranked: int  # branches and segments with fewer than LEADERS_MIN_CONTACTED contacted
+
+
+def _best_and_worst(groups: list[GroupResult]) -> tuple[list[GroupResult], list[GroupResult]]:
+    ranked = sorted(groups, key=lambda g: (-g.rate, -g.contacted, g.label))
+    best = ranked[:LEADERS_SHOWN]
+    worst = [group for group in reversed(ranked[len(best):])][:LEADERS_SHOWN]
+    return best, worst
+
+
+def campaign_leaders(*, campaign: Campaign) -> Leaders:
+    """Per branch and per learned segment (of the segmentation the targeting read): the targets
+    contacted and converted so far, the best and worst few of those contacted often enough to
+    judge. Reads the campaign's contacts (one per customer reached) with their targets and
+    memberships by primary key; kept UPLIFT_CACHE_SECONDS, like the uplift."""
+    from crm_bank.org.models import Branch
+    from segmentation.models import LearnedSegment, SegmentMembership, segment_label
+
+    run = campaign.targeting_run
+    if run is None:
+        return Leaders([], [], [], [], 0)
+    key = f"campaigns:leaders:{campaign.pk}:{run.pk}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    segment_run = int((run.params or {}).get("segment_run") or 0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT GROUPING(t.branch_id), t.branch_id, m.segment,
+                       count(*) FILTER (WHERE k.attempts > 0), count(*) FILTER (WHERE k.outcome = %(accepted)s)
+                FROM {quoted_table(CampaignContact)} k
+                JOIN {quoted_table(CampaignTarget)} t ON t.run_id = %(run)s AND t.customer_id = k.customer_id
+                LEFT JOIN {quoted_table(SegmentMembership)} m ON m.run_id = %(segment_run)s
+                    AND m.customer_id = k.customer_id
+                WHERE k.campaign_id = %(campaign)s
+                GROUP BY GROUPING SETS ((t.branch_id), (m.segment))""",
+            {"run": run.pk, "segment_run": segment_run, "campaign": campaign.pk,
+             "accepted": CampaignContact.Outcome.ACCEPTED},
+        )
+        rows = cursor.fetchall()
+    by_branch = [(branch, contacted, converted) for grouped, branch, _s, contacted, converted in rows if not grouped]
+    by_segment = [(segment, contacted, converted) for grouped, _b, segment, contacted, converted in rows
+                  if grouped and segment is not None]
+    branch_names = {b.pk: str(b) for b in Branch.objects.filter(pk__in=[key for key, *_ in by_branch])}
+    segment_names = dict(LearnedSegment.objects.filter(run_id=segment_run, number__in=[k for k, *_ in by_segment])
+                         .values_list("number", "name")) if by_segment else {}
+    branches = [GroupResult(k, branch_names.get(k, str(k)), c, v) for k, c, v in by_branch]
+    segments = [GroupResult(k, segment_label(segment_names.get(k, "")) or str(k), c, v) for k, c, v in by_segment]
+    judged_branches = [g for g in branches if g.contacted >= LEADERS_MIN_CONTACTED]
+    judged_segments = [g for g in segments if g.contacted >= LEADERS_MIN_CONTACTED]
+    best_branches, worst_branches = _best_and_worst(judged_branches)
+    best_segments, worst_segments = _best_and_worst(judged_segments)
+    leaders = Leaders(best_branches, worst_branches, best_segments, worst_segments,
+                      len(branches) - len(judged_branches) + len(segments) - len(judged_segments))
+    cache.set(key, leaders, UPLIFT_CACHE_SECONDS)
+    return leaders
+
+
 def campaign_spend(*, campaign: Campaign, converted: int) -> Spend:
     """What the contacts made so far cost: each contact's attempts × its channel's cost per contact."""
     costs = {channel: float(cost) for channel, cost in (campaign.contact_costs or {}).items()}

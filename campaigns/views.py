@@ -227,6 +227,7 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign, "funnel": funnel,
         "uplift": dashboard.campaign_uplift(campaign=campaign, group_sizes=sizes),
         "spend": dashboard.campaign_spend(campaign=campaign, converted=funnel.converted),
+        "leaders": dashboard.campaign_leaders(campaign=campaign), "leaders_min": dashboard.LEADERS_MIN_CONTACTED,
         "events": events, "conversions": conversions, "hours": DASHBOARD_HOURS,
         "chart_labels": [timezone.localtime(start).strftime("%d %H:00") for start in starts],
         "chart_series": [(str(labels.get(channel, channel)), values) for channel, values in series.items()],

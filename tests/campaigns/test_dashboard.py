@@ -121,3 +121,53 @@ def test_the_api_refuses_events_of_unknown_and_closed_campaigns_and_never_counts
     over = post(running.code, "cc-3")["results"][0]
     assert over["status"] == "error" and "is over" in over["errors"]["campaign"]
     assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 1
+
+
+def test_best_and_worst_branches_and_segments_by_conversion_of_the_contacted(running, supervisor_a, branch_a,
+                                                                            branch_b, client):
+    """Branch A: 12 contacted, 6 converted (50 %); branch B: 10 contacted, 2 converted (20 %);
+    branch C: 3 contacted (too few to judge). Segment 0 "Savers": A's twelve; segment 1: B's ten."""
+    from campaigns.dashboard import campaign_leaders
+    from campaigns.models import CampaignContact, CampaignTarget
+    from crm_bank.runs.models import Run
+    from segmentation.models import LearnedSegment, SegmentMembership
+    from tests.campaigns.helpers import published
+    from tests.customers.factories import CustomerFactory
+    from tests.org.factories import BranchFactory
+
+    branch_c = BranchFactory(code="C01", name="Gamma")
+    segmentation = published("segmentation")
+    LearnedSegment.objects.create(run_id=segmentation.pk, number=0, name="Savers", size=12)
+    LearnedSegment.objects.create(run_id=segmentation.pk, number=1, name="Borrowers", size=13)
+    run = Run.objects.get(pk=running.targeting_run_id)
+    run.params = {**run.params, "segment_run": segmentation.pk}
+    run.save()
+    for branch, contacted, converted, segment in ((branch_a, 12, 6, 0), (branch_b, 10, 2, 1), (branch_c, 3, 3, 1)):
+        for n in range(contacted):
+            customer = CustomerFactory(home_branch=branch)
+            CampaignTarget.objects.create(run_id=run.pk, customer=customer, branch=branch, tier="A", channel="email",
+                                          cost=1, expected_value=1, group="treatment")
+            SegmentMembership.objects.create(run_id=segmentation.pk, customer=customer, segment=segment)
+            CampaignContact.objects.create(campaign=running, customer=customer, attempts=1, channel="email",
+                                           outcome="accepted" if n < converted else "declined")
+
+    leaders = campaign_leaders(campaign=running)
+
+    assert [(g.key, g.label, g.contacted, g.converted) for g in leaders.best_branches] == [
+        (branch_a.pk, str(branch_a), 12, 6), (branch_b.pk, str(branch_b), 10, 2)]
+    assert leaders.worst_branches == []  # two judged branches are both shown as the best few
+    assert [(g.label, g.rate) for g in leaders.best_segments] == [("Savers", 0.5), ("Borrowers", 5 / 13)]
+    assert leaders.unranked == 1  # branch C
+    client.force_login(supervisor_a)
+    page = client.get(f"/campaigns/{running.pk}/dashboard/", HTTP_HX_REQUEST="true").content.decode()
+    assert page.count('data-leader="best-branch"') == 2 and "6 of 12" in page and "50%" in page
+
+
+def test_with_more_groups_the_worst_are_the_lowest_rates(monkeypatch):
+    from campaigns import dashboard
+    from campaigns.dashboard import GroupResult, _best_and_worst
+
+    monkeypatch.setattr(dashboard, "LEADERS_SHOWN", 2)
+    groups = [GroupResult(i, f"g{i}", 10, converted) for i, converted in enumerate([5, 1, 9, 3, 7])]
+    best, worst = _best_and_worst(groups)
+    assert [g.converted for g in best] == [9, 7] and [g.converted for g in worst] == [1, 3]
