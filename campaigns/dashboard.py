@@ -235,6 +235,106 @@ def campaign_leaders(*, campaign: Campaign) -> Leaders:
     return leaders
 
 
+@dataclass(frozen=True, slots=True)
+class ResultLine:
+    """Contacts and conversions of one month, tier, segment or previous outcome of a campaign."""
+
+    key: str
+    label: str
+    contacted: int
+    converted: int
+
+    @property
+    def rate(self) -> float:
+        return self.converted / self.contacted if self.contacted else 0.0
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.rate, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignResults:
+    """A campaign's recorded contacts summed up: per month, per value tier and learned segment of the
+    published runs, and per outcome of the customer's previous campaign (the historic campaign's
+    dashboard; any closed campaign has one)."""
+
+    months: list[ResultLine]
+    tiers: list[ResultLine]
+    segments: list[ResultLine]
+    previous_outcomes: list[ResultLine]
+    contacted: int
+    converted: int
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.converted / self.contacted, 1) if self.contacted else 0.0
+
+
+# A closed campaign's contacts no longer change; a new value or segmentation run changes the key.
+RESULTS_CACHE_SECONDS = 3600
+
+
+def campaign_results(*, campaign: Campaign) -> CampaignResults:
+    """The campaign's contacts (one row per customer reached, with the day of the last contact and
+    the outcome) grouped four ways in one query; tiers and segments are those of the published
+    value and segmentation runs (customers not in them: "not scored")."""
+    from django.utils.formats import date_format
+    from django.utils.translation import gettext
+
+    from crm_bank.runs.models import CurrentRun
+    from segmentation.models import CustomerValue, LearnedSegment, SegmentMembership, segment_label
+
+    runs = dict(CurrentRun.objects.filter(kind__in=["value_scoring", "segmentation"]).values_list("kind", "run_id"))
+    value_run, segment_run = runs.get("value_scoring", 0), runs.get("segmentation", 0)
+    key = f"campaigns:results:{campaign.pk}:{value_run}:{segment_run}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT GROUPING(date_trunc('month', k.contacted_on)), GROUPING(coalesce(v.tier, '')), GROUPING(m.segment),
+                       GROUPING(k.previous_outcome),
+                       date_trunc('month', k.contacted_on)::date, coalesce(v.tier, ''), m.segment,
+                       k.previous_outcome,
+                       count(*), count(*) FILTER (WHERE k.outcome = %(accepted)s), coalesce(max(ls.name), '')
+                FROM {quoted_table(CampaignContact)} k
+                LEFT JOIN {quoted_table(CustomerValue)} v ON v.run_id = %(value_run)s AND v.customer_id = k.customer_id
+                LEFT JOIN {quoted_table(SegmentMembership)} m ON m.run_id = %(segment_run)s
+                    AND m.customer_id = k.customer_id
+                LEFT JOIN {quoted_table(LearnedSegment)} ls ON ls.run_id = %(segment_run)s AND ls.number = m.segment
+                WHERE k.campaign_id = %(campaign)s AND (k.attempts > 0 OR k.contacted_on IS NOT NULL)
+                GROUP BY GROUPING SETS ((date_trunc('month', k.contacted_on)), (coalesce(v.tier, '')), (m.segment),
+                                        (k.previous_outcome), ())""",
+            {"accepted": CampaignContact.Outcome.ACCEPTED, "value_run": value_run, "segment_run": segment_run,
+             "campaign": campaign.pk},
+        )
+        rows = cursor.fetchall()
+    not_scored = gettext("Not scored")
+    previous = dict(CampaignContact.PreviousOutcome.choices)
+    months, tiers, segments, outcomes = [], [], [], []
+    contacted = converted = 0
+    for g_month, g_tier, g_segment, g_previous, month, tier, segment, outcome, n, won, name in rows:
+        if not g_month:
+            if month is not None:
+                months.append(ResultLine(month.isoformat(), date_format(month, "YEAR_MONTH_FORMAT"), n, won))
+        elif not g_tier:
+            tiers.append(ResultLine(tier, gettext("Tier %(tier)s") % {"tier": tier} if tier else not_scored, n, won))
+        elif not g_segment:
+            segments.append(ResultLine("" if segment is None else str(segment),
+                                       segment_label(name) if segment is not None else not_scored, n, won))
+        elif not g_previous:
+            outcomes.append(ResultLine(outcome, str(previous.get(outcome, outcome)), n, won))
+        else:
+            contacted, converted = n, won
+    results = CampaignResults(
+        sorted(months, key=lambda line: line.key), sorted(tiers, key=lambda line: (not line.key, line.key)),
+        sorted(segments, key=lambda line: -line.rate), sorted(outcomes, key=lambda line: -line.rate),
+        contacted, converted)
+    cache.set(key, results, RESULTS_CACHE_SECONDS)
+    return results
+
+
 def campaign_spend(*, campaign: Campaign, converted: int) -> Spend:
     """What the contacts made so far cost: each contact's attempts × its channel's cost per contact."""
     costs = {channel: float(cost) for channel, cost in (campaign.contact_costs or {}).items()}

@@ -219,6 +219,15 @@ DASHBOARD_HOURS = 48
 def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
     """The war room: the page, and (htmx, every few seconds) its live part alone."""
     campaign = get_object_or_404(Campaign.objects.select_related("product", "targeting_run"), pk=pk)
+    if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
+        # A closed campaign's results (the historic one's among them): nothing live to poll.
+        results = dashboard.campaign_results(campaign=campaign)
+        return render(request, "campaigns/dashboard_closed.html", {
+            "campaign": campaign, "results": results,
+            "chart_labels": [line.label for line in results.months],
+            "chart_contacted": [line.contacted for line in results.months],
+            "chart_rate": [line.percent for line in results.months],
+        })
     starts, series, events, conversions = dashboard.events_per_hour(campaign=campaign, hours=DASHBOARD_HOURS)
     sizes = dashboard.targeting_group_sizes(campaign)
     funnel = dashboard.campaign_funnel(campaign=campaign, group_sizes=sizes)

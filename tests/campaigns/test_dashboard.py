@@ -171,3 +171,82 @@ def test_with_more_groups_the_worst_are_the_lowest_rates(monkeypatch):
     groups = [GroupResult(i, f"g{i}", 10, converted) for i, converted in enumerate([5, 1, 9, 3, 7])]
     best, worst = _best_and_worst(groups)
     assert [g.converted for g in best] == [9, 7] and [g.converted for g in worst] == [1, 3]
+
+
+def test_a_closed_campaigns_results_per_month_tier_segment_and_previous_outcome(
+    client, supervisor_a, branch_a, term, django_assert_max_num_queries,
+):
+    """May 2008: 3 contacted (tier A, segment 0, previous success), 2 converted; June 2008: 2
+    contacted (tier B, not segmented, never contacted before), none converted; one row without a
+    contact (nobody reached) does not count."""
+    from campaigns.models import Campaign, CampaignContact
+    from segmentation.models import CustomerValue, LearnedSegment, SegmentMembership
+    from tests.campaigns.helpers import published
+    from tests.customers.factories import CustomerFactory
+
+    campaign = Campaign.objects.create(code="HIST", name="Historic", product=term, channel="call_centre",
+                                       channels=["call_centre"], starts_on=dt.date(2008, 5, 5),
+                                       ends_on=dt.date(2008, 6, 30), status=Campaign.Status.COMPLETED)
+    value_run, segmentation = published("value_scoring"), published("segmentation")
+    LearnedSegment.objects.create(run_id=segmentation.pk, number=0, name="Savers", size=3)
+    rows = [(dt.date(2008, 5, 6), "accepted", "A", 0, "success"), (dt.date(2008, 5, 20), "accepted", "A", 0, "success"),
+            (dt.date(2008, 5, 21), "declined", "A", 0, "success"), (dt.date(2008, 6, 2), "declined", "B", None, ""),
+            (dt.date(2008, 6, 3), "declined", "B", None, ""), (None, "pending", "B", None, "")]
+    for contacted_on, outcome, tier, segment, previous in rows:
+        customer = CustomerFactory(home_branch=branch_a)
+        CampaignContact.objects.create(campaign=campaign, customer=customer, contacted_on=contacted_on,
+                                       outcome=outcome, attempts=1 if contacted_on else 0, channel="call_centre",
+                                       previous_outcome=previous)
+        CustomerValue.objects.create(run_id=value_run.pk, customer=customer, branch=branch_a, value=1, rank=1,
+                                     branch_rank=1, share=0.1, cumulative_share=0.1, tier=tier, previous_tier="")
+        if segment is not None:
+            SegmentMembership.objects.create(run_id=segmentation.pk, customer=customer, segment=segment)
+    client.force_login(supervisor_a)
+
+    with django_assert_max_num_queries(8):
+        page = client.get(f"/campaigns/{campaign.pk}/dashboard/").content.decode()
+
+    assert 'id="results-contacted">5<' in page and 'id="results-converted">2<' in page
+    assert 'id="results-rate">40.0%<' in page and 'id="dashboard-live"' not in page  # nothing live to poll
+
+    def table(name: str) -> str:
+        return page.split(f'id="{name}"')[1].split("</section>")[0]
+
+    assert '<td>May 2008</td><td class="num">3</td><td class="num">2</td><td class="num">66.7%</td>' in table(
+        "results-months")
+    assert '<td>June 2008</td><td class="num">2</td><td class="num">0</td><td class="num">0.0%</td>' in table(
+        "results-months")
+    assert '<td>Tier A</td><td class="num">3</td><td class="num">2</td>' in table("results-tiers")
+    assert '<td>Tier B</td><td class="num">2</td><td class="num">0</td>' in table("results-tiers")
+    assert '<td>Savers</td><td class="num">3</td>' in table("results-segments")
+    assert '<td>Not scored</td><td class="num">2</td>' in table("results-segments")
+    assert '<td>Success</td><td class="num">3</td><td class="num">2</td>' in table("results-previous")
+    assert '<td>Not contacted before</td><td class="num">2</td>' in table("results-previous")
+    assert 'data-contacted="3,2"' in page and 'data-rate="66.7,0.0"' in page
+
+
+def test_the_historic_uci_campaign_shows_its_real_results(client, supervisor_a):
+    """On a slice of the real UCI file: every contacted row counted once, its conversions as recorded."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from campaigns.models import Campaign, CampaignContact
+    from demo.loader import UCI_CAMPAIGN_CODE
+
+    if not (Path(settings.CRM_DATASETS) / "bank_marketing_uci" / "bank-full.csv.gz").exists():
+        pytest.skip("public data sets not found (see README: where to get them)")
+    call_command("load_demo", "--sample", "300")
+    campaign = Campaign.objects.get(code=UCI_CAMPAIGN_CODE)
+    contacts = CampaignContact.objects.filter(campaign=campaign)
+    converted = contacts.filter(outcome="accepted").count()
+    client.force_login(supervisor_a)
+
+    page = client.get(f"/campaigns/{campaign.pk}/dashboard/").content.decode()
+
+    assert f'id="results-contacted">{contacts.count()}<' in page and f'id="results-converted">{converted}<' in page
+    months = page.split('id="results-months"')[1].split("</section>")[0]
+    assert months.count("<tr data-key=") == len({c.replace(day=1) for c in contacts.values_list("contacted_on",
+                                                                                              flat=True)})
+    assert "Not contacted before" in page.split('id="results-previous"')[1]
