@@ -293,8 +293,8 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
         return found
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT GROUPING(date_trunc('month', k.contacted_on)), GROUPING(coalesce(v.tier, '')), GROUPING(m.segment),
-                       GROUPING(k.previous_outcome),
+            f"""SELECT GROUPING(date_trunc('month', k.contacted_on)), GROUPING(coalesce(v.tier, '')),
+                       GROUPING(m.segment), GROUPING(k.previous_outcome),
                        date_trunc('month', k.contacted_on)::date, coalesce(v.tier, ''), m.segment,
                        k.previous_outcome,
                        count(*), count(*) FILTER (WHERE k.outcome = %(accepted)s), coalesce(max(ls.name), '')

@@ -107,7 +107,8 @@ def test_360_panel_says_the_next_best_product_and_why(client, rm_a, rm_b, bank):
 
     text = panel(bank.carded[0])
     assert 'id="next-product-name">Loan' in text
-    assert "67 % of customers in “Young digital savers” who hold Card also hold Loan (measured on 30 customers)." in text
+    assert ("67 % of customers in “Young digital savers” who hold Card also hold Loan "
+            "(measured on 30 customers).") in text
     assert "75 % of customers in “Young digital savers” hold Card (measured on 40 customers)." in panel(bank.plain[0])
     assert "The response model gives a 30 % chance that they accept a Deposit offer." in panel(bank.full[0])
     assert 'id="next-product-none"' in panel(bank.small[0])
