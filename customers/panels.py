@@ -339,9 +339,15 @@ def next_product_reason(next_product) -> str:
     if next_product.basis == "rule":
         text = gettext("%(share)s %% of customers in “%(segment)s” who hold %(held)s also hold %(product)s "
                        "(measured on %(customers)s customers).")
+    elif next_product.basis == "bank_rule":
+        text = gettext("%(share)s %% of the bank's customers who hold %(held)s also hold %(product)s (measured on "
+                       "%(customers)s customers).")
     elif next_product.basis == "segment":
         text = gettext("%(share)s %% of customers in “%(segment)s” hold %(product)s (measured on %(customers)s "
                        "customers).")
+    elif next_product.basis == "bank":
+        text = gettext("%(share)s %% of the bank's customers hold %(product)s, the most common product they do "
+                       "not hold yet (measured on %(customers)s customers).")
     else:
         text = gettext("The response model gives a %(share)s %% chance that they accept a %(product)s offer.")
     return text % figures

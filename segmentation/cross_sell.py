@@ -5,18 +5,22 @@ recorded, by product category, as of its date) and the published model-training 
 propensity), both fixed in the run's params when it is asked for, so the run can be repeated.
 
 1. prepare: the association rules, in one INSERT … SELECT over the segmentation run's rows — for
-   every learned segment and every pair of product categories (X, Y): of the members holding X, the
-   share also holding Y (confidence) and that share over the segment's share holding Y (lift); and
-   each category's share among all the segment's members (antecedent ""). Then the customer-id ranges.
+   every learned segment, and for the whole bank (segment BANK_WIDE), and every pair of product
+   categories (X, Y): of the customers holding X, the share also holding Y (confidence) and that
+   share over the group's share holding Y (lift); and each category's share of the group
+   (antecedent ""). Segments are learned partly from holdings, so within one segment holdings are
+   often alike and its rules say little; the bank-wide rules still do. Then the customer-id ranges.
 2. process_chunk (set-based SQL per range): each customer's candidates are
-   - `rule`: Y from a rule of their segment whose X they hold, measured on at least MIN_SUPPORT
-     members and with lift above 1 (holding X says something about Y);
-   - `segment`: Y at the segment's own rate (measured on at least MIN_SUPPORT members);
+   - `rule` / `bank_rule`: Y from a rule of their segment / of the bank whose X they hold,
+     measured on at least MIN_SUPPORT customers and with a lift of at least MIN_LIFT (holding X
+     says something about Y);
+   - `segment` / `bank`: Y at the segment's / the bank's own rate (the most common product they
+     lack), measured on at least MIN_SUPPORT customers;
    - `propensity`: the response model's product (a term deposit: the campaign outcomes it learned
      from) at the customer's calibrated propensity.
    Categories the customer holds or the bank does not sell (no active product) drop out; the best
-   score wins (ties: the model, then a rule, then the segment rate, then the category's name), if it
-   reaches MIN_SCORE. A customer of the segmentation run without any is simply not written.
+   score wins (ties: the model, a segment rule, a bank rule, the segment rate, the bank rate, then
+   the category's name), if it reaches MIN_SCORE. A customer of the segmentation run without any is simply not written.
 3. finish: counts per category and basis.
 The framework publishes the run (the current pointer flips last).
 
@@ -56,6 +60,10 @@ CHUNK_SIZE = 50_000
 MIN_SUPPORT = 30
 # Below this probability a suggestion is noise, not advice.
 MIN_SCORE = 0.05
+# A rule says something only when holding X makes Y this much likelier than the group's own rate.
+MIN_LIFT = 1.1
+# The `segment` of the rules measured on every customer of the segmentation run.
+BANK_WIDE = -1
 # What the response model predicts: acceptance of a term-deposit offer (the UCI campaign's outcomes).
 RESPONSE_MODEL_CATEGORY = Product.Category.DEPOSIT
 
@@ -104,14 +112,19 @@ def cross_sell_prepare(run: Run) -> list[tuple[int, int]]:
                 ), held AS (
                     SELECT m.customer_id, m.segment, k.key AS category
                     FROM members m, jsonb_each_text(m.product_mix) k WHERE k.value::numeric > 0
-                ), sizes AS (
-                    SELECT segment, count(*)::int AS n FROM members GROUP BY segment
+                ), sizes AS (  -- per segment, and for the whole bank (segment {BANK_WIDE})
+                    SELECT CASE WHEN GROUPING(segment) = 1 THEN {BANK_WIDE} ELSE segment END AS segment,
+                           count(*)::int AS n
+                    FROM members GROUP BY GROUPING SETS ((segment), ())
                 ), single AS (
-                    SELECT segment, category, count(*)::int AS n FROM held GROUP BY segment, category
+                    SELECT CASE WHEN GROUPING(segment) = 1 THEN {BANK_WIDE} ELSE segment END AS segment, category,
+                           count(*)::int AS n
+                    FROM held GROUP BY GROUPING SETS ((segment, category), (category))
                 ), pairs AS (
-                    SELECT a.segment, a.category AS x, b.category AS y, count(*)::int AS n
+                    SELECT CASE WHEN GROUPING(a.segment) = 1 THEN {BANK_WIDE} ELSE a.segment END AS segment,
+                           a.category AS x, b.category AS y, count(*)::int AS n
                     FROM held a JOIN held b ON b.customer_id = a.customer_id AND b.category <> a.category
-                    GROUP BY a.segment, a.category, b.category
+                    GROUP BY GROUPING SETS ((a.segment, a.category, b.category), (a.category, b.category))
                 )
                 INSERT INTO {rule} (run_id, segment, antecedent, consequent, antecedent_customers, both_customers,
                                     confidence, lift)
@@ -135,7 +148,7 @@ def cross_sell_chunk(run: Run, lo: int, hi: int) -> int:
     suggestion = quoted_table(CrossSellSuggestion)
     params = {
         "run": run.pk, "seg": run.params["segmentation_run"], "model_run": run.params.get("model_run") or 0,
-        "lo": lo, "hi": hi, "min_support": MIN_SUPPORT, "min_score": MIN_SCORE,
+        "lo": lo, "hi": hi, "min_support": MIN_SUPPORT, "min_score": MIN_SCORE, "min_lift": MIN_LIFT,
         "model_category": str(RESPONSE_MODEL_CATEGORY),
         "on_sale": sorted(set(Product.objects.filter(is_active=True).values_list("category", flat=True))),
     }
@@ -150,16 +163,22 @@ def cross_sell_chunk(run: Run, lo: int, hi: int) -> int:
                     SELECT c.customer_id, k.key AS category
                     FROM c, jsonb_each_text(c.product_mix) k WHERE k.value::numeric > 0
                 ), candidates AS (
-                    SELECT h.customer_id, r.consequent AS category, r.confidence AS score, 'rule' AS basis,
-                           r.antecedent, r.antecedent_customers AS measured_on, 1 AS preference
+                    -- A rule of the customer's segment, or of the whole bank, from a category they hold.
+                    SELECT h.customer_id, r.consequent AS category, r.confidence AS score,
+                           CASE WHEN r.segment = {BANK_WIDE} THEN 'bank_rule' ELSE 'rule' END AS basis,
+                           r.antecedent, r.antecedent_customers AS measured_on,
+                           CASE WHEN r.segment = {BANK_WIDE} THEN 2 ELSE 1 END AS preference
                     FROM held h JOIN c ON c.customer_id = h.customer_id
-                    JOIN {quoted_table(CrossSellRule)} r ON r.run_id = %(run)s AND r.segment = c.segment
-                        AND r.antecedent = h.category
-                    WHERE r.antecedent_customers >= %(min_support)s AND r.lift > 1
+                    JOIN {quoted_table(CrossSellRule)} r ON r.run_id = %(run)s
+                        AND r.segment IN (c.segment, {BANK_WIDE}) AND r.antecedent = h.category
+                    WHERE r.antecedent_customers >= %(min_support)s AND r.lift >= %(min_lift)s
                     UNION ALL
-                    SELECT c.customer_id, r.consequent, r.confidence, 'segment', '', r.antecedent_customers, 2
-                    FROM c JOIN {quoted_table(CrossSellRule)} r ON r.run_id = %(run)s AND r.segment = c.segment
-                        AND r.antecedent = ''
+                    -- The segment's own rate, or the bank's.
+                    SELECT c.customer_id, r.consequent, r.confidence,
+                           CASE WHEN r.segment = {BANK_WIDE} THEN 'bank' ELSE 'segment' END, '',
+                           r.antecedent_customers, CASE WHEN r.segment = {BANK_WIDE} THEN 4 ELSE 3 END
+                    FROM c JOIN {quoted_table(CrossSellRule)} r ON r.run_id = %(run)s
+                        AND r.segment IN (c.segment, {BANK_WIDE}) AND r.antecedent = ''
                     WHERE r.antecedent_customers >= %(min_support)s
                     UNION ALL
                     SELECT c.customer_id, %(model_category)s, p.propensity, 'propensity', '', NULL, 0
@@ -188,8 +207,9 @@ def cross_sell_finish(run: Run) -> dict:
     by_basis = dict(rows.values("basis").annotate(n=Count("*")).values_list("basis", "n"))
     return {
         "customers": sum(by_category.values()), "by_category": by_category, "by_basis": by_basis,
-        "rules": CrossSellRule.objects.filter(run_id=run.pk, antecedent__gt="").count(),
-        "min_support": MIN_SUPPORT, "min_score": MIN_SCORE,
+        "rules": CrossSellRule.objects.filter(run_id=run.pk, antecedent__gt="", lift__gte=MIN_LIFT,
+                                              antecedent_customers__gte=MIN_SUPPORT).count(),
+        "min_support": MIN_SUPPORT, "min_score": MIN_SCORE, "min_lift": MIN_LIFT,
     }
 
 

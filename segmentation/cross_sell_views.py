@@ -14,7 +14,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.runs.models import Run
 from crm_bank.runs.selectors import current_run
 from segmentation import prediction_selectors
-from segmentation.cross_sell import CROSS_SELL, MIN_SCORE, MIN_SUPPORT, cross_sell_start
+from segmentation.cross_sell import CROSS_SELL, MIN_LIFT, MIN_SCORE, MIN_SUPPORT, cross_sell_start
 from segmentation.views import _run_progress_bar, run_start_from_form
 
 Role = StaffProfile.Role
@@ -26,7 +26,7 @@ def cross_sell_overview(request: HttpRequest) -> HttpResponse:
     run = current_run(kind=CROSS_SELL)
     context = {
         "run": run, "active": Run.objects.filter(kind=CROSS_SELL, status__in=Run.ACTIVE).only("id").first(),
-        "min_support": MIN_SUPPORT, "min_score_percent": round(100 * MIN_SCORE),
+        "min_support": MIN_SUPPORT, "min_score_percent": round(100 * MIN_SCORE), "min_lift": MIN_LIFT,
     }
     if run is not None:
         by_category = run.metrics.get("by_category") or {}

@@ -389,9 +389,9 @@ class SegmentAction(models.Model):
 # The cross-sell run (segmentation/cross_sell.py): product affinity within segments, next-best product.
 
 class CrossSellRule(models.Model):
-    """Within one learned segment of the run's segmentation: of the customers holding `antecedent`
-    (empty: every member), how many also hold `consequent` — an association rule over holdings by
-    product category, with its confidence and lift."""
+    """Within one learned segment of the run's segmentation (or the whole bank: segment -1): of the
+    customers holding `antecedent` (empty: every member), how many also hold `consequent` — an
+    association rule over holdings by product category, with its confidence and lift."""
 
     pk = models.CompositePrimaryKey("run_id", "segment", "antecedent", "consequent")
     run = run_reference()
@@ -420,7 +420,9 @@ class CrossSellSuggestion(BranchSnapshotRow):
 
     class Basis(models.TextChoices):
         RULE = "rule", _("Customers like them who hold the same product")
+        BANK_RULE = "bank_rule", _("The bank's customers who hold the same product")
         SEGMENT = "segment", _("Customers of their segment")
+        BANK = "bank", _("The bank's customers")
         PROPENSITY = "propensity", _("Response model")
 
     segment = models.SmallIntegerField(_("learned segment"))

@@ -264,7 +264,9 @@ class CrossSellRuleRow:
 
     @property
     def segment_label(self) -> str:
-        return segment_label(self.segment_name)
+        from django.utils.translation import gettext
+
+        return gettext("The whole bank") if self.segment < 0 else segment_label(self.segment_name)
 
     @property
     def antecedent_label(self) -> str:
@@ -276,9 +278,10 @@ class CrossSellRuleRow:
 
 
 def cross_sell_rules(*, run: Run, per_segment: int = 5) -> list[CrossSellRuleRow]:
-    """The rules suggestions may follow in `run` (measured on enough members, lift above 1): each
-    segment's strongest `per_segment` by confidence, segments in order. One query."""
-    from segmentation.cross_sell import MIN_SUPPORT
+    """The rules suggestions may follow in `run` (measured on enough customers, lift of at least
+    MIN_LIFT): the bank-wide rules', then each segment's strongest `per_segment` by confidence. One
+    query."""
+    from segmentation.cross_sell import MIN_LIFT, MIN_SUPPORT
     from segmentation.models import CrossSellRule
 
     with connection.cursor() as cursor:
@@ -288,12 +291,12 @@ def cross_sell_rules(*, run: Run, per_segment: int = 5) -> list[CrossSellRuleRow
                 FROM (SELECT r.*, row_number() OVER (PARTITION BY r.segment ORDER BY r.confidence DESC,
                                                      r.lift DESC, r.antecedent, r.consequent) AS n
                       FROM {CrossSellRule._meta.db_table} r
-                      WHERE r.run_id = %(run)s AND r.antecedent <> '' AND r.lift > 1
+                      WHERE r.run_id = %(run)s AND r.antecedent <> '' AND r.lift >= %(lift)s
                         AND r.antecedent_customers >= %(support)s) r
                 LEFT JOIN {LearnedSegment._meta.db_table} ls
                     ON ls.run_id = %(segmentation_run)s AND ls.number = r.segment
                 WHERE r.n <= %(limit)s ORDER BY segment, n""",
-            {"run": run.pk, "support": MIN_SUPPORT, "limit": per_segment,
+            {"run": run.pk, "support": MIN_SUPPORT, "lift": MIN_LIFT, "limit": per_segment,
              "segmentation_run": run.params.get("segmentation_run") or 0},
         )
         return [CrossSellRuleRow(*row) for row in cursor.fetchall()]

@@ -3,6 +3,8 @@ its reason, against the hand counts of cross_sell_bank.py; refusals; the 360° p
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -37,6 +39,10 @@ def test_rules_are_counted_per_segment_with_confidence_and_lift(bank):
     assert rules[(0, "", "card")].confidence == pytest.approx(0.75)
     assert (0, "", "deposit") not in rules  # a zero count in the mix is not a holding
     assert rules[(1, "", "current")].antecedent_customers == 10
+    bank_wide = rules[(-1, "card", "loan")]  # the whole bank: 30 card holders of 50, 20 of them with a loan (20 of 50)
+    assert (bank_wide.antecedent_customers, bank_wide.both_customers) == (30, 20)
+    assert bank_wide.lift == pytest.approx((20 / 30) / (20 / 50))
+    assert rules[(-1, "", "card")].confidence == pytest.approx(0.6)
 
 
 def test_each_customer_gets_the_strongest_product_they_do_not_hold(bank):
@@ -57,9 +63,12 @@ def test_each_customer_gets_the_strongest_product_they_do_not_hold(bank):
     assert (model.category, model.basis, model.score) == ("deposit", "propensity", pytest.approx(0.3))
     assert found[bank.carded[0].pk].category == "deposit"
     assert bank.full[1].pk not in found and bank.full[2].pk not in found  # they hold everything worth saying
-    assert not any(c.pk in found for c in bank.small)  # ten members: fewer than MIN_SUPPORT
+    # Ten members are too few to measure a segment on (MIN_SUPPORT): the bank's 50 customers speak for
+    # them — 30 of the 50 hold a card.
+    small = found[bank.small[0].pk]
+    assert (small.category, small.basis, small.measured_on, small.score) == ("card", "bank", 50, pytest.approx(0.6))
     assert MIN_SUPPORT > 10
-    assert run.metrics["by_basis"] == {"rule": 9, "segment": 10, "propensity": 2}
+    assert run.metrics["by_basis"] == {"rule": 9, "segment": 10, "bank": 10, "propensity": 2}
 
 
 def test_products_no_longer_on_sale_are_never_suggested(bank):
@@ -79,7 +88,7 @@ def test_the_same_inputs_give_the_same_suggestions(bank):
     def key(found):
         return {k: (s.category, s.basis, s.antecedent, s.score) for k, s in found.items()}
 
-    assert key(first) == key(second) and len(first) == 20
+    assert key(first) == key(second) and len(first) == 30
     assert CurrentRun.objects.get(kind=CROSS_SELL).run_id == max(Run.objects.filter(kind=CROSS_SELL).values_list(
         "id", flat=True))
 
@@ -103,7 +112,8 @@ def test_360_panel_says_the_next_best_product_and_why(client, rm_a, rm_b, bank):
     client.force_login(rm_a)
 
     def panel(customer) -> str:
-        return client.get(reverse("segmentation:customer-predictions", args=[customer.pk])).content.decode()
+        return html.unescape(client.get(reverse("segmentation:customer-predictions", args=[customer.pk]))
+                             .content.decode())
 
     text = panel(bank.carded[0])
     assert 'id="next-product-name">Loan' in text
@@ -111,7 +121,9 @@ def test_360_panel_says_the_next_best_product_and_why(client, rm_a, rm_b, bank):
             "(measured on 30 customers).") in text
     assert "75 % of customers in “Young digital savers” hold Card (measured on 40 customers)." in panel(bank.plain[0])
     assert "The response model gives a 30 % chance that they accept a Deposit offer." in panel(bank.full[0])
-    assert 'id="next-product-none"' in panel(bank.small[0])
+    assert ("60 % of the bank's customers hold Card, the most common product they do not hold yet (measured on 50 "
+            "customers).") in panel(bank.small[0])
+    assert 'id="next-product-none"' in panel(bank.full[1])
     client.force_login(rm_b)  # another branch sees the suggestion too: it names no amount
     assert 'id="next-product-name">Loan' in panel(bank.carded[0])
 
@@ -140,5 +152,6 @@ def test_cross_sell_page_lists_rules_and_counts_for_analysts(client, analyst_b, 
     rules = page.split('id="cross-sell-rules"')[1]
     assert "Young digital savers" in rules and "67%" in rules and "1.33" in rules
     assert "Small segment" not in rules  # ten members: not enough to measure a rule on
+    assert "The whole bank" in rules
     by_product = page.split('id="cross-sell-by-product"')[1].split("</table>")[0]
-    assert "Card</td><td class=\"num\">10" in by_product and "Loan</td><td class=\"num\">10" in by_product
+    assert "Card</td><td class=\"num\">20" in by_product and "Loan</td><td class=\"num\">10" in by_product
