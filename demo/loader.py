@@ -202,6 +202,21 @@ def _kyc_review_due(since: date | None, today: date) -> date | None:
     return due
 
 
+# Neither public file records marketing consent; without any, no campaign could target anybody. This
+# share of the loaded customers is given a consent, drawn from the customer's number (the same every
+# load), dated when the data says they were reached; the data notes page says so.
+DEMO_CONSENT_SHARE = 0.6
+
+
+def demo_consent(key: int, *, at: datetime | None, source: str) -> dict[str, object]:
+    """The consent fields of a loaded customer: consent for DEMO_CONSENT_SHARE of the numbers `key`
+    (a multiplicative hash, so neighbouring numbers do not consent alike), none for the rest."""
+    if (key * 2654435761 % 2**32) / 2**32 >= DEMO_CONSENT_SHARE:
+        return {}
+    return {"marketing_consent": True, "marketing_consent_at": at or timezone.now(),
+            "marketing_consent_source": source}
+
+
 def _customer_row(**values: object) -> dict[str, object]:
     row = {**CUSTOMER_DEFAULTS, **values}
     row["name_key"], row["name_key_reversed"] = customer_name_keys(
@@ -311,6 +326,7 @@ def _pkdd_customers(pkdd: PkddData, branches, account_branch, rms_by_branch, hol
             city=district_names[client.district_id],
             home_branch_id=branch_id, primary_rm_id=rm_id, customer_since=since,
             kyc_review_due=_kyc_review_due(since, today), household_id=household_id, household_role=household_role,
+            **demo_consent(client.client_id, at=_start_of(since), source=Customer.ConsentSource.BRANCH_FORM),
         ))
         assignment_rows.append({"customer_id": pk, "rm_id": rm_id, "started_at": _start_of(since) or timezone.now(),
                                 "ended_at": None, "reason": RMAssignment.Reason.ONBOARDING, "note": "",
@@ -393,6 +409,7 @@ def _load_uci(
             occupation=row.job, marital_status=row.marital, education=row.education, home_branch_id=branch.pk,
             primary_rm_id=rm_id, last_contact_at=contacted_at, last_contact_channel=Channel.CALL_CENTRE,
             attributes={"age": int(row.age), "credit_in_default": row.credit_default == "yes"},
+            **demo_consent(int(row.row), at=contacted_at, source=Customer.ConsentSource.CALL_CENTRE),
         ))
         assignments.append({"customer_id": pk, "rm_id": rm_id, "started_at": contacted_at, "ended_at": None,
                             "reason": RMAssignment.Reason.ONBOARDING, "note": "", "assigned_by_id": None})

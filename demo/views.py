@@ -5,7 +5,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from crm_bank.org.decorators import staff_required
-from customers.models import SourceRecord, Transaction
+from customers.models import Customer, SourceRecord, Transaction
+from demo.loader import DEMO_CONSENT_SHARE
 from demo.pkdd import TRANSACTIONS_END, TRANSACTIONS_IN_FILE
 
 
@@ -28,4 +29,8 @@ def data_notes(request: HttpRequest) -> HttpResponse:
         "synthetic_customers": by_system.get(SourceRecord.System.SYNTHETIC, 0),
         "transactions_end": TRANSACTIONS_END,
         "transactions_in_file": TRANSACTIONS_IN_FILE,
+        # Consent is generated for the public data sets' customers (demo.loader.demo_consent).
+        "consenting": Customer.objects.filter(marketing_consent=True).count() if pkdd_customers or by_system.get(
+            SourceRecord.System.UCI_TELEMARKETING) else 0,
+        "consent_percent": round(100 * DEMO_CONSENT_SHARE),
     })

@@ -87,6 +87,31 @@ def test_load_demo_slice_loads_customers_holdings_and_campaign_then_changes_noth
     assert "already loaded" in capsys.readouterr().out
 
 
+def test_demo_consent_is_given_to_a_stable_share_and_dated_when_the_customer_was_reached():
+    from demo.loader import DEMO_CONSENT_SHARE, demo_consent
+
+    reached = timezone.now()
+    given = [key for key in range(10_000) if demo_consent(key, at=reached, source="call_centre")]
+    assert abs(len(given) / 10_000 - DEMO_CONSENT_SHARE) < 0.02
+    assert given == [key for key in range(10_000) if demo_consent(key, at=None, source="x")]  # the same every load
+    assert demo_consent(given[0], at=reached, source="call_centre") == {
+        "marketing_consent": True, "marketing_consent_at": reached, "marketing_consent_source": "call_centre"}
+    assert sum(1 for key in given if key + 1 in given) < 0.75 * len(given)  # neighbours do not consent alike
+
+
+@needs_data
+@pytest.mark.django_db
+def test_loaded_customers_with_consent_can_be_targeted_and_the_data_notes_say_it_was_generated(client, rm_a):
+    call_command("load_demo", "--data", str(DATASETS), "--sample", "200")
+    consenting = Customer.objects.filter(marketing_consent=True)
+    assert 0.45 < consenting.count() / Customer.objects.count() < 0.75
+    assert set(consenting.values_list("marketing_consent_source", flat=True)) == {"branch_form", "call_centre"}
+    assert not consenting.filter(marketing_consent_at__isnull=True).exists()
+    client.force_login(rm_a)
+    page = client.get("/data-notes/").content.decode()
+    assert 'id="generated-notes"' in page and f"{consenting.count()} customers (about 60%" in page
+
+
 @needs_data
 @pytest.mark.django_db
 def test_load_demo_malformed_file_names_file_and_line_and_writes_nothing(dataset_copy: Path):
