@@ -142,6 +142,10 @@ def staffing_advice(plan: Iterable[ChannelHour]) -> list[Advice]:
     return sorted(advice, key=lambda item: (-item.gap, item.channel, item.first_hour))
 
 
+# The current hour's count says something about its rate once this many minutes have passed.
+MIN_MINUTES_FOR_RATE = 10
+
+
 def arrivals_forecast(
     *, hourly: Mapping[datetime.datetime, int], now: datetime.datetime, hours_ahead: int = 4, days: int = 7,
     trend_hours: int = 3,
@@ -149,7 +153,11 @@ def arrivals_forecast(
     """Arrivals expected in each of the next `hours_ahead` hours (keyed by the hour's start): the
     mean of the same hour of day over the last `days` days (the profile), times the campaign's
     recent trend — the arrivals of the last `trend_hours` hours over what the profile expected for
-    them (1 when it expected none). `hourly`: arrivals by hour start, in any time zone."""
+    them (1 when it expected none). `hourly`: arrivals by hour start, in any time zone.
+
+    A campaign in its first day has no profile for these hours: then the latest rate goes on — the
+    current hour's arrivals per hour so far (once MIN_MINUTES_FOR_RATE have passed), else the last
+    complete hour's — which is what a supervisor watching the first surge would assume."""
     current = now.replace(minute=0, second=0, microsecond=0)
     counts = {moment.astimezone(now.tzinfo).replace(minute=0, second=0, microsecond=0): n
               for moment, n in hourly.items()}
@@ -158,7 +166,14 @@ def arrivals_forecast(
         return sum(counts.get(hour_start - datetime.timedelta(days=back), 0) for back in range(1, days + 1)) / days
 
     recent = [current - datetime.timedelta(hours=back) for back in range(1, trend_hours + 1)]
+    coming = [current + datetime.timedelta(hours=ahead) for ahead in range(hours_ahead)]
+    if not any(profile(hour) for hour in recent + coming):
+        elapsed_minutes = (now - current).total_seconds() / 60
+        if elapsed_minutes >= MIN_MINUTES_FOR_RATE:
+            level = counts.get(current, 0) * 60 / elapsed_minutes
+        else:
+            level = float(counts.get(recent[0], 0))
+        return {hour: level for hour in coming}
     expected = sum(profile(hour) for hour in recent)
     trend = sum(counts.get(hour, 0) for hour in recent) / expected if expected else 1.0
-    return {current + datetime.timedelta(hours=ahead): profile(current + datetime.timedelta(hours=ahead)) * trend
-            for ahead in range(hours_ahead)}
+    return {hour: profile(hour) * trend for hour in coming}

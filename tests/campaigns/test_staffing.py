@@ -90,6 +90,20 @@ def test_the_forecast_is_last_weeks_profile_times_the_recent_trend():
     assert quiet == {now.replace(minute=0): 0.0}
 
 
+def test_a_campaign_without_a_week_of_history_forecasts_its_latest_rate():
+    import datetime as dt
+
+    from campaigns.staffing import arrivals_forecast
+
+    hour = dt.datetime(2026, 11, 30, 14, 0, tzinfo=dt.UTC)
+    first_day = {hour - dt.timedelta(hours=1): 30, hour: 50}  # launched an hour ago: 50 calls in 20 minutes
+    forecast = arrivals_forecast(hourly=first_day, now=hour + dt.timedelta(minutes=20), hours_ahead=2)
+    assert forecast == {hour: pytest.approx(150.0), hour + dt.timedelta(hours=1): pytest.approx(150.0)}
+    # Five minutes into the hour say too little: the last complete hour's 30 go on.
+    early = arrivals_forecast(hourly=first_day, now=hour + dt.timedelta(minutes=5), hours_ahead=1)
+    assert early == {hour: pytest.approx(30.0)}
+
+
 @pytest.mark.django_db
 def test_the_war_room_advises_against_the_roster(running, settings):
     import datetime as dt
