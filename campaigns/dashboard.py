@@ -157,9 +157,10 @@ LEADERS_SHOWN = 3
 
 @dataclass(frozen=True, slots=True)
 class GroupResult:
-    """How one branch or segment is doing in a campaign so far."""
+    """Contacts and conversions of one group of a campaign's targets: a branch or segment so far (the
+    war room), or a month, tier, segment or previous outcome (a closed campaign's results)."""
 
-    key: int | None
+    key: object
     label: str
     contacted: int
     converted: int
@@ -167,6 +168,10 @@ class GroupResult:
     @property
     def rate(self) -> float:
         return self.converted / self.contacted if self.contacted else 0.0
+
+    @property
+    def percent(self) -> float:
+        return round(100 * self.rate, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,33 +241,15 @@ def campaign_leaders(*, campaign: Campaign) -> Leaders:
 
 
 @dataclass(frozen=True, slots=True)
-class ResultLine:
-    """Contacts and conversions of one month, tier, segment or previous outcome of a campaign."""
-
-    key: str
-    label: str
-    contacted: int
-    converted: int
-
-    @property
-    def rate(self) -> float:
-        return self.converted / self.contacted if self.contacted else 0.0
-
-    @property
-    def percent(self) -> float:
-        return round(100 * self.rate, 1)
-
-
-@dataclass(frozen=True, slots=True)
 class CampaignResults:
     """A campaign's recorded contacts summed up: per month, per value tier and learned segment of the
     published runs, and per outcome of the customer's previous campaign (the historic campaign's
     dashboard; any closed campaign has one)."""
 
-    months: list[ResultLine]
-    tiers: list[ResultLine]
-    segments: list[ResultLine]
-    previous_outcomes: list[ResultLine]
+    months: list[GroupResult]
+    tiers: list[GroupResult]
+    segments: list[GroupResult]
+    previous_outcomes: list[GroupResult]
     contacted: int
     converted: int
 
@@ -317,14 +304,14 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
     for g_month, g_tier, g_segment, g_previous, month, tier, segment, outcome, n, won, name in rows:
         if not g_month:
             if month is not None:
-                months.append(ResultLine(month.isoformat(), date_format(month, "YEAR_MONTH_FORMAT"), n, won))
+                months.append(GroupResult(month.isoformat(), date_format(month, "YEAR_MONTH_FORMAT"), n, won))
         elif not g_tier:
-            tiers.append(ResultLine(tier, gettext("Tier %(tier)s") % {"tier": tier} if tier else not_scored, n, won))
+            tiers.append(GroupResult(tier, gettext("Tier %(tier)s") % {"tier": tier} if tier else not_scored, n, won))
         elif not g_segment:
-            segments.append(ResultLine("" if segment is None else str(segment),
+            segments.append(GroupResult("" if segment is None else str(segment),
                                        segment_label(name) if segment is not None else not_scored, n, won))
         elif not g_previous:
-            outcomes.append(ResultLine(outcome, str(previous.get(outcome, outcome)), n, won))
+            outcomes.append(GroupResult(outcome, str(previous.get(outcome, outcome)), n, won))
         else:
             contacted, converted = n, won
     results = CampaignResults(

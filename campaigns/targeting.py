@@ -302,7 +302,16 @@ def targeting_publish(run: Run) -> None:
     Campaign.objects.filter(pk=run.params["campaign"]).update(targeting_run=run)
 
 
+def targeting_runs_in_use() -> list[int]:
+    """Every campaign's targeting run: its targets are the campaign's, however old the run."""
+    return list(Campaign.objects.exclude(targeting_run=None).values_list("targeting_run_id", flat=True))
+
+
 CAMPAIGN_TARGETING_KIND = RunKind(
     name=CAMPAIGN_TARGETING, version="targeting-1", clean_params=targeting_params_clean,
     prepare=targeting_prepare, process_chunk=targeting_chunk, finish=targeting_finish, publish=targeting_publish,
+    # A campaign targeted again leaves its earlier targets to be deleted; the campaigns' own are
+    # kept (the kind's "newest" run is only the last campaign targeted). Vacuumed and analysed
+    # after each run, so the war room's reads of the targets are planned on real figures.
+    result_tables=(CampaignTarget._meta.db_table,), keep_published=1, runs_in_use=targeting_runs_in_use,
 )

@@ -330,27 +330,28 @@ def _churn_text(access: CustomerAccess, summary) -> tuple[str, str]:
         masked_as="transactions")
 
 
+_NEXT_PRODUCT_REASONS = {
+    "rule": gettext_lazy("%(share)s %% of customers in “%(segment)s” who hold %(held)s also hold %(product)s "
+                         "(measured on %(customers)s customers)."),
+    "bank_rule": gettext_lazy("%(share)s %% of the bank's customers who hold %(held)s also hold %(product)s "
+                              "(measured on %(customers)s customers)."),
+    "segment": gettext_lazy("%(share)s %% of customers in “%(segment)s” hold %(product)s (measured on "
+                            "%(customers)s customers)."),
+    "bank": gettext_lazy("%(share)s %% of the bank's customers hold %(product)s, the most common product they do "
+                         "not hold yet (measured on %(customers)s customers)."),
+    "propensity": gettext_lazy("The response model gives a %(share)s %% chance that they accept a %(product)s "
+                               "offer."),
+}
+
+
 def next_product_reason(next_product) -> str:
     """Why `next_product` (segmentation's NextProduct) is suggested, in one sentence with its figures."""
-    share = number_format(round(100 * next_product.score), force_grouping=True)
-    figures = {"share": share, "segment": next_product.segment_label, "product": next_product.product_label,
-               "held": next_product.antecedent_label,
-               "customers": number_format(next_product.measured_on or 0, force_grouping=True)}
-    if next_product.basis == "rule":
-        text = gettext("%(share)s %% of customers in “%(segment)s” who hold %(held)s also hold %(product)s "
-                       "(measured on %(customers)s customers).")
-    elif next_product.basis == "bank_rule":
-        text = gettext("%(share)s %% of the bank's customers who hold %(held)s also hold %(product)s (measured on "
-                       "%(customers)s customers).")
-    elif next_product.basis == "segment":
-        text = gettext("%(share)s %% of customers in “%(segment)s” hold %(product)s (measured on %(customers)s "
-                       "customers).")
-    elif next_product.basis == "bank":
-        text = gettext("%(share)s %% of the bank's customers hold %(product)s, the most common product they do "
-                       "not hold yet (measured on %(customers)s customers).")
-    else:
-        text = gettext("The response model gives a %(share)s %% chance that they accept a %(product)s offer.")
-    return text % figures
+    return str(_NEXT_PRODUCT_REASONS[next_product.basis]) % {
+        "share": number_format(round(100 * next_product.score), force_grouping=True),
+        "segment": next_product.segment_label, "product": next_product.product_label,
+        "held": next_product.antecedent_label,
+        "customers": number_format(next_product.measured_on or 0, force_grouping=True),
+    }
 
 
 def prediction_line(access: CustomerAccess, summary) -> PredictionLine | None:

@@ -15,7 +15,7 @@ A feature app registers its kind once, from its AppConfig.ready()::
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -63,6 +63,9 @@ class RunKind:
     # `keep_published` (a million rows a run would otherwise pile up night after night).
     result_tables: tuple[str, ...] = ()
     keep_published: int = 3
+    # The runs whose rows other records still point at, whatever their age (never pruned): e.g. each
+    # campaign's targeting run, while the kind's newest run may be another campaign's.
+    runs_in_use: Callable[[], Iterable[int]] | None = None
 
 
 _kinds: dict[str, RunKind] = {}

@@ -221,8 +221,9 @@ def run_finalize(*, run_id: int) -> FinalizeOutcome:
 
 def run_results_prune(*, kind: str) -> list[int]:
     """Deletes the per-customer result rows of the kind's failed runs and of its published runs
-    beyond the newest `keep_published`; returns the runs pruned. Never touches the current run or a
-    queued or running one. Each run's rows go in their own transaction."""
+    beyond the newest `keep_published`; returns the runs pruned. Never touches the current run, a
+    queued or running one, or one the kind says is still in use. Each run's rows go in their own
+    transaction."""
     run_kind = kind_get(kind)
     if not run_kind.result_tables:
         return []
@@ -238,6 +239,8 @@ def run_results_prune(*, kind: str) -> list[int]:
         .exclude(pk__in=kept).exclude(pk__in=current)
         .values_list("id", flat=True)
     )
+    if run_kind.runs_in_use is not None:
+        stale = stale.exclude(pk__in=list(run_kind.runs_in_use()))
     pruned = []
     for run_id in stale:
         with transaction.atomic(), connection.cursor() as cursor:

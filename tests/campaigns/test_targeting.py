@@ -273,3 +273,20 @@ def test_an_unknown_next_best_product_is_refused(supervisor_a, term, branch_a):
     with pytest.raises(ValidationError, match="product category"):
         campaign_draft(supervisor_a, term, branch_a, code="TD-Y", criteria={"next_best_product": "yacht"})
     assert not Campaign.objects.filter(code="TD-Y").exists()
+
+
+def test_targeting_again_deletes_the_earlier_targets_but_never_another_campaigns(bank, supervisor_a, term, branch_a):
+    from crm_bank.runs.services import run_results_prune
+
+    other = targeting_run(campaign_draft(supervisor_a, term, branch_a, code="TD-O"))
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-R")
+    first, second, third = (targeting_run(campaign) for _ in range(3))
+
+    run_results_prune(kind=CAMPAIGN_TARGETING)
+
+    def targets(run):
+        return CampaignTarget.objects.filter(run_id=run.pk).count()
+
+    assert targets(other) == 2  # TD-O's own run, two runs older than the newest: kept
+    assert targets(first) == 0 and targets(second) == 0 and targets(third) == 2
+    assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == third.pk
