@@ -10,7 +10,7 @@ COPY, then recounts its hourly counts from them (campaigns.events.campaign_hourl
 counts the storing path keeps in step as events arrive. Then times the dashboard's live part
 (in-process, as htmx polls it) over a few hundred requests. Also writes `--contacts` RM outcomes of
 the campaign's targets (funnel, spend, best and worst branches) and times requests that find the
-minute's cache empty (dashboard_cold_ms). The last line printed is one JSON object with
+slow figures not yet kept (dashboard_cold_ms: a first view with the beat down). The last line printed is one JSON object with
 dashboard_ms (p95), dashboard_cold_ms (p95) and queries.
 """
 
@@ -171,8 +171,8 @@ def bench(campaign: Campaign, requests: int) -> dict:
         with connection.execute_wrapper(count):
             client.get(url, HTTP_HX_REQUEST="true")
         full = client.get(url)
-        # Cold: the uplift and the best and worst branches are kept a minute; once a minute a
-        # request computes them again.
+        # Cold: the first view of a campaign nobody has looked at while the beat was down computes
+        # the uplift and the best and worst branches itself (the beat keeps them otherwise).
         cold = []
         for _ in range(max(10, requests // 10)):
             cache.clear()

@@ -107,19 +107,25 @@ def targeting_group_sizes(campaign: Campaign) -> dict[str, int]:
     return (run.metrics or {}).get("counts", {}) if run is not None else {}
 
 
-def campaign_funnel(*, campaign: Campaign, group_sizes: dict[str, int] | None = None) -> Funnel:
+def campaign_funnel_and_spend(*, campaign: Campaign, group_sizes: dict[str, int] | None = None
+                              ) -> tuple[Funnel, Spend]:
+    """The funnel (targeted → contacted → responded → converted) and what the contacts so far cost
+    (each contact's attempts × its channel's cost per contact): one pass over the campaign's
+    contacts, grouped by channel."""
     sizes = targeting_group_sizes(campaign) if group_sizes is None else group_sizes
-    contacts = CampaignContact.objects.filter(campaign=campaign).aggregate(
-        contacted=Count("pk", filter=Q(attempts__gt=0)),
-        responded=Count("pk", filter=Q(outcome__in=RESPONDED)),
-        converted=Count("pk", filter=Q(outcome=CampaignContact.Outcome.ACCEPTED)),
-    )
-    return Funnel(sizes.get(CampaignTarget.Group.TREATMENT, 0), contacts["contacted"], contacts["responded"],
-                  contacts["converted"])
-
-
-# Product uptake reads the bank's accounts: it is kept this long, while the page polls every few seconds.
-UPLIFT_CACHE_SECONDS = 60
+    by_channel = (CampaignContact.objects.filter(campaign=campaign).values("channel").order_by()
+                  .annotate(tries=Sum("attempts"), contacted=Count("pk", filter=Q(attempts__gt=0)),
+                            responded=Count("pk", filter=Q(outcome__in=RESPONDED)),
+                            converted=Count("pk", filter=Q(outcome=CampaignContact.Outcome.ACCEPTED))))
+    costs = {channel: float(cost) for channel, cost in (campaign.contact_costs or {}).items()}
+    contacted = responded = converted = 0
+    spent = 0.0
+    for row in by_channel:
+        contacted, responded, converted = (contacted + row["contacted"], responded + row["responded"],
+                                           converted + row["converted"])
+        spent += costs.get(row["channel"], 0.0) * (row["tries"] or 0)
+    funnel = Funnel(sizes.get(CampaignTarget.Group.TREATMENT, 0), contacted, responded, converted)
+    return funnel, Spend(spent, float(campaign.budget) if campaign.budget is not None else None, converted)
 
 
 def campaign_uplift(*, campaign: Campaign, group_sizes: dict[str, int] | None = None) -> Uplift:
@@ -128,10 +134,6 @@ def campaign_uplift(*, campaign: Campaign, group_sizes: dict[str, int] | None = 
     opened since the start (few), each looked up in the targets by primary key."""
     if not campaign.targeting_run_id or not campaign.product_id:
         return Uplift(0, 0, 0, 0)
-    key = f"campaigns:uplift:{campaign.pk}:{campaign.targeting_run_id}"
-    found = cache.get(key)
-    if found is not None:
-        return found
     sizes = targeting_group_sizes(campaign) if group_sizes is None else group_sizes
     with connection.cursor() as cursor:
         cursor.execute(
@@ -144,10 +146,8 @@ def campaign_uplift(*, campaign: Campaign, group_sizes: dict[str, int] | None = 
             [campaign.product_id, campaign.starts_on, campaign.targeting_run_id],
         )
         took = dict(cursor.fetchall())
-    uplift = Uplift(sizes.get("treatment", 0), took.get("treatment", 0), sizes.get("control", 0),
-                    took.get("control", 0))
-    cache.set(key, uplift, UPLIFT_CACHE_SECONDS)
-    return uplift
+    return Uplift(sizes.get("treatment", 0), took.get("treatment", 0), sizes.get("control", 0),
+                  took.get("control", 0))
 
 
 # A branch or segment is ranked once this many of its targets have been contacted (fewer say nothing).
@@ -196,17 +196,13 @@ def campaign_leaders(*, campaign: Campaign) -> Leaders:
     """Per branch and per learned segment (of the segmentation the targeting read): the targets
     contacted and converted so far, the best and worst few of those contacted often enough to
     judge. Reads the campaign's contacts (one per customer reached) with their targets and
-    memberships by primary key; kept UPLIFT_CACHE_SECONDS, like the uplift."""
+    memberships by primary key."""
     from crm_bank.org.models import Branch
     from segmentation.models import LearnedSegment, SegmentMembership, segment_label
 
     run = campaign.targeting_run
     if run is None:
         return Leaders([], [], [], [], 0)
-    key = f"campaigns:leaders:{campaign.pk}:{run.pk}"
-    found = cache.get(key)
-    if found is not None:
-        return found
     segment_run = int((run.params or {}).get("segment_run") or 0)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -234,10 +230,50 @@ def campaign_leaders(*, campaign: Campaign) -> Leaders:
     judged_segments = [g for g in segments if g.contacted >= LEADERS_MIN_CONTACTED]
     best_branches, worst_branches = _best_and_worst(judged_branches)
     best_segments, worst_segments = _best_and_worst(judged_segments)
-    leaders = Leaders(best_branches, worst_branches, best_segments, worst_segments,
-                      len(branches) - len(judged_branches) + len(segments) - len(judged_segments))
-    cache.set(key, leaders, UPLIFT_CACHE_SECONDS)
-    return leaders
+    return Leaders(best_branches, worst_branches, best_segments, worst_segments,
+                   len(branches) - len(judged_branches) + len(segments) - len(judged_segments))
+
+
+@dataclass(frozen=True, slots=True)
+class SlowFigures:
+    """The war room's figures that read beyond the hourly counts (product uptake in the bank's
+    accounts; the contacts by branch and segment), with when they were computed."""
+
+    uplift: Uplift
+    leaders: Leaders
+    computed_at: datetime.datetime
+
+
+# The beat recomputes the running campaigns' slow figures every minute (campaigns.tasks); a copy
+# is kept this long, so a page never waits for them while the beat runs.
+SLOW_FIGURES_KEEP_SECONDS = 10 * 60
+
+
+def _slow_figures_key(campaign: Campaign) -> str:
+    return f"campaigns:slow-figures:{campaign.pk}:{campaign.targeting_run_id or 0}"
+
+
+def campaign_slow_figures_refresh(*, campaign: Campaign, group_sizes: dict[str, int] | None = None) -> SlowFigures:
+    """Computes the slow figures now and keeps them for the pages."""
+    figures = SlowFigures(campaign_uplift(campaign=campaign, group_sizes=group_sizes),
+                          campaign_leaders(campaign=campaign), timezone.now())
+    cache.set(_slow_figures_key(campaign), figures, SLOW_FIGURES_KEEP_SECONDS)
+    return figures
+
+
+def campaign_slow_figures(*, campaign: Campaign, group_sizes: dict[str, int] | None = None) -> SlowFigures:
+    """The kept slow figures (at most a minute or two old while the beat runs), or computed now
+    when there are none (the first view, or no beat)."""
+    found = cache.get(_slow_figures_key(campaign))
+    return found if found is not None else campaign_slow_figures_refresh(campaign=campaign, group_sizes=group_sizes)
+
+
+def running_campaigns_slow_figures_refresh() -> int:
+    """The beat's minute: every running campaign's slow figures recomputed; returns how many."""
+    campaigns = Campaign.objects.filter(status=Campaign.Status.ACTIVE).select_related("targeting_run")
+    for campaign in campaigns:
+        campaign_slow_figures_refresh(campaign=campaign)
+    return len(campaigns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,15 +356,6 @@ def campaign_results(*, campaign: Campaign) -> CampaignResults:
         contacted, converted)
     cache.set(key, results, RESULTS_CACHE_SECONDS)
     return results
-
-
-def campaign_spend(*, campaign: Campaign, converted: int) -> Spend:
-    """What the contacts made so far cost: each contact's attempts × its channel's cost per contact."""
-    costs = {channel: float(cost) for channel, cost in (campaign.contact_costs or {}).items()}
-    spent = sum(costs.get(channel, 0.0) * attempts for channel, attempts in
-                CampaignContact.objects.filter(campaign=campaign).values("channel").annotate(a=Sum("attempts"))
-                .values_list("channel", "a"))
-    return Spend(spent, float(campaign.budget) if campaign.budget is not None else None, converted)
 
 
 @dataclass(frozen=True, slots=True)

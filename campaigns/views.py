@@ -230,13 +230,13 @@ def campaign_dashboard(request: HttpRequest, pk: int) -> HttpResponse:
         })
     starts, series, events, conversions = dashboard.events_per_hour(campaign=campaign, hours=DASHBOARD_HOURS)
     sizes = dashboard.targeting_group_sizes(campaign)
-    funnel = dashboard.campaign_funnel(campaign=campaign, group_sizes=sizes)
+    funnel, spend = dashboard.campaign_funnel_and_spend(campaign=campaign, group_sizes=sizes)
+    slow = dashboard.campaign_slow_figures(campaign=campaign, group_sizes=sizes)
     labels = dict(Channel.choices)
     context = {
         "campaign": campaign, "funnel": funnel,
-        "uplift": dashboard.campaign_uplift(campaign=campaign, group_sizes=sizes),
-        "spend": dashboard.campaign_spend(campaign=campaign, converted=funnel.converted),
-        "leaders": dashboard.campaign_leaders(campaign=campaign), "leaders_min": dashboard.LEADERS_MIN_CONTACTED,
+        "uplift": slow.uplift, "spend": spend, "leaders": slow.leaders, "slow_at": slow.computed_at,
+        "leaders_min": dashboard.LEADERS_MIN_CONTACTED,
         "events": events, "conversions": conversions, "hours": DASHBOARD_HOURS,
         "chart_labels": [timezone.localtime(start).strftime("%d %H:00") for start in starts],
         "chart_series": [(str(labels.get(channel, channel)), values) for channel, values in series.items()],

@@ -165,6 +165,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "runs.watchdog",
         "schedule": 60,
     },
+    # Every minute, recompute the running campaigns' uplift and best and worst branches and
+    # segments, so the war rooms (polling every 5 s) read them from the cache.
+    "campaign-dashboard-figures": {
+        "task": "campaigns.dashboard_figures_refresh",
+        "schedule": 60,
+    },
     # Every five minutes, move complaints whose SLA step has ended one level up the ladder.
     "complaints-escalate": {
         "task": "channels.complaints_escalate",

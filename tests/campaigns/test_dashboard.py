@@ -250,3 +250,32 @@ def test_the_historic_uci_campaign_shows_its_real_results(client, supervisor_a):
     assert months.count("<tr data-key=") == len({c.replace(day=1) for c in contacts.values_list("contacted_on",
                                                                                               flat=True)})
     assert "Not contacted before" in page.split('id="results-previous"')[1]
+
+
+def test_the_war_room_reads_uplift_and_leaders_kept_by_the_minute_refresh(client, running, supervisor_a, monkeypatch,
+                                                                          django_assert_max_num_queries):
+    """The page computes the slow figures once; later polls read the kept copy (no account scan);
+    the beat's task recomputes them for every running campaign."""
+    from campaigns import dashboard
+    from campaigns.tasks import dashboard_figures_refresh
+
+    computed = []
+    real_uplift = dashboard.campaign_uplift
+    monkeypatch.setattr(dashboard, "campaign_uplift", lambda **kw: computed.append(1) or real_uplift(**kw))
+    client.force_login(supervisor_a)
+    url = f"/campaigns/{running.pk}/dashboard/"
+    client.get(url, HTTP_HX_REQUEST="true")
+    assert len(computed) == 1
+
+    with django_assert_max_num_queries(9):
+        page = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert len(computed) == 1 and "uplift and best and worst as of" in page  # the kept copy
+
+    assert dashboard_figures_refresh() == 1 and len(computed) == 2
+    client.get(url, HTTP_HX_REQUEST="true")
+    assert len(computed) == 2
+
+
+def test_the_beat_refreshes_the_war_rooms_every_minute(settings):
+    assert settings.CELERY_BEAT_SCHEDULE["campaign-dashboard-figures"] == {
+        "task": "campaigns.dashboard_figures_refresh", "schedule": 60}
