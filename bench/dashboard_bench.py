@@ -10,8 +10,8 @@ COPY, then recounts its hourly counts from them (campaigns.events.campaign_hourl
 counts the storing path keeps in step as events arrive. Then times the dashboard's live part
 (in-process, as htmx polls it) over a few hundred requests. Also writes `--contacts` RM outcomes of
 the campaign's targets (funnel, spend, best and worst branches) and times requests that find the
-slow figures not yet kept (dashboard_cold_ms: a first view with the beat down). The last line printed is one JSON object with
-dashboard_ms (p95), dashboard_cold_ms (p95) and queries.
+slow figures not yet kept (dashboard_cold_ms: a first view with the beat down). The last line
+printed is one JSON object with dashboard_ms (p95), dashboard_cold_ms (p95) and queries.
 """
 
 from __future__ import annotations
