@@ -33,16 +33,18 @@ def empty_cache():
 
 @pytest.fixture(autouse=True)
 def migration_seeded_rows(request):
-    """The rows the migrations seed — source systems, the tiers' service policies — back after a
+    """The rows the migrations seed — source systems, the tiers' service policies, the KPI model — back after a
     transactional test flushed them (a test that writes a SourceRecord of a built-in source needs its
     row; a 360° page shows its tier's policy)."""
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
         from campaigns.services import service_policies_ensure
         from customers.services import source_systems_builtin_ensure
+        from performance.services import kpis_ensure
 
         request.getfixturevalue("db" if "transactional_db" not in request.fixturenames else "transactional_db")
         source_systems_builtin_ensure()
         service_policies_ensure()
+        kpis_ensure()
 
 
 # Test accounts are in Czech crowns (tests/customers/factories.py) and the hand-computed values are
