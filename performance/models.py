@@ -62,7 +62,7 @@ class Kpi(models.Model):
                                    name="kpi_weights_not_negative",
                                    violation_error_message=_("Weights cannot be negative.")),
             models.CheckConstraint(condition=models.Q(cap__gte=1), name="kpi_cap_at_least_target",
-                                   violation_error_message=_("The cap is at least 1 (100 % of the target).")),
+                                   violation_error_message=_("The cap is at least 1: the target itself.")),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,121 @@
+"""Scorecards and the league table of the KPI runs; Run KPIs with its progress bar.
+
+Who sees what: an RM their own scorecard; a supervisor their branch's and its RMs'; analysts and
+administrators every one (head office).
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import datetime
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
 
 from crm_bank.org.decorators import staff_required
+from crm_bank.org.models import Branch, StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.runs.models import Run
+from crm_bank.runs.pages import run_progress_bar, run_start_from_form
+from performance import selectors
+from performance.measures import period_of
+from performance.models import Scope
+from performance.runs import KPI_RUN, kpi_run_start
+
+Role = StaffProfile.Role
+HEAD_OFFICE = (Role.ADMIN, Role.ANALYST)
 
 
+class KpiRunForm(forms.Form):
+    period = forms.RegexField(label=gettext_lazy("Period"), regex=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+                              help_text=gettext_lazy("A month (2026-11) or a quarter (2026-Q4)."))
+
+
+def _run_for(request: HttpRequest) -> tuple[Run | None, list[str]]:
+    """The KPI run of the period asked for (?period=), else of the newest period; and the periods."""
+    periods = selectors.kpi_periods()
+    period = request.GET.get("period") or (periods[0] if periods else "")
+    if period and period not in periods:
+        raise Http404(_("No KPI run has been published for %(period)s.") % {"period": period})
+    return (selectors.kpi_runs_by_period([period]).get(period) if period else None), periods
+
+
+@require_GET
 @staff_required()
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "performance/index.html")
+    """Head office and supervisors: the league table of branches; an RM goes to their scorecard."""
+    profile = staff_profile_for_user(request.user)
+    if profile.role == Role.RM:
+        return redirect("performance:rm", username=request.user.get_username())
+    run, periods = _run_for(request)
+    return render(request, "performance/index.html", {
+        "run": run, "periods": periods, "league": selectors.branch_league(run=run) if run else [],
+        "may_run": profile.role in HEAD_OFFICE, "active": selectors.kpi_run_active(),
+        "form": KpiRunForm(initial={"period": _month_just_closed()}),
+        "own_branch": profile.branch_id,
+    })
+
+
+def _month_just_closed() -> str:
+    return period_of(timezone.localdate().replace(day=1) - datetime.timedelta(days=1))
+
+
+def _may_see_branch(profile: StaffProfile, branch_id: int | None) -> bool:
+    return profile.role in HEAD_OFFICE or (profile.role == Role.SUPERVISOR and profile.branch_id == branch_id)
+
+
+@require_GET
+@staff_required()
+def branch_scorecard(request: HttpRequest, code: str) -> HttpResponse:
+    branch = get_object_or_404(Branch, code=code)
+    if not _may_see_branch(staff_profile_for_user(request.user), branch.pk):
+        raise PermissionDenied
+    run, periods = _run_for(request)
+    context = {"branch": branch, "run": run, "periods": periods}
+    if run is not None:
+        context |= {"card": selectors.scorecard(run=run, scope=Scope.BRANCH, scope_id=branch.pk),
+                    "rms": selectors.branch_rm_scores(run=run, branch_id=branch.pk)}
+    return render(request, "performance/branch_scorecard.html", context)
+
+
+@require_GET
+@staff_required()
+def rm_scorecard(request: HttpRequest, username: str) -> HttpResponse:
+    rm = get_object_or_404(get_user_model(), username=username)
+    rm_profile = staff_profile_for_user(rm)
+    if rm_profile is None or rm_profile.role != Role.RM:
+        raise Http404(_("%(user)s is not an RM.") % {"user": username})
+    viewer = staff_profile_for_user(request.user)
+    if rm.pk != request.user.pk and not _may_see_branch(viewer, rm_profile.branch_id):
+        raise PermissionDenied
+    run, periods = _run_for(request)
+    context = {"rm": rm, "rm_profile": rm_profile, "run": run, "periods": periods,
+               "may_see_branch": _may_see_branch(viewer, rm_profile.branch_id)}
+    if run is not None:
+        context["card"] = selectors.scorecard(run=run, scope=Scope.RM, scope_id=rm.pk)
+    return render(request, "performance/rm_scorecard.html", context)
+
+
+@require_POST
+@staff_required(Role.ANALYST)
+def kpi_run_request(request: HttpRequest) -> HttpResponse:
+    """"Run KPIs" for a period (queued; the run's start writes the audit record)."""
+    return run_start_from_form(
+        request, KpiRunForm(request.POST),
+        lambda data: kpi_run_start(period=data["period"], started_by=request.user),
+        invalid=_("A period is a month (2026-11) or a quarter (2026-Q4)."),
+        queued=_("KPI run #%(run)s queued."), back_to="performance:index",
+    )
+
+
+@require_GET
+@staff_required(Role.ANALYST)
+def kpi_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    return run_progress_bar(request, run_id=run_id, kind=KPI_RUN, prefix="kpi", title=_("KPI run #%(run)s"),
+                            results="performance:index")

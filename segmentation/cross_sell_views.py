@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.runs.models import Run
+from crm_bank.runs.pages import run_progress_bar, run_start_from_form
 from crm_bank.runs.selectors import current_run
 from segmentation import prediction_selectors
 from segmentation.cross_sell import CROSS_SELL, MIN_LIFT, MIN_SCORE, MIN_SUPPORT, cross_sell_start
-from segmentation.views import _run_progress_bar, run_start_from_form
 
 Role = StaffProfile.Role
 
@@ -51,5 +51,5 @@ def cross_sell_run_start(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required(Role.ANALYST)
 def cross_sell_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
-    return _run_progress_bar(request, run_id=run_id, kind=CROSS_SELL, prefix="cross-sell",
+    return run_progress_bar(request, run_id=run_id, kind=CROSS_SELL, prefix="cross-sell",
                              title=_("Cross-sell run #%(run)s"), results="segmentation:cross-sell")

@@ -10,13 +10,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
+from crm_bank.runs.pages import run_progress_bar, run_start_from_form
 from customers.access import customer_get_for_user
 from customers.panels import next_product_reason, prediction_line
 from segmentation import prediction_selectors
 from segmentation.actions import CHANNEL_COSTS
 from segmentation.model_forms import ModelTrainingForm
 from segmentation.training import MODEL_TRAINING, model_training_start
-from segmentation.views import _run_progress_bar, run_start_from_form
 
 Role = StaffProfile.Role
 
@@ -57,7 +57,7 @@ def model_training_run_start(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def model_training_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
-    return _run_progress_bar(request, run_id=run_id, kind=MODEL_TRAINING, prefix="models",
+    return run_progress_bar(request, run_id=run_id, kind=MODEL_TRAINING, prefix="models",
                              title=_("Model training run #%(run)s"), results="segmentation:models")
 
 

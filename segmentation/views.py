@@ -1,20 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
-from crm_bank.runs.errors import RunError
-from crm_bank.runs.models import Run
-from crm_bank.runs.selectors import run_progress
+from crm_bank.runs.pages import run_progress_bar, run_start_from_form
 from segmentation import selectors
 from segmentation.columns import RULE_FEATURES
 from segmentation.forms import MoversForm, RuleCountForm, RuleSegmentForm, SegmentationRunForm, ValueRunForm
@@ -101,7 +95,7 @@ def value_run_start(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def value_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
-    return _run_progress_bar(request, run_id=run_id, kind=VALUE_SCORING, prefix="value",
+    return run_progress_bar(request, run_id=run_id, kind=VALUE_SCORING, prefix="value",
                              title=_("Value scoring run #%(run)s"), results="segmentation:value")
 
 
@@ -121,39 +115,8 @@ def segmentation_run_start(request: HttpRequest) -> HttpResponse:
 @staff_required(Role.ANALYST)
 def segmentation_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     """The progress bar (htmx partial, polled every 2 s until the run is over)."""
-    return _run_progress_bar(request, run_id=run_id, kind=SEGMENTATION, prefix="segmentation",
+    return run_progress_bar(request, run_id=run_id, kind=SEGMENTATION, prefix="segmentation",
                              title=_("Segmentation run #%(run)s"), results="segmentation:index")
-
-
-def run_start_from_form(
-    request: HttpRequest, form: forms.Form, start: Callable[[dict], Run], *, invalid: str, queued: str, back_to: str
-) -> HttpResponse:
-    """A "Run now" button's POST for any run kind: the form checked, the run started with its data,
-    a refusal (another run active, nothing to process) or the queued run's number as a message,
-    then back to the kind's page."""
-    if not form.is_valid():
-        messages.error(request, invalid)
-        return redirect(back_to)
-    try:
-        run = start(form.cleaned_data)
-    except RunError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, queued % {"run": run.pk})
-    return redirect(back_to)
-
-
-def _run_progress_bar(
-    request: HttpRequest, *, run_id: int, kind: str, prefix: str, title: str, results: str
-) -> HttpResponse:
-    """One progress bar for every run kind on these pages; it polls its own URL until the run is over."""
-    progress = run_progress(run_id=run_id)
-    if progress is None or progress.kind != kind:
-        raise Http404
-    return render(request, "runs/_run_progress.html", {
-        "progress": progress, "prefix": prefix, "title": title % {"run": run_id},
-        "poll_url": request.path, "results_url": reverse(results),
-    })
 
 
 @require_http_methods(["GET", "POST"])

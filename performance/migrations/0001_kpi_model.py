@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'KPI',
                 'verbose_name_plural': 'KPIs',
                 'ordering': ['order', 'code'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('weight_rm__gte', 0), ('weight_branch__gte', 0)), name='kpi_weights_not_negative', violation_error_message='Weights cannot be negative.'), models.CheckConstraint(condition=models.Q(('cap__gte', 1)), name='kpi_cap_at_least_target', violation_error_message='The cap is at least 1 (100 % of the target).')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('weight_rm__gte', 0), ('weight_branch__gte', 0)), name='kpi_weights_not_negative', violation_error_message='Weights cannot be negative.'), models.CheckConstraint(condition=models.Q(('cap__gte', 1)), name='kpi_cap_at_least_target', violation_error_message='The cap is at least 1: the target itself.')],
             },
         ),
         migrations.CreateModel(

@@ -112,3 +112,22 @@ def test_only_approved_branch_targets_count(kpi_bank, branch_a, supervisor_a, ba
     target_approve(actor=bank_admin, target=proposed, value=Decimal("6"))
     run = kpi_run_start(period=PERIOD, sync=True)
     assert _figures(run, "branch", branch_a.pk)["new-customers"].achievement == pytest.approx(0.5)
+
+
+def test_an_admin_edits_a_kpis_weight_and_the_change_is_audited(client, bank_admin):
+    from crm_bank.audit.models import AuditEvent
+
+    kpi = Kpi.objects.get(code="new-customers")
+    client.force_login(bank_admin)
+    response = client.post(f"/admin/performance/kpi/{kpi.pk}/change/", {
+        "code": kpi.code, "name": kpi.name, "name_zh": kpi.name_zh, "description": "", "measure": kpi.measure,
+        "unit": kpi.unit, "direction": kpi.direction, "weight_rm": "20", "weight_branch": "10", "cap": "1.5",
+        "active": "on", "order": "0"})
+    assert response.status_code == 302
+    kpi.refresh_from_db()
+    assert kpi.weight_rm == Decimal("20")
+    assert AuditEvent.objects.filter(object_type="kpi", object_id=str(kpi.pk)).exists()
+    refused = client.post(f"/admin/performance/kpi/{kpi.pk}/change/", {
+        "code": kpi.code, "name": kpi.name, "measure": "sql-injection", "unit": kpi.unit, "direction": "higher",
+        "weight_rm": "-1", "weight_branch": "10", "cap": "0.5", "order": "0"})
+    assert refused.status_code == 200 and Kpi.objects.get(pk=kpi.pk).weight_rm == Decimal("20")

@@ -1,0 +1,152 @@
+"""Reads of the published KPI runs for the scorecards: a period's newest run, one RM's or branch's
+figures with their trend over the last periods, the league tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.formats import number_format
+
+from crm_bank.org.models import Branch
+from crm_bank.runs.models import Run
+from performance.measures import MEASURES, period_previous
+from performance.models import Kpi, KpiResult, KpiScore, Scope
+from performance.runs import KPI_RUN
+
+TREND_PERIODS = 6
+PUBLISHED = (Run.Status.SUCCEEDED, Run.Status.SUPERSEDED)
+
+
+def kpi_runs_by_period(periods: list[str] | None = None) -> dict[str, Run]:
+    """Each period's newest published KPI run (of `periods`, or of every period). One query."""
+    runs = Run.objects.filter(kind=KPI_RUN, status__in=PUBLISHED).order_by("finished_at", "id")
+    if periods is not None:
+        runs = runs.filter(params__period__in=periods)
+    return {run.params["period"]: run for run in runs.only("id", "params", "as_of", "finished_at")}
+
+
+def kpi_periods() -> list[str]:
+    """The periods with a published KPI run, newest first."""
+    return sorted(kpi_runs_by_period(), reverse=True)
+
+
+def kpi_run_active() -> Run | None:
+    return Run.objects.filter(kind=KPI_RUN, status__in=Run.ACTIVE).only("id", "status", "params").first()
+
+
+def format_figure(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == Kpi.Unit.PERCENT:
+        return f"{number_format(round(value, 1), decimal_pos=1)} %"
+    if unit == Kpi.Unit.RATIO:
+        return number_format(round(value, 2), decimal_pos=2)
+    if unit == Kpi.Unit.AMOUNT:
+        return number_format(round(value, 2), decimal_pos=2, force_grouping=True)
+    return number_format(round(value), force_grouping=True)
+
+
+@dataclass(frozen=True)
+class ScorecardLine:
+    kpi: Kpi
+    actual: float | None
+    target: float | None
+    achievement: float | None
+    weight: float
+    numerator: float
+    denominator: float
+    trend: list[float | None]  # the last TREND_PERIODS periods' actuals, oldest first, this one last
+    customers_url: str
+
+    @property
+    def actual_text(self) -> str:
+        return format_figure(self.actual, self.kpi.unit)
+
+    @property
+    def target_text(self) -> str:
+        return format_figure(self.target, self.kpi.unit)
+
+    @property
+    def achievement_percent(self) -> float | None:
+        return None if self.achievement is None else round(100 * self.achievement, 1)
+
+    @property
+    def missed(self) -> bool:
+        return self.achievement is not None and self.achievement < 1
+
+    @property
+    def counts(self) -> str:
+        return str(MEASURES[self.kpi.measure].counts)
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    run: Run
+    period: str
+    scope: str
+    scope_id: int
+    score: KpiScore | None
+    lines: list[ScorecardLine]
+    trend_periods: list[str] = field(default_factory=list)
+
+
+def _customers_url(kpi: Kpi, scope: str, scope_id: int) -> str:
+    """The customer list of the RM's book or the branch, narrowed where the KPI names who counts."""
+    query = f"primary_rm={scope_id}" if scope == Scope.RM else f"home_branch={scope_id}"
+    if kpi.measure == "data_completeness":
+        query += "&incomplete=on"
+    elif kpi.measure == "tier_a_coverage":
+        query += "&tier=A"
+    return f"{reverse('customers:customer-list')}?{query}"
+
+
+def scorecard(*, run: Run, scope: str, scope_id: int) -> Scorecard:
+    """One RM's or branch's figures in `run`, each with its trend over the last periods. Three queries:
+    the periods' runs, the figures of every period at once, the score."""
+    period = run.params["period"]
+    periods = [*period_previous(period, TREND_PERIODS - 1), period]
+    runs = kpi_runs_by_period(periods)
+    runs[period] = run
+    rows = list(KpiResult.objects.filter(Q(run_id__in=[r.pk for r in runs.values()]), scope=scope, scope_id=scope_id)
+                .select_related("kpi"))
+    period_of_run = {r.pk: p for p, r in runs.items()}
+    history: dict[int, dict[str, float | None]] = {}
+    for row in rows:
+        history.setdefault(row.kpi_id, {})[period_of_run[row.run_id]] = row.actual
+    lines = [
+        ScorecardLine(kpi=row.kpi, actual=row.actual, target=row.target, achievement=row.achievement,
+                      weight=float(row.kpi.weight_for(scope)), numerator=row.numerator, denominator=row.denominator,
+                      trend=[history.get(row.kpi_id, {}).get(p) for p in periods],
+                      customers_url=_customers_url(row.kpi, scope, scope_id))
+        for row in sorted((r for r in rows if r.run_id == run.pk), key=lambda r: (r.kpi.order, r.kpi.code))
+    ]
+    score = KpiScore.objects.filter(run_id=run.pk, scope=scope, scope_id=scope_id).first()
+    return Scorecard(run=run, period=period, scope=scope, scope_id=scope_id, score=score, lines=lines,
+                     trend_periods=periods)
+
+
+@dataclass(frozen=True)
+class LeagueRow:
+    score: KpiScore
+    name: str
+    code: str
+
+
+def branch_league(*, run: Run) -> list[LeagueRow]:
+    """Every branch's score in `run`, the best first (unscored last). Two queries."""
+    names = {b.pk: b for b in Branch.objects.all()}
+    scores = KpiScore.objects.filter(run_id=run.pk, scope=Scope.BRANCH)
+    ordered = sorted(scores, key=lambda s: (s.score is None, -(s.score or 0), names[s.scope_id].code))
+    return [LeagueRow(score=s, name=names[s.scope_id].name, code=names[s.scope_id].code) for s in ordered]
+
+
+def branch_rm_scores(*, run: Run, branch_id: int) -> list[tuple[KpiScore, object]]:
+    """The branch's RMs' scores in `run` with their users, the best first. One query each."""
+    from django.contrib.auth import get_user_model
+
+    scores = list(KpiScore.objects.filter(run_id=run.pk, scope=Scope.RM, branch_id=branch_id))
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=[s.scope_id for s in scores])}
+    scores.sort(key=lambda s: (s.score is None, -(s.score or 0), users[s.scope_id].get_username()))
+    return [(s, users[s.scope_id]) for s in scores]

@@ -1,0 +1,90 @@
+"""The scorecards and the league table: who sees which, what they show, query budgets; Run KPIs."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from crm_bank.runs.models import Run
+from performance.models import Kpi
+from performance.runs import KPI_RUN, kpi_run_start
+from performance.services import target_set
+from tests.performance.conftest import PERIOD
+
+pytestmark = pytest.mark.django_db
+
+QUERY_BUDGET = 14
+
+
+@pytest.fixture
+def published(kpi_bank, supervisor_a, rm_a):
+    target_set(actor=supervisor_a, kpi=Kpi.objects.get(code="new-customers"), period=PERIOD, value="4", rm=rm_a)
+    kpi_run_start(period="2026-09", sync=True)
+    return kpi_run_start(period=PERIOD, sync=True)
+
+
+def test_the_rm_sees_their_scorecard_with_actual_target_achievement_and_trend(
+    client, published, rm_a, django_assert_max_num_queries,
+):
+    client.force_login(rm_a)
+    assert client.get(reverse("performance:index")).url == reverse("performance:rm", args=["rm_a"])
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        page = client.get(reverse("performance:rm", args=["rm_a"])).content.decode()
+    row = page.split('data-kpi="new-customers"')[1].split("</tr>")[0]
+    assert 'data-field="actual">2<' in row and 'data-field="target">4<' in row and "50.0%" in row
+    assert row.startswith(' class="table-warning"')  # a miss is marked
+    assert 'data-values=",,,,1.0000,2.0000"' in row  # September 1, October 2, no runs before
+    assert f"primary_rm={rm_a.pk}" in row
+    assert 'id="kpi-score">100.0<' not in page and 'id="kpi-score">50.0<' in page
+    assert "Period 2026-10 · KPI run #" in page
+
+
+def test_an_rm_cannot_see_another_rms_or_a_branch_scorecard(client, published, rm_a, rm_a2, branch_a):
+    client.force_login(rm_a2)
+    assert client.get(reverse("performance:rm", args=["rm_a"])).status_code == 403
+    assert client.get(reverse("performance:branch", args=[branch_a.code])).status_code == 403
+
+
+def test_a_supervisor_sees_their_branch_and_its_rms_but_not_another_branch(
+    client, published, supervisor_a, branch_a, branch_b, rm_b, django_assert_max_num_queries,
+):
+    client.force_login(supervisor_a)
+    with django_assert_max_num_queries(QUERY_BUDGET):
+        page = client.get(reverse("performance:branch", args=[branch_a.code])).content.decode()
+    assert 'data-kpi="new-customers"' in page and 'data-rm="rm_a"' in page and 'data-rm="rm_a2"' in page
+    assert client.get(reverse("performance:rm", args=["rm_a"])).status_code == 200
+    assert client.get(reverse("performance:branch", args=[branch_b.code])).status_code == 403
+    assert client.get(reverse("performance:rm", args=["rm_b"])).status_code == 403
+    league = client.get(reverse("performance:index")).content.decode()
+    assert f'data-branch="{branch_a.code}"' in league and 'id="kpi-run-form"' not in league
+
+
+def test_head_office_sees_every_period_and_refuses_an_unknown_one(client, published, analyst_b, branch_a):
+    client.force_login(analyst_b)
+    page = client.get(reverse("performance:index") + "?period=2026-09").content.decode()
+    assert '<option value="2026-09" selected>' in page and 'id="branch-league"' in page
+    assert client.get(reverse("performance:branch", args=[branch_a.code]) + "?period=2026-09").status_code == 200
+    assert client.get(reverse("performance:index") + "?period=2020-01").status_code == 404
+    assert client.get(reverse("performance:rm", args=["analyst_b"])).status_code == 404  # not an RM
+
+
+def test_before_any_run_the_pages_say_so(client, db, analyst_b, rm_a):
+    client.force_login(analyst_b)
+    assert 'id="no-kpi-run"' in client.get(reverse("performance:index")).content.decode()
+    client.force_login(rm_a)
+    assert 'id="no-kpi-run"' in client.get(reverse("performance:rm", args=["rm_a"])).content.decode()
+
+
+def test_run_kpis_queues_a_run_for_head_office_only_and_refuses_a_bad_period(
+    client, kpi_bank, analyst_b, supervisor_a, django_capture_on_commit_callbacks,
+):
+    client.force_login(supervisor_a)
+    assert client.post(reverse("performance:run-start"), {"period": PERIOD}).status_code == 403
+    client.force_login(analyst_b)
+    bad = client.post(reverse("performance:run-start"), {"period": "October"}, follow=True).content.decode()
+    assert "A period is a month" in bad and not Run.objects.filter(kind=KPI_RUN).exists()
+    with django_capture_on_commit_callbacks(execute=False):
+        page = client.post(reverse("performance:run-start"), {"period": PERIOD}, follow=True).content.decode()
+    run = Run.objects.get(kind=KPI_RUN)
+    assert f"KPI run #{run.pk} queued." in page and run.started_by == analyst_b
+    assert reverse("performance:run-progress", args=[run.pk]) in page
