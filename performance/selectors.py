@@ -150,3 +150,39 @@ def branch_rm_scores(*, run: Run, branch_id: int) -> list[tuple[KpiScore, object
     users = {u.pk: u for u in get_user_model().objects.filter(pk__in=[s.scope_id for s in scores])}
     scores.sort(key=lambda s: (s.score is None, -(s.score or 0), users[s.scope_id].get_username()))
     return [(s, users[s.scope_id]) for s in scores]
+
+
+def branch_rms(*, branch_id: int) -> list:
+    """The branch's RMs (users), by username. One query."""
+    from django.contrib.auth import get_user_model
+
+    return list(get_user_model().objects.filter(staff_profile__branch_id=branch_id,
+                                                staff_profile__role="RM").order_by("username"))
+
+
+@dataclass(frozen=True)
+class TargetGrid:
+    kpis: list[Kpi]
+    # (kpi id, "branch" or the RM's id) → the target
+    cells: dict[tuple[int, object], object]
+    proposed: list
+
+    def rows(self, rm_ids: list[int]) -> list[tuple[Kpi, object, list[object]]]:
+        return [(kpi, self.cells.get((kpi.pk, "branch")), [self.cells.get((kpi.pk, rm)) for rm in rm_ids])
+                for kpi in self.kpis]
+
+
+def target_grid(*, period: str, branch_id: int, rm_ids: list[int]) -> TargetGrid:
+    """The period's targets of the branch and its RMs, by KPI. Two queries."""
+    from performance.models import KpiTarget
+
+    kpis = list(Kpi.objects.filter(active=True))
+    targets = KpiTarget.objects.filter(Q(branch_id=branch_id) | Q(rm_id__in=rm_ids), period=period).select_related(
+        "kpi", "set_by")
+    cells: dict[tuple[int, object], object] = {}
+    proposed = []
+    for target in targets:
+        cells[(target.kpi_id, "branch" if target.scope == Scope.BRANCH else target.rm_id)] = target
+        if target.status == KpiTarget.Status.PROPOSED:
+            proposed.append(target)
+    return TargetGrid(kpis, cells, proposed)

@@ -11,4 +11,5 @@ urlpatterns = [
     path("runs/<int:run_id>/progress/", views.kpi_run_progress, name="run-progress"),
     path("branch/<str:code>/", views.branch_scorecard, name="branch"),
     path("rm/<str:username>/", views.rm_scorecard, name="rm"),
+    path("targets/", views.targets, name="targets"),
 ]

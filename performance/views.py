@@ -7,16 +7,19 @@ administrators every one (head office).
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
@@ -24,9 +27,12 @@ from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.models import Run
 from crm_bank.runs.pages import run_progress_bar, run_start_from_form
 from performance import selectors
-from performance.measures import period_of
-from performance.models import Scope
+from performance.forms import TargetFileForm, TargetForm
+from performance.measures import PeriodInvalid, period_days, period_of
+from performance.models import KpiTarget, Scope
 from performance.runs import KPI_RUN, kpi_run_start
+from performance.services import target_approve, target_may_approve, target_may_set, target_set
+from performance.target_import import TargetFileInvalid, targets_import
 
 Role = StaffProfile.Role
 HEAD_OFFICE = (Role.ADMIN, Role.ANALYST)
@@ -119,3 +125,82 @@ def kpi_run_request(request: HttpRequest) -> HttpResponse:
 def kpi_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     return run_progress_bar(request, run_id=run_id, kind=KPI_RUN, prefix="kpi", title=_("KPI run #%(run)s"),
                             results="performance:index")
+
+
+# Targets
+
+def _target_branch(request: HttpRequest, profile: StaffProfile) -> Branch:
+    """The branch whose targets the page shows: a supervisor's own; any (?branch=) for head office."""
+    if profile.role in HEAD_OFFICE:
+        code = request.GET.get("branch") or request.POST.get("branch")
+        branch = Branch.objects.filter(code=code).first() if code else None
+        return branch or Branch.objects.filter(is_active=True).order_by("code").first()
+    if profile.role != Role.SUPERVISOR or profile.branch is None:
+        raise PermissionDenied
+    return profile.branch
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required(Role.SUPERVISOR, Role.ANALYST)
+def targets(request: HttpRequest) -> HttpResponse:
+    """A period's targets of one branch and its RMs: set one, import a CSV file, approve a branch's."""
+    profile = staff_profile_for_user(request.user)
+    branch = _target_branch(request, profile)
+    if branch is None:
+        raise Http404(_("No branch."))
+    period = request.GET.get("period") or request.POST.get("period") or period_of(timezone.localdate())
+    try:
+        period_days(period)
+    except PeriodInvalid:
+        raise Http404(_("A period is a month (2026-11) or a quarter (2026-Q4).")) from None
+    rms = selectors.branch_rms(branch_id=branch.pk)
+    form, file_form = TargetForm(rms=rms), TargetFileForm()
+    here = f"{reverse('performance:targets')}?period={period}&branch={branch.code}"
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "set":
+                form = TargetForm(request.POST, rms=rms)
+                if form.is_valid():
+                    who = form.cleaned_data["who"]
+                    rm = next((user for user in rms if user.get_username() == who), None)
+                    target = target_set(actor=request.user, kpi=form.cleaned_data["kpi"], period=period,
+                                        value=form.cleaned_data["value"], rm=rm, branch=None if rm else branch,
+                                        ip_address=request.META.get("REMOTE_ADDR"))
+                    messages.success(request, _("Target saved: waiting for a second approver.")
+                                     if target.status == target.Status.PROPOSED else _("Target saved."))
+                    return redirect(here)
+            elif action == "import":
+                file_form = TargetFileForm(request.POST, request.FILES)
+                if file_form.is_valid():
+                    result = targets_import(content=file_form.cleaned_data["file"].read(), actor=request.user,
+                                            ip_address=request.META.get("REMOTE_ADDR"))
+                    messages.success(request, _("%(set)s targets set, %(proposed)s branch targets waiting for "
+                                                "approval, %(bad)s lines refused.")
+                                     % {"set": result.set, "proposed": result.proposed, "bad": len(result.errors)})
+                    if result.errors:
+                        return render(request, "performance/targets.html", _targets_context(
+                            request, branch, period, rms, form, file_form, profile, import_errors=result.errors))
+                    return redirect(here)
+            elif action == "approve":
+                target = get_object_or_404(KpiTarget, pk=request.POST.get("target"))
+                target_approve(actor=request.user, target=target, value=Decimal(request.POST.get("value", "")),
+                               ip_address=request.META.get("REMOTE_ADDR"))
+                messages.success(request, _("Branch target approved."))
+                return redirect(here)
+        except (ValidationError, TargetFileInvalid, InvalidOperation) as exc:
+            messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    return render(request, "performance/targets.html",
+                  _targets_context(request, branch, period, rms, form, file_form, profile))
+
+
+def _targets_context(request, branch, period, rms, form, file_form, profile, import_errors=None) -> dict:
+    grid = selectors.target_grid(period=period, branch_id=branch.pk, rm_ids=[rm.pk for rm in rms])
+    return {
+        "branch": branch, "period": period, "rms": rms, "grid_rows": grid.rows([rm.pk for rm in rms]), "form": form,
+        "file_form": file_form,
+        "branches": Branch.objects.filter(is_active=True).order_by("code") if profile.role in HEAD_OFFICE else [],
+        "may_set": target_may_set(request.user, scope=Scope.BRANCH, branch_id=branch.pk),
+        "approvable": [target for target in grid.proposed if target_may_approve(request.user, target)],
+        "import_errors": import_errors or [],
+    }

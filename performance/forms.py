@@ -1,0 +1,36 @@
+"""The targets page's forms."""
+
+from __future__ import annotations
+
+from crispy_forms.helper import FormHelper
+from django import forms
+from django.utils.translation import gettext_lazy
+
+from performance.models import Kpi
+
+BRANCH_CHOICE = "branch"
+
+
+class TargetForm(forms.Form):
+    """One target: a KPI, the branch or one of its RMs, the value."""
+
+    kpi = forms.ModelChoiceField(label=gettext_lazy("KPI"), queryset=Kpi.objects.filter(active=True))
+    who = forms.ChoiceField(label=gettext_lazy("For"))
+    value = forms.CharField(label=gettext_lazy("Target"), max_length=30)
+
+    def __init__(self, *args, rms: list, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["who"].choices = [(BRANCH_CHOICE, gettext_lazy("The branch (needs a second approver)")),
+                                      *[(rm.get_username(), rm.get_full_name() or rm.get_username()) for rm in rms]]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+class TargetFileForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"), help_text=gettext_lazy(
+        "Columns: kpi, period, rm or branch, value; a header line first. At most 2 MB."))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
