@@ -186,3 +186,25 @@ def target_grid(*, period: str, branch_id: int, rm_ids: list[int]) -> TargetGrid
         if target.status == KpiTarget.Status.PROPOSED:
             proposed.append(target)
     return TargetGrid(kpis, cells, proposed)
+
+
+def scorecard_rows(*, card: Scorecard, name: str) -> list[list[object]]:
+    """The scorecard as a table for a file: who, period and run, the score; then a line per KPI."""
+    from django.utils.translation import gettext as _
+
+    score = card.score
+    rows: list[list[object]] = [
+        [_("Scorecard"), name], [_("Period"), card.period], [_("KPI run"), card.run.pk],
+        [_("Data up to"), card.run.as_of.isoformat() if card.run.as_of else ""],
+        [_("Score (0–100)"), score.score if score else None],
+        [_("Rank among peers"), f"{score.rank}/{score.peers}" if score and score.rank else ""],
+        [_("Peer group"), score.peer_group if score else ""], [],
+        [_("KPI"), _("Unit"), _("Direction"), _("Actual"), _("Target"), _("Achievement (%)"), _("Weight"),
+         _("Numerator"), _("Denominator")],
+    ]
+    for line in card.lines:
+        rows.append([line.kpi.localized_name, line.kpi.get_unit_display(), line.kpi.get_direction_display(),
+                     None if line.actual is None else round(line.actual, 4),
+                     None if line.target is None else round(line.target, 4), line.achievement_percent, line.weight,
+                     round(line.numerator, 4), round(line.denominator, 4)])
+    return rows

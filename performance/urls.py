@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 
 from performance import views
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("branch/<str:code>/", views.branch_scorecard, name="branch"),
     path("rm/<str:username>/", views.rm_scorecard, name="rm"),
     path("targets/", views.targets, name="targets"),
+    re_path(r"^(?P<scope>rm|branch)/(?P<key>[^/]+)/export\.(?P<file_format>csv|xlsx)$", views.scorecard_export,
+            name="export"),
 ]

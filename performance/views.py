@@ -21,6 +21,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm_bank.audit.models import AuditEvent
+from crm_bank.audit.services import audit_record
+from crm_bank.exports import csv_response, xlsx_response
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
@@ -204,3 +207,37 @@ def _targets_context(request, branch, period, rms, form, file_form, profile, imp
         "approvable": [target for target in grid.proposed if target_may_approve(request.user, target)],
         "import_errors": import_errors or [],
     }
+
+
+# Exports
+
+@require_GET
+@staff_required()
+def scorecard_export(request: HttpRequest, scope: str, key: str, file_format: str) -> HttpResponse:
+    """A scorecard as CSV or XLSX (the same rules as the page; formula-like text neutralised), audited."""
+    viewer = staff_profile_for_user(request.user)
+    if scope == Scope.BRANCH:
+        branch = get_object_or_404(Branch, code=key)
+        if not _may_see_branch(viewer, branch.pk):
+            raise PermissionDenied
+        scope_id, name = branch.pk, f"{branch.code} {branch.name}"
+    else:
+        rm = get_object_or_404(get_user_model(), username=key)
+        rm_profile = staff_profile_for_user(rm)
+        if rm_profile is None or rm_profile.role != Role.RM:
+            raise Http404
+        if rm.pk != request.user.pk and not _may_see_branch(viewer, rm_profile.branch_id):
+            raise PermissionDenied
+        scope_id, name = rm.pk, rm.get_full_name() or rm.get_username()
+    run, _periods = _run_for(request)
+    if run is None:
+        raise Http404(_("No KPI run has been published yet."))
+    card = selectors.scorecard(run=run, scope=scope, scope_id=scope_id)
+    rows = selectors.scorecard_rows(card=card, name=name)
+    audit_record(actor=request.user, action=AuditEvent.Action.EXPORT, outcome=AuditEvent.Outcome.ALLOWED,
+                 object_type="scorecard", object_id=f"{scope}:{key}", ip_address=request.META.get("REMOTE_ADDR"),
+                 detail={"period": card.period, "run": run.pk, "format": file_format})
+    filename = f"scorecard-{scope}-{key}-{card.period}.{file_format}"
+    if file_format == "xlsx":
+        return xlsx_response(rows, filename=filename, title=card.period)
+    return csv_response(rows, filename=filename)

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.exports import neutralised
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import Run
@@ -38,7 +39,7 @@ from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copy, stage_create
 from customers.imports.reading import FileRefused, import_file_open, max_bytes
-from customers.imports.validation import chunk_validate, neutralised
+from customers.imports.validation import chunk_validate
 from customers.models import FieldGroup, ImportBatch, ImportRow, SourceSystem
 
 CUSTOMER_IMPORT = "customer_import"

@@ -342,7 +342,3 @@ def _name_keys(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return forward.where(~corporate, legal), backward.where(~corporate, legal)
 
 
-def neutralised(value: str) -> str:
-    """A cell for a spreadsheet: text starting like a formula (=, +, -, @, tab, CR) gets a leading
-    apostrophe, so opening the error file never runs what a source sent (CSV injection)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 from stdnum.cz import rc
 
+from crm_bank.exports import neutralised
 from customers.imports.schema import COLUMN_NAMES
 from customers.imports.services import error_file_write
-from customers.imports.validation import chunk_validate, neutralised, rc_valid, ric_valid
+from customers.imports.validation import chunk_validate, rc_valid, ric_valid
 from tests.customers.import_helpers import JIRI, LI_WEI, cn_ric
 
 COLUMNS = [*COLUMN_NAMES, "loyalty_id"]

@@ -88,3 +88,33 @@ def test_run_kpis_queues_a_run_for_head_office_only_and_refuses_a_bad_period(
     run = Run.objects.get(kind=KPI_RUN)
     assert f"KPI run #{run.pk} queued." in page and run.started_by == analyst_b
     assert reverse("performance:run-progress", args=[run.pk]) in page
+
+
+def test_a_scorecard_exports_to_csv_and_xlsx_with_formulas_neutralised_and_audited(
+    client, published, rm_a, rm_a2, supervisor_a, branch_a,
+):
+    import io
+
+    from openpyxl import load_workbook
+
+    from crm_bank.audit.models import AuditEvent
+
+    rm_a.first_name, rm_a.last_name = "=HYPERLINK(\"x\")", "Evil"
+    rm_a.save()
+    client.force_login(rm_a)
+    page = client.get(reverse("performance:rm", args=["rm_a"])).content.decode()
+    assert 'id="export-csv"' in page
+    response = client.get(reverse("performance:export", args=["rm", "rm_a", "csv"]) + f"?period={PERIOD}")
+    text = response.content.decode("utf-8-sig")
+    assert response["Content-Disposition"] == f'attachment; filename="scorecard-rm-rm_a-{PERIOD}.csv"'
+    assert "'=HYPERLINK" in text and "New customers acquired,Count,Higher is better,2.0,4.0,50.0,15.0,2.0" in text
+    book = load_workbook(io.BytesIO(client.get(reverse("performance:export", args=["rm", "rm_a", "xlsx"])
+                                               + f"?period={PERIOD}").content))
+    cells = [row for row in book.active.iter_rows(values_only=True)]
+    assert cells[0][1].startswith("'=") and any(row[0] == "New customers acquired" and row[3] == 2 for row in cells)
+    assert AuditEvent.objects.filter(action="export", object_type="scorecard", actor=rm_a).count() == 2
+    client.force_login(rm_a2)
+    assert client.get(reverse("performance:export", args=["rm", "rm_a", "csv"])).status_code == 403
+    client.force_login(supervisor_a)
+    assert client.get(reverse("performance:export", args=["branch", branch_a.code, "xlsx"])).status_code == 200
+    assert client.get(f"/performance/branch/{branch_a.code}/export.pdf").status_code == 404

@@ -88,15 +88,15 @@ def test_an_rm_cannot_open_the_targets_page(client, rm_a):
 
 def test_the_csv_import_sets_good_lines_and_reports_each_bad_one(client, supervisor_a, rm_a, rm_b, kpi):
     content = (
-        "kpi,period,rm,branch,value\n"
-        "campaign-conversion,2026-12,rm_a,,20\n"  # 2: set
-        "campaign-conversion,2026-12,,A01,18\n"  # 3: proposed (a branch target)
-        "no-such-kpi,2026-12,rm_a,,5\n"  # 4: unknown KPI
-        "campaign-conversion,2026-12,rm_b,,5\n"  # 5: another branch's RM
-        "campaign-conversion,2026-12,ghost,,5\n"  # 6: no such user
-        "new-customers,2026-12,rm_a,,-3\n"  # 7: negative count
-        "campaign-conversion,2026-12,rm_a,A01,5\n"  # 8: both
-    ).encode()
+        b"kpi,period,rm,branch,value\n"
+        b"campaign-conversion,2026-12,rm_a,,20\n"  # 2: set
+        b"campaign-conversion,2026-12,,A01,18\n"  # 3: proposed (a branch target)
+        b"no-such-kpi,2026-12,rm_a,,5\n"  # 4: unknown KPI
+        b"campaign-conversion,2026-12,rm_b,,5\n"  # 5: another branch's RM
+        b"campaign-conversion,2026-12,ghost,,5\n"  # 6: no such user
+        b"new-customers,2026-12,rm_a,,-3\n"  # 7: negative count
+        b"campaign-conversion,2026-12,rm_a,A01,5\n"  # 8: both
+    )
     client.force_login(supervisor_a)
     page = client.post(reverse("performance:targets") + f"?period={PERIOD}", {
         "action": "import", "period": PERIOD, "file": SimpleUploadedFile("targets.csv", content, "text/csv")},
