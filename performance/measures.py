@@ -2,10 +2,11 @@
 (performance.models.Kpi, edited in admin) names one of these; a bank adds a measure by adding code
 here, never by typing SQL into a form.
 
-Each measure is a SELECT of rows (rm_id, branch_id, num, den) for the period [start, end) — one row
-per customer, account, contact or complaint that counts — that the KPI run sums per RM and per
-branch (GROUPING SETS). A "total" measure's actual is the sum of `num`; a "ratio" measure's is
-sum(num) ÷ sum(den) (× 100 for a percentage). Customers count for their RM and home branch at the
+Each measure is a SELECT of rows (customer_id, rm_id, branch_id, num, den) for the period
+[start, end) — one row per customer, account, contact or complaint that counts — that the KPI run
+sums per RM and per branch (GROUPING SETS) and the diagnosis per group of customers. A "total"
+measure's actual is the sum of `num`; a "ratio" measure's is sum(num) ÷ sum(den) (× 100 for a
+percentage). Customers count for their RM and home branch at the
 time of the run (a KPI run is made when its period has just closed, and past periods stay as their
 runs published them); complaints count for their owner and branch.
 
@@ -58,13 +59,13 @@ class Measure:
 _MEASURE_LIST = (
     Measure(
         "new_customers", _("New customers acquired"), "count", "higher", False,
-        f"SELECT c.primary_rm_id, c.home_branch_id, 1, 1 FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL"
+        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, 1, 1 FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL"
         " AND c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s",
         counts=_("customers who became customers in the period"),
     ),
     Measure(
         "net_deposit_growth", _("Net deposit growth"), "amount", "higher", False,
-        f"""SELECT c.primary_rm_id, c.home_branch_id,
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
                    CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8 * r.rate, 1
             FROM {TRANSACTION} t
             JOIN {ACCOUNT} a ON a.id = t.account_id
@@ -77,7 +78,7 @@ _MEASURE_LIST = (
     ),
     Measure(
         "products_per_customer", _("Products per customer"), "ratio", "higher", True,
-        f"""SELECT c.primary_rm_id, c.home_branch_id, count(*), 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, count(*), 1
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
             JOIN {ACCOUNT} a ON a.id = h.account_id
@@ -88,14 +89,14 @@ _MEASURE_LIST = (
     ),
     Measure(
         "campaign_conversion", _("Campaign conversion rate"), "percent", "higher", True,
-        f"""SELECT c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1
             FROM {CONTACT} k JOIN {CUSTOMER} c ON c.id = k.customer_id
             WHERE k.attempts > 0 AND k.contacted_on >= %(start_day)s AND k.contacted_on < %(end_day)s""",
         counts=_("campaign contacts in the period that converted, over all contacted"),
     ),
     Measure(
         "tier_a_coverage", _("Contact coverage of tier-A customers"), "percent", "higher", True,
-        f"""SELECT c.primary_rm_id, c.home_branch_id,
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
                    EXISTS (SELECT 1 FROM {INTERACTION} i WHERE i.customer_id = c.id
                            AND i.occurred_at >= %(start)s AND i.occurred_at < %(end)s)::int, 1
             FROM {VALUE} v JOIN {CUSTOMER} c ON c.id = v.customer_id AND c.merged_into_id IS NULL
@@ -104,19 +105,19 @@ _MEASURE_LIST = (
     ),
     Measure(
         "complaint_sla", _("Complaints resolved within SLA"), "percent", "higher", True,
-        f"""SELECT x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1
+        f"""SELECT x.customer_id, x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1
             FROM {COMPLAINT} x WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s""",
         counts=_("complaints resolved in the period by their SLA deadline, over all resolved"),
     ),
     Measure(
         "skip_level_complaints", _("Skip-level complaints"), "count", "lower", False,
-        f"""SELECT x.owner_id, x.branch_id, 1, 1 FROM {COMPLAINT} x
+        f"""SELECT x.customer_id, x.owner_id, x.branch_id, 1, 1 FROM {COMPLAINT} x
             WHERE x.is_skip_level AND x.opened_at >= %(start)s AND x.opened_at < %(end)s""",
         counts=_("complaints made over the branch's head in the period"),
     ),
     Measure(
         "retention_rate", _("Retention rate"), "percent", "higher", True,
-        f"""SELECT c.primary_rm_id, c.home_branch_id,
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
                    bool_or(a.closed_on IS NULL OR a.closed_on >= %(end_day)s)::int, 1
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
@@ -128,13 +129,13 @@ _MEASURE_LIST = (
     ),
     Measure(
         "data_completeness", _("Data completeness"), "percent", "higher", True,
-        f"SELECT c.primary_rm_id, c.home_branch_id, c.completeness / 100.0, 1 FROM {CUSTOMER} c"
+        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, c.completeness / 100.0, 1 FROM {CUSTOMER} c"
         " WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'",
         counts=_("average completeness of the open customer records"),
     ),
     Measure(
         "kyc_on_time", _("KYC reviews on time"), "percent", "higher", True,
-        f"""SELECT c.primary_rm_id, c.home_branch_id, (c.kyc_review_due >= %(end_day)s)::int, 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (c.kyc_review_due >= %(end_day)s)::int, 1
             FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'
               AND c.kyc_review_due IS NOT NULL""",
         counts=_("customers whose KYC review is not overdue at the period's end, over those with a review date"),

@@ -208,3 +208,99 @@ def scorecard_rows(*, card: Scorecard, name: str) -> list[list[object]]:
                      None if line.target is None else round(line.target, 4), line.achievement_percent, line.weight,
                      round(line.numerator, 4), round(line.denominator, 4)])
     return rows
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    kpi: Kpi
+    period: str
+    previous: str
+    grouping: str
+    target: float | None
+    result: object  # performance.diagnosis.Decomposition
+    labels: dict[str, str]
+    summary: list[str]
+
+    @property
+    def steps(self) -> list[tuple[str, float]]:
+        """The waterfall from the target (or the baseline without one) to the actual."""
+        from django.utils.translation import gettext as _
+
+        r = self.result
+        start = self.target if self.target is not None else r.baseline
+        steps = [(_("Target") if self.target is not None else _("Last period"), start)]
+        if self.target is not None:
+            steps.append((_("Last period against the target"), r.baseline - self.target))
+        steps += [(_("Customers lost"), r.attrition), (_("Volume"), r.volume), (_("Mix"), r.mix),
+                  (_("Rate"), r.rate)]
+        return steps
+
+    def text(self, value: float | None) -> str:
+        return format_figure(value, self.kpi.unit)
+
+
+def kpi_diagnosis(*, run: Run, kpi: Kpi, scope: str, scope_id: int, grouping: str) -> Diagnosis:
+    """Why `kpi` of one RM or branch came out as it did in `run`'s period (performance.diagnosis),
+    with a plain-language summary. The measure's SQL twice (this period and the one before)."""
+    from django.contrib.auth import get_user_model
+    from django.utils.translation import gettext as _
+
+    from performance.diagnosis import decompose, group_figures, segment_names
+
+    measure = MEASURES[kpi.measure]
+    period = run.params["period"]
+    (previous,) = period_previous(period, 1)
+    segmentation = Run.objects.filter(kind="segmentation", status=Run.Status.SUCCEEDED).order_by("-id").first()
+    figures = group_figures(measure_code=kpi.measure, scope=scope, scope_id=scope_id, period=period,
+                            grouping=grouping, value_run=run.params.get("value_run") or 0,
+                            segmentation_run=segmentation.pk if segmentation else 0)
+    result = decompose(figures, ratio=measure.ratio, scale=100.0 if measure.percent else 1.0)
+    row = KpiResult.objects.filter(run_id=run.pk, kpi=kpi, scope=scope, scope_id=scope_id).first()
+    target = row.target if row else None
+    if grouping == "segment":
+        from segmentation.models import segment_label
+
+        names = segment_names(segmentation.pk) if segmentation else {}
+        labels = {f.key: segment_label(names[f.key]) if f.key in names else _("Not segmented") for f in figures}
+    elif grouping == "rm":
+        users = {str(u.pk): u.get_username() for u in get_user_model().objects.filter(
+            pk__in=[int(f.key) for f in figures if f.key])}
+        labels = {f.key: users.get(f.key, _("No RM")) for f in figures}
+    else:
+        labels = {f.key: _("Tier %(tier)s") % {"tier": f.key} if f.key else _("Not scored") for f in figures}
+    diagnosis = Diagnosis(kpi, period, previous, grouping, target, result, labels, [])
+    return Diagnosis(kpi, period, previous, grouping, target, result, labels, _summary(diagnosis, measure))
+
+
+def _summary(d: Diagnosis, measure) -> list[str]:
+    """Plain sentences: the miss, the group whose rate moved most the wrong way, volume, attrition."""
+    from django.utils.translation import gettext as _
+
+    r = d.result
+    lower_better = d.kpi.direction == "lower"
+    lines = []
+    if d.target is not None:
+        lines.append(_("%(kpi)s: %(actual)s against a target of %(target)s (%(previous)s: %(baseline)s).") % {
+            "kpi": d.kpi.localized_name, "actual": d.text(r.actual), "target": d.text(d.target),
+            "previous": d.previous, "baseline": d.text(r.baseline)})
+    else:
+        lines.append(_("%(kpi)s: %(actual)s (%(previous)s: %(baseline)s); no target was set.") % {
+            "kpi": d.kpi.localized_name, "actual": d.text(r.actual), "previous": d.previous,
+            "baseline": d.text(r.baseline)})
+    moved = [g for g in r.groups if g.rate0 is not None and g.rate1 is not None]
+    if moved:
+        worst = max(moved, key=lambda g: g.rate if lower_better else -g.rate)
+        if (worst.rate > 0) == lower_better and worst.rate != 0:
+            what = d.kpi.localized_name if measure.ratio else _("%(kpi)s per unit") % {"kpi": d.kpi.localized_name}
+            lines.append(_("%(what)s among %(group)s went from %(before)s to %(after)s.") % {
+                "what": what, "group": d.labels.get(worst.key, worst.key),
+                "before": d.text(worst.rate0) if measure.ratio else f"{worst.rate0:.2f}",
+                "after": d.text(worst.rate1) if measure.ratio else f"{worst.rate1:.2f}"})
+    gap = abs(r.change) or 1.0
+    if not measure.ratio:  # a ratio has no volume
+        lines.append(_("Volume was on plan.") if abs(r.volume) < 0.05 * gap
+                     else _("Volume changed the figure by %(volume)s.") % {"volume": d.text(r.volume)})
+    if abs(r.attrition) >= 0.05 * gap and r.attrition:
+        lines.append(_("Customers lost since %(previous)s changed it by %(attrition)s.") % {
+            "previous": d.previous, "attrition": d.text(r.attrition)})
+    return lines
