@@ -12,6 +12,7 @@ urlpatterns = [
     path("branch/<str:code>/", views.branch_scorecard, name="branch"),
     path("rm/<str:username>/", views.rm_scorecard, name="rm"),
     path("targets/", views.targets, name="targets"),
+    path("campaign/<int:pk>/", views.campaign_scorecard, name="campaign"),
     re_path(r"^(?P<scope>rm|branch)/(?P<key>[^/]+)/why/(?P<kpi_code>[-\w]+)/$", views.diagnosis, name="diagnosis"),
     re_path(r"^(?P<scope>rm|branch)/(?P<key>[^/]+)/export\.(?P<file_format>csv|xlsx)$", views.scorecard_export,
             name="export"),

@@ -284,3 +284,13 @@ def diagnosis(request: HttpRequest, scope: str, key: str, kpi_code: str) -> Http
 
 GROUPING_LABELS = {"tier": gettext_lazy("By value tier"), "segment": gettext_lazy("By segment"),
                    "rm": gettext_lazy("By RM")}
+
+
+@require_GET
+@staff_required(Role.SUPERVISOR, Role.ANALYST)
+def campaign_scorecard(request: HttpRequest, pk: int) -> HttpResponse:
+    from campaigns.models import Campaign
+    from performance.campaign_scores import campaign_scorecard as scorecard_of
+
+    campaign = get_object_or_404(Campaign.objects.select_related("product", "targeting_run"), pk=pk)
+    return render(request, "performance/campaign_scorecard.html", {"card": scorecard_of(campaign=campaign)})
