@@ -7,6 +7,7 @@ from performance import views
 app_name = "performance"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("home/", views.supervisor_home, name="home"),
     path("runs/", views.kpi_run_request, name="run-start"),
     path("runs/<int:run_id>/progress/", views.kpi_run_progress, name="run-progress"),
     path("branch/<str:code>/", views.branch_scorecard, name="branch"),

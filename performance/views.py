@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -68,7 +69,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "run": run, "periods": periods, "league": selectors.branch_league(run=run) if run else [],
         "may_run": profile.role in HEAD_OFFICE, "active": selectors.kpi_run_active(),
         "form": KpiRunForm(initial={"period": _month_just_closed()}),
-        "own_branch": profile.branch_id,
+        "own_branch": profile.branch_id, "supervises": profile.role in (Role.SUPERVISOR, Role.ADMIN),
     })
 
 
@@ -294,3 +295,48 @@ def campaign_scorecard(request: HttpRequest, pk: int) -> HttpResponse:
 
     campaign = get_object_or_404(Campaign.objects.select_related("product", "targeting_run"), pk=pk)
     return render(request, "performance/campaign_scorecard.html", {"card": scorecard_of(campaign=campaign)})
+
+
+# The supervisor's home
+
+SLA_SOON = datetime.timedelta(hours=24)
+HOME_ROWS = 10
+
+
+@require_GET
+@staff_required(Role.SUPERVISOR)
+def supervisor_home(request: HttpRequest) -> HttpResponse:
+    """One page for a branch supervisor (an administrator picks the branch): the branch's KPIs in the
+    newest KPI run, its running campaigns, complaints near or past their SLA, incomplete profiles
+    and silent top customers, each linking to the detail."""
+    from campaigns.models import Campaign
+    from channels.selectors.complaints import complaint_queue
+    from channels.selectors.work import silent_top_customers
+    from customers.models import Customer
+    from customers.models.customer import INCOMPLETE_BELOW
+
+    profile = staff_profile_for_user(request.user)
+    if profile.role == Role.ADMIN:
+        branch = Branch.objects.filter(code=request.GET.get("branch")).first() or Branch.objects.filter(
+            is_active=True).order_by("code").first()
+    else:
+        branch = profile.branch
+    if branch is None:
+        raise Http404(_("No branch."))
+    now = timezone.now()
+    periods = selectors.kpi_periods()
+    run = selectors.kpi_runs_by_period([periods[0]]).get(periods[0]) if periods else None
+    card = selectors.scorecard(run=run, scope=Scope.BRANCH, scope_id=branch.pk) if run else None
+    campaigns = (Campaign.objects.filter(status=Campaign.Status.ACTIVE)
+                 .filter(Q(criteria__branches__contains=[branch.pk]) | ~Q(criteria__has_key="branches"))
+                 .order_by("starts_on")[:HOME_ROWS])
+    complaints = (complaint_queue(user=request.user, profile=profile, now=now, branch_id=branch.pk)
+                  .filter(sla_due_at__lte=now + SLA_SOON)[:HOME_ROWS])
+    incomplete = Customer.objects.filter(home_branch=branch, merged_into__isnull=True,
+                                         completeness__lt=INCOMPLETE_BELOW).count()
+    return render(request, "performance/supervisor_home.html", {
+        "branch": branch, "run": run, "card": card, "campaigns": list(campaigns), "complaints": list(complaints),
+        "now": now, "incomplete": incomplete, "incomplete_below": INCOMPLETE_BELOW,
+        "silent": silent_top_customers(branch_id=branch.pk, now=now),
+        "branches": Branch.objects.filter(is_active=True).order_by("code") if profile.role == Role.ADMIN else [],
+    })

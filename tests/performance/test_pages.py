@@ -118,3 +118,25 @@ def test_a_scorecard_exports_to_csv_and_xlsx_with_formulas_neutralised_and_audit
     client.force_login(supervisor_a)
     assert client.get(reverse("performance:export", args=["branch", branch_a.code, "xlsx"])).status_code == 200
     assert client.get(f"/performance/branch/{branch_a.code}/export.pdf").status_code == 404
+
+
+def test_the_supervisors_home_shows_kpis_campaigns_complaints_incomplete_and_silent_customers(
+    client, published, kpi_bank, supervisor_a, rm_a, branch_a, django_assert_max_num_queries,
+):
+    from customers.models import Customer
+    from customers.models.customer import INCOMPLETE_BELOW
+
+    client.force_login(supervisor_a)
+    with django_assert_max_num_queries(18):
+        page = client.get(reverse("performance:home")).content.decode()
+    kpis = page.split('id="home-kpis"')[1].split("</section>")[0]
+    assert 'data-kpi="new-customers"' in kpis and "Scorecard 2026-10" in kpis
+    complaints = page.split('id="home-complaints"')[1].split("</section>")[0]
+    assert complaints.count("data-complaint=") == 1 and "past its SLA" in complaints  # z's, open since October
+    assert "Offer" in page.split('id="home-campaigns"')[1].split("</section>")[0]  # KPI-C: bank-wide, running
+    incomplete = Customer.objects.filter(home_branch=branch_a, completeness__lt=INCOMPLETE_BELOW).count()
+    assert f'id="home-incomplete-count">{incomplete}<' in page
+    silent = page.split('id="home-silent"')[1].split("</section>")[0]
+    assert str(kpi_bank.x) in silent and str(kpi_bank.y) in silent  # tier A, never contacted by the CRM
+    client.force_login(rm_a)
+    assert client.get(reverse("performance:home")).status_code == 403
