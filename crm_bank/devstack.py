@@ -442,6 +442,7 @@ def command_run() -> int:
             raise DevstackError(f"Port {port} is in use by another program: stop it, or run `PORT=8001 make run`.")
         manage(env, "migrate", "--no-input")
         manage(env, "load_demo", "--skip-if-loaded")
+        manage(env, "demo_activity", "--skip-if-present")
         logins = manage(env, "demo_logins", capture=True).strip()
         say(
             f"\nBranch CRM is starting on http://127.0.0.1:{port}/\n"
@@ -514,7 +515,7 @@ def _wait_for(url: str, seconds: float = 30) -> None:
 
 
 def _smoke_http(base_url: str, username: str, password: str, customer_id: int) -> None:
-    """Log in as a person would, then open one 360° page."""
+    """Log in as a person would, then open one 360° page and the KPI league table."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     health = opener.open(f"{base_url}/healthz", timeout=10).read().decode()
     assert '"status": "ok"' in health, health
@@ -527,7 +528,9 @@ def _smoke_http(base_url: str, username: str, password: str, customer_id: int) -
     opener.open(request, timeout=10)
     page = opener.open(f"{base_url}/customers/{customer_id}/", timeout=30).read().decode()
     assert 'id="holdings-panel"' in page, "the 360° page did not render"
-    say(f"smoke: login page, /healthz and 360° page of customer {customer_id} served")
+    league = opener.open(f"{base_url}/performance/", timeout=30).read().decode()
+    assert 'id="branch-league"' in league, "the KPI league table did not render"
+    say(f"smoke: login page, /healthz, 360° page of customer {customer_id} and the KPI league table served")
 
 
 def command_smoke() -> int:
@@ -542,6 +545,7 @@ def command_smoke() -> int:
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
         manage(env, "load_demo", "--sample", "300")
+        manage(env, "demo_activity")
         customer_id = manage(env, "shell", "-c", "from customers.models import Customer; "
                              "print(Customer.objects.order_by('pk').values_list('pk', flat=True).first())",
                              capture=True).strip().splitlines()[-1]

@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from crm_bank.org.decorators import staff_required
 from customers.models import Customer, SourceRecord, Transaction
+from demo.activity import demo_activity_counts
 from demo.loader import DEMO_CONSENT_SHARE
 from demo.pkdd import TRANSACTIONS_END, TRANSACTIONS_IN_FILE
 
@@ -33,4 +34,5 @@ def data_notes(request: HttpRequest) -> HttpResponse:
         "consenting": Customer.objects.filter(marketing_consent=True).count() if pkdd_customers or by_system.get(
             SourceRecord.System.UCI_TELEMARKETING) else 0,
         "consent_percent": round(100 * DEMO_CONSENT_SHARE),
+        "activity": demo_activity_counts(),
     })
