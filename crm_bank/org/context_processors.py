@@ -18,6 +18,7 @@ _NAVIGATION = {
         (_("Campaign calls"), "campaigns:queue"),
         (_("Campaigns"), "campaigns:index"),
         (_("Tasks"), "channels:tasks"),
+        (_("My scorecard"), "performance:index"),
     ],
     Role.SUPERVISOR: [
         (_("Branch dashboard"), "customers:branch-dashboard"),
@@ -27,6 +28,7 @@ _NAVIGATION = {
         (_("Complaints"), "channels:complaint-queue"),
         (_("Channel analytics"), "channels:analytics"),
         (_("Channels"), "channels:index"),
+        (_("Branch today"), "performance:home"),
         (_("Performance"), "performance:index"),
         (_("Review queue"), "customers:review-queue"),
         (_("Imports"), "customers:import-upload"),
@@ -39,6 +41,7 @@ _NAVIGATION = {
         (_("Models"), "segmentation:models"),
         (_("Campaigns"), "campaigns:index"),
         (_("Channel analytics"), "channels:analytics"),
+        (_("Performance"), "performance:index"),
     ],
     Role.ADMIN: [
         (_("Branch dashboard"), "customers:branch-dashboard"),
