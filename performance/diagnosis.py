@@ -32,10 +32,10 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Account, AccountHolder
-from performance.measures import MEASURES, period_days, period_previous
+from performance.measures import MEASURES, account_open_on, period_days, period_previous
 from segmentation.models import CustomerValue, LearnedSegment, SegmentMembership
 
-GROUPINGS = ("tier", "segment", "rm")
+GROUPINGS = ("tier", "segment", "rm", "channel", "stage")
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,7 @@ def _moment(day: datetime.date) -> datetime.datetime:
 
 def _open_at(day_param: str) -> str:
     return (f"EXISTS (SELECT 1 FROM {AccountHolder._meta.db_table} h JOIN {Account._meta.db_table} a"
-            f" ON a.id = h.account_id"
-            f" WHERE h.customer_id = k.customer_id AND (a.opened_on IS NULL OR a.opened_on < {day_param})"
-            f" AND (a.closed_on IS NULL OR a.closed_on >= {day_param}))")
+            f" ON a.id = h.account_id WHERE h.customer_id = k.customer_id AND {account_open_on('a', day_param)})")
 
 
 def group_figures(*, measure_code: str, scope: str, scope_id: int, period: str, grouping: str,
@@ -135,7 +133,8 @@ def group_figures(*, measure_code: str, scope: str, scope_id: int, period: str, 
     measure = MEASURES[measure_code]
     (previous,) = period_previous(period, 1)
     group_sql = {
-        "tier": "coalesce(v.tier, '')", "segment": "coalesce(s.segment::text, '')", "rm": "coalesce(m.rm_id::text, '')",
+        "tier": "coalesce(v.tier, '')", "segment": "coalesce(s.segment::text, '')",
+        "rm": "coalesce(m.rm_id::text, '')", "channel": "coalesce(m.channel, '')", "stage": "coalesce(m.stage, '')",
     }[grouping]
     scope_column = "m.rm_id" if scope == "rm" else "m.branch_id"
     figures: dict[str, dict[str, float]] = {}
@@ -149,7 +148,7 @@ def group_figures(*, measure_code: str, scope: str, scope_id: int, period: str, 
         lost = (f"({_open_at('%(end_day)s')} AND NOT {_open_at('%(period_end)s')})" if which == 0 else "false")
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""WITH m(customer_id, rm_id, branch_id, num, den) AS ({measure.sql}),
+                f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure.sql}),
                     scoped AS (SELECT * FROM m WHERE {scope_column} = %(scope_id)s),
                     lost AS (SELECT k.customer_id FROM (SELECT DISTINCT customer_id FROM scoped) k WHERE {lost})
                     SELECT {group_sql}, sum(m.num)::float8, sum(m.den)::float8,

@@ -2,13 +2,14 @@
 (performance.models.Kpi, edited in admin) names one of these; a bank adds a measure by adding code
 here, never by typing SQL into a form.
 
-Each measure is a SELECT of rows (customer_id, rm_id, branch_id, num, den) for the period
-[start, end) — one row per customer, account, contact or complaint that counts — that the KPI run
-sums per RM and per branch (GROUPING SETS) and the diagnosis per group of customers. A "total"
-measure's actual is the sum of `num`; a "ratio" measure's is sum(num) ÷ sum(den) (× 100 for a
-percentage). Customers count for their RM and home branch at the
-time of the run (a KPI run is made when its period has just closed, and past periods stay as their
-runs published them); complaints count for their owner and branch.
+Each measure is a SELECT of rows (customer_id, rm_id, branch_id, num, den, channel, stage) for
+the period [start, end) — one row per customer, account, contact or complaint that counts — that the
+KPI run sums per RM and per branch (GROUPING SETS) and the diagnosis per group (channel and stage are
+NULL where the measure has none: a campaign contact's stage is how far it got). A "total" measure's
+actual is the sum of `num`; a "ratio" measure's is sum(num) ÷ sum(den) (× 100 for a percentage).
+Customers count for their RM and home branch at the time of the run (a KPI run is made when its
+period has just closed, and past periods stay as their runs published them); complaints count for
+their owner and branch.
 
 Parameters every query may use: %(start)s and %(end)s (aware datetimes, the period's first instant
 and the next period's), %(start_day)s and %(end_day)s (dates), %(value_run)s (the published
@@ -40,6 +41,20 @@ CONTACT = CampaignContact._meta.db_table
 VALUE = CustomerValue._meta.db_table
 
 
+def account_open_on(account: str, day: str) -> str:
+    """SQL: account `account` (an alias) was open on the day `day` (a parameter or expression): opened
+    before it (or on a day the source did not say) and not closed before it."""
+    return (f"({account}.opened_on IS NULL OR {account}.opened_on < {day})"
+            f" AND ({account}.closed_on IS NULL OR {account}.closed_on >= {day})")
+
+
+# How far a campaign contact got (its last outcome): the funnel stage a diagnosis groups by.
+_STAGE = """CASE WHEN k.outcome = 'accepted' THEN 'converted'
+                        WHEN k.outcome IN ('interested', 'call_back') THEN 'interested'
+                        WHEN k.outcome IN ('declined', 'dnc') THEN 'declined'
+                        ELSE 'not_reached' END"""
+
+
 @dataclass(frozen=True)
 class Measure:
     code: str
@@ -50,6 +65,8 @@ class Measure:
     sql: str
     # What the numerator and denominator count, for the scorecard's "where this comes from".
     counts: str = ""
+    # The diagnosis groupings beyond tier, segment and RM that its rows carry ("channel", "stage").
+    groupings: tuple[str, ...] = ()
 
     @property
     def percent(self) -> bool:
@@ -59,14 +76,16 @@ class Measure:
 _MEASURE_LIST = (
     Measure(
         "new_customers", _("New customers acquired"), "count", "higher", False,
-        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, 1, 1 FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL"
+        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, 1, 1, NULL::text, NULL::text FROM {CUSTOMER} c"
+        " WHERE c.merged_into_id IS NULL"
         " AND c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s",
         counts=_("customers who became customers in the period"),
     ),
     Measure(
         "net_deposit_growth", _("Net deposit growth"), "amount", "higher", False,
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
-                   CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8 * r.rate, 1
+                   CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8 * r.rate, 1, t.channel,
+                   NULL::text
             FROM {TRANSACTION} t
             JOIN {ACCOUNT} a ON a.id = t.account_id
             JOIN {PRODUCT} p ON p.id = a.product_id AND p.category IN ('current', 'deposit')
@@ -75,67 +94,73 @@ _MEASURE_LIST = (
             JOIN unnest(%(currencies)s::text[], %(rates)s::float8[]) AS r(currency, rate) ON r.currency = a.currency
             WHERE t.booked_at >= %(start)s AND t.booked_at < %(end)s""",
         counts=_("money paid into current and deposit accounts less money paid out, in the reporting currency"),
+        groupings=("channel",),
     ),
     Measure(
         "products_per_customer", _("Products per customer"), "ratio", "higher", True,
-        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, count(*), 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, count(*), 1, NULL::text, NULL::text
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
             JOIN {ACCOUNT} a ON a.id = h.account_id
-            WHERE c.merged_into_id IS NULL AND (a.opened_on IS NULL OR a.opened_on < %(end_day)s)
-              AND (a.closed_on IS NULL OR a.closed_on >= %(end_day)s)
+            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(end_day)s")}
             GROUP BY c.id""",
         counts=_("holdings open at the period's end, over the customers holding any"),
     ),
     Measure(
         "campaign_conversion", _("Campaign conversion rate"), "percent", "higher", True,
-        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1, k.channel,
+                   {_STAGE}
             FROM {CONTACT} k JOIN {CUSTOMER} c ON c.id = k.customer_id
             WHERE k.attempts > 0 AND k.contacted_on >= %(start_day)s AND k.contacted_on < %(end_day)s""",
         counts=_("campaign contacts in the period that converted, over all contacted"),
+        groupings=("channel", "stage"),
     ),
     Measure(
         "tier_a_coverage", _("Contact coverage of tier-A customers"), "percent", "higher", True,
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
                    EXISTS (SELECT 1 FROM {INTERACTION} i WHERE i.customer_id = c.id
-                           AND i.occurred_at >= %(start)s AND i.occurred_at < %(end)s)::int, 1
+                           AND i.occurred_at >= %(start)s AND i.occurred_at < %(end)s)::int, 1, NULL::text, NULL::text
             FROM {VALUE} v JOIN {CUSTOMER} c ON c.id = v.customer_id AND c.merged_into_id IS NULL
             WHERE v.run_id = %(value_run)s AND v.tier = 'A'""",
         counts=_("tier-A customers (published value run) contacted in the period, over all tier-A customers"),
     ),
     Measure(
         "complaint_sla", _("Complaints resolved within SLA"), "percent", "higher", True,
-        f"""SELECT x.customer_id, x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1
+        f"""SELECT x.customer_id, x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1, x.channel,
+                   NULL::text
             FROM {COMPLAINT} x WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s""",
         counts=_("complaints resolved in the period by their SLA deadline, over all resolved"),
+        groupings=("channel",),
     ),
     Measure(
         "skip_level_complaints", _("Skip-level complaints"), "count", "lower", False,
-        f"""SELECT x.customer_id, x.owner_id, x.branch_id, 1, 1 FROM {COMPLAINT} x
+        f"""SELECT x.customer_id, x.owner_id, x.branch_id, 1, 1, x.channel, NULL::text FROM {COMPLAINT} x
             WHERE x.is_skip_level AND x.opened_at >= %(start)s AND x.opened_at < %(end)s""",
         counts=_("complaints made over the branch's head in the period"),
+        groupings=("channel",),
     ),
     Measure(
         "retention_rate", _("Retention rate"), "percent", "higher", True,
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id,
-                   bool_or(a.closed_on IS NULL OR a.closed_on >= %(end_day)s)::int, 1
+                   bool_or(a.closed_on IS NULL OR a.closed_on >= %(end_day)s)::int, 1, NULL::text, NULL::text
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
             JOIN {ACCOUNT} a ON a.id = h.account_id
-            WHERE c.merged_into_id IS NULL AND (a.opened_on IS NULL OR a.opened_on < %(start_day)s)
-              AND (a.closed_on IS NULL OR a.closed_on >= %(start_day)s)
+            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(start_day)s")}
             GROUP BY c.id""",
         counts=_("customers holding an open account at the start who still hold one at the end"),
     ),
     Measure(
         "data_completeness", _("Data completeness"), "percent", "higher", True,
-        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, c.completeness / 100.0, 1 FROM {CUSTOMER} c"
+        f"SELECT c.id, c.primary_rm_id, c.home_branch_id, c.completeness / 100.0, 1, NULL::text, NULL::text"
+        f" FROM {CUSTOMER} c"
         " WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'",
         counts=_("average completeness of the open customer records"),
     ),
     Measure(
         "kyc_on_time", _("KYC reviews on time"), "percent", "higher", True,
-        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (c.kyc_review_due >= %(end_day)s)::int, 1
+        f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (c.kyc_review_due >= %(end_day)s)::int, 1,
+                   NULL::text, NULL::text
             FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'
               AND c.kyc_review_due IS NOT NULL""",
         counts=_("customers whose KYC review is not overdue at the period's end, over those with a review date"),

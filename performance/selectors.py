@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.translation import gettext_lazy as _lazy
 
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
@@ -16,6 +17,9 @@ from performance.models import Kpi, KpiResult, KpiScore, Scope
 from performance.runs import KPI_RUN
 
 TREND_PERIODS = 6
+# How far a campaign contact got (performance.measures' stage column).
+STAGE_LABELS = {"converted": _lazy("converted"), "interested": _lazy("interested or to call back"),
+                "declined": _lazy("declined"), "not_reached": _lazy("not reached")}
 PUBLISHED = (Run.Status.SUCCEEDED, Run.Status.SUPERSEDED)
 
 
@@ -266,6 +270,13 @@ def kpi_diagnosis(*, run: Run, kpi: Kpi, scope: str, scope_id: int, grouping: st
         users = {str(u.pk): u.get_username() for u in get_user_model().objects.filter(
             pk__in=[int(f.key) for f in figures if f.key])}
         labels = {f.key: users.get(f.key, _("No RM")) for f in figures}
+    elif grouping == "channel":
+        from customers.models import Channel
+
+        channels = dict(Channel.choices)
+        labels = {f.key: str(channels.get(f.key, f.key)) if f.key else _("No channel") for f in figures}
+    elif grouping == "stage":
+        labels = {f.key: str(STAGE_LABELS.get(f.key, f.key)) for f in figures}
     else:
         labels = {f.key: _("Tier %(tier)s") % {"tier": f.key} if f.key else _("Not scored") for f in figures}
     diagnosis = Diagnosis(kpi, period, previous, grouping, target, result, labels, [])

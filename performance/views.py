@@ -31,9 +31,8 @@ from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.models import Run
 from crm_bank.runs.pages import run_progress_bar, run_start_from_form
 from performance import selectors
-from performance.diagnosis import GROUPINGS
 from performance.forms import TargetFileForm, TargetForm
-from performance.measures import PeriodInvalid, period_days, period_of
+from performance.measures import MEASURES, PeriodInvalid, period_days, period_of
 from performance.models import Kpi, KpiTarget, Scope
 from performance.runs import KPI_RUN, kpi_run_start
 from performance.services import target_approve, target_may_approve, target_may_set, target_set
@@ -213,24 +212,29 @@ def _targets_context(request, branch, period, rms, form, file_form, profile, imp
 
 # Exports
 
-@require_GET
-@staff_required()
-def scorecard_export(request: HttpRequest, scope: str, key: str, file_format: str) -> HttpResponse:
-    """A scorecard as CSV or XLSX (the same rules as the page; formula-like text neutralised), audited."""
+def _scope_for(request: HttpRequest, scope: str, key: str) -> tuple[int, str]:
+    """The id and name of the RM (by username) or branch (by code) a page is about, if the viewer may
+    see it: 404 for nobody of that kind, 403 for somebody else's."""
     viewer = staff_profile_for_user(request.user)
     if scope == Scope.BRANCH:
         branch = get_object_or_404(Branch, code=key)
         if not _may_see_branch(viewer, branch.pk):
             raise PermissionDenied
-        scope_id, name = branch.pk, f"{branch.code} {branch.name}"
-    else:
-        rm = get_object_or_404(get_user_model(), username=key)
-        rm_profile = staff_profile_for_user(rm)
-        if rm_profile is None or rm_profile.role != Role.RM:
-            raise Http404
-        if rm.pk != request.user.pk and not _may_see_branch(viewer, rm_profile.branch_id):
-            raise PermissionDenied
-        scope_id, name = rm.pk, rm.get_full_name() or rm.get_username()
+        return branch.pk, f"{branch.code} {branch.name}"
+    rm = get_object_or_404(get_user_model(), username=key)
+    rm_profile = staff_profile_for_user(rm)
+    if rm_profile is None or rm_profile.role != Role.RM:
+        raise Http404(_("%(user)s is not an RM.") % {"user": key})
+    if rm.pk != request.user.pk and not _may_see_branch(viewer, rm_profile.branch_id):
+        raise PermissionDenied
+    return rm.pk, rm.get_full_name() or rm.get_username()
+
+
+@require_GET
+@staff_required()
+def scorecard_export(request: HttpRequest, scope: str, key: str, file_format: str) -> HttpResponse:
+    """A scorecard as CSV or XLSX (the same rules as the page; formula-like text neutralised), audited."""
+    scope_id, name = _scope_for(request, scope, key)
     run, _periods = _run_for(request)
     if run is None:
         raise Http404(_("No KPI run has been published yet."))
@@ -252,23 +256,11 @@ def scorecard_export(request: HttpRequest, scope: str, key: str, file_format: st
 def diagnosis(request: HttpRequest, scope: str, key: str, kpi_code: str) -> HttpResponse:
     """Why a KPI of one RM or branch came out as it did: the waterfall from the target to the actual
     and the groups behind it (?by=tier|segment|rm)."""
-    viewer = staff_profile_for_user(request.user)
-    if scope == Scope.BRANCH:
-        branch = get_object_or_404(Branch, code=key)
-        if not _may_see_branch(viewer, branch.pk):
-            raise PermissionDenied
-        scope_id, name = branch.pk, f"{branch.code} {branch.name}"
-    else:
-        rm = get_object_or_404(get_user_model(), username=key)
-        rm_profile = staff_profile_for_user(rm)
-        if rm_profile is None or rm_profile.role != Role.RM:
-            raise Http404
-        if rm.pk != request.user.pk and not _may_see_branch(viewer, rm_profile.branch_id):
-            raise PermissionDenied
-        scope_id, name = rm.pk, rm.get_full_name() or rm.get_username()
+    scope_id, name = _scope_for(request, scope, key)
     kpi = get_object_or_404(Kpi, code=kpi_code)
+    available = ["tier", "segment", *(["rm"] if scope == Scope.BRANCH else []), *MEASURES[kpi.measure].groupings]
     grouping = request.GET.get("by", "tier")
-    if grouping not in GROUPINGS or (grouping == "rm" and scope != Scope.BRANCH):
+    if grouping not in available:
         raise Http404(_("Unknown grouping."))
     run, periods = _run_for(request)
     if run is None:
@@ -276,7 +268,7 @@ def diagnosis(request: HttpRequest, scope: str, key: str, kpi_code: str) -> Http
     result = selectors.kpi_diagnosis(run=run, kpi=kpi, scope=scope, scope_id=scope_id, grouping=grouping)
     return render(request, "performance/diagnosis.html", {
         "d": result, "run": run, "periods": periods, "scope": scope, "key": key, "name": name,
-        "groupings": [(g, label) for g, label in GROUPING_LABELS.items() if g != "rm" or scope == Scope.BRANCH],
+        "groupings": [(g, GROUPING_LABELS[g]) for g in available],
         "steps": [(label, value, result.text(value)) for label, value in result.steps],
         "actual_text": result.text(result.result.actual),
         "scorecard_url": reverse("performance:rm" if scope == Scope.RM else "performance:branch", args=[key]),
@@ -284,7 +276,8 @@ def diagnosis(request: HttpRequest, scope: str, key: str, kpi_code: str) -> Http
 
 
 GROUPING_LABELS = {"tier": gettext_lazy("By value tier"), "segment": gettext_lazy("By segment"),
-                   "rm": gettext_lazy("By RM")}
+                   "rm": gettext_lazy("By RM"), "channel": gettext_lazy("By channel"),
+                   "stage": gettext_lazy("By campaign stage")}
 
 
 @require_GET

@@ -33,6 +33,8 @@ ADD_REFUSED = {
     "channels.HeldInteraction", "channels.BookTransfer", "channels.LifecycleSnapshot",
     # Campaigns: drafted and approved on their pages, under the four-eyes rule.
     "campaigns.Campaign",
+    # KPI targets: set on the targets page, branch targets under the four-eyes rule.
+    "performance.KpiTarget",
 }
 
 

@@ -36,7 +36,8 @@ def test_data_notes_counts_loaded_pkdd_customers_and_transactions(client, django
     _transactions(AccountFactory(source_ref="pkdd:account:2"), [29])
     _transactions(AccountFactory(source_ref=""), [30])  # not from the PKDD file: not counted
     client.force_login(rm_a)
-    with django_assert_max_num_queries(6):
+    # Session, user, profile, sources, transactions, consenting customers, generated campaigns.
+    with django_assert_max_num_queries(7):
         page = client.get("/data-notes/").content.decode()
     assert "3 customers from the PKDD" in page and "2 call-centre customers" in page
     assert "of which 5 are loaded here" in page and "March 29, 1994" in page

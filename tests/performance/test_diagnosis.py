@@ -105,5 +105,10 @@ def test_the_diagnosis_page_explains_a_missed_conversion_rate(client, kpi_bank, 
     assert client.get(url + "&by=rm").status_code == 404  # an RM's figures have no RMs to split by
     by_segment = client.get(url + "&by=segment").content.decode()  # no segmentation published: one group
     assert by_segment.count("<tr data-group=") == 1 and "Not segmented" in by_segment
+    by_stage = client.get(url + "&by=stage").content.decode()  # how far each October contact got
+    assert all(f">{label}<" in by_stage for label in ("converted", "declined", "not reached"))
+    assert "Call centre" in client.get(url + "&by=channel").content.decode()
+    completeness = reverse("performance:diagnosis", args=["rm", "rm_a", "data-completeness"])
+    assert client.get(completeness + f"?period={PERIOD}&by=channel").status_code == 404  # rows without a channel
     client.force_login(rm_a2)
     assert client.get(url).status_code == 403
