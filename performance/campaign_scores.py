@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.dashboard import Uplift, campaign_funnel_and_spend, campaign_slow_figures, targeting_group_sizes
@@ -42,6 +43,8 @@ class CampaignScorecard:
     converted: int
     spent: float
     budget: float | None
+    computed_at: object  # now: the contacts so far
+    uplift_at: object  # when the uplift was computed (kept a minute by the beat)
 
 
 def campaign_scorecard(*, campaign: Campaign) -> CampaignScorecard:
@@ -66,6 +69,30 @@ def campaign_scorecard(*, campaign: Campaign) -> CampaignScorecard:
                           scoring.achievement(actual=actual[code], target=planned[code], direction=direction, cap=CAP))
              for code, label, unit, direction in LINES]
     score = scoring.weighted_score([(line.achievement, 1.0) for line in lines])
-    uplift = campaign_slow_figures(campaign=campaign, group_sizes=sizes).uplift
-    return CampaignScorecard(campaign, lines, score, uplift, funnel.contacted, funnel.converted, spend.spent,
-                             spend.budget)
+    slow = campaign_slow_figures(campaign=campaign, group_sizes=sizes)
+    return CampaignScorecard(campaign, lines, score, slow.uplift, funnel.contacted, funnel.converted, spend.spent,
+                             spend.budget, timezone.now(), slow.computed_at)
+
+
+def campaign_scorecard_rows(card: CampaignScorecard) -> list[list[object]]:
+    """The scorecard as a table for a file."""
+    from django.utils.translation import gettext as gettext_now
+
+    uplift = card.uplift
+    rows: list[list[object]] = [
+        [gettext_now("Scorecard"), card.campaign.localized_name], [gettext_now("Code"), card.campaign.code],
+        [gettext_now("Computed"), card.computed_at.isoformat(timespec="seconds")],
+        [gettext_now("Score (0–100)"), card.score], [gettext_now("Contacted"), card.contacted],
+        [gettext_now("Converted"), card.converted], [gettext_now("Spent"), round(card.spent, 2)],
+        [gettext_now("Budget"), card.budget],
+        [gettext_now("Uplift over the control group"),
+         None if uplift.difference is None else round(uplift.difference, 4)],
+        [gettext_now("95% interval"), "" if uplift.interval is None
+         else f"{uplift.interval[0]:.4f} … {uplift.interval[1]:.4f}"], [],
+        [gettext_now("Figure"), gettext_now("Actual"), gettext_now("Plan"), gettext_now("Achievement (%)")],
+    ]
+    for line in card.lines:
+        rows.append([line.label, None if line.actual is None else round(line.actual, 4),
+                     None if line.plan is None else round(line.plan, 4),
+                     None if line.achievement is None else round(100 * line.achievement, 1)])
+    return rows

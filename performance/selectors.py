@@ -96,17 +96,12 @@ class Scorecard:
     trend_periods: list[str] = field(default_factory=list)
 
 
-def _customers_url(kpi: Kpi, scope: str, scope_id: int) -> str:
-    """The customer list of the RM's book or the branch, narrowed where the KPI names who counts."""
-    query = f"primary_rm={scope_id}" if scope == Scope.RM else f"home_branch={scope_id}"
-    if kpi.measure == "data_completeness":
-        query += "&incomplete=on"
-    elif kpi.measure == "tier_a_coverage":
-        query += "&tier=A"
-    return f"{reverse('customers:customer-list')}?{query}"
+def _customers_url(kpi: Kpi, scope: str, key: str, period: str) -> str:
+    """The page listing the customers behind the figure (performance.views.kpi_customer_list)."""
+    return f"{reverse('performance:customers', args=[scope, key, kpi.code])}?period={period}"
 
 
-def scorecard(*, run: Run, scope: str, scope_id: int) -> Scorecard:
+def scorecard(*, run: Run, scope: str, scope_id: int, key: str = "") -> Scorecard:
     """One RM's or branch's figures in `run`, each with its trend over the last periods. Three queries:
     the periods' runs, the figures of every period at once, the score."""
     period = run.params["period"]
@@ -123,7 +118,7 @@ def scorecard(*, run: Run, scope: str, scope_id: int) -> Scorecard:
         ScorecardLine(kpi=row.kpi, actual=row.actual, target=row.target, achievement=row.achievement,
                       weight=float(row.kpi.weight_for(scope)), numerator=row.numerator, denominator=row.denominator,
                       trend=[history.get(row.kpi_id, {}).get(p) for p in periods],
-                      customers_url=_customers_url(row.kpi, scope, scope_id))
+                      customers_url=_customers_url(row.kpi, scope, key, period) if key else "")
         for row in sorted((r for r in rows if r.run_id == run.pk), key=lambda r: (r.kpi.order, r.kpi.code))
     ]
     score = KpiScore.objects.filter(run_id=run.pk, scope=scope, scope_id=scope_id).first()
@@ -315,3 +310,49 @@ def _summary(d: Diagnosis, measure) -> list[str]:
         lines.append(_("Customers lost since %(previous)s changed it by %(attrition)s.") % {
             "previous": d.previous, "attrition": d.text(r.attrition)})
     return lines
+
+
+KPI_CUSTOMERS_PAGE = 50
+
+
+@dataclass(frozen=True)
+class KpiCustomerRow:
+    customer: object
+    num: float
+    den: float
+
+
+def kpi_customers(*, run: Run, kpi: Kpi, scope: str, scope_id: int, page: int) -> tuple[list[KpiCustomerRow], bool]:
+    """The customers behind one figure of `run`: the rows of the KPI's measure for the RM or branch,
+    summed per customer, the biggest contribution first, a page at a time (and whether there is a
+    next page). Two queries."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.db import connection
+    from django.utils import timezone
+
+    from customers.models import Customer
+    from performance.measures import period_days
+
+    start, end = period_days(run.params["period"])
+
+    def moment(day):
+        return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
+
+    params = {"start": moment(start), "end": moment(end), "start_day": start, "end_day": end,
+              "value_run": run.params.get("value_run") or 0, "scope_id": scope_id,
+              "currencies": list(settings.CRM_CURRENCY_RATES), "rates": list(settings.CRM_CURRENCY_RATES.values()),
+              "limit": KPI_CUSTOMERS_PAGE + 1, "offset": (page - 1) * KPI_CUSTOMERS_PAGE}
+    column = "rm_id" if scope == Scope.RM else "branch_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({MEASURES[kpi.measure].sql})
+                SELECT customer_id, sum(num)::float8, sum(den)::float8 FROM m WHERE {column} = %(scope_id)s
+                GROUP BY customer_id ORDER BY sum(num) DESC, customer_id LIMIT %(limit)s OFFSET %(offset)s""",
+            params,
+        )
+        rows = cursor.fetchall()
+    customers = Customer.objects.in_bulk([row[0] for row in rows[:KPI_CUSTOMERS_PAGE]])
+    return ([KpiCustomerRow(customers[cid], num, den) for cid, num, den in rows[:KPI_CUSTOMERS_PAGE]
+             if cid in customers], len(rows) > KPI_CUSTOMERS_PAGE)

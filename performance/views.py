@@ -89,7 +89,7 @@ def branch_scorecard(request: HttpRequest, code: str) -> HttpResponse:
     run, periods = _run_for(request)
     context = {"branch": branch, "run": run, "periods": periods}
     if run is not None:
-        context |= {"card": selectors.scorecard(run=run, scope=Scope.BRANCH, scope_id=branch.pk),
+        context |= {"card": selectors.scorecard(run=run, scope=Scope.BRANCH, scope_id=branch.pk, key=branch.code),
                     "rms": selectors.branch_rm_scores(run=run, branch_id=branch.pk)}
     return render(request, "performance/branch_scorecard.html", context)
 
@@ -108,7 +108,7 @@ def rm_scorecard(request: HttpRequest, username: str) -> HttpResponse:
     context = {"rm": rm, "rm_profile": rm_profile, "run": run, "periods": periods,
                "may_see_branch": _may_see_branch(viewer, rm_profile.branch_id)}
     if run is not None:
-        context["card"] = selectors.scorecard(run=run, scope=Scope.RM, scope_id=rm.pk)
+        context["card"] = selectors.scorecard(run=run, scope=Scope.RM, scope_id=rm.pk, key=rm.get_username())
     return render(request, "performance/rm_scorecard.html", context)
 
 
@@ -290,6 +290,25 @@ def campaign_scorecard(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "performance/campaign_scorecard.html", {"card": scorecard_of(campaign=campaign)})
 
 
+@require_GET
+@staff_required(Role.SUPERVISOR, Role.ANALYST)
+def campaign_scorecard_export(request: HttpRequest, pk: int, file_format: str) -> HttpResponse:
+    """The campaign scorecard as CSV or XLSX (formula-like text neutralised), audited."""
+    from campaigns.models import Campaign
+    from performance.campaign_scores import campaign_scorecard as scorecard_of
+    from performance.campaign_scores import campaign_scorecard_rows
+
+    campaign = get_object_or_404(Campaign.objects.select_related("product", "targeting_run"), pk=pk)
+    rows = campaign_scorecard_rows(scorecard_of(campaign=campaign))
+    audit_record(actor=request.user, action=AuditEvent.Action.EXPORT, outcome=AuditEvent.Outcome.ALLOWED,
+                 object_type="scorecard", object_id=f"campaign:{campaign.pk}",
+                 ip_address=request.META.get("REMOTE_ADDR"), detail={"format": file_format})
+    filename = f"scorecard-campaign-{campaign.code}.{file_format}"
+    if file_format == "xlsx":
+        return xlsx_response(rows, filename=filename, title=campaign.code)
+    return csv_response(rows, filename=filename)
+
+
 # The supervisor's home
 
 SLA_SOON = datetime.timedelta(hours=24)
@@ -332,4 +351,25 @@ def supervisor_home(request: HttpRequest) -> HttpResponse:
         "now": now, "incomplete": incomplete, "incomplete_below": INCOMPLETE_BELOW,
         "silent": silent_top_customers(branch_id=branch.pk, now=now),
         "branches": Branch.objects.filter(is_active=True).order_by("code") if profile.role == Role.ADMIN else [],
+    })
+
+
+@require_GET
+@staff_required()
+def kpi_customer_list(request: HttpRequest, scope: str, key: str, kpi_code: str) -> HttpResponse:
+    """The customers behind one scorecard figure, the biggest contribution first, paged."""
+    scope_id, name = _scope_for(request, scope, key)
+    kpi = get_object_or_404(Kpi, code=kpi_code)
+    run, _periods = _run_for(request)
+    if run is None:
+        raise Http404(_("No KPI run has been published yet."))
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    rows, more = selectors.kpi_customers(run=run, kpi=kpi, scope=scope, scope_id=scope_id, page=page)
+    return render(request, "performance/kpi_customers.html", {
+        "kpi": kpi, "run": run, "rows": rows, "more": more, "page": page, "name": name, "scope": scope, "key": key,
+        "measure": MEASURES[kpi.measure],
+        "scorecard_url": reverse("performance:rm" if scope == Scope.RM else "performance:branch", args=[key]),
     })

@@ -40,3 +40,15 @@ def test_the_scorecard_measures_the_contacts_against_the_targeting_plan(
     assert 'id="open-scorecard"' in client.get(f"/campaigns/{running.pk}/").content.decode()
     client.force_login(rm_a)
     assert client.get(reverse("performance:campaign", args=[running.pk])).status_code == 403
+
+
+def test_the_campaign_scorecard_exports_neutralised_and_audited(client, running, supervisor_a):  # noqa: F811
+    from crm_bank.audit.models import AuditEvent
+
+    Campaign.objects.filter(pk=running.pk).update(name="=cmd|' /C calc'!A0")
+    client.force_login(supervisor_a)
+    response = client.get(reverse("performance:campaign-export", args=[running.pk, "csv"]))
+    text = response.content.decode("utf-8-sig")
+    assert text.startswith("Scorecard,'=cmd") and "Conversion of the contacted" in text
+    assert client.get(reverse("performance:campaign-export", args=[running.pk, "xlsx"])).status_code == 200
+    assert AuditEvent.objects.filter(action="export", object_id=f"campaign:{running.pk}").count() == 2

@@ -34,7 +34,7 @@ def test_the_rm_sees_their_scorecard_with_actual_target_achievement_and_trend(
     assert 'data-field="actual">2<' in row and 'data-field="target">4<' in row and "50.0%" in row
     assert row.startswith(' class="table-warning"')  # a miss is marked
     assert 'data-values=",,,,1.0000,2.0000"' in row  # September 1, October 2, no runs before
-    assert f"primary_rm={rm_a.pk}" in row
+    assert f"/performance/rm/rm_a/customers/new-customers/?period={PERIOD}" in row
     assert 'id="kpi-score">100.0<' not in page and 'id="kpi-score">50.0<' in page
     assert "Period 2026-10 · KPI run #" in page
 
@@ -140,3 +140,20 @@ def test_the_supervisors_home_shows_kpis_campaigns_complaints_incomplete_and_sil
     assert str(kpi_bank.x) in silent and str(kpi_bank.y) in silent  # tier A, never contacted by the CRM
     client.force_login(rm_a)
     assert client.get(reverse("performance:home")).status_code == 403
+
+
+def test_the_customers_behind_a_figure_are_listed_biggest_contribution_first(
+    client, published, kpi_bank, rm_a, rm_a2, django_assert_max_num_queries,
+):
+    client.force_login(rm_a)
+    url = reverse("performance:customers", args=["rm", "rm_a", "campaign-conversion"]) + f"?period={PERIOD}"
+    with django_assert_max_num_queries(10):
+        page = client.get(url).content.decode()
+    rows = page.split('id="kpi-customers"')[1].split("</table>")[0]
+    assert rows.count("<tr data-customer=") == 3  # x, y and z were contacted in October
+    assert rows.index(kpi_bank.x.cif) < rows.index(kpi_bank.y.cif)  # x converted: the biggest contribution
+    new = client.get(reverse("performance:customers", args=["rm", "rm_a", "new-customers"])
+                     + f"?period={PERIOD}").content.decode()
+    assert kpi_bank.x.cif in new and kpi_bank.y.cif in new and kpi_bank.z.cif not in new  # z: September
+    client.force_login(rm_a2)
+    assert client.get(url).status_code == 403
