@@ -148,7 +148,7 @@ def group_figures(*, measure_code: str, scope: str, scope_id: int, period: str, 
         lost = (f"({_open_at('%(end_day)s')} AND NOT {_open_at('%(period_end)s')})" if which == 0 else "false")
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure.sql}),
+                f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure.sql_for(scope)}),
                     scoped AS (SELECT * FROM m WHERE {scope_column} = %(scope_id)s),
                     lost AS (SELECT k.customer_id FROM (SELECT DISTINCT customer_id FROM scoped) k WHERE {lost})
                     SELECT {group_sql}, sum(m.num)::float8, sum(m.den)::float8,

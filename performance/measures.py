@@ -41,6 +41,9 @@ CONTACT = CampaignContact._meta.db_table
 VALUE = CustomerValue._meta.db_table
 
 
+SCOPE_MARKER = " /*scope*/"
+
+
 def account_open_on(account: str, day: str) -> str:
     """SQL: account `account` (an alias) was open on the day `day` (a parameter or expression): opened
     before it (or on a day the source did not say) and not closed before it."""
@@ -67,6 +70,16 @@ class Measure:
     counts: str = ""
     # The diagnosis groupings beyond tier, segment and RM that its rows carry ("channel", "stage").
     groupings: tuple[str, ...] = ()
+    # The columns its rows' RM and branch come from (the SQL's /*scope*/ marker narrows to one).
+    rm_column: str = "c.primary_rm_id"
+    branch_column: str = "c.home_branch_id"
+
+    def sql_for(self, scope: str | None) -> str:
+        """The SQL for every RM and branch (scope None: the KPI run), or for the one RM or branch whose
+        id is the parameter %(scope_id)s — narrowed where the rows are read, so a page about one
+        branch never reads the whole bank's."""
+        column = {"rm": self.rm_column, "branch": self.branch_column}.get(scope or "")
+        return self.sql.replace(SCOPE_MARKER, f" AND {column} = %(scope_id)s" if column else "")
 
     @property
     def percent(self) -> bool:
@@ -78,7 +91,7 @@ _MEASURE_LIST = (
         "new_customers", _("New customers acquired"), "count", "higher", False,
         f"SELECT c.id, c.primary_rm_id, c.home_branch_id, 1, 1, NULL::text, NULL::text FROM {CUSTOMER} c"
         " WHERE c.merged_into_id IS NULL"
-        " AND c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s",
+        " AND c.customer_since >= %(start_day)s AND c.customer_since < %(end_day)s /*scope*/",
         counts=_("customers who became customers in the period"),
     ),
     Measure(
@@ -92,7 +105,7 @@ _MEASURE_LIST = (
             JOIN {HOLDER} h ON h.account_id = a.id AND h.role = 'owner'
             JOIN {CUSTOMER} c ON c.id = h.customer_id AND c.merged_into_id IS NULL
             JOIN unnest(%(currencies)s::text[], %(rates)s::float8[]) AS r(currency, rate) ON r.currency = a.currency
-            WHERE t.booked_at >= %(start)s AND t.booked_at < %(end)s""",
+            WHERE t.booked_at >= %(start)s AND t.booked_at < %(end)s /*scope*/""",
         counts=_("money paid into current and deposit accounts less money paid out, in the reporting currency"),
         groupings=("channel",),
     ),
@@ -102,7 +115,7 @@ _MEASURE_LIST = (
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
             JOIN {ACCOUNT} a ON a.id = h.account_id
-            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(end_day)s")}
+            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(end_day)s")} /*scope*/
             GROUP BY c.id""",
         counts=_("holdings open at the period's end, over the customers holding any"),
     ),
@@ -111,7 +124,7 @@ _MEASURE_LIST = (
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1, k.channel,
                    {_STAGE}
             FROM {CONTACT} k JOIN {CUSTOMER} c ON c.id = k.customer_id
-            WHERE k.attempts > 0 AND k.contacted_on >= %(start_day)s AND k.contacted_on < %(end_day)s""",
+            WHERE k.attempts > 0 AND k.contacted_on >= %(start_day)s AND k.contacted_on < %(end_day)s /*scope*/""",
         counts=_("campaign contacts in the period that converted, over all contacted"),
         groupings=("channel", "stage"),
     ),
@@ -121,23 +134,23 @@ _MEASURE_LIST = (
                    EXISTS (SELECT 1 FROM {INTERACTION} i WHERE i.customer_id = c.id
                            AND i.occurred_at >= %(start)s AND i.occurred_at < %(end)s)::int, 1, NULL::text, NULL::text
             FROM {VALUE} v JOIN {CUSTOMER} c ON c.id = v.customer_id AND c.merged_into_id IS NULL
-            WHERE v.run_id = %(value_run)s AND v.tier = 'A'""",
+            WHERE v.run_id = %(value_run)s AND v.tier = 'A' /*scope*/""",
         counts=_("tier-A customers (published value run) contacted in the period, over all tier-A customers"),
     ),
     Measure(
         "complaint_sla", _("Complaints resolved within SLA"), "percent", "higher", True,
         f"""SELECT x.customer_id, x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1, x.channel,
                    NULL::text
-            FROM {COMPLAINT} x WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s""",
+            FROM {COMPLAINT} x WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s /*scope*/""",
         counts=_("complaints resolved in the period by their SLA deadline, over all resolved"),
-        groupings=("channel",),
+        groupings=("channel",), rm_column="x.owner_id", branch_column="x.branch_id",
     ),
     Measure(
         "skip_level_complaints", _("Skip-level complaints"), "count", "lower", False,
         f"""SELECT x.customer_id, x.owner_id, x.branch_id, 1, 1, x.channel, NULL::text FROM {COMPLAINT} x
-            WHERE x.is_skip_level AND x.opened_at >= %(start)s AND x.opened_at < %(end)s""",
+            WHERE x.is_skip_level AND x.opened_at >= %(start)s AND x.opened_at < %(end)s /*scope*/""",
         counts=_("complaints made over the branch's head in the period"),
-        groupings=("channel",),
+        groupings=("channel",), rm_column="x.owner_id", branch_column="x.branch_id",
     ),
     Measure(
         "retention_rate", _("Retention rate"), "percent", "higher", True,
@@ -146,7 +159,7 @@ _MEASURE_LIST = (
             FROM {CUSTOMER} c
             JOIN {HOLDER} h ON h.customer_id = c.id
             JOIN {ACCOUNT} a ON a.id = h.account_id
-            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(start_day)s")}
+            WHERE c.merged_into_id IS NULL AND {account_open_on("a", "%(start_day)s")} /*scope*/
             GROUP BY c.id""",
         counts=_("customers holding an open account at the start who still hold one at the end"),
     ),
@@ -154,7 +167,7 @@ _MEASURE_LIST = (
         "data_completeness", _("Data completeness"), "percent", "higher", True,
         f"SELECT c.id, c.primary_rm_id, c.home_branch_id, c.completeness / 100.0, 1, NULL::text, NULL::text"
         f" FROM {CUSTOMER} c"
-        " WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'",
+        " WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed' /*scope*/",
         counts=_("average completeness of the open customer records"),
     ),
     Measure(
@@ -162,7 +175,7 @@ _MEASURE_LIST = (
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (c.kyc_review_due >= %(end_day)s)::int, 1,
                    NULL::text, NULL::text
             FROM {CUSTOMER} c WHERE c.merged_into_id IS NULL AND c.lifecycle_stage <> 'closed'
-              AND c.kyc_review_due IS NOT NULL""",
+              AND c.kyc_review_due IS NOT NULL /*scope*/""",
         counts=_("customers whose KYC review is not overdue at the period's end, over those with a review date"),
     ),
 )

@@ -93,7 +93,7 @@ def kpi_chunk(run: Run, lo: int, hi: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {result} WHERE run_id = %s AND kpi_id = %s", [run.pk, kpi.pk])
         cursor.execute(
-            f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure.sql}),
+            f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure.sql_for(None)}),
                 a AS (
                     SELECT CASE WHEN GROUPING(m.rm_id) = 0 THEN 'rm' ELSE 'branch' END AS scope,
                            CASE WHEN GROUPING(m.rm_id) = 0 THEN m.rm_id ELSE m.branch_id END AS scope_id,

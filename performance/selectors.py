@@ -238,9 +238,27 @@ class Diagnosis:
         return format_figure(value, self.kpi.unit)
 
 
+# A diagnosis reads the measure's rows of two periods for one RM or branch (seconds for a large branch
+# at a million customers): kept this long per run, KPI, RM or branch, grouping and language.
+DIAGNOSIS_CACHE_SECONDS = 3600
+
+
 def kpi_diagnosis(*, run: Run, kpi: Kpi, scope: str, scope_id: int, grouping: str) -> Diagnosis:
     """Why `kpi` of one RM or branch came out as it did in `run`'s period (performance.diagnosis),
-    with a plain-language summary. The measure's SQL twice (this period and the one before)."""
+    with a plain-language summary. The measure's SQL twice (this period and the one before), then
+    kept DIAGNOSIS_CACHE_SECONDS."""
+    from django.core.cache import cache
+    from django.utils.translation import get_language
+
+    key = f"performance:diagnosis:{run.pk}:{kpi.pk}:{kpi.measure}:{scope}:{scope_id}:{grouping}:{get_language()}"
+    found = cache.get(key)
+    if found is None:
+        found = _kpi_diagnosis(run=run, kpi=kpi, scope=scope, scope_id=scope_id, grouping=grouping)
+        cache.set(key, found, DIAGNOSIS_CACHE_SECONDS)
+    return found
+
+
+def _kpi_diagnosis(*, run: Run, kpi: Kpi, scope: str, scope_id: int, grouping: str) -> Diagnosis:
     from django.contrib.auth import get_user_model
     from django.utils.translation import gettext as _
 
@@ -345,9 +363,10 @@ def kpi_customers(*, run: Run, kpi: Kpi, scope: str, scope_id: int, page: int) -
               "currencies": list(settings.CRM_CURRENCY_RATES), "rates": list(settings.CRM_CURRENCY_RATES.values()),
               "limit": KPI_CUSTOMERS_PAGE + 1, "offset": (page - 1) * KPI_CUSTOMERS_PAGE}
     column = "rm_id" if scope == Scope.RM else "branch_id"
+    measure_sql = MEASURES[kpi.measure].sql_for(scope)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({MEASURES[kpi.measure].sql})
+            f"""WITH m(customer_id, rm_id, branch_id, num, den, channel, stage) AS ({measure_sql})
                 SELECT customer_id, sum(num)::float8, sum(den)::float8 FROM m WHERE {column} = %(scope_id)s
                 GROUP BY customer_id ORDER BY sum(num) DESC, customer_id LIMIT %(limit)s OFFSET %(offset)s""",
             params,
