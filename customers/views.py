@@ -60,7 +60,9 @@ from segmentation.selectors import TIER_ORDER, customer_in_tier, customer_segmen
 TRANSACTIONS_PER_PAGE = 20
 
 
+@staff_required()
 def home(request: HttpRequest) -> HttpResponse:
+    """Each role's landing page; a signed-in user without a staff role is refused, like everywhere."""
     profile = staff_profile_for_user(request.user)
     if profile is not None and profile.role == StaffProfile.Role.RM:
         return redirect("customers:my-book")
