@@ -1,8 +1,12 @@
-"""Keeps what a signed-in user sees out of browser and proxy caches."""
+"""Keeps what a signed-in user sees out of browser and proxy caches, and ends sessions that were
+idle too long or have lasted too long."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+
+from django.conf import settings
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
@@ -23,3 +27,59 @@ class NoStoreForSignedInMiddleware:
         if request.user.is_authenticated:
             add_never_cache_headers(response)
         return response
+
+
+# Session keys the timeout middleware keeps (seconds since the epoch).
+SESSION_STARTED = "crm_signed_in_at"
+SESSION_SEEN = "crm_last_seen_at"
+# The last-seen stamp is rewritten at most this often, so a busy page does not write its session
+# on every request.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+class SessionTimeoutMiddleware:
+    """Signs out a session idle for CRM_SESSION_IDLE_SECONDS (30 minutes) or older than
+    CRM_SESSION_ABSOLUTE_SECONDS (10 hours) from its sign-in, whatever its activity: the next
+    request goes to the login page (an htmx request is told to go there), saying why. The sign-out
+    is audited like any other."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and hasattr(request, "session"):
+            expired = self._expired(request)
+            if expired:
+                return self._sign_out(request, expired)
+        return self.get_response(request)
+
+    @staticmethod
+    def _expired(request: HttpRequest) -> str:
+        now = time.time()
+        session = request.session
+        started = session.setdefault(SESSION_STARTED, now)
+        seen = session.get(SESSION_SEEN, started)
+        if now - started > settings.CRM_SESSION_ABSOLUTE_SECONDS:
+            return "absolute"
+        if now - seen > settings.CRM_SESSION_IDLE_SECONDS:
+            return "idle"
+        if now - seen >= SEEN_RESOLUTION_SECONDS or SESSION_SEEN not in session:
+            session[SESSION_SEEN] = now
+        return ""
+
+    @staticmethod
+    def _sign_out(request: HttpRequest, why: str) -> HttpResponse:
+        from django.contrib import messages
+        from django.contrib.auth import logout
+        from django.shortcuts import redirect, resolve_url
+        from django.utils.translation import gettext as _
+
+        logout(request)
+        messages.info(request, _("You were signed out after 30 minutes without activity.") if why == "idle"
+                      else _("You were signed out: a session lasts at most 10 hours. Please sign in again."))
+        login_url = resolve_url(settings.LOGIN_URL)
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login_url
+            return response
+        return redirect(f"{login_url}?next={request.get_full_path()}")

@@ -6,6 +6,8 @@ authenticate(), the admin's user change page).
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
@@ -19,6 +21,10 @@ from crm_bank.security.services import LoginEvent, login_audit, user_sessions_en
 @receiver(user_logged_in, dispatch_uid="security_login_audit")
 def _signed_in(sender, request: HttpRequest, user: AbstractBaseUser, **kwargs) -> None:
     login_audit(request=request, event=LoginEvent.SIGNED_IN, username=user.get_username(), user=user)
+    if request is not None and hasattr(request, "session"):  # the timeouts count from here
+        from crm_bank.security.middleware import SESSION_SEEN, SESSION_STARTED
+
+        request.session[SESSION_STARTED] = request.session[SESSION_SEEN] = time.time()
 
 
 @receiver(user_login_failed, dispatch_uid="security_login_failed_audit")

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "crm_bank.security.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the messages: a signed-out session is told why on the login page.
+    "crm_bank.security.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -263,6 +265,12 @@ CRM_TRUSTED_PROXIES = env.int("CRM_TRUSTED_PROXIES", default=0)
 # Login protection (django-axes): five wrong passwords for one user name from one address pause
 # that pair for 15 minutes; other users and other addresses keep signing in. The address is the
 # one the audit trail records (through CRM_TRUSTED_PROXIES), so a client cannot forge its way out.
+# Sessions: signed out after 30 minutes without a request, and 10 hours after signing in whatever
+# the activity (crm_bank.security.middleware.SessionTimeoutMiddleware); the cookie lasts no longer.
+CRM_SESSION_IDLE_SECONDS = env.int("CRM_SESSION_IDLE_SECONDS", default=30 * 60)
+CRM_SESSION_ABSOLUTE_SECONDS = env.int("CRM_SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
+SESSION_COOKIE_AGE = CRM_SESSION_ABSOLUTE_SECONDS
+
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
