@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
