@@ -9,7 +9,8 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_bank.settings.local")
+# Production unless told otherwise (make run and the tests say which settings they use).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_bank.settings.production")
 
 app = Celery("crm_bank")
 app.config_from_object("django.conf:settings", namespace="CELERY")

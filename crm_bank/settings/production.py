@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from .base import *  # noqa: F403
-from .base import env
+from django.core.exceptions import ImproperlyConfigured
 
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, env
+
+# Refuse to start rather than run open: a secret key of the development or test settings (or any
+# short or "insecure" one), DEBUG asked for, or any host allowed.
+_KNOWN_KEYS = {"local-development-only-not-a-secret", "test-only-not-a-secret"}
+if SECRET_KEY in _KNOWN_KEYS or len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a secret of at least 50 characters, not a development "
+                               "or default key (e.g. python -c 'import secrets; print(secrets.token_urlsafe(60))').")
+if env.bool("DJANGO_DEBUG", default=False):
+    raise ImproperlyConfigured("DJANGO_DEBUG is on: production settings never run with DEBUG.")
 DEBUG = False
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+if not ALLOWED_HOSTS or any(host.strip() in ("*", "") for host in ALLOWED_HOSTS):
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the site's hosts; '*' would accept any Host header.")
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -1,0 +1,49 @@
+"""Production settings: `check --deploy --fail-level WARNING` is clean, and they refuse to start with
+a development or short secret key, DEBUG asked for, or any host allowed. Each in a fresh process
+(the settings module is read once per process)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+GOOD = {"DJANGO_SETTINGS_MODULE": "crm_bank.settings.production", "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+        "DJANGO_ALLOWED_HOSTS": "crm.bank.example"}
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, **GOOD, **env}
+    environment.pop("DJANGO_DEBUG", None) if "DJANGO_DEBUG" not in env else None
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environment, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_check_deploy_is_clean_on_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"DJANGO_SECRET_KEY": "local-development-only-not-a-secret"}, "DJANGO_SECRET_KEY"),
+    ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY"),
+    ({"DJANGO_SECRET_KEY": "django-insecure-" + "x" * 60}, "DJANGO_SECRET_KEY"),
+    ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG"),
+    ({"DJANGO_ALLOWED_HOSTS": "*"}, "DJANGO_ALLOWED_HOSTS"),
+    ({"DJANGO_ALLOWED_HOSTS": "crm.bank.example,*"}, "DJANGO_ALLOWED_HOSTS"),
+])
+def test_production_refuses_to_start_open(env, message):
+    result = _manage("check", **env)
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_the_entry_points_default_to_production_settings():
+    for path in ("crm_bank/wsgi.py", "crm_bank/asgi.py", "crm_bank/celery.py"):
+        text = (BASE_DIR / path).read_text()
+        assert '"crm_bank.settings.production"' in text, path
