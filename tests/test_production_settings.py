@@ -47,3 +47,13 @@ def test_the_entry_points_default_to_production_settings():
     for path in ("crm_bank/wsgi.py", "crm_bank/asgi.py", "crm_bank/celery.py"):
         text = (BASE_DIR / path).read_text()
         assert '"crm_bank.settings.production"' in text, path
+
+
+def test_flower_in_compose_asks_for_a_login_and_listens_on_loopback_only():
+    import yaml
+
+    compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+    flower = compose["services"]["flower"]
+    auth = [part for part in flower["command"] if part.startswith("--basic-auth=")]
+    assert auth and "${FLOWER_PASSWORD:?" in auth[0]  # no default password: compose refuses to start without one
+    assert flower["ports"] == ["127.0.0.1:5555:5555"]
