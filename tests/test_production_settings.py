@@ -20,6 +20,9 @@ GOOD = {"DJANGO_SETTINGS_MODULE": "crm_bank.settings.production", "DJANGO_SECRET
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {**os.environ, **GOOD, **env}
     environment.pop("DJANGO_DEBUG", None) if "DJANGO_DEBUG" not in env else None
+    # The browser tests set this in the test process (Playwright runs an event loop); a deployment
+    # never has it, and the subprocess must not inherit it.
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environment, capture_output=True,
                           text=True, timeout=120)
 
