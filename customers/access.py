@@ -9,10 +9,12 @@ full only to the customer's branch staff and RM, supervisors of that branch, and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils import timezone
 from django.utils.formats import date_format
 
 from crm_bank.audit.models import AuditEvent
@@ -20,7 +22,11 @@ from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from customers.masking import masked_value
-from customers.models import Customer
+from customers.models import Customer, UnmaskGrant
+
+# Who may break the glass (customers.unmasking): staff who serve customers face to face or on the
+# phone. Analysts and compliance officers work on aggregates and the trail; admins see all already.
+UNMASK_ROLES = (StaffProfile.Role.RM, StaffProfile.Role.SUPERVISOR)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,9 @@ class CustomerAccess:
     customer: Customer
     full_access: bool
     reason: str
+    # The open break-the-glass grant that unmasks the customer for this viewer, if that is why.
+    unmask_grant: UnmaskGrant | None = None
+    viewer_role: str = ""
 
     def __getattr__(self, name: str) -> object:
         # Only called for names the class does not define: the customer's own attributes.
@@ -61,6 +70,11 @@ class CustomerAccess:
         return str(since.year) if since else ""
 
     @property
+    def may_unmask(self) -> bool:
+        """Whether the page offers "unmask for a reason" (customers.unmasking)."""
+        return self.masked and self.viewer_role in UNMASK_ROLES
+
+    @property
     def may_see_money(self) -> bool:
         """Balances, transactions and loan repayment status."""
         return self.full_access
@@ -79,6 +93,14 @@ def customer_full_access_reason(*, profile: StaffProfile, customer: Customer) ->
     return None
 
 
+def unmask_grant_active(*, user_id: int, customer_id: int, at: datetime | None = None) -> UnmaskGrant | None:
+    """The user's open break-the-glass grant for the customer, if any (one indexed look-up)."""
+    return (
+        UnmaskGrant.objects.filter(user_id=user_id, customer_id=customer_id, expires_at__gt=at or timezone.now())
+        .order_by("-expires_at").first()
+    )
+
+
 def customer_get_for_user(
     *,
     user: AbstractBaseUser | AnonymousUser,
@@ -92,6 +114,8 @@ def customer_get_for_user(
     2. An unknown customer raises Http404 (nothing to audit against).
     3. Full or masked access is decided per the bank rules above and audited; a merged-away
        record's audit row names the record it was merged into (the caller redirects there).
+       An RM or supervisor outside the branch with an open break-the-glass grant sees it in full
+       until the grant expires (customers.unmasking); the audit row names the grant.
     """
     if not 0 < customer_id < 2**63:  # beyond a bigint: no such customer, nothing to audit
         raise Http404("No such customer.")
@@ -110,7 +134,13 @@ def customer_get_for_user(
         raise Http404("No such customer.")
     customer = found[0]
     reason = customer_full_access_reason(profile=profile, customer=customer)
+    grant = None
+    if reason is None and profile.role in UNMASK_ROLES:
+        grant = unmask_grant_active(user_id=user.pk, customer_id=customer.pk)
+        reason = "unmasked for a stated reason" if grant is not None else None
     detail = {"purpose": purpose, "reason": reason or "outside the customer's branch"}
+    if grant is not None:
+        detail["unmask_grant"] = grant.pk
     if customer.merged_into_id is not None:  # a tombstone: the page sends the viewer to the survivor
         detail["merged_into"] = customer.merged_into_id
     audit_record(
@@ -118,4 +148,5 @@ def customer_get_for_user(
         outcome=AuditEvent.Outcome.ALLOWED if reason else AuditEvent.Outcome.MASKED,
         object_type="customer", object_id=customer.pk, ip_address=ip_address, detail=detail,
     )
-    return CustomerAccess(customer=customer, full_access=reason is not None, reason=reason or "")
+    return CustomerAccess(customer=customer, full_access=reason is not None, reason=reason or "",
+                          unmask_grant=grant, viewer_role=profile.role)

@@ -28,6 +28,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.selectors import run_progress, runs_recent
+from crm_bank.ui.paginators import CappedCountPaginator
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.duplicates import (
     DUPLICATE_SEARCH,
@@ -41,7 +42,6 @@ from customers.duplicates import (
     duplicate_search_start,
 )
 from customers.models import Customer, CustomerMerge, MatchCandidate
-from customers.paginators import CappedCountPaginator
 
 # The fields shown side by side, with the matcher's comparison that covers each.
 REVIEW_FIELDS = (

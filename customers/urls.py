@@ -16,4 +16,5 @@ urlpatterns = [
     path("data-quality/", views.data_quality_league, name="data-quality"),
     path("imports/", include("customers.import_views")),
     path("review/", include("customers.review_views")),
+    path("", include("customers.unmask_views")),
 ]

@@ -17,12 +17,12 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.models.customer import INCOMPLETE_BELOW
-from customers.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
 from customers.panels import (
     TransactionLine,
     change_lines,
@@ -68,6 +68,8 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("customers:my-book")
     if profile is not None and profile.role in (StaffProfile.Role.SUPERVISOR, StaffProfile.Role.ADMIN):
         return redirect("customers:branch-dashboard")
+    if profile is not None and profile.role == StaffProfile.Role.COMPLIANCE:
+        return redirect("audit:search")
     return redirect("customers:customer-list")
 
 

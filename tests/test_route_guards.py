@@ -73,3 +73,63 @@ def test_a_user_without_a_staff_role_is_refused(client, no_role_user, route, nam
     client.force_login(no_role_user)
     response = _request(client, _url(route))
     assert response.status_code in ((401, 403) if route.startswith("api/") else (403,)), (name, response.status_code)
+
+
+# --- another branch's objects: masked or refused -------------------------------------------------------
+# What customer_a (branch A) has that the bank masks outside branch A; none may reach an RM of branch B.
+SENSITIVE = ("7103192745", "+420601123456", "jana.novakova@example.cz", "Vodickova 12", "601123456")
+
+
+@pytest.fixture
+def branch_a_objects(customer_a, rm_a, branch_a):
+    from channels.models import ComplaintSLA
+    from channels.services.complaints.cases import complaint_open
+    from tests.customers.factories import account_for, transactions_for
+
+    ComplaintSLA.objects.get_or_create(severity="high",
+                                       defaults={"resolve_within_hours": 48, "escalation_step_hours": 12})
+    transactions_for(account_for(customer_a), 3)
+    complaint = complaint_open(customer=customer_a, actor=rm_a, channel="branch", category="fees", severity="high",
+                               description="Charged twice; call me on +420601123456")
+    return {"pk": str(customer_a.pk), "customer_pk": str(customer_a.pk), "complaint": str(complaint.pk),
+            "cif": customer_a.cif, "username": rm_a.username, "code": branch_a.code, "key": rm_a.username}
+
+
+def _url_for(route: str, objects: dict) -> str:
+    values = {**SAMPLE, **objects}
+    if route.startswith("channels/complaints/"):
+        values["pk"] = objects["complaint"]
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
+    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
+    return "/" + route.replace("^", "").replace("$", "").replace("\\.", ".")
+
+
+OBJECT_ROUTES = [(route, name) for route, name in ROUTES if "<" in route or "(?P" in route]
+
+
+@pytest.mark.parametrize(("route", "name"), OBJECT_ROUTES, ids=[name for _route, name in OBJECT_ROUTES])
+def test_another_branchs_objects_are_masked_or_refused(client, rm_b, branch_a_objects, route, name):
+    """An RM of branch B asks every route for branch A's customer, complaint, RM and branch: the
+    answer is refused (403/404; the API takes channel-system tokens only, 401), sent elsewhere, or
+    shown without a single masked value."""
+    client.force_login(rm_b)
+    response = _request(client, _url_for(route, branch_a_objects))
+    assert response.status_code in (200, 204, 302, 400, 401, 403, 404), (name, response.status_code)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    leaked = [value for value in SENSITIVE if value.encode() in body]
+    assert not leaked, (name, leaked)
+
+
+def test_the_customers_own_rm_sees_what_the_other_branch_may_not(client, rm_a, branch_a_objects):
+    """The walk above would pass on pages that show nothing at all: the customer's RM sees the values."""
+    client.force_login(rm_a)
+    body = client.get(_url_for("customers/<int:pk>/", branch_a_objects)).content
+    assert all(value.encode() in body for value in SENSITIVE[:4])
+
+
+@pytest.mark.parametrize("name", ["performance:rm", "performance:branch", "channels:complaint-detail"])
+def test_another_branchs_scorecards_and_cases_are_refused(client, rm_b, supervisor_b, branch_a_objects, name):
+    for user in (rm_b, supervisor_b):
+        client.force_login(user)
+        route = next(route for route, route_name in OBJECT_ROUTES if route_name == name)
+        assert client.get(_url_for(route, branch_a_objects)).status_code in (403, 404), (name, user)

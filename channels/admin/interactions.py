@@ -13,7 +13,7 @@ from channels.admin.work import ReadOnlyAdmin
 from channels.models import ChurnFlag, Interaction, Task
 from channels.services.complaints import churn_flag_clear
 from crm_bank.audit.admin import AuditedModelAdmin
-from customers.paginators import CappedCountPaginator
+from crm_bank.ui.paginators import CappedCountPaginator
 
 
 @admin.register(Interaction)

@@ -29,8 +29,8 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.paginators import CappedCountPaginator
 from customers.access import customer_get_for_user
-from customers.paginators import CappedCountPaginator
 
 Role = StaffProfile.Role
 QUEUE_PER_PAGE = 25

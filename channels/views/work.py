@@ -33,7 +33,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from customers.paginators import CappedCountPaginator
+from crm_bank.ui.paginators import CappedCountPaginator
 
 TASKS_PER_PAGE = 25
 BOOK_PER_PAGE = 50

@@ -15,6 +15,8 @@ class AuditEvent(models.Model):
         DELETE = "delete", _("Deleted")
         EXPORT = "export", _("Exported")
         IMPORT = "import", _("Imported")
+        # A masked customer opened in full for a stated reason, for a limited time ("break the glass").
+        UNMASK = "unmask", _("Unmasked for a reason")
 
     class Outcome(models.TextChoices):
         ALLOWED = "allowed", _("Allowed, in full")
@@ -47,6 +49,8 @@ class AuditEvent(models.Model):
             ),
             # "What did this user look at?": one actor's trail, newest first.
             models.Index(fields=["actor", "-occurred_at"], name="audit_actor_time_idx"),
+            # The compliance search with neither an actor nor an object: the newest events first.
+            models.Index(fields=["-occurred_at", "-id"], name="audit_time_idx"),
         ]
         # Append-only is enforced by plain triggers written in migration
         # 0003_audit_event_append_only_guard, not by a pgtrigger Meta trigger: pgtrigger's

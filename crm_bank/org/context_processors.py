@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,7 @@ _NAVIGATION = {
         (_("Review queue"), "customers:review-queue"),
         (_("Imports"), "customers:import-upload"),
         (_("Data quality"), "customers:data-quality"),
+        (_("Unmasked records"), "customers:unmask-report"),
     ],
     Role.ANALYST: [
         (_("Customers"), "customers:customer-list"),
@@ -58,7 +60,14 @@ _NAVIGATION = {
         (_("Review queue"), "customers:review-queue"),
         (_("Imports"), "customers:import-upload"),
         (_("Data quality"), "customers:data-quality"),
+        (_("Audit trail"), "audit:search"),
+        (_("Unmasked records"), "customers:unmask-report"),
         (_("Django admin"), "admin:index"),
+    ],
+    Role.COMPLIANCE: [
+        (_("Audit trail"), "audit:search"),
+        (_("Unmasked records"), "customers:unmask-report"),
+        (_("Customers"), "customers:customer-list"),
     ],
 }
 
@@ -68,4 +77,5 @@ def staff_navigation(request: HttpRequest) -> dict:
     if profile is None:
         return {"staff": None, "navigation": []}
     items = [(label, reverse(url_name)) for label, url_name in _NAVIGATION[profile.role]]
-    return {"staff": profile, "navigation": items}
+    two_factor_roles = settings.CRM_TWO_FACTOR_ROLES if settings.CRM_TWO_FACTOR else []
+    return {"staff": profile, "navigation": items, "two_factor_roles": two_factor_roles}

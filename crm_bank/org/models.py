@@ -51,6 +51,8 @@ class StaffProfile(models.Model):
         SUPERVISOR = "SUPERVISOR", _("Supervisor")
         ANALYST = "ANALYST", _("Analyst")
         ADMIN = "ADMIN", _("Administrator")
+        # Reads the audit trail and the break-the-glass report; changes nothing.
+        COMPLIANCE = "COMPLIANCE", _("Compliance officer")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"

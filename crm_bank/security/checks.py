@@ -21,3 +21,17 @@ def sessions_are_in_the_database(app_configs, **kwargs) -> list[checks.CheckMess
             id="security.E001",
         )
     ]
+
+
+@checks.register(checks.Tags.security)
+def audit_trail_kept_a_year(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """The bank keeps its audit trail at least twelve months."""
+    if settings.CRM_AUDIT_RETENTION_MONTHS >= 12:
+        return []
+    return [
+        checks.Error(
+            f"CRM_AUDIT_RETENTION_MONTHS is {settings.CRM_AUDIT_RETENTION_MONTHS}; the trail is kept at least 12.",
+            hint="Set CRM_AUDIT_RETENTION_MONTHS to 12 or more (the default is 84, seven years).",
+            id="security.E002",
+        )
+    ]

@@ -8,7 +8,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
+
+from crm_bank.security.two_factor import authenticator_confirmed, session_verified, two_factor_required
 
 
 class NoStoreForSignedInMiddleware:
@@ -70,7 +75,7 @@ class SessionTimeoutMiddleware:
     def _sign_out(request: HttpRequest, why: str) -> HttpResponse:
         from django.contrib import messages
         from django.contrib.auth import logout
-        from django.shortcuts import redirect, resolve_url
+        from django.shortcuts import resolve_url
         from django.utils.translation import gettext as _
 
         logout(request)
@@ -82,3 +87,26 @@ class SessionTimeoutMiddleware:
             response["HX-Redirect"] = login_url
             return response
         return redirect(f"{login_url}?next={request.get_full_path()}")
+
+
+class TwoFactorMiddleware:
+    """Sends a signed-in user whose role needs a second factor (crm_bank.security.two_factor) to
+    the code page, or to set up an authenticator if they have none, until the session is verified.
+    Only those two pages, signing out and the language switch are reachable before that."""
+
+    EXEMPT_URL_NAMES = ("two-factor-verify", "two-factor-setup", "logout", "set_language")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (request.user.is_authenticated and not session_verified(request) and two_factor_required(request.user)
+                and request.path not in {reverse(name) for name in self.EXEMPT_URL_NAMES}):
+            page = "two-factor-verify" if authenticator_confirmed(request.user) else "two-factor-setup"
+            target = f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}"
+            if request.headers.get("HX-Request"):
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = target
+                return response
+            return redirect(target)
+        return self.get_response(request)

@@ -24,6 +24,14 @@ class LoginEvent:
     FAILED = "failed"
     LOCKED_OUT = "locked_out"
     SIGNED_OUT = "signed_out"
+    SECOND_FACTOR_PASSED = "second_factor_passed"
+    SECOND_FACTOR_FAILED = "second_factor_failed"
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled"
+    BACKUP_CODES_ISSUED = "backup_codes_issued"
+
+
+ALLOWED_EVENTS = (LoginEvent.SIGNED_IN, LoginEvent.SIGNED_OUT, LoginEvent.SECOND_FACTOR_PASSED,
+                  LoginEvent.SECOND_FACTOR_ENROLLED, LoginEvent.BACKUP_CODES_ISSUED)
 
 
 def login_audit(
@@ -32,9 +40,10 @@ def login_audit(
     event: str,
     username: str,
     user: AbstractBaseUser | None = None,
+    detail: dict | None = None,
 ) -> AuditEvent:
-    """Records one sign-in event. Never the password; a failure keeps the name that was typed."""
-    allowed = event in (LoginEvent.SIGNED_IN, LoginEvent.SIGNED_OUT)
+    """Records one sign-in event. Never the password or a code; a failure keeps the name that was typed."""
+    allowed = event in ALLOWED_EVENTS
     return audit_record(
         actor=user,
         # A sign-in opens a session and a sign-out ends it.
@@ -43,7 +52,7 @@ def login_audit(
         object_type=LOGIN_OBJECT_TYPE,
         object_id=username[:OBJECT_ID_LENGTH],
         ip_address=request_ip(request),
-        detail={"event": event, "username": username},
+        detail={"event": event, "username": username, **(detail or {})},
     )
 
 

@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "drf_spectacular",
     "crm_bank.org",
@@ -66,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the messages: a signed-out session is told why on the login page.
     "crm_bank.security.middleware.SessionTimeoutMiddleware",
+    # A supervisor, admin or compliance officer gives the second factor before any page.
+    "crm_bank.security.middleware.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -271,6 +276,13 @@ CRM_SESSION_IDLE_SECONDS = env.int("CRM_SESSION_IDLE_SECONDS", default=30 * 60)
 CRM_SESSION_ABSOLUTE_SECONDS = env.int("CRM_SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
 SESSION_COOKIE_AGE = CRM_SESSION_ABSOLUTE_SECONDS
 
+# Two-factor sign-in (crm_bank.security.two_factor): these roles give a code from an authenticator
+# app or a single-use backup code after the password. Production always asks (its settings
+# refuse to start otherwise); local development and the test suite turn it off by default.
+CRM_TWO_FACTOR = env.bool("CRM_TWO_FACTOR", default=True)
+CRM_TWO_FACTOR_ROLES = ["SUPERVISOR", "ADMIN", "COMPLIANCE"]
+OTP_TOTP_ISSUER = "Branch CRM"
+
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -314,3 +326,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
+
+# Break the glass (customers.unmasking): staff outside a customer's branch may open the masked
+# fields in full for a stated reason, for this many minutes, at most this many times a day;
+# supervisors of the customer's branch and of the staff member's branch see every such event.
+CRM_UNMASK_MINUTES = env.int("CRM_UNMASK_MINUTES", default=15)
+CRM_UNMASK_DAILY_LIMIT = env.int("CRM_UNMASK_DAILY_LIMIT", default=10)
+
+# The audit trail is kept at least this many months (a bank keeps it for years; the check refuses
+# fewer than 12). Nothing in the application deletes audit rows: the database refuses UPDATE and
+# DELETE to the application's role, and archiving older rows is a job for the owner role.
+CRM_AUDIT_RETENTION_MONTHS = env.int("CRM_AUDIT_RETENTION_MONTHS", default=84)

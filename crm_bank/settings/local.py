@@ -14,3 +14,5 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.
 DEMO_PASSWORD = env("DEMO_PASSWORD", default="branch-demo-2026")
 # Notification e-mails are printed by the dev server, not sent.
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Two-factor sign-in is off for the demo unless asked for (CRM_TWO_FACTOR=true); production always asks.
+CRM_TWO_FACTOR = env.bool("CRM_TWO_FACTOR", default=False)

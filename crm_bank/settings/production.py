@@ -19,6 +19,10 @@ DEBUG = False
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS or any(host.strip() in ("*", "") for host in ALLOWED_HOSTS):
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the site's hosts; '*' would accept any Host header.")
+if not env.bool("CRM_TWO_FACTOR", default=True):
+    raise ImproperlyConfigured("CRM_TWO_FACTOR is off: supervisors, admins and compliance officers always sign in "
+                               "with a second factor in production.")
+CRM_TWO_FACTOR = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)

@@ -24,3 +24,5 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 # Each test process counts rate limits on its own, so one test's requests never throttle another's.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Off by default; the two-factor tests turn it on (tests/test_two_factor.py).
+CRM_TWO_FACTOR = False

@@ -20,11 +20,12 @@ from customers.models.sources import (
     SourceRecord,
     SourceSystem,
 )
+from customers.models.unmasking import UnmaskGrant
 
 __all__ = [
     "CONTACT_CHANNELS", "FIELD_GROUPS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder",
     "Channel",
     "Customer", "CustomerMerge", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
     "MatchCandidate", "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "SurvivorshipRule",
-    "Transaction", "channel_choices",
+    "Transaction", "UnmaskGrant", "channel_choices",
 ]

@@ -44,7 +44,7 @@ def test_task_list_shows_my_tasks_with_overdue_in_words(client, rm_a, open_task,
 
 def test_task_list_count_stops_at_the_cap(client, rm_a, open_task, monkeypatch, django_assert_max_num_queries):
     """A long task history is never counted to the end: past the cap the page says "more than"."""
-    from customers.paginators import CappedCountPaginator
+    from crm_bank.ui.paginators import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "count_cap", 2)
     for n in range(3):

@@ -308,7 +308,7 @@ def test_both_search_paths_find_the_same_customers(rm_b, branch_a, customer_a, q
 
 
 def test_customer_list_caps_its_count_at_ten_thousand(client, rm_a, monkeypatch):
-    from customers.paginators import CappedCountPaginator
+    from crm_bank.ui.paginators import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "count_cap", 5)
     CustomerFactory.create_batch(8)

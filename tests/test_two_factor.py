@@ -1,0 +1,146 @@
+"""Two-factor sign-in for supervisors, admins and compliance officers: set-up with a QR code and
+a first code, ten hashed single-use backup codes, the code page before any other page, throttled
+wrong codes, all audited; RMs and analysts are not asked."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from crm_bank.audit.models import AuditEvent
+from crm_bank.security.two_factor import SESSION_VERIFIED
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a-long-enough-password-2026"
+DASHBOARD = reverse("customers:branch-dashboard")
+VERIFY = reverse("two-factor-verify")
+SETUP = reverse("two-factor-setup")
+
+
+@pytest.fixture(autouse=True)
+def two_factor_on(settings):
+    settings.CRM_TWO_FACTOR = True
+
+
+def _sign_in(client, user):
+    user.set_password(PASSWORD)
+    user.save()
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD, "next": DASHBOARD})
+    assert response.status_code == 302
+    return client.get(response["Location"])
+
+
+def _code(device: TOTPDevice, *, offset: int = 0) -> str:
+    device.refresh_from_db()
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits, drift=offset):06d}"
+
+
+def _enrol(client, user) -> tuple[TOTPDevice, list[str]]:
+    response = _sign_in(client, user)
+    assert response.status_code == 302 and response["Location"].startswith(SETUP)
+    page = client.get(response["Location"]).content.decode()
+    assert "<svg" in page and 'id="two-factor-secret"' in page
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    done = client.post(SETUP, {"token": _code(device), "next": DASHBOARD})
+    assert done.status_code == 200
+    codes = re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', done.content.decode())
+    assert len(codes) == 10
+    return device, codes
+
+
+def test_supervisor_sets_up_an_authenticator_then_reaches_pages(client, supervisor_a):
+    device, codes = _enrol(client, supervisor_a)
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get(DASHBOARD).status_code == 200
+    # Backup codes are stored hashed: none of the shown codes is in the database.
+    stored = set(StaticToken.objects.filter(device__user=supervisor_a).values_list("token", flat=True))
+    assert len(stored) == 10 and not stored & set(codes)
+    events = AuditEvent.objects.filter(object_type="login", object_id="sup_a").values_list("detail__event", flat=True)
+    assert {"signed_in", "second_factor_enrolled", "backup_codes_issued"} <= set(events)
+
+
+def test_next_sign_in_asks_for_the_code_before_any_page(client, supervisor_a):
+    device, _ = _enrol(client, supervisor_a)
+    client.logout()
+    response = _sign_in(client, supervisor_a)
+    assert response.status_code == 302 and response["Location"].startswith(VERIFY)
+    assert client.get(reverse("customers:customer-list"))["Location"].startswith(VERIFY)
+    htmx = client.get(reverse("customers:customer-list"), HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 204 and htmx["HX-Redirect"].startswith(VERIFY)
+    wrong = client.post(VERIFY, {"token": "000000", "next": DASHBOARD})
+    assert wrong.status_code == 400 and SESSION_VERIFIED not in client.session
+    # django-otp throttles after a failure: wait it out as a user would (the throttle is per device).
+    TOTPDevice.objects.filter(pk=device.pk).update(throttling_failure_count=0, throttling_failure_timestamp=None)
+    key_before = client.session.session_key
+    right = client.post(VERIFY, {"token": _code(device, offset=1), "next": DASHBOARD})
+    assert right.status_code == 302 and right["Location"] == DASHBOARD
+    assert client.session.session_key != key_before
+    assert client.get(DASHBOARD).status_code == 200
+    failed = AuditEvent.objects.filter(detail__event="second_factor_failed", outcome=AuditEvent.Outcome.DENIED)
+    assert failed.count() == 1 and "000000" not in str(failed.get().detail)
+
+
+def test_backup_code_works_once(client, supervisor_a):
+    _, codes = _enrol(client, supervisor_a)
+    client.logout()
+    _sign_in(client, supervisor_a)
+    assert client.post(VERIFY, {"token": codes[0].upper(), "next": DASHBOARD}).status_code == 302
+    client.logout()
+    _sign_in(client, supervisor_a)
+    assert client.post(VERIFY, {"token": codes[0], "next": DASHBOARD}).status_code == 400
+    assert StaticToken.objects.filter(device__user=supervisor_a).count() == 9
+
+
+def test_throttling_refuses_even_the_right_code_after_a_wrong_one_at_once(client, supervisor_a):
+    device, _ = _enrol(client, supervisor_a)
+    client.logout()
+    _sign_in(client, supervisor_a)
+    assert client.post(VERIFY, {"token": "123456"}).status_code == 400
+    assert client.post(VERIFY, {"token": _code(device, offset=1)}).status_code == 400
+
+
+def test_new_backup_codes_replace_the_old(client, supervisor_a):
+    _, old = _enrol(client, supervisor_a)
+    assert client.get(reverse("two-factor-backup-codes")).status_code == 200
+    page = client.post(reverse("two-factor-backup-codes")).content.decode()
+    new = re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', page)
+    assert len(new) == 10 and not set(new) & set(old)
+    client.logout()
+    _sign_in(client, supervisor_a)
+    assert client.post(VERIFY, {"token": old[1]}).status_code == 400
+
+
+def test_wrong_first_code_leaves_the_authenticator_unconfirmed(client, supervisor_a):
+    _sign_in(client, supervisor_a)
+    client.get(SETUP)
+    assert client.post(SETUP, {"token": "999999"}).status_code == 400
+    assert not TOTPDevice.objects.filter(user=supervisor_a, confirmed=True).exists()
+    assert client.get(DASHBOARD)["Location"].startswith(SETUP)
+
+
+def test_unsafe_next_is_ignored(client, supervisor_a):
+    device, _ = _enrol(client, supervisor_a)
+    client.logout()
+    _sign_in(client, supervisor_a)
+    response = client.post(VERIFY, {"token": _code(device, offset=1), "next": "https://evil.example/"})
+    assert response["Location"] == reverse("home")
+
+
+@pytest.mark.parametrize("fixture", ["rm_a", "analyst_b"])
+def test_other_roles_are_not_asked(client, request, fixture):
+    user = request.getfixturevalue(fixture)
+    response = _sign_in(client, user)
+    assert not response["Location"].startswith((VERIFY, SETUP)) if response.status_code == 302 else True
+    assert client.get(reverse("customers:customer-list")).status_code == 200
+
+
+def test_admin_site_needs_the_second_factor_too(client, bank_admin):
+    _sign_in(client, bank_admin)
+    assert client.get(reverse("admin:index"))["Location"].startswith(SETUP)
