@@ -4,7 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN DJANGO_SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
+RUN DJANGO_SECRET_KEY=build-only-collectstatic-never-serves-a-request-with-this-key-0123456789 DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost \
     DJANGO_ALLOWED_HOSTS=localhost python manage.py collectstatic --no-input
 # The upload folder exists in the image owned by the app user, so the named volume mounted there
 # (docker-compose `media`) starts writable for it.

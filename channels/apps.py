@@ -30,3 +30,9 @@ class ChannelsConfig(AppConfig):
 
         for model in (Interaction, Complaint, Task, ChurnFlag):
             customer_references_register(model, on_conflict="skip")
+
+        # The retention run erases the free text written about anonymised customers.
+        from channels.services.retention import channel_personal_data_erase
+        from customers.retention import personal_data_eraser_register
+
+        personal_data_eraser_register("channels", channel_personal_data_erase)

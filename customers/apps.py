@@ -20,3 +20,7 @@ class CustomersConfig(AppConfig):
         if import_rows_match not in ROW_MATCHERS:
             ROW_MATCHERS.append(import_rows_match)
         register(DUPLICATE_SEARCH_KIND)
+        # The retention run that anonymises customers who left more than CRM_RETENTION_YEARS ago.
+        from customers.retention import ANONYMISATION_KIND
+
+        register(ANONYMISATION_KIND)

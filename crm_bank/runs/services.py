@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.bulk import tables_vacuum
+from crm_bank.errors import lost_connections_close
 from crm_bank.runs.errors import RunAlreadyActive, RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run, RunChunk
 from crm_bank.runs.registry import kind_get
@@ -286,6 +287,9 @@ def run_fail(*, run_id: int, error: str) -> bool:
 
 def _fail_from_exception(*, run_id: int, step: str, exc: BaseException) -> None:
     logger.exception("Run %s failed in %s", run_id, step)
+    # A step that failed because the database dropped its connection (a restart, a fail-over) left
+    # that connection unusable: close it, so the failure is recorded on a new one, now.
+    lost_connections_close()
     # A step's own RunError is written for the reader; anything else is named by its type.
     reason = str(exc) if isinstance(exc, RunError) else f"{type(exc).__name__}: {exc}"
     run_fail(run_id=run_id, error=f"{step}: {reason}")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -58,10 +59,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The Content-Security-Policy header on every answer (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A request whose database connection is lost gets a clean 503 (crm_bank.errors).
+    "crm_bank.errors.DatabaseUnavailableMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -276,6 +281,26 @@ CRM_SESSION_IDLE_SECONDS = env.int("CRM_SESSION_IDLE_SECONDS", default=30 * 60)
 CRM_SESSION_ABSOLUTE_SECONDS = env.int("CRM_SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
 SESSION_COOKIE_AGE = CRM_SESSION_ABSOLUTE_SECONDS
 
+# Content-Security-Policy (django-csp): scripts, styles, images, fonts and requests from this site
+# only — no inline script or style, no eval, no framing, forms post here only. Pages say what they
+# need with data attributes that static/crm/behaviours.js applies; tests/test_csp.py holds every
+# template to that. Violations are reported to CSP_REPORT_URI when one is set.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"report-uri": [env("CSP_REPORT_URI")]} if env("CSP_REPORT_URI", default="") else {}),
+    },
+}
+
 # Two-factor sign-in (crm_bank.security.two_factor): these roles give a code from an authenticator
 # app or a single-use backup code after the password. Production always asks (its settings
 # refuse to start otherwise); local development and the test suite turn it off by default.
@@ -332,6 +357,10 @@ LOGGING = {
 # supervisors of the customer's branch and of the staff member's branch see every such event.
 CRM_UNMASK_MINUTES = env.int("CRM_UNMASK_MINUTES", default=15)
 CRM_UNMASK_DAILY_LIMIT = env.int("CRM_UNMASK_DAILY_LIMIT", default=10)
+
+# Retention (customers.retention): a customer whose relationship closed more than this many years
+# ago is anonymised by the nightly run; the aggregates and the audit trail stay.
+CRM_RETENTION_YEARS = env.int("CRM_RETENTION_YEARS", default=5)
 
 # The audit trail is kept at least this many months (a bank keeps it for years; the check refuses
 # fewer than 12). Nothing in the application deletes audit rows: the database refuses UPDATE and

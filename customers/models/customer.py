@@ -243,6 +243,8 @@ class Customer(models.Model):
     )
     # Source facts with no column of their own (e.g. the age a campaign file reported).
     attributes = models.JSONField(_("source attributes"), default=dict, blank=True)
+    # Set by the retention run (customers.retention) when the personal data was erased.
+    anonymised_at = models.DateTimeField(_("anonymised"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     history = HistoricalRecords(excluded_fields=["name_key", "name_key_reversed", "updated_at", "completeness"])

@@ -38,7 +38,7 @@ def test_an_rm_reads_their_scorecard_and_why_a_kpi_missed(browser, live_server, 
     assert page.inner_text("#kpi-score") != "—"
     row = page.locator("tr[data-kpi='campaign-conversion']")
     assert "33.3 %" in row.inner_text() and "40.0 %" in row.inner_text()
-    page.wait_for_function("[...document.querySelectorAll('canvas.kpi-trend')].every((c) => c.width > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('canvas.kpi-trend')].every((c) => c.width > 0)")
     page.screenshot(path=str(SCREENSHOTS / "rm_scorecard.png"), full_page=True)
 
     page.click("a[data-why='campaign-conversion']")

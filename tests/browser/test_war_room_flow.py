@@ -25,7 +25,7 @@ def test_the_war_room_counts_rise_as_the_simulator_posts_traffic(browser, live_s
 
     call_command("simulate_campaign_traffic", running.code, "--rate", "30", "--minutes", "4", "--no-wait")
 
-    page.wait_for_function("document.getElementById('dash-events').innerText.trim() === '120'", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('dash-events').innerText.trim() === '120'", timeout=15_000)
     wait_for_chart(page, "events-chart")
     assert int(page.inner_text("#dash-conversions")) >= 1  # the simulator's sales
     assert int(page.inner_text("[data-step='targeted']")) >= 1

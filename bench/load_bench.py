@@ -1,0 +1,185 @@
+"""Load: RM traffic at a fixed arrival rate (locust) against gunicorn on production settings.
+
+    .venv/bin/python bench/load_bench.py [--customers 100000] [--rate 150] [--seconds 60] [--workers 4]
+                                          [--find-max]
+
+Runs against DATABASE_URL (settings `crm_bank.settings.local` for the preparation; with fewer customers
+than asked it first generates them, seed 7). Starts gunicorn on loopback with the production settings
+(a throw-away secret key; HTTPS is what the bank's proxy terminates, so the simulated clients say they
+came through it), waits for /healthz, then runs locust headless (bench/locustfile.py): `--rate` RMs,
+each signing in once and then asking for one page a second — searches by name and phone, 360° pages,
+transaction pages, landing pages, the campaign war room. The statistics are reset once every RM has
+signed in, so the figures are the steady traffic of `--seconds`. `--find-max` then raises the rate in
+steps of 50 (30 s each) to the highest one whose p95 stays within 250 ms.
+
+The last line printed is one JSON object: rps, p95_ms, p99_ms, errors (and max_rate_p95_250ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm_bank.settings.local")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from crm_bank.org.models import StaffProfile  # noqa: E402
+from customers.models import Customer  # noqa: E402
+from demo.synthetic import synthetic_bank_generate  # noqa: E402
+
+SEED = 7
+RMS_IN_PLAN = 60
+CUSTOMERS_PER_RM = 40
+P95_LIMIT_MS = 250
+SPAWN_PER_SECOND = 20  # sign-ins a second while the RMs arrive (each hashes a password)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--rate", type=int, default=150, help="requests a second (one per simulated RM)")
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--find-max", action="store_true",
+                        help=f"also find the highest rate with p95 ≤ {P95_LIMIT_MS} ms")
+    args = parser.parse_args()
+    present = Customer.objects.count()
+    if present < args.customers:
+        print(f"{connection.settings_dict['NAME']}: {present:,} customers, generating up to {args.customers:,}…")
+        synthetic_bank_generate(customers=args.customers, transactions_per_customer=50, seed=SEED,
+                                password=settings.DEMO_PASSWORD)
+    work = Path(tempfile.mkdtemp(prefix="load-bench-"))
+    port = _free_port()
+    plan = _plan(origin=f"https://127.0.0.1:{port}")
+    (work / "plan.json").write_text(json.dumps(plan))
+    print(f"{Customer.objects.count():,} customers; {len(plan['rms'])} RMs in the plan; campaign {plan['campaign']}")
+    connection.close()
+    server = _gunicorn(port=port, workers=args.workers, log=work / "gunicorn.log")
+    try:
+        result = _locust(port=port, rate=args.rate, seconds=args.seconds, work=work)
+        print(f"rate {args.rate}/s for {args.seconds} s: {json.dumps(result)}")
+        if args.find_max:
+            result["max_rate_p95_250ms"] = _find_max(port=port, start=args.rate, work=work, first=result)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    result |= {"customers": Customer.objects.count(), "workers": args.workers, "rate_asked": args.rate,
+               "seconds": args.seconds}
+    print(json.dumps(result))
+
+
+def _plan(*, origin: str) -> dict:
+    """RMs with customers of their own branch (the 360° pages they open are in full), search terms and
+    the war-room campaign, written once for the locust process."""
+    from dashboard_bench import bench_campaign
+
+    rms = []
+    profiles = (StaffProfile.objects.filter(role=StaffProfile.Role.RM, user__is_active=True, branch__isnull=False)
+                .select_related("user").order_by("user__username")[:RMS_IN_PLAN])
+    for profile in profiles:
+        customers = list(Customer.objects.filter(primary_rm_id=profile.user_id, merged_into__isnull=True)
+                         .order_by("id").values_list("id", flat=True)[:CUSTOMERS_PER_RM])
+        if customers:
+            rms.append({"username": profile.user.username, "customers": customers})
+    sample = list(Customer.objects.filter(merged_into__isnull=True).exclude(phone="")
+                  .order_by("?").values_list("name_key", "phone")[:400])
+    name_queries = sorted({key.split()[0][:4] for key, _ in sample if key})
+    phones = [phone for _, phone in sample][:200]
+    return {"origin": origin, "password": settings.DEMO_PASSWORD, "rms": rms, "name_queries": name_queries,
+            "phones": phones, "campaign": bench_campaign().pk}
+
+
+def _gunicorn(*, port: int, workers: int, log: Path) -> subprocess.Popen:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm_bank.settings.production",
+           "DJANGO_SECRET_KEY": secrets.token_urlsafe(60), "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+           "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_LOG_LEVEL": "WARNING"}
+    env.pop("DJANGO_DEBUG", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "crm_bank.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "sync", "--timeout", "60"],
+        cwd=BASE_DIR, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"X-Forwarded-Proto": "https"})
+            if urllib.request.urlopen(request, timeout=2).status == 200:  # noqa: S310 - loopback
+                return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise SystemExit(f"gunicorn did not answer /healthz; see {log}")
+
+
+def _locust(*, port: int, rate: int, seconds: int, work: Path) -> dict:
+    prefix = work / f"rate-{rate}"
+    spawn_seconds = math.ceil(rate / SPAWN_PER_SECOND)
+    command = [sys.executable, "-m", "locust", "-f", str(BASE_DIR / "bench" / "locustfile.py"), "--headless",
+               "--host", f"http://127.0.0.1:{port}", "--users", str(rate), "--spawn-rate", str(SPAWN_PER_SECOND),
+               "--run-time", f"{seconds + spawn_seconds + 2}s", "--reset-stats", "--csv", str(prefix),
+               "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"]
+    subprocess.run(command, cwd=BASE_DIR, env={**os.environ, "LOAD_PLAN": str(work / "plan.json")},
+                   check=True, capture_output=True, timeout=seconds + spawn_seconds + 120)
+    with (Path(f"{prefix}_stats.csv")).open(encoding="utf-8") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    total = rows.pop("Aggregated")
+    pages = {name: float(row["95%"]) for name, row in rows.items() if name not in ("log in", "login page")}
+    return {
+        "rps": round(float(total["Requests/s"]), 1),
+        "p95_ms": float(total["95%"]), "p99_ms": float(total["99%"]),
+        "errors": int(total["Failure Count"]), "requests": int(total["Request Count"]),
+        "median_ms": float(total["50%"]), "p95_ms_by_page": pages,
+    }
+
+
+def _find_max(*, port: int, start: int, work: Path, first: dict) -> int | None:
+    """From the first rate, up in steps of 50 while p95 stays within the limit (down in steps of 25
+    if the first rate is already beyond it), 30 s a step; the highest rate that held."""
+    def holds(figures: dict) -> bool:
+        return figures["p95_ms"] <= P95_LIMIT_MS and figures["errors"] == 0
+
+    step = 50 if holds(first) else -25
+    best = start if holds(first) else None
+    rate = start
+    while 0 < rate + step <= 2_000:
+        rate += step
+        figures = _locust(port=port, rate=rate, seconds=30, work=work)
+        print(f"rate {rate}/s for 30 s: {json.dumps(figures)}")
+        if step > 0 and not holds(figures):
+            break
+        if holds(figures):
+            best = rate
+            if step < 0:
+                break
+    return best
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()
