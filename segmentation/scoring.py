@@ -74,9 +74,20 @@ def customer_value(frame: pd.DataFrame, weights: ValueWeights | None = None) -> 
 
 def value_drivers(inputs: dict[str, float | None], weights: dict[str, float]) -> dict[str, float]:
     """One customer's money per driver (rounded to cents) from their VALUE_INPUTS amounts and a
-    run's rates (`ValueWeights.as_dict()` as stored in its params); customer_value on one row."""
-    row = customer_value(pd.DataFrame([{"customer_id": 0, **inputs}]), ValueWeights(**weights))
-    return {driver: round(float(row.at[0, driver]), 2) for driver in DRIVERS}
+    run's rates (`ValueWeights.as_dict()` as stored in its params): customer_value's arithmetic on
+    one row, in plain Python (the 360° page asks for it on every view; a DataFrame costs ms)."""
+    rates = ValueWeights(**weights)
+    return {driver: round(max(_amount(inputs.get(column)), 0.0) * getattr(rates, rate), 2)
+            for driver, (column, rate) in _DRIVER_TERMS.items()}
+
+
+def _amount(value: object) -> float:
+    """A money amount as customer_value reads it: missing or not a number counts as 0."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 def _amounts(frame: pd.DataFrame, column: str) -> np.ndarray:

@@ -144,3 +144,11 @@ def test_other_roles_are_not_asked(client, request, fixture):
 def test_admin_site_needs_the_second_factor_too(client, bank_admin):
     _sign_in(client, bank_admin)
     assert client.get(reverse("admin:index"))["Location"].startswith(SETUP)
+
+
+def test_signing_in_again_in_the_same_session_asks_for_the_code_again(client, supervisor_a):
+    _enrol(client, supervisor_a)
+    assert client.get(DASHBOARD).status_code == 200
+    again = client.post(reverse("login"), {"username": "sup_a", "password": PASSWORD, "next": DASHBOARD})
+    assert again.status_code == 302
+    assert client.get(DASHBOARD)["Location"].startswith(VERIFY)

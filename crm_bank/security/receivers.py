@@ -25,6 +25,10 @@ def _signed_in(sender, request: HttpRequest, user: AbstractBaseUser, **kwargs) -
         from crm_bank.security.middleware import SESSION_SEEN, SESSION_STARTED
 
         request.session[SESSION_STARTED] = request.session[SESSION_SEEN] = time.time()
+        # Every password sign-in asks for the second factor again, even in a session that had it.
+        from crm_bank.security.two_factor import SESSION_VERIFIED
+
+        request.session.pop(SESSION_VERIFIED, None)
 
 
 @receiver(user_login_failed, dispatch_uid="security_login_failed_audit")

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from segmentation.scoring import (
+    DRIVERS,
+    VALUE_INPUTS,
     ValueWeights,
     customer_value,
     gini,
@@ -16,6 +18,7 @@ from segmentation.scoring import (
     lorenz_points,
     pareto,
     top_share,
+    value_drivers,
 )
 
 values_lists = st.lists(
@@ -143,3 +146,15 @@ def test_a_tier_holds_at_least_the_a_share_of_value(values):
     result = pareto(frame(values), a_share=0.8, b_share=0.15)
 
     assert result.loc[result["tier"] == "A", "share"].sum() >= 0.8 - 1e-9
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(min_value=-1e9, max_value=1e9), st.text(max_size=5)), min_size=4,
+                max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_value_drivers_of_one_customer_match_the_frame_formula(amounts):
+    """The 360° page's plain-Python value_drivers agrees with customer_value on every input."""
+    inputs = dict(zip(VALUE_INPUTS, amounts, strict=True))
+    weights = ValueWeights().as_dict()
+    row = customer_value(pd.DataFrame([{"customer_id": 1, **inputs}]), ValueWeights(**weights))
+    expected = {driver: round(float(row.at[0, driver]), 2) for driver in DRIVERS}
+    assert value_drivers(inputs, weights) == expected
