@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from django.forms import ModelChoiceField
 from django.forms.models import ModelChoiceIterator
 
+from crm_bank.ui.widgets import QuickSelect
+
 
 class ListedChoiceIterator(ModelChoiceIterator):
     """Reads the choices with one plain query.
@@ -25,3 +27,4 @@ class ListedChoiceIterator(ModelChoiceIterator):
 
 class ListedModelChoiceField(ModelChoiceField):
     iterator = ListedChoiceIterator
+    widget = QuickSelect
