@@ -30,6 +30,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from crm_bank.audit.models import AuditEvent
+from crm_bank.dates import day_start
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
@@ -93,7 +94,7 @@ def anonymisation_chunk(run: Run, lo: int, hi: int) -> int:
     """Anonymises the eligible customers with lo <= id <= hi; returns how many."""
     table = _tables()
     cutoff = retention_cutoff(run.as_of)
-    cutoff_at = timezone.make_aware(datetime.datetime.combine(cutoff, datetime.time.min))
+    cutoff_at = day_start(cutoff)
     with connection.cursor() as cursor:
         cursor.execute(_eligible_sql(table), {"lo": lo, "hi": hi, "closed": Customer.Lifecycle.CLOSED,
                                               "cutoff": cutoff, "cutoff_at": cutoff_at})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -20,6 +18,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.forms import DateRangeForm
 from crm_bank.ui.paginators import positive_int
 from customers.access import UNMASK_ROLES, customer_get_for_user
 from customers.models import UnmaskGrant
@@ -40,9 +39,7 @@ class UnmaskForm(forms.Form):
     )
 
 
-class UnmaskReportFilter(forms.Form):
-    since = forms.DateField(label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+class UnmaskReportFilter(DateRangeForm):
     username = forms.CharField(label=gettext_lazy("Staff member (user name)"), required=False, max_length=150)
 
 
@@ -72,21 +69,16 @@ def customer_unmask(request: HttpRequest, pk: int) -> HttpResponse:
     }, status=400 if request.method == "POST" else 200)
 
 
-def _day_start(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 @staff_required(*REPORT_ROLES)
 def unmask_report(request: HttpRequest) -> HttpResponse:
     profile = staff_profile_for_user(request.user)
     form = UnmaskReportFilter(request.GET or None)
-    since = until = None
-    username = ""
-    if form.is_bound and form.is_valid():
-        since = form.cleaned_data["since"] and _day_start(form.cleaned_data["since"])
-        until = form.cleaned_data["until"] and _day_start(form.cleaned_data["until"] + timedelta(days=1))
-        username = form.cleaned_data["username"].strip()
-    grants = unmask_grants_for_supervisor(profile=profile, since=since, until=until, username=username)
+    if form.is_bound and not form.is_valid():
+        grants = UnmaskGrant.objects.none()  # the form says what is wrong; no guess at what was meant
+    else:
+        since, until = form.moments() if form.is_bound else (None, None)
+        username = form.cleaned_data["username"].strip() if form.is_bound else ""
+        grants = unmask_grants_for_supervisor(profile=profile, since=since, until=until, username=username)
     page = Paginator(grants, REPORT_PAGE_SIZE).get_page(positive_int(request.GET.get("page"), 1))
     query = request.GET.copy()
     query.pop("page", None)

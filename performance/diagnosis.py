@@ -24,15 +24,12 @@ are the scorecard's.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from customers.models import Account, AccountHolder
-from performance.measures import MEASURES, account_open_on, period_days, period_previous
+from performance.measures import MEASURES, account_open_on, measure_params, period_days, period_previous
 from segmentation.models import CustomerValue, LearnedSegment, SegmentMembership
 
 GROUPINGS = ("tier", "segment", "rm", "channel", "stage")
@@ -114,10 +111,6 @@ def decompose(groups: list[GroupFigures], *, ratio: bool, scale: float = 1.0) ->
                                                     e.mix * scale, e.rate * scale) for e in effects])
 
 
-def _moment(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_default_timezone())
-
-
 def _open_at(day_param: str) -> str:
     return (f"EXISTS (SELECT 1 FROM {AccountHolder._meta.db_table} h JOIN {Account._meta.db_table} a"
             f" ON a.id = h.account_id WHERE h.customer_id = k.customer_id AND {account_open_on('a', day_param)})")
@@ -140,11 +133,8 @@ def group_figures(*, measure_code: str, scope: str, scope_id: int, period: str, 
     figures: dict[str, dict[str, float]] = {}
     _start, period_end = period_days(period)
     for which, name in ((0, previous), (1, period)):
-        start, end = period_days(name)
-        params = {"start": _moment(start), "end": _moment(end), "start_day": start, "end_day": end,
-                  "value_run": value_run, "segmentation_run": segmentation_run, "scope_id": scope_id,
-                  "period_end": period_end, "currencies": list(settings.CRM_CURRENCY_RATES),
-                  "rates": list(settings.CRM_CURRENCY_RATES.values())}
+        params = measure_params(name, value_run=value_run, segmentation_run=segmentation_run, scope_id=scope_id,
+                                period_end=period_end)
         lost = (f"({_open_at('%(end_day)s')} AND NOT {_open_at('%(period_end)s')})" if which == 0 else "false")
         with connection.cursor() as cursor:
             cursor.execute(

@@ -22,10 +22,12 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import CampaignContact
 from channels.models import Complaint, Interaction
+from crm_bank.dates import day_start
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
 from segmentation.models import CustomerValue
 
@@ -204,6 +206,15 @@ def period_days(period: str) -> tuple[datetime.date, datetime.date]:
     end_month = first_month + months
     end = datetime.date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
     return start, end
+
+
+def measure_params(period: str, /, *, value_run: int | None, **extra: object) -> dict:
+    """The parameters every measure's SQL reads for `period`: its bounds as moments (start, end) and
+    days (start_day, end_day), the published value run, the reporting-currency rates; plus `extra`."""
+    start, end = period_days(period)
+    rates = settings.CRM_CURRENCY_RATES
+    return {"start": day_start(start), "end": day_start(end), "start_day": start, "end_day": end,
+            "value_run": value_run or 0, "currencies": list(rates), "rates": list(rates.values()), **extra}
 
 
 def period_previous(period: str, count: int = 1) -> list[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count
@@ -32,7 +31,7 @@ from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Customer
 from performance import scoring
-from performance.measures import MEASURES, PeriodInvalid, period_days
+from performance.measures import MEASURES, PeriodInvalid, measure_params, period_days
 from performance.models import Kpi, KpiResult, KpiScore, KpiTarget, Scope
 
 KPI_RUN = "kpi"
@@ -62,10 +61,6 @@ def kpi_run_start(*, period: str, started_by: AbstractBaseUser | None = None, sy
     return run_start(kind=KPI_RUN, params=params, as_of=as_of, started_by=started_by, sync=sync)
 
 
-def _moment(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=timezone.get_default_timezone())
-
-
 def kpi_prepare(run: Run) -> list[tuple[int, int]]:
     value_run = current_run(kind="value_scoring")
     run.params = {**run.params, "value_run": value_run.pk if value_run else 0,
@@ -79,14 +74,11 @@ def kpi_chunk(run: Run, lo: int, hi: int) -> int:
     """Step 2 for the KPI `lo`: its figures for every active RM and branch (delete-then-insert)."""
     kpi = Kpi.objects.get(pk=lo)
     measure = MEASURES[kpi.measure]
-    start, end = period_days(run.params["period"])
-    rates = settings.CRM_CURRENCY_RATES
-    params = {
-        "start": _moment(start), "end": _moment(end), "start_day": start, "end_day": end,
-        "value_run": run.params.get("value_run") or 0, "currencies": list(rates), "rates": list(rates.values()),
-        "run": run.pk, "kpi": kpi.pk, "period": run.params["period"], "rm_role": StaffProfile.Role.RM,
-        "approved": KpiTarget.Status.APPROVED, "scale": 100.0 if measure.percent else 1.0,
-    }
+    params = measure_params(
+        run.params["period"], value_run=run.params.get("value_run"),
+        run=run.pk, kpi=kpi.pk, period=run.params["period"], rm_role=StaffProfile.Role.RM,
+        approved=KpiTarget.Status.APPROVED, scale=100.0 if measure.percent else 1.0,
+    )
     actual = ("CASE WHEN coalesce(a.den, 0) > 0 THEN %(scale)s * a.num / a.den END" if measure.ratio
               else "coalesce(a.num, 0)")
     result = quoted_table(KpiResult)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.formats import number_format
@@ -12,7 +13,8 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
-from performance.measures import MEASURES, period_previous
+from customers.models import Customer
+from performance.measures import MEASURES, measure_params, period_previous
 from performance.models import Kpi, KpiResult, KpiScore, Scope
 from performance.runs import KPI_RUN
 
@@ -344,24 +346,8 @@ def kpi_customers(*, run: Run, kpi: Kpi, scope: str, scope_id: int, page: int) -
     """The customers behind one figure of `run`: the rows of the KPI's measure for the RM or branch,
     summed per customer, the biggest contribution first, a page at a time (and whether there is a
     next page). Two queries."""
-    import datetime as dt
-
-    from django.conf import settings
-    from django.db import connection
-    from django.utils import timezone
-
-    from customers.models import Customer
-    from performance.measures import period_days
-
-    start, end = period_days(run.params["period"])
-
-    def moment(day):
-        return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
-
-    params = {"start": moment(start), "end": moment(end), "start_day": start, "end_day": end,
-              "value_run": run.params.get("value_run") or 0, "scope_id": scope_id,
-              "currencies": list(settings.CRM_CURRENCY_RATES), "rates": list(settings.CRM_CURRENCY_RATES.values()),
-              "limit": KPI_CUSTOMERS_PAGE + 1, "offset": (page - 1) * KPI_CUSTOMERS_PAGE}
+    params = measure_params(run.params["period"], value_run=run.params.get("value_run"), scope_id=scope_id,
+                            limit=KPI_CUSTOMERS_PAGE + 1, offset=(page - 1) * KPI_CUSTOMERS_PAGE)
     column = "rm_id" if scope == Scope.RM else "branch_id"
     measure_sql = MEASURES[kpi.measure].sql_for(scope)
     with connection.cursor() as cursor:

@@ -15,6 +15,7 @@ from django.db import connection
 
 from customers.models import Customer
 from tests.customers.factories import CustomerFactory, account_for, transactions_for
+from tests.drills.conftest import database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -23,15 +24,9 @@ pytestmark = [
 SCRIPT = Path(settings.BASE_DIR) / "ops" / "backup.sh"
 
 
-def _url(database: str) -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database}"
-
-
 def _backup(*args: str, backup_dir: Path) -> list[dict]:
-    environment = {"PATH": "/usr/bin:/bin", "DATABASE_URL": _url(connection.settings_dict["NAME"]),
-                   "DRILL_DATABASE_URL": _url("postgres"), "BACKUP_DIR": str(backup_dir)}
+    environment = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database_url(),
+                   "DRILL_DATABASE_URL": database_url("postgres"), "BACKUP_DIR": str(backup_dir)}
     result = subprocess.run(["bash", str(SCRIPT), *args], env=environment, capture_output=True, text=True,
                             timeout=300)
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

@@ -34,10 +34,10 @@ def _routes(patterns, prefix: str = "", namespace: str = ""):
             yield prefix + str(pattern.pattern), name
 
 
-def _url(route: str) -> str:
+def _url(route: str, values: dict[str, str] = SAMPLE) -> str:
     """A concrete path for a route written with converters (<int:pk>) or as a regular expression."""
-    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: SAMPLE[m.group(1)], route)
-    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: SAMPLE[m.group(1)], route)
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
+    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
     route = route.replace("^", "").replace("$", "").replace("\\.", ".")
     return "/" + route
 
@@ -96,12 +96,11 @@ def branch_a_objects(customer_a, rm_a, branch_a):
 
 
 def _url_for(route: str, objects: dict) -> str:
+    """`route` asked for branch A's objects (a complaint route's pk is the complaint's)."""
     values = {**SAMPLE, **objects}
     if route.startswith("channels/complaints/"):
         values["pk"] = objects["complaint"]
-    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
-    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
-    return "/" + route.replace("^", "").replace("$", "").replace("\\.", ".")
+    return _url(route, values)
 
 
 OBJECT_ROUTES = [(route, name) for route, name in ROUTES if "<" in route or "(?P" in route]

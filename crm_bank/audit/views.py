@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
 from itertools import chain
 
 from django import forms
@@ -19,6 +18,7 @@ from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.exports import csv_response
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
+from crm_bank.ui.forms import DateRangeForm
 from crm_bank.ui.paginators import CappedCountPaginator, positive_int
 
 AUDIT_ROLES = (StaffProfile.Role.COMPLIANCE, StaffProfile.Role.ADMIN)
@@ -30,7 +30,7 @@ def _choices(choices) -> list[tuple[str, str]]:
     return [("", _("any"))] + list(choices)
 
 
-class AuditSearchForm(forms.Form):
+class AuditSearchForm(DateRangeForm):
     username = forms.CharField(label=_("Staff member (user name)"), required=False, max_length=150)
     action = forms.ChoiceField(label=_("Action"), required=False, choices=_choices(AuditEvent.Action.choices))
     outcome = forms.ChoiceField(label=_("Outcome"), required=False, choices=_choices(AuditEvent.Outcome.choices))
@@ -41,28 +41,16 @@ class AuditSearchForm(forms.Form):
     object_id = forms.CharField(label=_("Object ID"), required=False, max_length=40,
                                 help_text=_("A customer's internal number, or the user name for a login."))
     ip_address = forms.GenericIPAddressField(label=_("IP address"), required=False)
-    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
-            raise forms.ValidationError(_("The start date is after the end date."))
-        return cleaned
 
     def audit_query(self) -> AuditQuery:
         data = self.cleaned_data
+        since, until = self.moments()
         return AuditQuery(
             username=data["username"].strip(), action=data["action"], outcome=data["outcome"],
             object_type=data["object_type"].strip(), object_id=data["object_id"].strip(),
             ip_address=data["ip_address"] or "",
-            since=_day_start(data["since"]) if data["since"] else None,
-            until=_day_start(data["until"] + timedelta(days=1)) if data["until"] else None,
+            since=since, until=until,
         )
-
-
-def _day_start(day) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 @staff_required(*AUDIT_ROLES)

@@ -161,3 +161,11 @@ def test_report_date_filter(client, bank_admin, rm_b, customer_a):
     assert REASON in client.get(reverse("customers:unmask-report"), {"since": today.isoformat()}).content.decode()
     tomorrow = (today + timedelta(days=1)).isoformat()
     assert REASON not in client.get(reverse("customers:unmask-report"), {"since": tomorrow}).content.decode()
+
+
+def test_report_refuses_a_start_after_the_end(client, bank_admin, rm_b, customer_a):
+    _unmask(rm_b, customer_a)
+    client.force_login(bank_admin)
+    page = client.get(reverse("customers:unmask-report"), {"since": "2026-11-30", "until": "2026-11-01"})
+    body = page.content.decode()
+    assert page.status_code == 200 and "The start date is after the end date." in body and REASON not in body

@@ -32,10 +32,11 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, what: str 
         time.sleep(0.1)
 
 
-def database_url() -> str:
+def database_url(name: str | None = None) -> str:
+    """The test database's URL (or another database `name` on the same server, same role)."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name or db['NAME']}"
 
 
 def process_env(**extra: str) -> dict[str, str]:
