@@ -161,3 +161,31 @@ def e164_valid(numbers: pd.Series) -> pd.Series:
                 valid[rows] = digits[rows].str[length:].str.fullmatch(pattern.pattern)
         undecided &= ~known
     return valid.astype(bool)
+
+
+@cache
+def _plain_national_numbers(region: str) -> tuple[str, re.Pattern] | None:
+    """(calling code, international prefix) of a region whose national numbers phonenumbers reads
+    as they are, with no national prefix to strip (CZ, ES, IT, PL, …); None for other regions."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.national_prefix or metadata.national_prefix_for_parsing:
+        return None
+    return str(metadata.country_code), re.compile(metadata.international_prefix or "(?!)")
+
+
+def national_as_e164(numbers: pd.Series, regions: pd.Series) -> pd.Series:
+    """A national number in E.164 ("+<code><number>") where phonenumbers would read it that way in
+    the line's region: digits only, not starting with 0, the region's calling code or its
+    international prefix, in a region without a national prefix; None elsewhere. Where the result
+    passes e164_valid it is what phone_e164(number, region) returns (a property test checks it)."""
+    result = pd.Series(None, index=numbers.index, dtype=object)
+    digits_only = numbers.str.fullmatch(r"[1-9][0-9]{1,16}").fillna(False).astype(bool)
+    for region in regions[digits_only].str.upper().unique():
+        plain = _plain_national_numbers(region)
+        if plain is None:
+            continue
+        code, international = plain
+        rows = digits_only & (regions.str.upper() == region) & ~numbers.str.startswith(code).fillna(True)
+        rows &= ~numbers.str.match(international.pattern).fillna(True).astype(bool)
+        result[rows] = "+" + code + numbers[rows]
+    return result

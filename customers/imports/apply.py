@@ -26,12 +26,16 @@ over the whole batch, decide and apply the outcomes:
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext as _
+from psycopg.copy import QueuedLibpqWriter
+from pyarrow import csv as pa_csv
 
 from crm_bank.bulk import quoted_table
 from customers.history import customer_history_write
@@ -97,14 +101,28 @@ def stage_create(cursor) -> None:
     )
 
 
-def stage_copy(cursor, frame: pd.DataFrame) -> int:
-    """COPYs a checked chunk into the staging table, as CSV text pandas writes in one call."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False, na_rep="\\N")
+@contextmanager
+def stage_copier(cursor) -> Iterator[Callable[[pd.DataFrame], int]]:
+    """One COPY into the staging table for the whole file; yields `copy(frame)`, which writes a
+    checked chunk as CSV (Arrow's writer, in C) and returns its line count. The data goes out from
+    a writer thread, so PostgreSQL parses one chunk while this process checks the next."""
     columns = ", ".join(STAGE_COLUMNS)
-    with cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
-        copy.write(buffer.getvalue())
-    return len(frame)
+    driver_cursor = cursor.cursor  # Django's wrapper does not pass a writer on
+    with driver_cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN WITH (FORMAT csv)",
+                            writer=QueuedLibpqWriter(driver_cursor)) as copy:
+        def chunk_copy(frame: pd.DataFrame) -> int:
+            copy.write(stage_csv(frame))
+            return len(frame)
+
+        yield chunk_copy
+
+
+def stage_csv(frame: pd.DataFrame) -> bytes:
+    """A checked chunk as COPY's CSV: every text quoted, so an unquoted empty field is NULL."""
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.Table.from_pandas(frame[list(STAGE_COLUMNS)], preserve_index=False), buffer,
+                     write_options=pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return buffer.getvalue()
 
 
 def _reject(cursor, *, where: str, column: str, reason: str, params: dict | None = None) -> None:

@@ -31,15 +31,16 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
+from crm_bank.bulk import gc_paused
 from crm_bank.exports import neutralised
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
-from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copy, stage_create
+from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copier, stage_create
 from customers.imports.reading import FileRefused, import_file_open, max_bytes
-from customers.imports.validation import chunk_validate
+from customers.imports.validation import chunk_validate, file_lookups
 from customers.models import FieldGroup, ImportBatch, ImportRow, SourceSystem
 
 CUSTOMER_IMPORT = "customer_import"
@@ -177,8 +178,9 @@ def progress_key(batch_id: int) -> str:
 
 def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
                    rejected_sink: Callable[[RejectedRows], None] | None = None) -> ProcessResult:
-    """1. Read and check the file a chunk at a time, each chunk COPYed into the staging table (the
-       lines read so far go to the cache for the progress bar: it cannot see this transaction).
+    """1. Read and check the file a chunk at a time, the chunks COPYed into the staging table in one
+       COPY while the next is checked (the lines read so far go to the cache for the progress bar:
+       it cannot see this transaction).
     2. Resolve and apply (apply.py). 3. The first errors, and all rejected lines to `rejected_sink`."""
     source = batch.source
     scope = import_branch_scope(actor)
@@ -187,10 +189,13 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
     lines, started = 0, time.perf_counter()
     with connection.cursor() as cursor:
         stage_create(cursor)
-        with import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened:
+        branch_ids, rm_ids = file_lookups()
+        with (import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened,
+              stage_copier(cursor) as chunk_copy, gc_paused()):
             for chunk in opened.chunks():
-                lines += stage_copy(cursor, chunk_validate(
-                    chunk, columns=opened.columns, default_branch_id=source.default_branch_id, branch_scope=scope))
+                lines += chunk_copy(chunk_validate(
+                    chunk, columns=opened.columns, default_branch_id=source.default_branch_id, branch_scope=scope,
+                    branch_ids=branch_ids, rm_ids=rm_ids))
                 cache.set(progress_key(batch.pk), lines, 3600)
         if not lines:
             raise FileRefused(_("The file has a header but no data lines."))

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +29,7 @@ from customers.validation import (
     PHONE_SEPARATORS,
     SEPARATORS,
     e164_valid,
+    national_as_e164,
     national_id_problem,
     national_id_rule,
     phone_e164,
@@ -45,6 +48,9 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _LIMITS = {"source_key": 64, "first_name": 100, "last_name": 100, "legal_name": 200, "email": 254,
            "address_line": 200, "city": 100, "postal_code": 12}
 # RIC weights of ISO 7064 mod 11-2 over the first 17 digits.
+# pandas' Arrow-backed string dtype (pyarrow is a requirement): its .str methods are vectorised.
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+_JSON_CONTROL_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 _RIC_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)
 
 
@@ -63,33 +69,36 @@ class Errors:
         self._parts.append(pd.DataFrame({"position": positions, "column": column, "reason": reasons}))
 
     def by_row(self, rows: int) -> list[str | None]:
+        """Each line's errors as JSON, in the order the rules ran (None: no error). A plain loop over
+        the errors, which are few: a groupby would cost more than the rule checks together."""
         result: list[str | None] = [None] * rows
         if not self._parts:
             return result
-        found = pd.concat(self._parts).sort_values("position", kind="stable")
-        for position, group in found.groupby("position", sort=False):
-            result[position] = json.dumps(
-                [{"column": column, "reason": reason} for column, reason in zip(group["column"], group["reason"],
-                                                                                strict=True)],
-                ensure_ascii=False)
+        by_position: dict[int, list[dict]] = {}
+        for part in self._parts:
+            for position, column, reason in zip(part["position"].tolist(), part["column"].tolist(),
+                                                part["reason"].tolist(), strict=True):
+                by_position.setdefault(position, []).append({"column": column, "reason": reason})
+        for position, found in by_position.items():
+            result[position] = json.dumps(found, ensure_ascii=False)
         return result
 
 
 def chunk_frame(records: list[Record], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The chunk's cells as a DataFrame of text (one column per header name) and each line's number
-    of values, for the lines whose width differs from the header's."""
+    """The chunk's cells as a DataFrame of text (one column per header name; Arrow-backed strings,
+    so the rules' string tests run in Arrow's compute kernels, not a Python call per cell) and each
+    line's number of values, for the lines whose width differs from the header's."""
     width = len(columns)
     widths = np.fromiter((len(cells) for _, cells in records), dtype=np.int64, count=len(records))
     rows = [cells if len(cells) == width else (cells + [""] * width)[:width] for _, cells in records]
-    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    frame = pd.DataFrame(rows, columns=columns, dtype=_TEXT)
     frame.insert(0, "__line", np.fromiter((line for line, _ in records), dtype=np.int64, count=len(records)))
     return frame, widths
 
 
 def chunk_validate(
     records: list[Record], *, columns: list[str], default_branch_id: int | None,
-    branch_ids: Callable[[list[str]], dict[str, int]] | None = None,
-    rm_ids: Callable[[list[str]], dict[str, int]] | None = None, branch_scope: frozenset[int] | None = None,
+    branch_ids: Lookup | None = None, rm_ids: Lookup | None = None, branch_scope: frozenset[int] | None = None,
 ) -> pd.DataFrame:
     """1. The raw cells as a frame; the payload (the row as received, as JSON) from it in one call.
     2. Each rule over whole columns, its failures added to the chunk's errors.
@@ -99,15 +108,19 @@ def chunk_validate(
     raw, widths = chunk_frame(records, columns)
     rows = len(raw)
     errors = Errors()
-    payload = raw.drop(columns="__line").to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    payload = payload_json(raw, columns)
     errors.add(widths != len(columns), "", pd.Series(
         [_("The line has %(found)s values; the header has %(expected)s.") % {"found": found, "expected": len(columns)}
          for found in widths]) if (widths != len(columns)).any() else "")
-    errors.add(pd.Series(payload).str.contains("\\u0000", regex=False), "",
-               _("The line contains a NUL character, which cannot be stored."))
+    if any((column_bytes(raw[name]) == 0).any() for name in columns):
+        # PostgreSQL text holds no NUL: such a line is rejected, and staged without them.
+        has_nul = payload.str.contains("\\u0000", regex=False)
+        errors.add(has_nul, "", _("The line contains a NUL character, which cannot be stored."))
+        raw = raw.replace("\x00", "", regex=True)
+        payload = payload.str.replace("\\u0000", "", regex=False)
 
     def column(name: str) -> pd.Series:
-        return raw[name].str.strip() if name in raw else pd.Series([""] * rows, dtype=object)
+        return raw[name].str.strip() if name in raw else pd.Series([""] * rows, dtype=_TEXT)
 
     out = pd.DataFrame({"line": raw["__line"], "source_key": column("source_key")})
     errors.add(out["source_key"] == "", "source_key", _("Required."))
@@ -161,6 +174,34 @@ def chunk_validate(
     return out[list(STAGE_COLUMNS)]
 
 
+def column_bytes(cells: pd.Series | pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of a text column's cells (Arrow's data buffer, no copy): a test on them finds
+    a quote or a control character without a Python call per cell."""
+    data = pa.array(cells, type=pa.large_string()).buffers()[2]
+    return np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+
+
+def payload_json(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """Each line as received, as a JSON object of its cells ({column: text}, in the header's order),
+    built a column at a time in Arrow: each cell escaped as a JSON string and the pieces joined. A
+    column pays for the escaping only when its bytes hold a quote, a backslash or a control
+    character (UTF-8 never uses bytes below 0x80 inside a multi-byte letter, so a byte test is exact)."""
+    text = pa.large_string()
+    pieces: list = []
+    for position, name in enumerate(columns):
+        cells = pa.array(raw[name], type=text)
+        found = column_bytes(cells)
+        if ((found == 0x22) | (found == 0x5C)).any():
+            cells = pc.replace_substring(pc.replace_substring(cells, "\\", "\\\\"), '"', '\\"')
+        if (found < 0x20).any():
+            for code in np.unique(found[found < 0x20]).tolist():
+                cells = pc.replace_substring(cells, chr(code), _JSON_CONTROL_ESCAPES.get(code, f"\\u{code:04x}"))
+        key = json.dumps(name, ensure_ascii=False)
+        pieces += [pa.scalar(("{" if position == 0 else ",") + key + ':"', text), cells, pa.scalar('"', text)]
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
+    return pd.Series(joined, index=raw.index, dtype=_TEXT)
+
+
 # Rules that need more than a string test
 
 @lru_cache(maxsize=100_000)
@@ -176,20 +217,20 @@ def _ric_place_valid(prefix: str, year: int) -> bool:
 def ric_valid(ids: pd.Series) -> np.ndarray:
     """stdnum.cn.ric's checks (length, digits, ISO 7064 check digit, birth date, region) over a
     column at once: the arithmetic in numpy, the region look-up once per (region, year)."""
-    values = ids.to_numpy(dtype=object)
-    ok = np.array([len(value) == 18 and value.isascii() and value[:17].isdigit() for value in values], dtype=bool)
+    text = ids.astype(_TEXT).reset_index(drop=True)
+    ok = text.str.fullmatch(r"[0-9]{17}[\x00-\x7f]").fillna(False).to_numpy(dtype=bool, copy=True)
     if not ok.any():
         return ok
-    digits = (np.frombuffer("".join(values[ok]).encode("ascii", "replace"), dtype=np.uint8).reshape(-1, 18)[:, :17]
+    shaped = text[ok]
+    digits = (np.frombuffer("".join(shaped).encode("ascii"), dtype=np.uint8).reshape(-1, 18)[:, :17]
               .astype(np.int64) - 48)
     check = (1 - 2 * (digits @ _RIC_WEIGHTS)) % 11  # stdnum: (1 - 2 * int(number[:-1], 13)) % 11
     expected = np.where(check == 10, "X", check.astype(str))
-    last = np.array([value[17] for value in values[ok]])
-    dates = pd.to_datetime(pd.Series([value[6:14] for value in values[ok]]), format="%Y%m%d", errors="coerce")
-    good = (expected == last) & dates.notna().to_numpy()
-    years = dates.dt.year.fillna(0).astype(int).to_numpy()
-    good &= np.array([good_row and _ric_place_valid(value[:6], year)
-                      for good_row, value, year in zip(good, values[ok], years, strict=True)], dtype=bool)
+    dates = pd.to_datetime(shaped.str.slice(6, 14), format="%Y%m%d", errors="coerce")
+    good = (expected == shaped.str[17].to_numpy(dtype=object)) & dates.notna().to_numpy()
+    places = shaped.str[:6] + ":" + dates.dt.year.fillna(0).astype(int).astype(str)
+    known = {place: _ric_place_valid(place[:6], int(place[7:])) for place in places[good].unique()}
+    good &= places.isin([place for place, valid in known.items() if valid]).to_numpy(dtype=bool)
     ok[ok] = good
     return ok
 
@@ -249,27 +290,30 @@ def _national_ids_check(out: pd.DataFrame, raw_id: pd.Series, raw_type: pd.Serie
     bad = reasons.notna()
     if bad.any():
         labels = {code: str(label) for code, label in Customer.IdType.choices}
-        errors.add(bad, "national_id", pd.Series(
-            [_("Not a valid %(type)s: %(reason)s.") % {"type": labels.get(kind, kind), "reason": reason}
-             if reason else "" for kind, reason in zip(id_type, reasons, strict=True)], index=compact.index))
+        messages = pd.Series("", index=compact.index, dtype=object)
+        messages[bad] = [_("Not a valid %(type)s: %(reason)s.") % {"type": labels.get(kind, kind), "reason": reason}
+                         for kind, reason in zip(id_type[bad], reasons[bad], strict=True)]
+        errors.add(bad, "national_id", messages)
     out["national_id"] = compact
     out["national_id_type"] = id_type.where(given, "")
 
 
 def _birth_dates_check(raw: pd.Series, errors: Errors) -> pd.Series:
+    """The valid dates as ISO text (None where not given or refused): the staging table's date
+    column reads them, and text costs no Python object per line."""
     given = raw != ""
     dates = pd.to_datetime(raw.where(given), format="%Y-%m-%d", errors="coerce")
     errors.add(given & dates.isna(), "birth_date", _("Use an ISO date (YYYY-MM-DD)."))
     today = pd.Timestamp(timezone.localdate())
     errors.add(dates.notna() & ((dates > today) | (dates < pd.Timestamp(1900, 1, 1))), "birth_date",
                _("The birth date must be between 1900-01-01 and today."))
-    return pd.Series([value.date() if not pd.isna(value) else None for value in dates], index=raw.index,
-                     dtype=object)
+    return dates.dt.strftime("%Y-%m-%d").astype(_TEXT)
 
 
 def _phones_check(raw: pd.Series, country: pd.Series, errors: Errors) -> pd.Series:
     """customers.validation's phone rule a column at a time: numbers already in valid E.164 (most
-    files) pass on phonenumbers' metadata patterns per calling code; anything else is parsed once
+    files) pass on phonenumbers' metadata patterns per calling code, and so do national numbers of
+    a region without a national prefix once its calling code is added; anything else is parsed once
     per distinct (number, country), a national number in the line's country."""
     compact = raw.str.replace(PHONE_SEPARATORS.pattern, "", regex=True)
     compact = compact.where(~compact.str.startswith("00"), "+" + compact.str[2:])
@@ -278,6 +322,11 @@ def _phones_check(raw: pd.Series, country: pd.Series, errors: Errors) -> pd.Seri
     # The rest through phonenumbers itself: national numbers, and the E.164-shaped numbers the
     # metadata patterns refuse (phonenumbers may still read one, e.g. after a national prefix).
     slow = (compact != "") & ~fast
+    if slow.any():  # national numbers of a region without a national prefix: the calling code added
+        national = national_as_e164(compact[slow], country[slow])
+        national = national[e164_valid(national.fillna(""))]
+        result[national.index] = national
+        slow[national.index] = False
     if slow.any():
         result[slow] = [phone_e164(value, region) for value, region in zip(raw[slow], country[slow], strict=True)]
     result[compact == ""] = ""
@@ -295,18 +344,35 @@ def _booleans_check(raw: pd.Series, name: str, errors: Errors) -> pd.Series:
     return values
 
 
+Lookup = Callable[[list[str]], dict[str, int]]
+
+
 def branch_ids_by_code(codes: list[str]) -> dict[str, int]:
     return dict(Branch.objects.filter(code__in=codes).values_list("code", "id"))
 
 
 def rm_ids_by_username(usernames: list[str]) -> dict[str, int]:
-    return dict(get_user_model().objects.filter(
-        username__in=usernames, is_active=True, staff_profile__role=StaffProfile.Role.RM,
-    ).values_list("username", "id"))
+    return dict(_active_rms().filter(username__in=usernames).values_list("username", "id"))
 
 
-def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Errors,
-                    lookup: Callable[[list[str]], dict[str, int]]) -> pd.Series:
+def _active_rms():
+    return get_user_model().objects.filter(is_active=True, staff_profile__role=StaffProfile.Role.RM)
+
+
+def file_lookups() -> tuple[Lookup, Lookup]:
+    """(branch_ids, rm_ids) for a whole file: every branch code and every active RM's user name,
+    each read once before the staging COPY opens (no other statement can run on its connection
+    until the COPY ends), then looked up in memory chunk by chunk."""
+    branches = dict(Branch.objects.values_list("code", "id"))
+    rms = dict(_active_rms().values_list("username", "id"))
+
+    def known(table: dict[str, int]) -> Lookup:
+        return lambda names: {name: table[name] for name in names if name in table}
+
+    return known(branches), known(rms)
+
+
+def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Errors, lookup: Lookup) -> pd.Series:
     given = raw != ""
     known = lookup(sorted(set(raw[given]))) if given.any() else {}
     ids = raw.map(known)
@@ -316,7 +382,7 @@ def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Error
     return ids.where(given, default_branch_id).astype("Int64")
 
 
-def _rms_check(raw: pd.Series, errors: Errors, lookup: Callable[[list[str]], dict[str, int]]) -> pd.Series:
+def _rms_check(raw: pd.Series, errors: Errors, lookup: Lookup) -> pd.Series:
     given = raw != ""
     known = lookup(sorted(set(raw[given]))) if given.any() else {}
     ids = raw.map(known)

@@ -14,7 +14,7 @@ from stdnum.cz import rc
 from crm_bank.exports import neutralised
 from customers.imports.schema import COLUMN_NAMES
 from customers.imports.services import error_file_write
-from customers.imports.validation import chunk_validate, rc_valid, ric_valid
+from customers.imports.validation import chunk_frame, chunk_validate, payload_json, rc_valid, ric_valid
 from tests.customers.import_helpers import JIRI, LI_WEI, cn_ric
 
 COLUMNS = [*COLUMN_NAMES, "loyalty_id"]
@@ -27,7 +27,7 @@ def _check(*rows: dict, default_branch_id: int | None = 7):
 
 
 def _errors(frame) -> list[list[tuple[str, str]]]:
-    return [[(error["column"], error["reason"]) for error in json.loads(value)] if value else []
+    return [[(error["column"], error["reason"]) for error in json.loads(value)] if isinstance(value, str) else []
             for value in frame["errors"]]
 
 
@@ -110,3 +110,22 @@ def test_vectorised_czech_birth_number_check_agrees_with_stdnum(digits, birth, s
     fixed = f"{body}{serial % 1000:03d}" + str(int(f"{body}{serial % 1000:03d}") % 11 % 10)
     candidates = [digits, nine, ten, fixed, fixed[:-1] + str((int(fixed[-1]) + 1) % 10), "71O3192745", ""]
     assert rc_valid(pd.Series(candidates)).tolist() == [rc.is_valid(value) for value in candidates]
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells=st.lists(st.text(max_size=12), min_size=3, max_size=3))
+def test_payload_is_the_row_as_json_whatever_the_cells_hold(cells):
+    """Quotes, backslashes, control characters and any script come back as they were sent."""
+    columns = ["source_key", "given_name", "note \"quoted\" \\ ключ"]
+    frame, _widths = chunk_frame([(2, cells), (3, ["k", "", ""])], columns)
+    payload = payload_json(frame, columns)
+    assert [json.loads(line) for line in payload] == [dict(zip(columns, cells, strict=True)),
+                                                      dict(zip(columns, ["k", "", ""], strict=True))]
+
+
+def test_line_with_a_nul_is_rejected_and_staged_without_it():
+    frame = _check({**LI_WEI, "address_line1": "Chang'an Ave\x001"}, JIRI)
+    assert frame["valid"].tolist() == [False, True]
+    assert _errors(frame)[0] == [("", "The line contains a NUL character, which cannot be stored.")]
+    assert json.loads(frame["payload"][0])["address_line1"] == "Chang'an Ave1"
+    assert "\x00" not in frame["address_line"][0]

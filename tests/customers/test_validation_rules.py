@@ -11,7 +11,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from stdnum.cz import dic
 
-from customers.validation import e164_valid, national_id_clean, national_id_problem, phone_clean
+from customers.validation import (
+    e164_valid,
+    national_as_e164,
+    national_id_clean,
+    national_id_problem,
+    phone_clean,
+    phone_compact,
+    phone_e164,
+)
 
 
 def test_column_check_never_accepts_what_phonenumbers_refuses_and_the_import_agrees_with_it():
@@ -29,6 +37,39 @@ def test_column_check_never_accepts_what_phonenumbers_refuses_and_the_import_agr
     frame = _check(*({"source_key": str(n), "family_name": "Novak", "phone": number, "branch_code": "A01"}
                      for n, number in enumerate(numbers)))
     assert frame["valid"].tolist() == expected
+
+
+def test_national_numbers_read_a_column_at_a_time_are_what_phonenumbers_reads():
+    """The import's shortcut for national numbers (the region's calling code added) never differs
+    from phonenumbers parsing the number in the line's region."""
+    rng = random.Random(11)
+    regions = ["CZ", "ES", "IT", "PL", "NO", "SG", "HK", "MX", "CN", "DE", "US", ""]
+    numbers, lines = [], []
+    for _ in range(3000):
+        region = rng.choice(regions)
+        code = str(phonenumbers.country_code_for_region(region)) if region else "1"
+        head = rng.choice(["", "", "", "0", "00", code, "1", "6", "9"])
+        numbers.append(head + str(rng.randint(10**4, 10**11)))
+        lines.append(region)
+    for region in ("CZ", "ES", "IT", "PL", "SG", "HK"):
+        example = str(phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE).national_number)
+        for _ in range(40):  # the example mobile number with other last digits: mostly valid
+            numbers.append(example[:-3] + f"{rng.randint(0, 999):03d}")
+            lines.append(region)
+    from tests.customers.test_import_validation import _check
+
+    frame = _check(*({"source_key": str(n), "family_name": "Novak", "phone": number, "country": region,
+                      "branch_code": "A01"} for n, (number, region) in enumerate(zip(numbers, lines, strict=True))))
+    # The import's rule: a number that is valid E.164 once compacted (00 read as +) stands, any
+    # other is parsed as given in the line's region.
+    compact = [phone_compact(number) for number in numbers]
+    in_e164 = e164_valid(pd.Series(compact)).tolist()
+    expected = [e164 if ready else phone_e164(number, region)
+                for number, e164, ready, region in zip(numbers, compact, in_e164, lines, strict=True)]
+    assert [phone if ok else None for phone, ok in zip(frame["phone"], frame["valid"], strict=True)] == expected
+    shortcut = national_as_e164(pd.Series(numbers), pd.Series(lines))
+    taken = e164_valid(shortcut.fillna("")).tolist()
+    assert sum(taken) > 100  # the shortcut decides many of them
 
 
 def test_column_check_refuses_what_is_not_e164_shaped():
