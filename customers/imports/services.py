@@ -40,7 +40,7 @@ from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copier, stage_create
 from customers.imports.reading import FileRefused, import_file_open, max_bytes
-from customers.imports.validation import chunk_validate, file_lookups
+from customers.imports.validation import file_lookups, frame_validate
 from customers.models import FieldGroup, ImportBatch, ImportRow, SourceSystem
 
 CUSTOMER_IMPORT = "customer_import"
@@ -192,10 +192,10 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
         branch_ids, rm_ids = file_lookups()
         with (import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened,
               stage_copier(cursor) as chunk_copy, gc_paused()):
-            for chunk in opened.chunks():
-                lines += chunk_copy(chunk_validate(
-                    chunk, columns=opened.columns, default_branch_id=source.default_branch_id, branch_scope=scope,
-                    branch_ids=branch_ids, rm_ids=rm_ids))
+            for raw, widths in opened.frames():
+                lines += chunk_copy(frame_validate(
+                    raw, widths, columns=opened.columns, default_branch_id=source.default_branch_id,
+                    branch_scope=scope, branch_ids=branch_ids, rm_ids=rm_ids))
                 cache.set(progress_key(batch.pk), lines, 3600)
         if not lines:
             raise FileRefused(_("The file has a header but no data lines."))

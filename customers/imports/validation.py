@@ -22,7 +22,7 @@ from stdnum.cn import ric
 from stdnum.cz import rc
 
 from crm_bank.org.models import Branch, StaffProfile
-from customers.imports.reading import Record
+from customers.imports.reading import LINE, TEXT, Record, chunk_frame
 from customers.models import Customer
 from customers.naming import name_key
 from customers.validation import (
@@ -48,8 +48,6 @@ _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _LIMITS = {"source_key": 64, "first_name": 100, "last_name": 100, "legal_name": 200, "email": 254,
            "address_line": 200, "city": 100, "postal_code": 12}
 # RIC weights of ISO 7064 mod 11-2 over the first 17 digits.
-# pandas' Arrow-backed string dtype (pyarrow is a requirement): its .str methods are vectorised.
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _JSON_CONTROL_ESCAPES = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
 _RIC_WEIGHTS = np.array([pow(2, 16 - i, 11) for i in range(17)], dtype=np.int64)
 
@@ -84,28 +82,21 @@ class Errors:
         return result
 
 
-def chunk_frame(records: list[Record], columns: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """The chunk's cells as a DataFrame of text (one column per header name; Arrow-backed strings,
-    so the rules' string tests run in Arrow's compute kernels, not a Python call per cell) and each
-    line's number of values, for the lines whose width differs from the header's."""
-    width = len(columns)
-    widths = np.fromiter((len(cells) for _, cells in records), dtype=np.int64, count=len(records))
-    rows = [cells if len(cells) == width else (cells + [""] * width)[:width] for _, cells in records]
-    frame = pd.DataFrame(rows, columns=columns, dtype=_TEXT)
-    frame.insert(0, "__line", np.fromiter((line for line, _ in records), dtype=np.int64, count=len(records)))
-    return frame, widths
+def chunk_validate(records: list[Record], *, columns: list[str], **options) -> pd.DataFrame:
+    """frame_validate over a chunk of (line, cells) records."""
+    raw, widths = chunk_frame(records, columns)
+    return frame_validate(raw, widths, columns=columns, **options)
 
 
-def chunk_validate(
-    records: list[Record], *, columns: list[str], default_branch_id: int | None,
+def frame_validate(
+    raw: pd.DataFrame, widths: np.ndarray, *, columns: list[str], default_branch_id: int | None,
     branch_ids: Lookup | None = None, rm_ids: Lookup | None = None, branch_scope: frozenset[int] | None = None,
 ) -> pd.DataFrame:
-    """1. The raw cells as a frame; the payload (the row as received, as JSON) from it in one call.
+    """1. The payload (the row as received, as JSON) from the chunk's raw cells (ImportFile.frames).
     2. Each rule over whole columns, its failures added to the chunk's errors.
     3. Branch codes and RM user names looked up once each for the chunk; with `branch_scope` (a
        supervisor's import) a line whose branch is not in it is rejected.
     Returns the staged chunk, STAGE_COLUMNS in order."""
-    raw, widths = chunk_frame(records, columns)
     rows = len(raw)
     errors = Errors()
     payload = payload_json(raw, columns)
@@ -120,9 +111,9 @@ def chunk_validate(
         payload = payload.str.replace("\\u0000", "", regex=False)
 
     def column(name: str) -> pd.Series:
-        return raw[name].str.strip() if name in raw else pd.Series([""] * rows, dtype=_TEXT)
+        return raw[name].str.strip() if name in raw else pd.Series([""] * rows, dtype=TEXT)
 
-    out = pd.DataFrame({"line": raw["__line"], "source_key": column("source_key")})
+    out = pd.DataFrame({"line": raw[LINE], "source_key": column("source_key")})
     errors.add(out["source_key"] == "", "source_key", _("Required."))
 
     kind = column("kind").str.lower().replace("", Customer.Kind.INDIVIDUAL)
@@ -177,8 +168,10 @@ def chunk_validate(
 def column_bytes(cells: pd.Series | pa.Array) -> np.ndarray:
     """The UTF-8 bytes of a text column's cells (Arrow's data buffer, no copy): a test on them finds
     a quote or a control character without a Python call per cell."""
-    data = pa.array(cells, type=pa.large_string()).buffers()[2]
-    return np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+    cells = pa.array(cells, type=pa.large_string())
+    parts = [chunk.buffers()[2] for chunk in getattr(cells, "chunks", [cells])]
+    found = [np.frombuffer(data, dtype=np.uint8) for data in parts if data is not None]
+    return np.concatenate(found) if found else np.empty(0, dtype=np.uint8)
 
 
 def payload_json(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -199,7 +192,7 @@ def payload_json(raw: pd.DataFrame, columns: list[str]) -> pd.Series:
         key = json.dumps(name, ensure_ascii=False)
         pieces += [pa.scalar(("{" if position == 0 else ",") + key + ':"', text), cells, pa.scalar('"', text)]
     joined = pc.binary_join_element_wise(*pieces, pa.scalar("}", text), pa.scalar("", text))
-    return pd.Series(joined, index=raw.index, dtype=_TEXT)
+    return pd.Series(joined, index=raw.index, dtype=TEXT)
 
 
 # Rules that need more than a string test
@@ -217,7 +210,7 @@ def _ric_place_valid(prefix: str, year: int) -> bool:
 def ric_valid(ids: pd.Series) -> np.ndarray:
     """stdnum.cn.ric's checks (length, digits, ISO 7064 check digit, birth date, region) over a
     column at once: the arithmetic in numpy, the region look-up once per (region, year)."""
-    text = ids.astype(_TEXT).reset_index(drop=True)
+    text = ids.astype(TEXT).reset_index(drop=True)
     ok = text.str.fullmatch(r"[0-9]{17}[\x00-\x7f]").fillna(False).to_numpy(dtype=bool, copy=True)
     if not ok.any():
         return ok
@@ -307,7 +300,7 @@ def _birth_dates_check(raw: pd.Series, errors: Errors) -> pd.Series:
     today = pd.Timestamp(timezone.localdate())
     errors.add(dates.notna() & ((dates > today) | (dates < pd.Timestamp(1900, 1, 1))), "birth_date",
                _("The birth date must be between 1900-01-01 and today."))
-    return dates.dt.strftime("%Y-%m-%d").astype(_TEXT)
+    return dates.dt.strftime("%Y-%m-%d").astype(TEXT)
 
 
 def _phones_check(raw: pd.Series, country: pd.Series, errors: Errors) -> pd.Series:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from customers.imports import reading
 from customers.imports.reading import FileRefused, import_file_open
 from tests.customers.import_helpers import JIRI, LI_WEI, write_file
 
@@ -48,6 +51,8 @@ def test_reading_tab_delimited_with_extra_column_and_blank_lines(tmp_path):
     (b"given_name,family_name\nAnna,Novak\n", "no column source_key"),
     (b"source_key|given_name\nk1|Anna\n", "cannot be told apart"),
     (b"source_key,source_key\nk1,k2\n", "names a column twice"),
+    (b"source_key,given_name\rk1,Anna\r", "end with a carriage return alone"),
+    (b"source_key,given_name\nk1,An\rna\n", "Line 2 is not valid CSV"),
     ("source_key,given_name\nk1,Anna\n".encode("utf-16"), "encoding is not UTF-8"),
     (b"source_key,given_name\nk1," + bytes(range(0x80, 0xA0)) + b"\n", "encoding is not UTF-8"),
 ])
@@ -86,3 +91,52 @@ def test_reading_xlsx_keeps_formulas_as_text(tmp_path):
     opened, records = _read(tmp_path / "a.xlsx")
     assert opened.encoding == "xlsx"
     assert records == [(2, ["k1", "伟", "1985-03-12", "=1+1"]), (3, ["42", "Jiří", "", "@SUM(A1)"])]
+
+
+def _read_in_python(path, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setattr(reading, "_arrow_batches", lambda *args, **kwargs: None)
+        return _read(path)
+
+
+def test_a_well_formed_utf8_file_is_read_by_arrow_and_gives_what_python_gives(tmp_path, monkeypatch):
+    path = tmp_path / "w.csv"
+    path.write_bytes("\ufeffsource_key,given_name,note\r\nk1,Anna,\"two\r\nlines, \"\"quoted\"\"\"\r\n"
+                     " , ,\r\n\r\nk2,伟,\r\n".encode())
+    opened, records = _read(path)
+    assert opened._batches is not None  # the fast path
+    assert records == [(2, ["k1", "Anna", 'two\r\nlines, "quoted"']), (6, ["k2", "伟", ""])]
+    assert _read_in_python(path, monkeypatch)[1] == records
+
+
+@pytest.mark.parametrize("content", [
+    b"source_key,given_name\nk1,Anna,extra\nk2,Ben\n",  # a wider line
+    b"source_key,given_name\nk1,An\rna\nk2,Ben\n",  # a carriage return alone
+])
+def test_a_file_arrow_cannot_number_exactly_is_read_by_python(tmp_path, content):
+    path = tmp_path / "p.csv"
+    path.write_bytes(content)
+    with import_file_open(path) as opened:
+        assert opened._batches is None
+
+
+_PIECES = ["a", "b", "中", "é", " ", ",", '"', '""', "\n", "\r\n", "\r", "\t", ";", 'x,"q",', ',"a""b",', '"c"d']
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.lists(st.sampled_from(_PIECES), max_size=40), size=st.sampled_from([1, 2, 7]))
+def test_arrow_and_python_read_any_file_alike(tmp_path, monkeypatch, body, size):
+    """Whatever quotes, separators and line ends a file holds, the two readers give the same records
+    with the same line numbers (or the file goes to Python, which refuses what it cannot read)."""
+    path = tmp_path / "any.csv"
+    path.write_bytes(("source_key,given_name,note\n" + "".join(body)).encode())
+    try:
+        expected = _read_in_python(path, monkeypatch)[1]
+    except FileRefused:
+        expected = "refused"
+    try:
+        with import_file_open(path) as opened:
+            found = [record for chunk in opened.chunks(size=size) for record in chunk]
+    except FileRefused:
+        found = "refused"
+    assert found == expected
