@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -120,15 +121,17 @@ def phone_clean(value: str, region: str = "") -> str:
     return e164
 
 
+_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _NUMBER_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
                  "pager", "uan", "voicemail")
 
 
 @cache
-def _national_number_pattern(calling_code: int) -> re.Pattern | None:
-    """The valid national numbers of a calling code (all its regions) as one regex, from phonenumbers'
-    metadata: the general pattern and one of the number types' patterns, as is_valid_number reads it."""
-    alternatives = []
+def _national_number_checks(calling_code: int) -> tuple[tuple[str, str], ...]:
+    """The valid national numbers of a calling code, from phonenumbers' metadata, as is_valid_number
+    reads it: per region of the code, (its general pattern, its number types' patterns as one
+    alternation); a number is valid when both match it whole, for one of the regions."""
+    checks = []
     for region in COUNTRY_CODE_TO_REGION_CODE.get(calling_code, ()):
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, region)
         if metadata is None or metadata.general_desc is None or not metadata.general_desc.national_number_pattern:
@@ -136,32 +139,32 @@ def _national_number_pattern(calling_code: int) -> re.Pattern | None:
         kinds = [desc.national_number_pattern for desc in (getattr(metadata, name) for name in _NUMBER_TYPES)
                  if desc is not None and desc.national_number_pattern]
         if kinds:
-            alternatives.append(f"(?=(?:{metadata.general_desc.national_number_pattern})$)(?:{'|'.join(kinds)})")
-    return re.compile("(?:" + "|".join(alternatives) + ")") if alternatives else None
+            checks.append((metadata.general_desc.national_number_pattern, "|".join(f"(?:{kind})" for kind in kinds)))
+    return tuple(checks)
 
 
 _CALLING_CODES = frozenset(str(code) for code in COUNTRY_CODE_TO_REGION_CODE)
 
 
 def e164_valid(numbers: pd.Series) -> pd.Series:
-    """Whether each number is valid and already in canonical E.164, a column at a time (a regex per
-    calling code from phonenumbers' metadata instead of parsing each number). True only where
-    is_valid_number agrees; a False may still be a number phonenumbers can read (a national prefix
-    after the country code), so callers parse those with phone_e164."""
+    """Whether each number is valid and already in canonical E.164, a column at a time (the
+    patterns of phonenumbers' metadata per calling code, matched in Arrow, instead of parsing each
+    number). True only where is_valid_number agrees; a False may still be a number phonenumbers can
+    read (a national prefix after the country code), so callers parse those with phone_e164."""
+    numbers = numbers.astype(_TEXT)
     digits = numbers.str[1:]
     valid = pd.Series(False, index=numbers.index)
-    undecided = numbers.str.match(E164_SHAPE.pattern).fillna(False)
+    undecided = numbers.str.match(E164_SHAPE.pattern).fillna(False).astype(bool)
     for length in (1, 2, 3):  # calling codes are prefix-free: at most one length names a code
         codes = digits.str[:length]
         known = undecided & codes.isin(_CALLING_CODES)
-        for code in codes[known].unique():
+        for code in codes[known].unique().tolist():
             rows = known & (codes == code)
-            pattern = _national_number_pattern(int(code))
-            if pattern is not None:
-                valid[rows] = digits[rows].str[length:].str.fullmatch(pattern.pattern)
+            national = digits[rows].str[length:]
+            for general, kinds in _national_number_checks(int(code)):
+                valid[rows] |= (national.str.fullmatch(general) & national.str.fullmatch(kinds)).astype(bool)
         undecided &= ~known
     return valid.astype(bool)
-
 
 @cache
 def _plain_national_numbers(region: str) -> tuple[str, re.Pattern] | None:

@@ -2,10 +2,10 @@
 semicolon or tab separated; or the first sheet of an XLSX workbook. Never the whole file in memory:
 records come out in chunks, and a file that cannot be read is refused with a sentence saying why.
 
-A well-formed UTF-8 CSV file (every line as wide as the header, no blank line, no lone carriage
-return) is read by Arrow's CSV reader, in C++, straight into columns; any other file by Python's
-csv module line by line, which names the line of each problem. Both give the same records with the
-same line numbers (a property test compares them).
+A well-formed UTF-8 CSV file (every line as wide as the header, no lone carriage return) is read
+by Arrow's CSV reader, in C++, straight into columns; any other file by Python's csv module line by
+line, which names the line of each problem (a file found not to qualify part-way is read again by
+Python). Both give the same records with the same line numbers (a property test compares them).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pyarrow import csv as pa_csv
 from customers.imports.schema import REQUIRED_COLUMNS
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 30_000
 # Enough text to tell the encodings apart and to hold the header line.
 _SAMPLE_BYTES = 1 << 20
 _DELIMITERS = (",", ";", "\t")
@@ -58,6 +58,12 @@ def max_bytes() -> int:
     return int(getattr(settings, "CRM_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
+class ArrowUnreadable(Exception):
+    """Arrow's reader met a line it cannot read as the header says (another width, bad UTF-8)
+    part-way through the file: whatever was done with the frames so far is to be undone and the
+    file read again by Python's csv module (ImportFile.python_reader), which names the line."""
+
+
 @dataclass
 class ImportFile:
     """An opened file: how it was read, its header, and its data records in chunks."""
@@ -65,30 +71,50 @@ class ImportFile:
     encoding: str
     delimiter: str
     columns: list[str]
-    _records: Iterator[Record] | None = field(repr=False, default=None)
-    # Arrow's record batches of the whole file (the fast path), when it qualifies.
+    # The records through Python's csv module (from the first data line on each call).
+    _python: Callable[[], Iterator[Record]] = field(repr=False)
+    # Arrow's record batches of the whole file (the fast path), while the file qualifies for it.
     _batches: Callable[[], Iterator[pa.RecordBatch]] | None = field(repr=False, default=None)
+
+    @property
+    def read_by_arrow(self) -> bool:
+        return self._batches is not None
+
+    def python_reader(self) -> None:
+        """From now on the records come from Python's csv module (after ArrowUnreadable)."""
+        self._batches = None
 
     def frames(self, size: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
         """The records in chunks of `size` as (frame, widths): the frame has the line number (LINE)
-        and one text column per header name; widths is each line's number of values."""
+        and one text column per header name; widths is each line's number of values. Through
+        Arrow this may raise ArrowUnreadable after some frames (see there)."""
         if self._batches is None:
             for chunk in self._chunks(size):
                 yield chunk_frame(chunk, self.columns)
             return
-        yield from _arrow_frames(self._batches(), self.columns, size)
+        try:
+            yield from _arrow_frames(self._batches(), self.columns, size)
+        except pa.ArrowInvalid as error:
+            raise ArrowUnreadable(str(error)) from None
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[list[Record]]:
-        """The records in chunks of `size`, as (line, cells)."""
-        if self._batches is None:
-            yield from self._chunks(size)
-            return
-        for frame, _widths in self.frames(size):
-            yield list(zip(frame[LINE].tolist(), frame[self.columns].to_numpy(dtype=object).tolist(), strict=True))
+        """The records in chunks of `size`, as (line, cells). Through Arrow the whole file is read
+        first, so a file Arrow cannot read goes to Python before any chunk is handed out."""
+        if self._batches is not None:
+            try:
+                frames = list(self.frames(size))
+            except ArrowUnreadable:
+                self.python_reader()
+            else:
+                for frame, _widths in frames:
+                    yield list(zip(frame[LINE].tolist(), frame[self.columns].to_numpy(dtype=object).tolist(),
+                                   strict=True))
+                return
+        yield from self._chunks(size)
 
     def _chunks(self, size: int) -> Iterator[list[Record]]:
         chunk: list[Record] = []
-        for record in self._records:
+        for record in self._python():
             chunk.append(record)
             if len(chunk) >= size:
                 yield chunk
@@ -142,51 +168,47 @@ def _csv_open(raw: BinaryIO, path: Path) -> ImportFile:
         raise FileRefused(_("The lines of this file end with a carriage return alone (an old Mac format): save it "
                             "as CSV UTF-8 and upload it again."))
     delimiter = delimiter_detect(first_line)
-    lines = _decoded_lines(raw, encoding)
-    reader = csv.reader(lines, delimiter=delimiter, strict=False)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileRefused(_("The file is empty.")) from None
+
+    def header_read() -> tuple[csv.Reader, list[str]]:
+        raw.seek(0)
+        reader = csv.reader(_decoded_lines(raw, encoding), delimiter=delimiter, strict=False)
+        try:
+            return reader, next(reader)
+        except StopIteration:
+            raise FileRefused(_("The file is empty.")) from None
+
+    reader, header = header_read()
     columns = header_check(header)
+    batches = None
     if encoding.startswith("utf-8") and reader.line_num == 1 and len(columns) > 1:
         batches = _arrow_batches(path, encoding=encoding, delimiter=delimiter, width=len(columns))
-        if batches is not None:
-            return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns, _batches=batches)
-    return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns, _records=_csv_records(reader))
+    return ImportFile(encoding=encoding, delimiter=delimiter, columns=columns,
+                      _python=lambda: _csv_records(header_read()[0]), _batches=batches)
 
 
 def _arrow_batches(path: Path, *, encoding: str, delimiter: str,
                    width: int) -> Callable[[], Iterator[pa.RecordBatch]] | None:
-    """Arrow's reader of the file's data lines, or None when the file does not qualify: a lone
-    carriage return (Python's csv refuses it, Arrow reads it as a line end), or in a first pass over
-    the whole file a line that does not decode or is not as wide as the header (a blank line
-    included). Memory-mapped and read in blocks: the file is never in memory as a whole."""
+    """Arrow's reader of the file's data lines, memory-mapped and read in blocks (the file is never
+    in memory as a whole); None when the file has a lone carriage return (Python's csv refuses it,
+    Arrow would read it as a line end). A line of another width than the header's, or one that is
+    not UTF-8, raises ArrowInvalid when Arrow reaches it; a blank line is a row of empty cells."""
     if _has_lone_carriage_return(path):
         return None
     names = [f"c{index}" for index in range(width)]
     text = pa.large_string()
 
     def batches() -> Iterator[pa.RecordBatch]:
-        mapped = pa.memory_map(str(path))
-        body = mapped.read_buffer()
+        body = pa.memory_map(str(path)).read_buffer()
         if encoding == "utf-8-sig":
             body = body.slice(len(codecs.BOM_UTF8))
-        reader = pa_csv.open_csv(
+        yield from pa_csv.open_csv(
             pa.BufferReader(body),
             read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, use_threads=False,
                                             block_size=_ARROW_BLOCK_BYTES),
-            # A line of another width raises ArrowInvalid; a blank line is a row of empty cells.
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, text), strings_can_be_null=False,
                                                   quoted_strings_can_be_null=False))
-        yield from reader
 
-    try:
-        for _batch in batches():
-            pass
-    except pa.ArrowInvalid:
-        return None
     return batches
 
 
@@ -375,7 +397,7 @@ def _xlsx_open(raw: BinaryIO) -> ImportFile:
             break
     else:
         raise FileRefused(_("The file is empty."))
-    return ImportFile(encoding="xlsx", delimiter="", columns=columns, _records=_xlsx_records(rows))
+    return ImportFile(encoding="xlsx", delimiter="", columns=columns, _python=lambda: _xlsx_records(rows))
 
 
 def _xlsx_records(rows: Iterator[tuple[int, tuple]]) -> Iterator[Record]:

@@ -365,10 +365,27 @@ def file_lookups() -> tuple[Lookup, Lookup]:
     return known(branches), known(rms)
 
 
+def _mapped(values: pd.Series, mapping: dict[str, object], value_type: pa.DataType) -> pd.Series:
+    """`values.map(mapping)` in Arrow (a hash look-up per cell in C): the mapped value, missing
+    where the text is not in `mapping`. Integers come back as Int64, text as TEXT."""
+    text = pa.large_string()
+    positions = pc.index_in(pa.array(values, type=text), value_set=pa.array(list(mapping), type=text))
+    taken = pa.array(list(mapping.values()), type=value_type).take(positions)
+    if pa.types.is_integer(value_type):  # float64 with NaN on the way: exact for ids below 2**53
+        return pd.Series(taken.to_numpy(zero_copy_only=False), index=values.index).astype("Int64")
+    return pd.Series(pd.array(taken, dtype=TEXT), index=values.index)
+
+
+def _ids_of(raw: pd.Series, given: pd.Series, lookup: Lookup) -> pd.Series:
+    """The id of each given code or user name (Int64, missing where unknown), looked up once per
+    distinct value."""
+    known = lookup(sorted(raw[given].unique().tolist())) if given.any() else {}
+    return _mapped(raw, known, pa.int64())
+
+
 def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Errors, lookup: Lookup) -> pd.Series:
     given = raw != ""
-    known = lookup(sorted(set(raw[given]))) if given.any() else {}
-    ids = raw.map(known)
+    ids = _ids_of(raw, given, lookup)
     errors.add(given & ids.isna(), "branch_code", _("No branch has this code."))
     if default_branch_id is None:
         errors.add(~given, "branch_code", _("Give the branch code: this source has no default branch."))
@@ -377,8 +394,7 @@ def _branches_check(raw: pd.Series, default_branch_id: int | None, errors: Error
 
 def _rms_check(raw: pd.Series, errors: Errors, lookup: Lookup) -> pd.Series:
     given = raw != ""
-    known = lookup(sorted(set(raw[given]))) if given.any() else {}
-    ids = raw.map(known)
+    ids = _ids_of(raw, given, lookup)
     errors.add(given & ids.isna(), "rm_username", _("No active relationship manager has this user name."))
     return ids.astype("Int64")
 
@@ -389,10 +405,10 @@ def _name_keys(out: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     keys: dict[str, str] = {}
 
     def key(values: pd.Series) -> pd.Series:
-        for value in values.unique():
+        for value in values.unique().tolist():
             if value not in keys:
                 keys[value] = name_key(value)
-        return values.map(keys)
+        return _mapped(values, keys, pa.large_string())
 
     first, last, legal = key(out["first_name"]), key(out["last_name"]), key(out["legal_name"])
     forward = (first + " " + last).str.strip()

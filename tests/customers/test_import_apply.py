@@ -181,3 +181,26 @@ def test_a_line_with_a_merged_away_customers_national_id_is_never_written_onto_t
     assert (batch.counts["rejected"], row.errors[0]["column"]) == (1, "national_id")
     assert not SourceRecord.objects.filter(system_id="card").exists()
     assert Customer.objects.get(pk=absorbed.pk).updated_at == before
+
+
+def test_a_file_arrow_gives_up_on_part_way_is_staged_once_by_python(tmp_path, branch_a, monkeypatch):
+    """Arrow reads the first blocks, then meets a wider line: what it staged is rolled back and the
+    file imported by Python's reader, the wide line rejected with its number, no line twice."""
+    monkeypatch.setattr("customers.imports.reading._ARROW_BLOCK_BYTES", 256)
+    monkeypatch.setattr("customers.imports.reading.CHUNK_ROWS", 2)
+    rows = [{**JIRI, "source_key": f"k{n}", "national_id": "", "national_id_type": ""} for n in range(12)]
+    path = write_file(tmp_path / "late.csv", rows)
+    path.write_bytes(path.read_bytes() + b"k99,individual,Extra,Column" + b",x" * 30 + b"\n")
+    from customers.imports.reading import ImportFile
+
+    staged_by_arrow = []
+    python_reader = ImportFile.python_reader
+    monkeypatch.setattr(ImportFile, "python_reader",
+                        lambda opened: (staged_by_arrow.append(True), python_reader(opened))[1])
+    batch = batch_import(path)
+    assert staged_by_arrow  # Arrow had started, and gave the file to Python
+    assert batch.status == ImportBatch.Status.COMMITTED
+    assert batch.counts["created"] == 12 and batch.counts["rejected"] == 1
+    assert ImportRow.objects.filter(batch=batch).count() == 13
+    rejected = ImportRow.objects.get(batch=batch, outcome=ImportRow.Outcome.REJECTED)
+    assert rejected.line == 14 and "values; the header has" in rejected.errors[0]["reason"]
