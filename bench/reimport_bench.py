@@ -36,6 +36,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.files.storage import default_storage  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from pypinyin import Style, lazy_pinyin  # noqa: E402
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
     args = parser.parse_args()
+    call_command("migrate", verbosity=0)  # a new database gets the schema first
     if Customer.objects.count() < 50_000:
         print("generating a bank of 50,000 customers (seed 7)…")
         synthetic_bank_generate(customers=50_000, transactions_per_customer=5, seed=SEED,

@@ -204,3 +204,22 @@ def test_a_file_arrow_gives_up_on_part_way_is_staged_once_by_python(tmp_path, br
     assert ImportRow.objects.filter(batch=batch).count() == 13
     rejected = ImportRow.objects.get(batch=batch, outcome=ImportRow.Outcome.REJECTED)
     assert rejected.line == 14 and "values; the header has" in rejected.errors[0]["reason"]
+
+
+def test_a_line_that_does_not_decode_late_in_the_file_refuses_the_batch_and_writes_nothing(tmp_path, branch_a,
+                                                                                          monkeypatch):
+    """The refusal comes in the middle of the staging COPY: the batch fails with the line's number
+    and no customer is written."""
+    monkeypatch.setattr("customers.imports.reading._SAMPLE_BYTES", 64)
+    monkeypatch.setattr("customers.imports.reading.CHUNK_ROWS", 2)
+    rows = [{**JIRI, "source_key": f"k{n}", "national_id": "", "national_id_type": ""} for n in range(6)]
+    path = write_file(tmp_path / "late.csv", rows)
+    path.write_bytes(path.read_bytes() + b"k9,individual,\xff\xfe\n")
+    batch = batch_import(path)
+    assert batch.status != ImportBatch.Status.COMMITTED
+    assert "Line 8 cannot be read as UTF-8" in batch.run.error
+    assert not Customer.objects.exists()
+    with path.open("rb") as handle:
+        checked = import_batch_upload(source=batch.source, file=handle, file_name=path.name, actor=None)
+    checked = import_batch_preview(batch=checked, actor=None)
+    assert checked.status == ImportBatch.Status.REFUSED and "Line 8" in checked.refusal
