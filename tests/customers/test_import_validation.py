@@ -12,9 +12,10 @@ from stdnum.cn import ric
 from stdnum.cz import rc
 
 from crm_bank.exports import neutralised
+from customers.imports.reading import chunk_frame
 from customers.imports.schema import COLUMN_NAMES
 from customers.imports.services import error_file_write
-from customers.imports.validation import chunk_frame, chunk_validate, payload_json, rc_valid, ric_valid
+from customers.imports.validation import chunk_validate, payload_json, rc_valid, ric_valid
 from tests.customers.import_helpers import JIRI, LI_WEI, cn_ric
 
 COLUMNS = [*COLUMN_NAMES, "loyalty_id"]
