@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from crm_bank.bulk import copy_frame, frame_from_query, run_rows_replace
+from crm_bank.bulk import copy_frame, frame_from_query, gc_paused, run_rows_replace
 from segmentation.models import CustomerValue, SegmentMembership
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +79,18 @@ def test_tables_vacuum_marks_a_filled_tables_pages_all_visible_and_only_analyses
     tables_vacuum(table)
 
     assert all_visible_pages() > 0
+
+
+def test_gc_paused_stops_the_collector_inside_and_restores_it_even_on_an_error():
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a collector someone else turned off stays off
+    finally:
+        gc.enable()
