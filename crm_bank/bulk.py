@@ -10,8 +10,13 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import pandas as pd
 from django.db import connection, models
+
+# Text columns backed by Arrow (pyarrow is a requirement; pandas' default "str" dtype with it): their
+# .str methods run in Arrow's compute kernels instead of a Python call per cell.
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 @contextmanager

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 
-import numpy as np
 import pandas as pd
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -25,6 +24,7 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric, uscc
 from stdnum.cz import dic, rc
 
+from crm_bank.bulk import TEXT
 from customers.models import Customer
 
 SEPARATORS = re.compile(r"[\s\-/.]")
@@ -121,7 +121,6 @@ def phone_clean(value: str, region: str = "") -> str:
     return e164
 
 
-_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 _NUMBER_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
                  "pager", "uan", "voicemail")
 
@@ -151,7 +150,7 @@ def e164_valid(numbers: pd.Series) -> pd.Series:
     patterns of phonenumbers' metadata per calling code, matched in Arrow, instead of parsing each
     number). True only where is_valid_number agrees; a False may still be a number phonenumbers can
     read (a national prefix after the country code), so callers parse those with phone_e164."""
-    numbers = numbers.astype(_TEXT)
+    numbers = numbers.astype(TEXT)
     digits = numbers.str[1:]
     valid = pd.Series(False, index=numbers.index)
     undecided = numbers.str.match(E164_SHAPE.pattern).fillna(False).astype(bool)
@@ -165,6 +164,7 @@ def e164_valid(numbers: pd.Series) -> pd.Series:
                 valid[rows] |= (national.str.fullmatch(general) & national.str.fullmatch(kinds)).astype(bool)
         undecided &= ~known
     return valid.astype(bool)
+
 
 @cache
 def _plain_national_numbers(region: str) -> tuple[str, re.Pattern] | None:

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from pyarrow import compute as pc
 from pyarrow import csv as pa_csv
 
+from crm_bank.bulk import TEXT
 from customers.imports.schema import REQUIRED_COLUMNS
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -42,8 +43,6 @@ _HEADER_SPACES = re.compile(r"[\s\-]+")
 _XLSX_MAGIC = b"PK\x03\x04"
 
 Record = tuple[int, list[str]]  # (line in the file, header = 1; the cells as text)
-# pandas' Arrow-backed string dtype (pyarrow is a requirement): its .str methods are vectorised.
-TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 LINE = "__line"
 _ARROW_BLOCK_BYTES = 4 << 20
 # A cell Python's str.strip() empties: the characters str.isspace() accepts, as an RE2 class.

@@ -21,8 +21,9 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 from stdnum.cz import rc
 
+from crm_bank.bulk import TEXT
 from crm_bank.org.models import Branch, StaffProfile
-from customers.imports.reading import LINE, TEXT, Record, chunk_frame
+from customers.imports.reading import LINE, Record, chunk_frame
 from customers.models import Customer
 from customers.naming import name_key
 from customers.validation import (
