@@ -4,8 +4,9 @@ records come out in chunks, and a file that cannot be read is refused with a sen
 
 A well-formed UTF-8 CSV file (every line as wide as the header, no lone carriage return) is read
 by Arrow's CSV reader, in C++, straight into columns; any other file by Python's csv module line by
-line, which names the line of each problem (a file found not to qualify part-way is read again by
-Python). Both give the same records with the same line numbers (a property test compares them).
+line, which names the line of each problem (a file found not to qualify part-way goes on through
+Python from the first line Arrow had not handed out). Both give the same records with the same line
+numbers (a property test compares them).
 """
 
 from __future__ import annotations
@@ -57,12 +58,6 @@ def max_bytes() -> int:
     return int(getattr(settings, "CRM_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
-class ArrowUnreadable(Exception):
-    """Arrow's reader met a line it cannot read as the header says (another width, bad UTF-8)
-    part-way through the file: whatever was done with the frames so far is to be undone and the
-    file read again by Python's csv module (ImportFile.python_reader), which names the line."""
-
-
 @dataclass
 class ImportFile:
     """An opened file: how it was read, its header, and its data records in chunks."""
@@ -80,40 +75,38 @@ class ImportFile:
         return self._batches is not None
 
     def python_reader(self) -> None:
-        """From now on the records come from Python's csv module (after ArrowUnreadable)."""
+        """From now on the records come from Python's csv module."""
         self._batches = None
 
-    def frames(self, size: int = CHUNK_ROWS) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
-        """The records in chunks of `size` as (frame, widths): the frame has the line number (LINE)
-        and one text column per header name; widths is each line's number of values. Through
-        Arrow this may raise ArrowUnreadable after some frames (see there)."""
-        if self._batches is None:
-            for chunk in self._chunks(size):
-                yield chunk_frame(chunk, self.columns)
-            return
-        try:
-            yield from _arrow_frames(self._batches(), self.columns, size)
-        except pa.ArrowInvalid as error:
-            raise ArrowUnreadable(str(error)) from None
-
-    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[list[Record]]:
-        """The records in chunks of `size`, as (line, cells). Through Arrow the whole file is read
-        first, so a file Arrow cannot read goes to Python before any chunk is handed out."""
+    def frames(self, size: int | None = None) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+        """The records in chunks of `size` (CHUNK_ROWS) as (frame, widths): the frame has the line
+        number (LINE) and one text column per header name; widths is each line's number of values.
+        When Arrow gives up part-way (a line of another width, bad UTF-8), the records go on through
+        Python's csv module from the first line Arrow had not handed out: each record comes once,
+        and Python names the bad line."""
+        size = size or CHUNK_ROWS
+        handed_through = 1  # the header
         if self._batches is not None:
             try:
-                frames = list(self.frames(size))
-            except ArrowUnreadable:
-                self.python_reader()
-            else:
-                for frame, _widths in frames:
-                    yield list(zip(frame[LINE].tolist(), frame[self.columns].to_numpy(dtype=object).tolist(),
-                                   strict=True))
+                for frame, widths in _arrow_frames(self._batches(), self.columns, size):
+                    handed_through = int(frame[LINE].iloc[-1])
+                    yield frame, widths
                 return
-        yield from self._chunks(size)
+            except pa.ArrowInvalid:
+                self.python_reader()
+        for chunk in self._chunks(size, after=handed_through):
+            yield chunk_frame(chunk, self.columns)
 
-    def _chunks(self, size: int) -> Iterator[list[Record]]:
+    def chunks(self, size: int | None = None) -> Iterator[list[Record]]:
+        """The records in chunks of `size` (CHUNK_ROWS), as (line, cells)."""
+        for frame, _widths in self.frames(size):
+            yield list(zip(frame[LINE].tolist(), frame[self.columns].to_numpy(dtype=object).tolist(), strict=True))
+
+    def _chunks(self, size: int, *, after: int) -> Iterator[list[Record]]:
         chunk: list[Record] = []
         for record in self._python():
+            if record[0] <= after:
+                continue
             chunk.append(record)
             if len(chunk) >= size:
                 yield chunk
@@ -190,7 +183,8 @@ def _arrow_batches(path: Path, *, encoding: str, delimiter: str,
     """Arrow's reader of the file's data lines, memory-mapped and read in blocks (the file is never
     in memory as a whole); None when the file has a lone carriage return (Python's csv refuses it,
     Arrow would read it as a line end). A line of another width than the header's, or one that is
-    not UTF-8, raises ArrowInvalid when Arrow reaches it; a blank line is a row of empty cells."""
+    not UTF-8, raises ArrowInvalid when Arrow reaches it (ImportFile.frames goes on in Python); a
+    blank line is a row of empty cells."""
     if _has_lone_carriage_return(path):
         return None
     names = [f"c{index}" for index in range(width)]

@@ -39,7 +39,7 @@ from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copier, stage_create
-from customers.imports.reading import ArrowUnreadable, FileRefused, ImportFile, import_file_open, max_bytes
+from customers.imports.reading import FileRefused, import_file_open, max_bytes
 from customers.imports.validation import file_lookups, frame_validate
 from customers.models import FieldGroup, ImportBatch, ImportRow, SourceSystem
 
@@ -186,28 +186,17 @@ def _batch_process(*, batch: ImportBatch, actor: AbstractBaseUser | None,
     scope = import_branch_scope(actor)
     if not batch.stored_file:
         raise FileRefused(batch.refusal or _("The file is empty."))
-    started = time.perf_counter()
+    lines, started = 0, time.perf_counter()
     with connection.cursor() as cursor:
         stage_create(cursor)
         branch_ids, rm_ids = file_lookups()
-
-        def stage(opened: ImportFile) -> int:
-            lines = 0
-            with stage_copier(cursor) as chunk_copy, gc_paused():
-                for raw, widths in opened.frames():
-                    lines += chunk_copy(frame_validate(
-                        raw, widths, columns=opened.columns, default_branch_id=source.default_branch_id,
-                        branch_scope=scope, branch_ids=branch_ids, rm_ids=rm_ids))
-                    cache.set(progress_key(batch.pk), lines, 3600)
-            return lines
-
-        with import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened:
-            try:
-                with transaction.atomic():  # a savepoint: what Arrow staged goes if it gives up part-way
-                    lines = stage(opened)
-            except ArrowUnreadable:
-                opened.python_reader()
-                lines = stage(opened)
+        with (import_file_open(Path(default_storage.path(batch.stored_file)), file_name=batch.file_name) as opened,
+              stage_copier(cursor) as chunk_copy, gc_paused()):
+            for raw, widths in opened.frames():
+                lines += chunk_copy(frame_validate(
+                    raw, widths, columns=opened.columns, default_branch_id=source.default_branch_id,
+                    branch_scope=scope, branch_ids=branch_ids, rm_ids=rm_ids))
+                cache.set(progress_key(batch.pk), lines, 3600)
         if not lines:
             raise FileRefused(_("The file has a header but no data lines."))
         checked = time.perf_counter()

@@ -91,7 +91,7 @@ def chunk_validate(records: list[Record], *, columns: list[str], **options) -> p
 
 def frame_validate(
     raw: pd.DataFrame, widths: np.ndarray, *, columns: list[str], default_branch_id: int | None,
-    branch_ids: Lookup | None = None, rm_ids: Lookup | None = None, branch_scope: frozenset[int] | None = None,
+    branch_ids: Lookup, rm_ids: Lookup, branch_scope: frozenset[int] | None = None,
 ) -> pd.DataFrame:
     """1. The payload (the row as received, as JSON) from the chunk's raw cells (ImportFile.frames).
     2. Each rule over whole columns, its failures added to the chunk's errors.
@@ -147,13 +147,12 @@ def frame_validate(
     for name, limit in _LIMITS.items():
         errors.add(out[name].str.len() > limit, name, _("At most %(limit)s characters.") % {"limit": limit})
 
-    out["branch_id"] = _branches_check(column("branch_code"), default_branch_id, errors, branch_ids or
-                                       branch_ids_by_code)
+    out["branch_id"] = _branches_check(column("branch_code"), default_branch_id, errors, branch_ids)
     if branch_scope is not None:
         errors.add(out["branch_id"].notna() & ~out["branch_id"].isin(list(branch_scope)), "branch_code",
                    _("You may import customers of your own branch only."))
     out["branch_given"] = column("branch_code") != ""
-    out["rm_id"] = _rms_check(column("rm_username"), errors, rm_ids or rm_ids_by_username)
+    out["rm_id"] = _rms_check(column("rm_username"), errors, rm_ids)
     out["marketing_consent"] = _booleans_check(column("marketing_consent"), "marketing_consent", errors)
     out["do_not_contact"] = _booleans_check(column("do_not_contact"), "do_not_contact", errors)
     errors.add((out["marketing_consent"] == True) & (out["do_not_contact"] == True), "marketing_consent",  # noqa: E712
@@ -341,24 +340,13 @@ def _booleans_check(raw: pd.Series, name: str, errors: Errors) -> pd.Series:
 Lookup = Callable[[list[str]], dict[str, int]]
 
 
-def branch_ids_by_code(codes: list[str]) -> dict[str, int]:
-    return dict(Branch.objects.filter(code__in=codes).values_list("code", "id"))
-
-
-def rm_ids_by_username(usernames: list[str]) -> dict[str, int]:
-    return dict(_active_rms().filter(username__in=usernames).values_list("username", "id"))
-
-
-def _active_rms():
-    return get_user_model().objects.filter(is_active=True, staff_profile__role=StaffProfile.Role.RM)
-
-
 def file_lookups() -> tuple[Lookup, Lookup]:
     """(branch_ids, rm_ids) for a whole file: every branch code and every active RM's user name,
     each read once before the staging COPY opens (no other statement can run on its connection
     until the COPY ends), then looked up in memory chunk by chunk."""
     branches = dict(Branch.objects.values_list("code", "id"))
-    rms = dict(_active_rms().values_list("username", "id"))
+    rms = dict(get_user_model().objects.filter(
+        is_active=True, staff_profile__role=StaffProfile.Role.RM).values_list("username", "id"))
 
     def known(table: dict[str, int]) -> Lookup:
         return lambda names: {name: table[name] for name in names if name in table}

@@ -184,8 +184,8 @@ def test_a_line_with_a_merged_away_customers_national_id_is_never_written_onto_t
 
 
 def test_a_file_arrow_gives_up_on_part_way_is_staged_once_by_python(tmp_path, branch_a, monkeypatch):
-    """Arrow reads the first blocks, then meets a wider line: what it staged is rolled back and the
-    file imported by Python's reader, the wide line rejected with its number, no line twice."""
+    """Arrow hands out the first lines, then meets a wider line: Python's reader goes on from the
+    first line Arrow had not handed out, the wide line rejected with its number, no line twice."""
     monkeypatch.setattr("customers.imports.reading._ARROW_BLOCK_BYTES", 256)
     monkeypatch.setattr("customers.imports.reading.CHUNK_ROWS", 2)
     rows = [{**JIRI, "source_key": f"k{n}", "national_id": "", "national_id_type": ""} for n in range(12)]
