@@ -19,10 +19,13 @@ BACKUP_KEEP="${BACKUP_KEEP:-14}"
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 PSQL=(psql -X -q -A -t -v ON_ERROR_STOP=1)
 
-# Every table of the current schema with its exact row count, one "table|rows" line each.
-COUNTS_SQL="SELECT c.relname || '|' || (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text
+# Every table of the current schema with its exact row count, one "table|rows" line each: a query
+# per table, generated and run by psql's \gexec (no server extension such as libxml needed). Fed to
+# psql on its standard input.
+COUNTS_SQL="SELECT format('SELECT %L || ''|'' || count(*) FROM %I.%I', c.relname, n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname;"
+WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY c.relname
+\\gexec"
 
 log_json() { printf '%s\n' "$1"; }
 
@@ -57,11 +60,14 @@ drill() {
   local file="$1" manifest="$1.counts" scratch scratch_url restored differ
   [ -f "$file" ] && [ -f "$manifest" ] || { echo "drill: $file or its manifest is missing" >&2; return 2; }
   scratch="branch_crm_restore_drill_$$"
-  scratch_url="${DRILL_DATABASE_URL%/*}/$scratch"
+  # The same server and role as DRILL_DATABASE_URL, another database; a query string (host=/socket/dir)
+  # stays as it is.
+  local drill_base="${DRILL_DATABASE_URL%%\?*}"
+  scratch_url="${drill_base%/*}/$scratch${DRILL_DATABASE_URL#"$drill_base"}"
   "${PSQL[@]}" "$DRILL_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$scratch\"" -c "CREATE DATABASE \"$scratch\""
   trap '"${PSQL[@]}" "$DRILL_DATABASE_URL" -c "DROP DATABASE IF EXISTS \"'"$scratch"'\"" >/dev/null 2>&1 || true' RETURN
   pg_restore --no-owner --no-privileges --exit-on-error --dbname="$scratch_url" "$file"
-  restored="$("${PSQL[@]}" "$scratch_url" -c "$COUNTS_SQL")"
+  restored="$(printf '%s\n' "$COUNTS_SQL" | "${PSQL[@]}" "$scratch_url")"
   differ="$(diff <(sort "$manifest") <(printf '%s\n' "$restored" | sort) | grep '^[<>]' | cut -c3- | cut -d'|' -f1 | sort -u | paste -sd, - || true)"
   local rows
   rows="$(awk -F'|' '{s += $2} END {print s + 0}' "$manifest")"

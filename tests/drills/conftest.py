@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
@@ -35,8 +36,13 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30, what: str 
 def database_url(name: str | None = None) -> str:
     """The test database's URL (or another database `name` on the same server, same role)."""
     db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{name or db['NAME']}"
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host, port = db["HOST"] or db["OPTIONS"].get("host") or "127.0.0.1", db["PORT"] or db["OPTIONS"].get("port") or 5432
+    if str(host).startswith("/"):
+        # A Unix socket directory (the embedded PostgreSQL of `make test` without DATABASE_URL): the
+        # form both libpq (psycopg, pg_dump, psql) and django-environ read is host= in the query.
+        return f"postgres://{db['USER']}{password}@/{name or db['NAME']}?{urlencode({'host': host, 'port': port})}"
+    return f"postgres://{db['USER']}{password}@{host}:{port}/{name or db['NAME']}"
 
 
 def process_env(**extra: str) -> dict[str, str]:
