@@ -117,23 +117,10 @@ def pareto(frame: pd.DataFrame, *, a_share: float = 0.80, b_share: float = 0.15)
     cumulative = ordered["share"].cumsum().clip(upper=1.0)
     ordered["cumulative_share"] = cumulative
     before = cumulative - ordered["share"]
-    a_cut, b_cut = tier_cuts(a_share=a_share, b_share=b_share)
-    ordered["tier"] = np.where(before < a_cut, "A", np.where(before < b_cut, "B", "C"))
-    return ordered
-
-
-def tier_cuts(*, a_share: float, b_share: float) -> tuple[float, float]:
-    """The share held by the customers ranked above someone below which they are tier A, and B.
-
-    A tiny tolerance: floating sums must not push the 80%-crossing customer into B."""
+    # A tiny tolerance: floating sums must not push the 80%-crossing customer into B.
     eps = 1e-12
-    return a_share - eps, a_share + b_share - eps
-
-
-def tier_sql(*, before: str) -> str:
-    """pareto's tier rule as a SQL expression over `before` (the share held by everyone ranked
-    above), with tier_cuts as the named parameters %(a_cut)s and %(b_cut)s."""
-    return f"CASE WHEN {before} < %(a_cut)s THEN 'A' WHEN {before} < %(b_cut)s THEN 'B' ELSE 'C' END"
+    ordered["tier"] = np.where(before < a_share - eps, "A", np.where(before < a_share + b_share - eps, "B", "C"))
+    return ordered
 
 
 def group_ranks(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -145,17 +132,13 @@ def group_ranks(frame: pd.DataFrame, by: str) -> pd.Series:
 def gini(values: pd.Series | np.ndarray | list[float]) -> float:
     """Gini coefficient of non-negative values: 0 when everyone brings the same, → 1 when one does."""
     array = np.sort(_checked_values(values))
-    index = np.arange(1, len(array) + 1)
-    return gini_from_sums(n=len(array), total=float(array.sum()), weighted=float((index * array).sum()))
-
-
-def gini_from_sums(*, n: int, total: float, weighted: float) -> float:
-    """The Gini coefficient of n values from their total and `weighted`, the sum of each value times
-    its position from the least valuable up (1…n; n + 1 − rank when rank 1 is the most valuable)."""
+    n = len(array)
+    total = array.sum()
     if n == 0 or total <= 0:
         return 0.0
+    index = np.arange(1, n + 1)
     # Equal values give 0 up to rounding; never report a tiny negative inequality.
-    return max(0.0, 2 * weighted / (n * total) - (n + 1) / n)
+    return max(0.0, float((2 * (index * array).sum()) / (n * total) - (n + 1) / n))
 
 
 def top_share(values: pd.Series | np.ndarray | list[float], fraction: float = 0.2) -> float:
@@ -166,14 +149,8 @@ def top_share(values: pd.Series | np.ndarray | list[float], fraction: float = 0.
     total = array.sum()
     if len(array) == 0 or total <= 0:
         return 0.0
-    return float(array[: top_count(len(array), fraction)].sum() / total)
-
-
-def top_count(n: int, fraction: float) -> int:
-    """How many customers the top `fraction` of n is (at least one)."""
-    if not 0 < fraction <= 1:
-        raise ValueError("fraction must be in (0, 1]")
-    return max(1, math.ceil(fraction * n - 1e-9))
+    top = max(1, math.ceil(fraction * len(array) - 1e-9))
+    return float(array[:top].sum() / total)
 
 
 def lorenz_points(values: pd.Series | np.ndarray | list[float], points: int = 100) -> list[tuple[float, float]]:
@@ -183,13 +160,8 @@ def lorenz_points(values: pd.Series | np.ndarray | list[float], points: int = 10
     if n == 0 or total <= 0:
         return [(0.0, 0.0), (1.0, 1.0)]
     cumulative = np.concatenate([[0.0], np.cumsum(array) / total])
-    return [(float(c / n), float(min(1.0, cumulative[c]))) for c in lorenz_counts(n, points)]
-
-
-def lorenz_counts(n: int, points: int = 100) -> list[int]:
-    """The numbers of customers (from the most valuable down) the Lorenz curve has a point at: 0,
-    n and up to `points` − 1 evenly spaced between."""
-    return [int(c) for c in np.unique(np.linspace(0, n, min(points, n) + 1).round().astype(int))]
+    counts = np.unique(np.linspace(0, n, min(points, n) + 1).round().astype(int))
+    return [(float(c / n), float(min(1.0, cumulative[c]))) for c in counts]
 
 
 def _checked_values(values: pd.Series | np.ndarray | list[float]) -> np.ndarray:

@@ -2,10 +2,9 @@
 
 1. prepare: customer-id ranges (chunk_ranges), after checking there is data as of the run's date.
 2. process_chunk: the SQL feature step for the range (segmentation/features.py).
-3. finish: one statement in PostgreSQL turns the run's features into CustomerValue rows (the value
-   formula and the Pareto tiers of segmentation/scoring.py, in their SQL form; the rank in the
-   branch; the tier each customer had in the run being superseded) and ValueTierSummary rows, and
-   returns the sums the metrics are made of: a million customers never travel to Python and back.
+3. finish: the run's compact (customer, branch, RM, four amounts) frame into pandas, the value
+   formula and the Pareto tiers (segmentation/scoring.py), the tier each customer had in the run
+   being superseded, all COPYed into CustomerValue in one statement; the metrics.
 The framework publishes the run (the current pointer flips last), so pages never see half of it.
 """
 
@@ -13,13 +12,15 @@ from __future__ import annotations
 
 import datetime
 
+import numpy as np
+import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_bank.bulk import quoted_table, tables_analyze
+from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
@@ -101,98 +102,82 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 
 
 def value_scoring_finish(run: Run) -> dict:
-    """Values, ranks, tiers, tier changes and the tier summary of the whole run in one statement
-    inside PostgreSQL (scoring's formula and tier rule in SQL); returns the metrics. A RunError, and
-    nothing kept (the framework's transaction rolls back), when there is nothing to rank."""
-    customers = CustomerFeatures.objects.filter(run=run).count()
-    if not customers:
-        raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
-    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    a_cut, b_cut = scoring.tier_cuts(a_share=run.params.get("a_share", 0.80), b_share=run.params.get("b_share", 0.15))
-    lorenz_counts = scoring.lorenz_counts(customers)
-    with connection.cursor() as cursor:
-        for model in (CustomerValue, ValueTierSummary):  # a finish repeated in the same transaction
-            cursor.execute(f"DELETE FROM {quoted_table(model)} WHERE run_id = %s", [run.pk])
-        # The run's million rows sorted twice (by value, by branch and value) in memory, not on disk.
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(_VALUES_SQL, {
-            "run": run.pk, "previous": previous_run_id, "a_cut": a_cut, "b_cut": b_cut, "n": customers,
-            "top": scoring.top_count(customers, 0.2), "lorenz": lorenz_counts,
-            **scoring.ValueWeights(**run.params.get("weights", {})).as_dict(),
-        })
-        (total, weighted, top_value, lorenz, tier_counts, tier_shares) = cursor.fetchone()
-        if not total or not total > 0:
-            raise RunError(_("Every customer's value is zero as of %(date)s: nothing to rank.") % {"date": run.as_of})
-        cursor.execute(
-            f"SELECT previous_tier || '→' || tier, count(*) FROM {quoted_table(CustomerValue)}"
-            " WHERE run_id = %s AND previous_tier <> '' AND previous_tier <> tier GROUP BY 1 ORDER BY 1",
-            [run.pk],
-        )
-        movers = dict(cursor.fetchall())
-    tables_analyze(CustomerValue._meta.db_table)
-    return {
-        "customers": customers,
-        "value_total": round(total, 2),
-        "top20_share": round(top_value / total, 6),
-        "gini": round(scoring.gini_from_sums(n=customers, total=total, weighted=weighted), 6),
-        "tier_counts": {tier: int(count) for tier, count in zip(scoring.TIERS, tier_counts, strict=True)},
-        "tier_value_shares": {tier: round(share, 6) for tier, share in zip(scoring.TIERS, tier_shares, strict=True)},
-        "movers": {key: int(count) for key, count in movers.items()},
-        # (share of customers, share of value) from the most valuable down: the Pareto chart.
-        "lorenz": [[0.0, 0.0]] + [[round(c / customers, 6), round(min(1.0, share), 6)]
-                                  for c, share in zip(lorenz_counts[1:], lorenz, strict=True)],
-        "previous_run": previous_run_id,
-    }
-
-
-# scoring.pareto and scoring.group_ranks in SQL, over the run's features: the value rounded to cents,
-# rank (ties by customer id), share of the total, running share, tier by the share of everyone above,
-# rank in the home branch, the tier in the run being superseded. The CTE `ranked` is read three times:
-# the value rows (written in customer order, so the primary key grows at its right-hand end), the
-# tier summary per (branch, RM, tier), and the figures the metrics are made of.
-_VALUES_SQL = f"""
-WITH valued AS (
-    SELECT f.customer_id, f.branch_id, f.rm_id, round(({scoring.value_sql(alias="f")}) * 100) / 100 AS value
-    FROM {quoted_table(CustomerFeatures)} f WHERE f.run_id = %(run)s
-),
-shared AS (
-    SELECT v.*, row_number() OVER by_value AS rank, v.value / nullif(sum(v.value) OVER (), 0) AS share
-    FROM valued v
-    WINDOW by_value AS (ORDER BY v.value DESC, v.customer_id)
-),
-running AS (
-    SELECT s.*, least(sum(s.share) OVER (ORDER BY s.rank ROWS UNBOUNDED PRECEDING), 1.0) AS cumulative_share
-    FROM shared s
-),
-ranked AS MATERIALIZED (
-    SELECT r.customer_id, r.branch_id, r.rm_id, r.value, r.rank,
-           row_number() OVER (PARTITION BY r.branch_id ORDER BY r.value DESC, r.customer_id) AS branch_rank,
-           coalesce(r.share, 0) AS share, coalesce(r.cumulative_share, 0) AS cumulative_share,
-           {scoring.tier_sql(before="(r.cumulative_share - r.share)")} AS tier,
-           coalesce(p.tier, '') AS previous_tier
-    FROM running r
-    LEFT JOIN {quoted_table(CustomerValue)} p ON p.run_id = %(previous)s AND p.customer_id = r.customer_id
-),
-stored AS (
-    INSERT INTO {quoted_table(CustomerValue)} (
-        run_id, customer_id, branch_id, rm_id, value, rank, branch_rank, share, cumulative_share, tier, previous_tier
+    """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
+    features = frame_from_query(
+        f"SELECT customer_id, branch_id, rm_id, {', '.join(f'{c}::float8' for c in scoring.VALUE_INPUTS)}"
+        f" FROM {CustomerFeatures._meta.db_table} WHERE run_id = {int(run.pk)}"
     )
-    SELECT %(run)s, customer_id, branch_id, rm_id, value, rank, branch_rank, share, cumulative_share, tier,
-           previous_tier
-    FROM ranked ORDER BY customer_id
-),
-summary AS (
-    INSERT INTO {quoted_table(ValueTierSummary)} (run_id, branch_id, rm_id, tier, customers, value)
-    SELECT %(run)s, branch_id, rm_id, tier, count(*), round(sum(value) * 100) / 100
-    FROM ranked GROUP BY branch_id, rm_id, tier
-)
-SELECT sum(value), sum((%(n)s + 1 - rank) * value),
-       sum(value) FILTER (WHERE rank <= %(top)s),
-       array_agg(cumulative_share ORDER BY rank) FILTER (WHERE rank = ANY(%(lorenz)s::bigint[])),
-       ARRAY[{", ".join(f"count(*) FILTER (WHERE tier = '{t}')" for t in scoring.TIERS)}],
-       ARRAY[{", ".join(f"coalesce(sum(share) FILTER (WHERE tier = '{t}'), 0)" for t in scoring.TIERS)}]
-FROM ranked
-"""
+    if features.empty:
+        raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
+    values = scoring.customer_value(features, scoring.ValueWeights(**run.params.get("weights", {})))
+    values["value"] = values["value"].round(2)
+    if not values["value"].sum() > 0:
+        raise RunError(_("Every customer's value is zero as of %(date)s: nothing to rank.") % {"date": run.as_of})
+    ranked = scoring.pareto(
+        values[["customer_id", "value"]],
+        a_share=run.params.get("a_share", 0.80), b_share=run.params.get("b_share", 0.15),
+    )
+    ranked = ranked.merge(features[["customer_id", "branch_id", "rm_id"]], on="customer_id", how="left",
+                          validate="one_to_one")
+    ranked["rm_id"] = ranked["rm_id"].astype("Int64")
+    ranked["branch_rank"] = scoring.group_ranks(ranked, "branch_id")
+    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
+    ranked["previous_tier"] = _previous_tiers(previous_run_id, ranked["customer_id"])
+    _write_values(run, ranked)
+    _write_tier_summary(run, ranked)
+    return {**_metrics(ranked), "previous_run": previous_run_id}
+
+
+def _previous_tiers(previous_run_id: int | None, customer_ids: pd.Series) -> np.ndarray:
+    """Each customer's tier in the run this one will supersede ("" when not in it)."""
+    if previous_run_id is None:
+        return np.full(len(customer_ids), "", dtype=object)
+    tiers = frame_from_query(
+        f"SELECT customer_id, tier FROM {CustomerValue._meta.db_table} WHERE run_id = {int(previous_run_id)}"
+    )
+    return customer_ids.map(tiers.set_index("customer_id")["tier"]).fillna("").to_numpy(dtype=object)
+
+
+def _write_values(run: Run, ranked: pd.DataFrame) -> None:
+    run_rows_replace(CustomerValue, run.pk, ranked[[
+        "customer_id", "branch_id", "rm_id", "value", "rank", "branch_rank", "share", "cumulative_share", "tier",
+        "previous_tier",
+    ]])
+
+
+def _write_tier_summary(run: Run, ranked: pd.DataFrame) -> None:
+    """Customers and value per (branch, RM, tier): the tier tables' rows."""
+    summary = (
+        ranked.groupby(["branch_id", "rm_id", "tier"], dropna=False, sort=True)["value"]
+        .agg(customers="size", value="sum").reset_index()
+    )
+    ValueTierSummary.objects.filter(run=run).delete()
+    ValueTierSummary.objects.bulk_create(
+        ValueTierSummary(
+            run=run, branch_id=int(row.branch_id), rm_id=None if pd.isna(row.rm_id) else int(row.rm_id),
+            tier=row.tier, customers=int(row.customers), value=round(float(row.value), 2),
+        )
+        for row in summary.itertuples(index=False)
+    )
+
+
+def _metrics(ranked: pd.DataFrame) -> dict:
+    tier_counts = ranked["tier"].value_counts()
+    moved = ranked[(ranked["previous_tier"] != "") & (ranked["previous_tier"] != ranked["tier"])]
+    movers = (moved["previous_tier"] + "→" + moved["tier"]).value_counts()
+    return {
+        "customers": len(ranked),
+        "value_total": round(float(ranked["value"].sum()), 2),
+        "top20_share": round(scoring.top_share(ranked["value"], 0.2), 6),
+        "gini": round(scoring.gini(ranked["value"]), 6),
+        "tier_counts": {tier: int(tier_counts.get(tier, 0)) for tier in scoring.TIERS},
+        "tier_value_shares": {
+            tier: round(float(ranked.loc[ranked["tier"] == tier, "share"].sum()), 6) for tier in scoring.TIERS
+        },
+        "movers": {key: int(count) for key, count in sorted(movers.items())},
+        # (share of customers, share of value) from the most valuable down: the Pareto chart.
+        "lorenz": [[round(x, 6), round(y, 6)] for x, y in scoring.lorenz_points(ranked["value"])],
+    }
 
 
 VALUE_SCORING_KIND = RunKind(
