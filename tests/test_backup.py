@@ -5,6 +5,7 @@ taken in the dump's snapshot, and a drill whose counts differ fails."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -41,7 +42,7 @@ def _client_bin_dir() -> str:
         pg_dump = directory / "pg_dump"
         if pg_dump.exists():
             version = subprocess.run([str(pg_dump), "--version"], capture_output=True, text=True).stdout
-            if version.split()[2].split(".")[0] == str(major):
+            if re.search(rf"\(PostgreSQL\) {major}\.", version):  # "pg_dump (PostgreSQL) 16.2"
                 return str(directory)
     pytest.skip(f"no pg_dump of PostgreSQL {major} on this machine")
 
