@@ -93,7 +93,9 @@ def _amount(value: object) -> float:
 def _amounts(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame:
         return np.zeros(len(frame))
-    return pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(dtype="float64")
+    amounts = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype="float64")
+    # As _amount reads one: missing, not a number or not finite ("INF") counts as 0.
+    return np.where(np.isfinite(amounts), amounts, 0.0)
 
 
 def pareto(frame: pd.DataFrame, *, a_share: float = 0.80, b_share: float = 0.15) -> pd.DataFrame:

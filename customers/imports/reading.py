@@ -97,11 +97,6 @@ class ImportFile:
         for chunk in self._chunks(size, after=handed_through):
             yield chunk_frame(chunk, self.columns)
 
-    def chunks(self, size: int | None = None) -> Iterator[list[Record]]:
-        """The records in chunks of `size` (CHUNK_ROWS), as (line, cells)."""
-        for frame, _widths in self.frames(size):
-            yield list(zip(frame[LINE].tolist(), frame[self.columns].to_numpy(dtype=object).tolist(), strict=True))
-
     def _chunks(self, size: int, *, after: int) -> Iterator[list[Record]]:
         chunk: list[Record] = []
         for record in self._python():

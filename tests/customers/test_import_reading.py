@@ -8,13 +8,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from customers.imports import reading
-from customers.imports.reading import FileRefused, import_file_open
+from customers.imports.reading import LINE, FileRefused, import_file_open
 from tests.customers.import_helpers import JIRI, LI_WEI, write_file
+
+
+def _records(opened, size):
+    """ImportFile.frames as (line, cells) records, each line's cells as the frame holds them (the
+    header's width)."""
+    return [record for frame, _widths in opened.frames(size)
+            for record in zip(frame[LINE].tolist(), frame[opened.columns].to_numpy(dtype=object).tolist(), strict=True)]
 
 
 def _read(path):
     with import_file_open(path, file_name=path.name) as opened:
-        return opened, [record for chunk in opened.chunks(size=2) for record in chunk]
+        return opened, _records(opened, 2)
 
 
 @pytest.mark.parametrize(("encoding", "expected"), [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"),
@@ -122,7 +129,7 @@ def test_a_file_arrow_cannot_number_exactly_is_read_by_python(tmp_path, monkeypa
         expected = str(refused)
     with import_file_open(path) as opened:
         try:
-            found = [record for chunk in opened.chunks(size=1) for record in chunk]
+            found = _records(opened, 1)
         except FileRefused as refused:
             found = str(refused)
         assert found == expected
@@ -145,7 +152,7 @@ def test_arrow_and_python_read_any_file_alike(tmp_path, monkeypatch, body, size)
         expected = "refused"
     try:
         with import_file_open(path) as opened:
-            found = [record for chunk in opened.chunks(size=size) for record in chunk]
+            found = _records(opened, size)
     except FileRefused:
         found = "refused"
     assert found == expected
