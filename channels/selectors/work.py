@@ -89,20 +89,24 @@ def silent_top_customers(
 ) -> SilentCustomers:
     """The RM's (or the branch's) most valuable customers not contacted for CRM_SILENT_CUSTOMER_DAYS
     days, or never: the longest silent first, at most 20. The order is that of the indexes
-    customer_rm_silent_idx / customer_branch_silent_idx, so the scan starts at the stalest and
-    checks the top-customer condition only until 20 have matched."""
+    contact_recency_rm_idx / contact_recency_branch_idx (the narrow copy of each customer's last
+    contact, RM and branch), so the scan starts at the stalest and checks the top-customer
+    condition only until 20 have matched."""
     now = now or timezone.now()
     days = settings.CRM_SILENT_CUSTOMER_DAYS
     customers = Customer.objects.filter(top_customer_condition(), merged_into__isnull=True).filter(
-        Q(last_contact_at__isnull=True) | Q(last_contact_at__lt=now - datetime.timedelta(days=days)),
+        Q(contact_recency__last_contact_at__isnull=True)
+        | Q(contact_recency__last_contact_at__lt=now - datetime.timedelta(days=days)),
+        contact_recency__isnull=False,
     )
     if rm_id is not None:
-        customers = customers.filter(primary_rm_id=rm_id)
+        customers = customers.filter(contact_recency__primary_rm_id=rm_id)
     if branch_id is not None:
-        customers = customers.filter(home_branch_id=branch_id)
+        customers = customers.filter(contact_recency__home_branch_id=branch_id)
     rows = list(
         customers.select_related("primary_rm")
-        .order_by(F("last_contact_at").asc(nulls_first=True), "pk")[:SILENT_ROWS]
+        .order_by(F("contact_recency__last_contact_at").asc(nulls_first=True), "contact_recency__customer_id")
+        [:SILENT_ROWS]
     )
     return SilentCustomers(customers=rows, basis=top_customer_basis(), days=days)
 

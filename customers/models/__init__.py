@@ -8,6 +8,7 @@ from customers.models.channels import (
     Channel,
     channel_choices,
 )
+from customers.models.contact_recency import CustomerContactRecency
 from customers.models.customer import Customer, Household, RMAssignment
 from customers.models.holdings import Account, AccountHolder, Product, StandingOrder, Transaction
 from customers.models.matching import CustomerMerge, MatchCandidate, SurvivorshipRule
@@ -24,8 +25,8 @@ from customers.models.unmasking import UnmaskGrant
 
 __all__ = [
     "CONTACT_CHANNELS", "FIELD_GROUPS", "TOUCHPOINT_CHANNELS", "TRANSACTION_CHANNELS", "Account", "AccountHolder",
-    "Channel",
-    "Customer", "CustomerMerge", "FieldGroup", "FieldProvenance", "Household", "ImportBatch", "ImportRow", "Product",
+    "Channel", "Customer", "CustomerContactRecency", "CustomerMerge", "FieldGroup", "FieldProvenance", "Household",
+    "ImportBatch", "ImportRow", "Product",
     "MatchCandidate", "RMAssignment", "SourceRecord", "SourceSystem", "StandingOrder", "SurvivorshipRule",
     "Transaction", "UnmaskGrant", "channel_choices",
 ]

@@ -223,7 +223,8 @@ class Customer(models.Model):
         _("role in household"), max_length=12, choices=HouseholdRole.choices, blank=True
     )
     # Set by the channels that record a contact; shown bank-wide so nobody treats the
-    # customer as new.
+    # customer as new. Not indexed here: every contact updates it, so the orders by it read the
+    # narrow copy the database keeps (CustomerContactRecency), and the row is updated in place.
     last_contact_at = models.DateTimeField(_("last contact"), null=True, blank=True)
     last_contact_channel = models.CharField(
         _("last contact channel"), max_length=CHANNEL_MAX_LENGTH, choices=channel_choices(TOUCHPOINT_CHANNELS),
@@ -282,8 +283,6 @@ class Customer(models.Model):
             models.Index(fields=["national_id"], name="customer_national_id_idx", condition=~models.Q(national_id="")),
             # Search by phone number (exact, E.164).
             models.Index(fields=["phone"], name="customer_phone_idx", condition=~models.Q(phone="")),
-            # Customer list sorted by last contact (NULLs, never contacted, sort last).
-            models.Index(fields=["last_contact_at", "id"], name="customer_last_contact_idx"),
             # "KYC reviews due" on an RM's landing page.
             models.Index(fields=["primary_rm", "kyc_review_due"], name="customer_rm_kyc_idx"),
             # The hourly KYC-refresh task generator: reviews due by a date, bank-wide, of customers
@@ -294,13 +293,6 @@ class Customer(models.Model):
             # (channels.services.continuity.customer_ownership_conflicts).
             models.Index(fields=["birth_date", "name_key"], name="customer_birth_name_idx",
                          condition=models.Q(birth_date__isnull=False)),
-            # Silent top customers of a branch / of an RM, the longest silent (never contacted)
-            # first: the scan walks from the stalest and stops at 20 matches
-            # (channels.selectors.work.silent_top_customers).
-            models.Index(models.F("home_branch"), models.F("last_contact_at").asc(nulls_first=True), models.F("id"),
-                         name="customer_branch_silent_idx"),
-            models.Index(models.F("primary_rm"), models.F("last_contact_at").asc(nulls_first=True), models.F("id"),
-                         name="customer_rm_silent_idx", condition=models.Q(primary_rm__isnull=False)),
             # Household panel on the 360° page.
             models.Index(fields=["household"], name="customer_household_idx"),
             # Tombstones pointing at a survivor (unmerge, "merged from" on the 360° page).

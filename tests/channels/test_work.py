@@ -202,8 +202,8 @@ def test_silent_top_customers_walk_the_index_from_the_stalest(settings, rm_a, br
         customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a, last_contact_at=None if days is None
                                    else NOW - datetime.timedelta(days=days))
         account_for(customer, balance=Decimal("250000"))
-    for scope, index in (({"branch_id": branch_a.pk}, "customer_branch_silent_idx"),
-                         ({"rm_id": rm_a.pk}, "customer_rm_silent_idx")):
+    for scope, index in (({"branch_id": branch_a.pk}, "contact_recency_branch_idx"),
+                         ({"rm_id": rm_a.pk}, "contact_recency_rm_idx")):
         sql = captured_sql(lambda scope=scope: silent_top_customers(**scope), "last_contact_at")
         plan = plan_of(sql)
         assert index in plan and "Sort" not in plan, plan
