@@ -413,7 +413,10 @@ def supervise(root: Path, commands: dict[str, list[str]], env: dict[str, str]) -
 
 
 def _django_env(env: dict[str, str]) -> dict[str, str]:
-    env.setdefault("DJANGO_SETTINGS_MODULE", "crm_bank.settings.local")
+    """The development stack's environment: always the local settings. Not a default: importing this
+    package (its Celery app, crm_bank/celery.py) has already defaulted DJANGO_SETTINGS_MODULE to the
+    production settings in this process, which need secrets a developer's machine does not have."""
+    env["DJANGO_SETTINGS_MODULE"] = "crm_bank.settings.local"
     env.setdefault("DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
     return env
 
@@ -540,8 +543,7 @@ def command_smoke() -> int:
         pass
     shutil.rmtree(root, ignore_errors=True)
     with embedded_services(root) as urls:
-        env = {**os.environ, **urls, "DJANGO_SETTINGS_MODULE": "crm_bank.settings.local", "DJANGO_DEBUG": "false"}
-        env.setdefault("DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
+        env = _django_env({**os.environ, **urls, "DJANGO_DEBUG": "false"})
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "collectstatic", "--no-input", "-v", "0")
         manage(env, "load_demo", "--sample", "300")

@@ -110,3 +110,17 @@ def test_devstack_start_after_a_crash_stops_leftovers_and_clears_stale_pid_files
     owner.send_signal(signal.SIGTERM)
     owner.wait(timeout=30)
     assert _wait_gone(pids) == set()
+
+
+def test_make_run_and_make_manage_use_the_local_settings_in_a_fresh_shell():
+    """`python -m crm_bank.devstack` imports the package, whose Celery app defaults
+    DJANGO_SETTINGS_MODULE to production in that process; the commands it runs must still get the
+    local settings (production refuses to start without the secrets only a server has)."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY")}
+    printed = subprocess.run(
+        [sys.executable, "-c", "import os; from crm_bank import devstack; name = 'DJANGO_SETTINGS_MODULE'; "
+         "print(os.environ[name], devstack._django_env(dict(os.environ))[name])"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert printed == ["crm_bank.settings.production", "crm_bank.settings.local"]
