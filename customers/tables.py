@@ -43,4 +43,3 @@ class CustomerTable(tables.Table):
         if is_descending:
             order = tuple(f"-{field}" for field in order)
         return queryset.filter(contact_recency__isnull=False).order_by(*order), True
-
