@@ -7,6 +7,7 @@ rights. Roles are cluster-wide, so both are dropped afterwards whatever happens.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,6 +155,12 @@ def test_db_roles_app_role_inserts_and_reads_audit_rows_and_updates_ordinary_tab
         assert app.execute("SELECT count(*) FROM audit_auditevent").fetchone()[0] == 2
         changed = app.execute("UPDATE customers_customer SET city = 'Brno' WHERE id = %s", [customer_a.pk])
         assert changed.rowcount == 1
+        # A contact, as the ingest writes it: the triggers keep the narrow copy as the app role.
+        app.execute("UPDATE customers_customer SET last_contact_at = '2026-11-02T09:00Z' WHERE id = %s",
+                    [customer_a.pk])
+        copied = app.execute("SELECT last_contact_at FROM customers_customercontactrecency WHERE customer_id = %s",
+                             [customer_a.pk]).fetchone()[0]
+        assert copied == datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("CREATE TABLE app_made (id int)")
     assert AuditEvent.objects.filter(pk=new_id).exists()
