@@ -1,7 +1,8 @@
 """The customer's last contact gets a narrow, indexed copy kept by the database
 (customers.models.contact_recency), and the customer table leaves room on its pages for updates in
 place. The copy is filled from the customers in the same transaction that creates its triggers, so
-no write falls between the two; its indexes are built after the fill.
+no write falls between the two; its indexes are built after the fill. Writes to customers wait for
+that transaction: with 0028, 6 s at a million customers on the development machine.
 
 The fill factor applies to pages written from now on. On a database that already holds many
 customers, rewrite the table once in a quiet hour (`VACUUM FULL customers_customer`, or pg_repack
