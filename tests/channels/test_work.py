@@ -24,6 +24,7 @@ from channels.services.work import kyc_refresh_tasks_create, notifications_mark_
 from channels.tasks import kyc_refresh_tasks
 from crm_bank.audit.models import AuditEvent
 from tests.customers.factories import CustomerFactory, account_for
+from tests.query_plans import captured_sql, plan_of
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2026, 11, 2)
@@ -139,22 +140,6 @@ def test_silent_top_customers_by_balance(settings, rm_a, rm_a2, branch_a):
 
 
 # The plans behind the lists (the indexes each query is meant to walk)
-
-def plan_of(sql: str) -> str:
-    """EXPLAIN with sequential scans and sorts priced out: what remains shows whether an index can
-    serve the query's filter and order on its own (set for the rest of the test's transaction)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(f"EXPLAIN {sql}")
-        return "\n".join(row[0] for row in cursor.fetchall())
-
-
-def captured_sql(run, needle: str) -> str:
-    with CaptureQueriesContext(connection) as queries:
-        run()
-    return next(query["sql"] for query in queries.captured_queries if needle in query["sql"])
-
 
 def test_kyc_refresh_skips_reviews_whose_task_exists_from_the_indexes(rm_a, branch_a):
     customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a, kyc_review_due=TODAY)

@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from channels.services.interactions import NewInteraction, interactions_store
 from customers.models import Customer, CustomerContactRecency
-from tests.channels.test_work import plan_of
 from tests.customers.factories import CustomerFactory
+from tests.customers.test_views import QUERY_BUDGET_LIST
+from tests.query_plans import plan_of
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -82,6 +83,7 @@ def test_customer_list_in_last_contact_order_walks_the_copy_index(client, rm_a, 
         with CaptureQueriesContext(connection) as queries:
             page = client.get(url, {"sort": sort}).content.decode()
         assert [int(pk) for pk in re.findall(r'href="/customers/(\d+)/"', page)] == [c.pk for c in expected]
+        assert len(queries.captured_queries) <= QUERY_BUDGET_LIST
         listed = next(q["sql"] for q in queries.captured_queries
                       if "customercontactrecency" in q["sql"] and "ORDER BY" in q["sql"])
         plan = plan_of(listed)
