@@ -8,7 +8,8 @@ than asked it first generates them, seed 7). Starts gunicorn on loopback with th
 (a throw-away secret key; HTTPS is what the bank's proxy terminates, so the simulated clients say they
 came through it), waits for /healthz, then runs locust headless (bench/locustfile.py): `--rate` simulated
 RMs (sharing the sessions of the plan's RMs, who first sign in through the login form, timed apart:
-sign-in hashes the password), each asking for one page a second — searches by name and phone, 360° pages,
+sign-in hashes the password), each asking for one page a second on average at random moments (a Poisson
+stream of `--rate` requests a second) — searches by name and phone, 360° pages,
 transaction pages, landing pages, the campaign war room, for `--seconds`. `--find-max` then searches
 (30 s a try) for the highest rate, to 5 requests a second, whose p95 stays within 250 ms, no error.
 
