@@ -5,14 +5,14 @@ login form) and asks for pages at random moments, one a second on average (indep
 gaps on the RM's own clock), so N users make an open, Poisson stream of N requests a second as long
 as answers come quicker than the next request is due: search by name and by phone, open
 a 360° page of a customer of their branch, page its transactions (htmx), their landing page, the
-campaign war room.
+campaign war room. The site runs its production settings (Secure cookies, HTTPS-only CSRF): the
+client says it came through the bank's TLS proxy (X-Forwarded-Proto) and carries its cookies itself.
 
 Why not locust's constant_throughput: it paces each user from the moment the user was created, not
 from its first request, so a random delay before the first request is taken off the first wait and
 every user fires at the same fraction of each second (measured: 20 users, every request within the
 same 50 ms of its second). The server then saw bursts of N requests once a second, and the client
-times carried the queue of each burst. The site runs its production settings (Secure cookies, HTTPS-only CSRF): the
-client says it came through the bank's TLS proxy (X-Forwarded-Proto) and carries its cookies itself.
+times carried the queue of each burst.
 """
 
 from __future__ import annotations
