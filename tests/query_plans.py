@@ -9,13 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 
-def plan_of(sql: str) -> str:
-    """EXPLAIN with sequential scans and sorts priced out: what remains shows whether an index can
-    serve the query's filter and order on its own (set for the rest of the test's transaction)."""
+def plan_of(sql: str, params: dict | list | None = None, *, allow_sorts: bool = False) -> str:
+    """EXPLAIN with sequential scans (and, unless `allow_sorts`, sorts) priced out: what remains shows whether
+    an index can serve the query's filter and order on its own (set for the rest of the test's
+    transaction)."""
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_sort = off")
-        cursor.execute(f"EXPLAIN {sql}")
+        cursor.execute(f"SET LOCAL enable_sort = {'on' if allow_sorts else 'off'}")
+        cursor.execute(f"EXPLAIN {sql}", params)
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
