@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import django_tables2 as tables
 from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
+from crm_bank.ui.templatetags.crm_format import lifecycle_badge
 from customers.models import Customer
 
 
 class CustomerTable(tables.Table):
     """The bank-wide customer list: only what every staff member may see.
 
-    Cells are written out by the template `customers/_customer_table.html`.
+    Cells are written out by the template `customers/_customer_table.html` from
+    `customer_list_rows`.
     """
 
     name = tables.Column(
@@ -35,6 +43,10 @@ class CustomerTable(tables.Table):
         order_by = ("name",)
         empty_text = _("No customer matches. Check the spelling, or search by ID, phone or account number.")
 
+    def page_rows(self) -> list[CustomerListRow]:
+        """The current page's cells (the table must have been paginated)."""
+        return customer_list_rows(row.record for row in self.paginated_rows)
+
     def order_last_contact_at(self, queryset: QuerySet[Customer], is_descending: bool) -> tuple[QuerySet, bool]:
         """In the order of contact_recency_at_idx, the indexed copy of the last contact (the customer
         row's own column is not indexed, so that a contact updates it in place); the inner join
@@ -43,3 +55,39 @@ class CustomerTable(tables.Table):
         if is_descending:
             order = tuple(f"-{field}" for field in order)
         return queryset.filter(contact_recency__isnull=False).order_by(*order), True
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerListRow:
+    """One customer of the list, ready to print: labels translated, the date in the reader's format."""
+
+    url: str
+    name: str
+    cif: str
+    kind: str
+    branch: str
+    rm: str
+    stage: str
+    stage_badge: str
+    completeness: int
+    incomplete: bool
+    last_contact: str
+
+
+def customer_list_rows(customers: Iterable[Customer]) -> list[CustomerListRow]:
+    """The list's cells for a page of customers. Each choice label is translated once a page, not
+    once a cell (a template's `get_FOO_display` per row was a good share of the page)."""
+    kinds = {value: str(label) for value, label in Customer.Kind.choices}
+    stages = {value: str(label) for value, label in Customer.Lifecycle.choices}
+    return [
+        CustomerListRow(
+            url=reverse("customers:customer-detail", args=[customer.pk]), name=customer.display_name,
+            cif=customer.cif, kind=kinds.get(customer.kind, customer.kind), branch=str(customer.home_branch),
+            rm=customer.rm_name or "—", stage=stages.get(customer.lifecycle_stage, customer.lifecycle_stage),
+            stage_badge=lifecycle_badge(customer.lifecycle_stage), completeness=customer.completeness,
+            incomplete=customer.is_incomplete,
+            last_contact=date_format(localtime(customer.last_contact_at), "SHORT_DATE_FORMAT")
+            if customer.last_contact_at else "—",
+        )
+        for customer in customers
+    ]

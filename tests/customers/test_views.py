@@ -209,6 +209,34 @@ def test_customer_list_search_pages_follow_name_order(client, django_assert_max_
     assert shown == [c.display_name for c in expected]
 
 
+def test_customer_list_frame_links_sort_and_page_with_the_search_kept(client, rm_b, branch_a):
+    """Header links sort (the current order marked and reversed), pager links keep the filters, and the
+    cells read as the reader's language has them."""
+    for i in range(60):
+        CustomerFactory(first_name=f"Yan{i:02d}", last_name="Ortiz", home_branch=branch_a,
+                        lifecycle_stage=Customer.Lifecycle.DORMANT)
+    client.force_login(rm_b)
+    html = client.get(reverse("customers:customer-list"), {"q": "yan", "page": 2}).content.decode()
+    head = html.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert '<th class="asc orderable" scope="col"><a href="?q=yan&amp;page=2&amp;sort=-name">Name</a></th>' in head
+    assert '<a href="?q=yan&amp;page=2&amp;sort=cif">Customer number</a>' in head
+    assert '<th scope="col">Kind</th>' in head  # not sortable: no link
+    pager = html.split('<ul class="pagination', 1)[1].split("</ul>", 1)[0]
+    assert 'class="previous page-item"><a href="?q=yan&amp;page=1"' in pager
+    assert 'class="next page-item"><a href="?q=yan&amp;page=3"' in pager
+    assert re.search(r'<li class="page-item active"><a class="page-link" href="\?q=yan&amp;page=2">2</a>', pager)
+    assert '<span class="badge text-bg-warning">Dormant</span>' in html
+    chinese = client.get(reverse("customers:customer-list"), {"q": "yan"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "下一页" in chinese and "休眠" in chinese
+
+
+def test_customer_list_without_matches_says_what_to_try(client, rm_b, customer_a):
+    client.force_login(rm_b)
+    html = client.get(reverse("customers:customer-list"), {"q": "zzzzqx"}).content.decode()
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert '<td colspan="8">No customer matches.' in body and 'class="pagination' not in html
+
+
 def test_customer_list_search_with_a_filter_keeps_every_match(client, rm_b, branch_a, branch_b):
     for i in range(30):
         CustomerFactory(first_name=f"Yan{i:02d}", last_name="Ortiz", home_branch=branch_a)
