@@ -226,7 +226,8 @@ def test_customer_list_frame_links_sort_and_page_with_the_search_kept(client, rm
     assert 'class="next page-item"><a href="?q=yan&amp;page=3"' in pager
     assert re.search(r'<li class="page-item active"><a class="page-link" href="\?q=yan&amp;page=2">2</a>', pager)
     assert '<span class="badge text-bg-warning">Dormant</span>' in html
-    chinese = client.get(reverse("customers:customer-list"), {"q": "yan"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    chinese = client.get(reverse("customers:customer-list"), {"q": "yan"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    chinese = chinese.content.decode()
     assert "下一页" in chinese and "休眠" in chinese
 
 

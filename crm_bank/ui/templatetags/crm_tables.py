@@ -66,17 +66,17 @@ def table_frame(context, table: Table) -> TableFrame:
         for column in table.columns
     ]
     page, paginator = table.page, table.paginator
+    page_field = table.prefixed_page_field
     pages = []
     if paginator.num_pages > 1:
         pages = [
-            PageLink(label=str(number), url="" if number == "..." else _query_with(query, table.prefixed_page_field, number),
+            PageLink(label=str(number), url="" if number == "..." else _query_with(query, page_field, number),
                      current=number == page.number)
             for number in table_page_range(page, paginator)
         ]
     return TableFrame(
         headers=headers,
-        previous_url=_query_with(query, table.prefixed_page_field, page.previous_page_number())
-        if page.has_previous() else "",
-        next_url=_query_with(query, table.prefixed_page_field, page.next_page_number()) if page.has_next() else "",
+        previous_url=_query_with(query, page_field, page.previous_page_number()) if page.has_previous() else "",
+        next_url=_query_with(query, page_field, page.next_page_number()) if page.has_next() else "",
         pages=pages,
     )
