@@ -19,6 +19,11 @@ def staff_profile_for_user(user: AbstractBaseUser | AnonymousUser) -> StaffProfi
         .filter(user_id=user.pk)
         .first()
     )
+    return staff_profile_remember(user, profile)
+
+
+def staff_profile_remember(user: AbstractBaseUser, profile: StaffProfile | None) -> StaffProfile | None:
+    """Caches `profile` (as read with the user, by crm_bank.org.backends) for staff_profile_for_user."""
     if profile is None and user.is_superuser:
         profile = StaffProfile(user=user, role=StaffProfile.Role.ADMIN)  # unsaved stand-in
     user._staff_profile_loaded = profile
