@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.ui.fields import ListedModelChoiceField
 from crm_bank.ui.names import person_name
+from crm_bank.ui.widgets import QuickSelect
 from customers.models import Customer
 from customers.models.customer import INCOMPLETE_BELOW
 from customers.selectors import customer_list_searched
@@ -46,8 +47,10 @@ class CustomerFilter(django_filters.FilterSet):
     )
     home_branch = BranchChoiceFilter(label=_("Branch"), queryset=Branch.objects.order_by("code"))
     primary_rm = StaffChoiceFilter(label=_("RM"), queryset=_relationship_managers)
-    lifecycle_stage = django_filters.ChoiceFilter(label=_("Lifecycle"), choices=Customer.Lifecycle.choices)
-    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices)
+    lifecycle_stage = django_filters.ChoiceFilter(
+        label=_("Lifecycle"), choices=Customer.Lifecycle.choices, widget=QuickSelect
+    )
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=Customer.Kind.choices, widget=QuickSelect)
     incomplete = django_filters.BooleanFilter(
         label=_("Incomplete profiles only"), method="filter_incomplete", widget=forms.CheckboxInput,
         help_text=format_lazy(_("Completeness below {percent}%"), percent=INCOMPLETE_BELOW),

@@ -1,4 +1,4 @@
-"""Widgets for long option lists rendered on every page view (every RM, every branch)."""
+"""Widgets for option lists rendered on every page view (every RM, every branch)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def _attributes(attrs: dict) -> SafeString:
 class QuickSelect(Select):
     """A select written out in Python: Django renders each <option> through its own template, which
     for the customer list's ~150 RMs and ~80 branches cost more than the rest of the page's filters
-    together. Same markup, attributes and selection as Select; no option groups (none are used)."""
+    together (the list's short lifecycle and kind lists use it too). Same markup, attributes and
+    selection as Select; no option groups (none are used)."""
 
     def render(self, name, value, attrs=None, renderer=None) -> SafeString:
         widget = self.get_context(name, value, attrs)["widget"]
