@@ -7,6 +7,7 @@ from customers import views
 app_name = "customers"
 urlpatterns = [
     path("", views.customer_list, name="customer-list"),
+    path("filters/", views.customer_list_filters, name="customer-list-filters"),
     path("<int:pk>/", views.customer_detail, name="customer-detail"),
     path("<int:pk>/transactions/", views.customer_transactions_panel, name="customer-transactions"),
     path("<int:pk>/changes/", views.customer_field_changes_panel, name="customer-field-changes"),

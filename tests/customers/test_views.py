@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.db import connection
 from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm_bank.audit.models import AuditEvent
@@ -377,7 +379,42 @@ def test_rm_filter_lists_display_names_in_order(client, rm_b, branch_a):
         StaffProfileFactory(user__username=username, user__first_name=first, user__last_name=last,
                             branch=branch_a)
     client.force_login(rm_b)
-    page = client.get(reverse("customers:customer-list")).content.decode()
+    page = client.get(reverse("customers:customer-list-filters"), HTTP_HX_REQUEST="true").content.decode()
     select = page[page.index('name="primary_rm"'): page.index("</select>", page.index('name="primary_rm"'))]
     labels = re.findall(r"<option value=\"\d+\">([^<]+)</option>", select)
     assert labels == sorted(labels, key=str.lower) and "Alena Cerna" in labels and "rm_c" not in labels
+
+
+def test_a_quick_search_loads_the_filter_form_only_when_the_panel_opens(client, rm_b, customer_a):
+    client.force_login(rm_b)
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("customers:customer-list"), {"q": "novakova"}).content.decode()
+    panel = html.split('id="customer-filters"', 1)[1].split("</details>", 1)[0]
+    assert 'hx-get="/customers/filters/?q=novakova" hx-trigger="toggle once"' in panel
+    assert "<form" not in panel and "Jana Novakova" in html
+    lists = [q["sql"] for q in queries
+             if q["sql"].startswith('SELECT "org_branch"') or '"org_staffprofile"."role" = ' in q["sql"]]
+    assert lists == []  # neither the branch list nor the RM list is read
+    form = client.get(reverse("customers:customer-list-filters"), {"q": "novakova", "tier": "B", "per_page": 50},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert form.startswith("\n<form") or form.lstrip().startswith("<form")
+    assert 'value="novakova"' in form and '<option value="B" selected>' in form and '"50" selected' in form
+    assert 'name="primary_rm"' in form and 'name="home_branch"' in form
+
+
+@pytest.mark.parametrize("query", [
+    {"lifecycle_stage": "dormant"}, {"q": "nov", "tier": "A"}, {"home_branch": "999999"},
+])
+def test_a_filter_beyond_the_search_box_or_an_error_opens_the_panel_with_the_form(client, rm_b, branch_a, query):
+    client.force_login(rm_b)
+    html = client.get(reverse("customers:customer-list"), query).content.decode()
+    panel = html.split('id="customer-filters"', 1)[1].split("</details>", 1)[0]
+    assert panel.startswith(" open>") and '<form method="get"' in panel and "hx-get" not in panel
+    if "home_branch" in query:
+        assert "Select a valid choice" in panel
+
+
+def test_the_filter_form_outside_htmx_leads_to_the_list(client, rm_b):
+    client.force_login(rm_b)
+    response = client.get(reverse("customers:customer-list-filters"), {"q": "nov", "kind": "individual"})
+    assert response.status_code == 302 and response["Location"] == "/customers/?q=nov&kind=individual"
