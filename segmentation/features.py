@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.bulk import quoted_table
 from crm_bank.runs.errors import RunParamsInvalid
+from crm_bank.runs.registry import chunk_ranges
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import responded_before_sql
@@ -234,6 +235,20 @@ LEFT JOIN per_customer pc ON pc.customer_id = c.id
 {responded}
 WHERE c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE
 """
+
+
+# The chunks of a features run (value scoring, segmentation): at most FEATURE_CHUNK_SIZE customers
+# each (the run's "chunk_size"), and at least FEATURE_MIN_CHUNKS of them. A bank of 100,000 customers
+# in five chunks of 20,000 kept one of two workers idle for the last fifth of the feature step; in
+# twelve, that step took 1.83 s instead of 1.96 s (three runs each, two workers). At a million
+# customers the chunks stay 20,000.
+FEATURE_CHUNK_SIZE = 20_000
+FEATURE_MIN_CHUNKS = 12
+
+
+def feature_chunk_ranges(params: dict) -> list[tuple[int, int]]:
+    return chunk_ranges(Customer.objects.all(), size=int(params.get("chunk_size", FEATURE_CHUNK_SIZE)),
+                        min_chunks=FEATURE_MIN_CHUNKS)
 
 
 def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: int, rates: dict[str, float]) -> int:

@@ -1,6 +1,6 @@
 """The segmentation run: its steps for the run framework, the live count of a rule, how a run is asked for.
 
-1. prepare: customer-id ranges (chunk_ranges), after checking there are customers and data as of
+1. prepare: customer-id ranges (features.feature_chunk_ranges), after checking there are customers and data as of
    the run's date.
 2. process_chunk: the SQL feature step for the range (segmentation/features.py), written for THIS
    run. The run computes its own features rather than reading the published value-scoring run's:
@@ -36,13 +36,20 @@ from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import params_unknown_refuse
-from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.models import Customer
 from segmentation import scoring
 from segmentation.clustering import learned_segments
 from segmentation.columns import CLUSTER_FEATURES
-from segmentation.features import currency_params, customer_features_write, product_count_columns, run_rates
+from segmentation.features import (
+    FEATURE_CHUNK_SIZE,
+    currency_params,
+    customer_features_write,
+    feature_chunk_ranges,
+    product_count_columns,
+    run_rates,
+)
 from segmentation.models import CustomerFeatures, LearnedSegment, RuleSegment, SegmentMembership
 from segmentation.profiles import ENTERED, LEFT, segment_profiles, transition_matrix
 from segmentation.rules import Rule, RuleError, parse_rule
@@ -50,7 +57,7 @@ from segmentation.services import data_before, latest_transaction_date
 
 SEGMENTATION = "segmentation"
 SEGMENTATION_VERSION = "segmentation-1"
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = FEATURE_CHUNK_SIZE
 DEFAULT_SEED = 7
 DEFAULT_K_RANGE = (3, 8)
 SAMPLE_SIZE = 20_000
@@ -186,7 +193,7 @@ def segmentation_prepare(run: Run) -> list[tuple[int, int]]:
         _check_data(run.as_of, run.params.get("k"))
     except RunParamsInvalid as exc:
         raise RunError(str(exc)) from None
-    return chunk_ranges(Customer.objects.all(), size=int(run.params.get("chunk_size", CHUNK_SIZE)))
+    return feature_chunk_ranges(run.params)
 
 
 def segmentation_chunk(run: Run, lo: int, hi: int) -> int:

@@ -1,6 +1,6 @@
 """The value-scoring run: its steps for the run framework, and how a run is asked for.
 
-1. prepare: customer-id ranges (chunk_ranges), after checking there is data as of the run's date.
+1. prepare: customer-id ranges (features.feature_chunk_ranges), after checking there is data as of the run's date.
 2. process_chunk: the SQL feature step for the range (segmentation/features.py).
 3. finish: the run's compact (customer, branch, RM, four amounts) frame into pandas, the value
    formula and the Pareto tiers (segmentation/scoring.py), the tier each customer had in the run
@@ -24,16 +24,23 @@ from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
-from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.models import AccountHolder, Customer, Transaction
 from segmentation import scoring
-from segmentation.features import currency_params, customer_features_write, run_rates, window_bounds
+from segmentation.features import (
+    FEATURE_CHUNK_SIZE,
+    currency_params,
+    customer_features_write,
+    feature_chunk_ranges,
+    run_rates,
+    window_bounds,
+)
 from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
 
 VALUE_SCORING = "value_scoring"
 VALUE_SCORING_VERSION = "value-1"
-CHUNK_SIZE = 20_000
+CHUNK_SIZE = FEATURE_CHUNK_SIZE
 
 
 # Data checks (cheap at a million customers: one index probe per account at most)
@@ -94,7 +101,7 @@ def value_scoring_prepare(run: Run) -> list[tuple[int, int]]:
         _check_data(run.as_of)
     except RunParamsInvalid as exc:
         raise RunError(str(exc)) from None
-    return chunk_ranges(Customer.objects.all(), size=int(run.params.get("chunk_size", CHUNK_SIZE)))
+    return feature_chunk_ranges(run.params)
 
 
 def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:

@@ -93,20 +93,24 @@ def kind_get(name: str) -> RunKind:
         ) from None
 
 
-def chunk_ranges(queryset: QuerySet, *, size: int) -> list[tuple[int, int]]:
-    """Inclusive (lo, hi) primary-key ranges of at most `size` rows each, over the queryset's rows.
+def chunk_ranges(queryset: QuerySet, *, size: int, min_chunks: int = 1) -> list[tuple[int, int]]:
+    """Inclusive (lo, hi) primary-key ranges of at most `size` rows each, over the queryset's rows,
+    and (rows permitting) at least `min_chunks` of them: smaller chunks for a small table, so that
+    its run still keeps every worker busy to the end.
 
     One SQL statement numbers the ids and keeps each bucket's first and last, so a million ids
     become fifty ranges without Python ever seeing them; gaps in the ids do not make chunks uneven.
     """
-    if size < 1:
-        raise ValueError("size must be at least 1")
+    if size < 1 or min_chunks < 1:
+        raise ValueError("size and min_chunks must be at least 1")
     inner, params = queryset.order_by().values("pk").query.sql_with_params()
     sql = (
         "SELECT min(pk), max(pk) FROM ("
-        f" SELECT ids.pk, (row_number() OVER (ORDER BY ids.pk) - 1) / %s AS bucket FROM ({inner}) AS ids(pk)"
+        " SELECT ids.pk, (row_number() OVER (ORDER BY ids.pk) - 1)"
+        "  / least(%s, greatest(1, ceil(count(*) OVER () / %s::numeric)))::bigint AS bucket"
+        f" FROM ({inner}) AS ids(pk)"
         ") AS numbered GROUP BY bucket ORDER BY bucket"
     )
     with connections[router.db_for_read(queryset.model)].cursor() as cursor:
-        cursor.execute(sql, [size, *params])
+        cursor.execute(sql, [size, min_chunks, *params])
         return [(lo, hi) for lo, hi in cursor.fetchall()]

@@ -42,3 +42,11 @@ def test_chunk_ranges_splits_ids_with_gaps_into_even_ranges():
     assert chunk_ranges(Group.objects.all(), size=3) == [(ids[0], ids[2]), (ids[3], ids[3])]
     assert chunk_ranges(Group.objects.filter(pk__gt=ids[0]), size=10) == [(ids[1], ids[3])]
     assert chunk_ranges(Group.objects.filter(name="none"), size=10) == []
+    # At least min_chunks (rows permitting), never above size.
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=2) == [(ids[0], ids[1]), (ids[2], ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=3) == [(ids[0], ids[1]), (ids[2], ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=4) == [(i, i) for i in ids]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=9) == [(i, i) for i in ids]
+    assert chunk_ranges(Group.objects.all(), size=3, min_chunks=1) == [(ids[0], ids[2]), (ids[3], ids[3])]
+    with pytest.raises(ValueError):
+        chunk_ranges(Group.objects.all(), size=10, min_chunks=0)
