@@ -120,7 +120,8 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 def customer_list_filters(request: HttpRequest) -> HttpResponse:
     """The list's filter form alone, set as the query string has it, for htmx when the panel opens."""
     if not request.htmx:
-        return redirect(f"{reverse('customers:customer-list')}?{request.GET.urlencode()}")
+        query = request.GET.urlencode()
+        return redirect(reverse("customers:customer-list") + (f"?{query}" if query else ""))
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     customer_filter.is_valid()  # the form shows its errors as the list page would
     return render(request, "customers/_customer_filters.html",

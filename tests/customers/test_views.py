@@ -418,3 +418,4 @@ def test_the_filter_form_outside_htmx_leads_to_the_list(client, rm_b):
     client.force_login(rm_b)
     response = client.get(reverse("customers:customer-list-filters"), {"q": "nov", "kind": "individual"})
     assert response.status_code == 302 and response["Location"] == "/customers/?q=nov&kind=individual"
+    assert client.get(reverse("customers:customer-list-filters"))["Location"] == "/customers/"
