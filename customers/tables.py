@@ -6,12 +6,11 @@ from dataclasses import dataclass
 import django_tables2 as tables
 from django.db.models import QuerySet
 from django.urls import reverse
-from django.utils.formats import date_format
-from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.ui.templatetags.crm_format import lifecycle_badge
 from customers.models import Customer
+from customers.panels import short_date
 
 
 class CustomerTable(tables.Table):
@@ -85,9 +84,7 @@ def customer_list_rows(customers: Iterable[Customer]) -> list[CustomerListRow]:
             cif=customer.cif, kind=kinds.get(customer.kind, customer.kind), branch=str(customer.home_branch),
             rm=customer.rm_name or "—", stage=stages.get(customer.lifecycle_stage, customer.lifecycle_stage),
             stage_badge=lifecycle_badge(customer.lifecycle_stage), completeness=customer.completeness,
-            incomplete=customer.is_incomplete,
-            last_contact=date_format(localtime(customer.last_contact_at), "SHORT_DATE_FORMAT")
-            if customer.last_contact_at else "—",
+            incomplete=customer.is_incomplete, last_contact=short_date(customer.last_contact_at) or "—",
         )
         for customer in customers
     ]

@@ -92,7 +92,11 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     sort = request.GET.get("sort", "name")
     # The value tier comes from the published 80/20 run (segmentation), composed here like a panel.
     tier = _tier_from(request)
-    searched_alone = query and customer_filter.is_valid() and not customer_filter.narrowed_beyond_search and not tier
+    # Narrowed beyond the search box (or the form has errors to show): then the filter panel opens
+    # with the page; otherwise htmx loads the form when the reader opens it, so a quick search does
+    # not pay for the branch and RM lists (a third of the page's time).
+    filters_open = not customer_filter.is_valid() or customer_filter.narrowed_beyond_search or bool(tier)
+    searched_alone = query and not filters_open
     known_count = None
     if searched_alone and sort in ("name", "-name"):
         # Name-ordered pages straight from the search indexes (see customer_search_in_name_order).
@@ -107,10 +111,6 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             queryset = queryset.filter(customer_in_tier(tier=tier))
     table = CustomerTable(queryset)
     table_configure(request, table, known_count=known_count)
-    # The filter panel opens with the page when a filter beyond the search box is set (or the form has
-    # errors to show); otherwise htmx loads the form when the reader opens it: a quick search does
-    # not pay for the branch and RM lists (a third of the page's time).
-    filters_open = not customer_filter.is_valid() or customer_filter.narrowed_beyond_search or bool(tier)
     return render(request, "customers/customer_list.html", {
         **_filter_form_context(request, customer_filter, tier), "table": table, "filters_open": filters_open,
     })

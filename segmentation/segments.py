@@ -57,7 +57,6 @@ from segmentation.services import data_before, latest_transaction_date
 
 SEGMENTATION = "segmentation"
 SEGMENTATION_VERSION = "segmentation-1"
-CHUNK_SIZE = FEATURE_CHUNK_SIZE
 DEFAULT_SEED = 7
 DEFAULT_K_RANGE = (3, 8)
 SAMPLE_SIZE = 20_000
@@ -127,7 +126,7 @@ def segmentation_params_clean(params: dict) -> dict:
         k = None if k is None else _whole(k)
         k_range = [_whole(v) for v in params.get("k_range", DEFAULT_K_RANGE)]
         sample_size = _whole(params.get("sample_size", SAMPLE_SIZE))
-        chunk_size = _whole(params.get("chunk_size", CHUNK_SIZE))
+        chunk_size = _whole(params.get("chunk_size", FEATURE_CHUNK_SIZE))
     except (TypeError, ValueError):
         raise RunParamsInvalid(
             _("k, the seed, the k range, the sample and chunk sizes must be whole numbers.")

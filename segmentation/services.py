@@ -40,7 +40,6 @@ from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummar
 
 VALUE_SCORING = "value_scoring"
 VALUE_SCORING_VERSION = "value-1"
-CHUNK_SIZE = FEATURE_CHUNK_SIZE
 
 
 # Data checks (cheap at a million customers: one index probe per account at most)
@@ -89,7 +88,7 @@ def value_params_clean(params: dict) -> dict:
     if not (0 < a_share < 1 and b_share >= 0 and a_share + b_share <= 1):
         raise RunParamsInvalid(_("Tier cut-offs must satisfy 0 < A < 1 and A + B ≤ 1."))
     params_unknown_refuse(params, allowed={"weights", "a_share", "b_share", "chunk_size", "currency", "rates"})
-    chunk_size = params_chunk_size(params, default=CHUNK_SIZE)
+    chunk_size = params_chunk_size(params, default=FEATURE_CHUNK_SIZE)
     return {"weights": weights.as_dict(), "a_share": a_share, "b_share": b_share, "chunk_size": chunk_size,
             **currency_params(params)}
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 QUERY_BUDGET_360 = 12
 QUERY_BUDGET_LIST = 10
+QUERY_BUDGET_FILTERS = 4
 
 
 def _detail(customer: Customer) -> str:
@@ -385,7 +386,8 @@ def test_rm_filter_lists_display_names_in_order(client, rm_b, branch_a):
     assert labels == sorted(labels, key=str.lower) and "Alena Cerna" in labels and "rm_c" not in labels
 
 
-def test_a_quick_search_loads_the_filter_form_only_when_the_panel_opens(client, rm_b, customer_a):
+def test_a_quick_search_loads_the_filter_form_only_when_the_panel_opens(client, django_assert_max_num_queries, rm_b,
+                                                                           customer_a):
     client.force_login(rm_b)
     with CaptureQueriesContext(connection) as queries:
         html = client.get(reverse("customers:customer-list"), {"q": "novakova"}).content.decode()
@@ -395,8 +397,9 @@ def test_a_quick_search_loads_the_filter_form_only_when_the_panel_opens(client, 
     lists = [q["sql"] for q in queries
              if q["sql"].startswith('SELECT "org_branch"') or '"org_staffprofile"."role" = ' in q["sql"]]
     assert lists == []  # neither the branch list nor the RM list is read
-    form = client.get(reverse("customers:customer-list-filters"), {"q": "novakova", "tier": "B", "per_page": 50},
-                      HTTP_HX_REQUEST="true").content.decode()
+    with django_assert_max_num_queries(QUERY_BUDGET_FILTERS):  # session, user, the branch and RM lists
+        form = client.get(reverse("customers:customer-list-filters"), {"q": "novakova", "tier": "B", "per_page": 50},
+                          HTTP_HX_REQUEST="true").content.decode()
     assert form.startswith("\n<form") or form.lstrip().startswith("<form")
     assert 'value="novakova"' in form and '<option value="B" selected>' in form and '"50" selected' in form
     assert 'name="primary_rm"' in form and 'name="home_branch"' in form
