@@ -210,7 +210,8 @@ def _customers_draw(
     body, national_id = _national_ids_unique(body=body, corporate=corporate)
     home = people["home_from"]
     since, until = people["since_day"], people["until_day"]
-    created = np.where(stage == PROSPECT, as_of - rng.integers(1, 120, n), since) * _DAY + rng.integers(3600, 36_000, n)
+    created = np.minimum(np.where(stage == PROSPECT, as_of - rng.integers(1, 120, n), since) * _DAY
+                         + rng.integers(3600, 36_000, n), as_of * _DAY - 1)
     columns = {
         "cif": np.array([_cif(bank.seed, start + i) for i in range(n)], dtype=object),
         "kind": kind,
@@ -241,8 +242,11 @@ def _customers_draw(
             rng.random(n) < 0.12, as_of - rng.integers(1, 365, n), as_of + rng.integers(0, 3 * 365, n))),
         "household_id": people["household"],
         "household_role": people["household_role"],
-        "last_contact_at": np.where((stage == PROSPECT) | (rng.random(n) < 0.3), _NULL, (
-            np.maximum(since, until - rng.exponential(60, n).astype(np.int64)) * _DAY + rng.integers(0, _DAY, n))),
+        # Before the as-of day began (UTC): generated in the morning, a contact later "today" would
+        # be in the future, and every contact, interaction and campaign call drawn before it too.
+        "last_contact_at": np.where((stage == PROSPECT) | (rng.random(n) < 0.3), _NULL, np.minimum(
+            np.maximum(since, until - rng.exponential(60, n).astype(np.int64)) * _DAY + rng.integers(0, _DAY, n),
+            as_of * _DAY - 1)),
         "attributes": "{}",
         "created_at": created,
         "updated_at": created + (rng.random(n) * (as_of * _DAY - created)).astype(np.int64),

@@ -210,6 +210,10 @@ def test_interactions_draw_precede_the_last_contact_with_a_realistic_mix():
     last = c["last_contact_at"]
     assert len(owner) > 3_000 and (last[owner] != _NULL).all()  # only contacted customers have contacts
     assert (i["occurred_at"] < last[owner]).all()  # the last contact stays the newest
+    # Nothing happens after the as-of day began: a bank generated in the morning has no contact later
+    # that day (in the future) on its timelines.
+    assert (last[last != _NULL] < bank.as_of_day * _DAY).all()
+    assert (np.asarray(c["created_at"]) < bank.as_of_day * _DAY).all()
     assert (i["occurred_at"] >= (bank.as_of_day - 6 * 365) * _DAY - 8 * 3600).all()
     assert (i["branch_id"] == c["home_branch_id"][owner]).all()
     staffed = i["staff_id"] != _NULL
