@@ -44,7 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from channels.models import Interaction, LifecycleRule, LifecycleSnapshot
-from crm_bank.bulk import quoted_table
+from crm_bank.bulk import quoted_table, tables_vacuum
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
@@ -223,8 +223,23 @@ def lifecycle_publish(run: Run) -> None:
 def lifecycle_stages_apply(*, run_id: int) -> int:
     """Writes the changed stages of the published run `run_id`, APPLY_RANGE ids at a time, each
     range in its own transaction; returns the customers moved. Stops when another run has become
-    current (its own stages win); a range that fails is logged and skipped."""
-    run = Run.objects.get(pk=run_id)
+    current (its own stages win); a range that fails is logged and skipped.
+
+    Then, when any customer moved, VACUUM (ANALYZE) of the customer table: every moved customer's
+    old row version is dead, and the page it sat on no longer counts as all-visible, so the lists'
+    and books' index-only counts went back to the table until autovacuum came by (an RM's book of
+    7,800 customers: 1.3 ms → 10.6 ms at 100,000 customers after the first night's run)."""
+    moved = _stages_apply(run=Run.objects.get(pk=run_id))
+    if moved:
+        try:
+            tables_vacuum(Customer._meta.db_table)
+        except DatabaseError:  # housekeeping: the stages are written whatever happens here
+            logger.exception("Lifecycle run %s: vacuuming the customer table failed", run_id)
+    return moved
+
+
+def _stages_apply(*, run: Run) -> int:
+    run_id = run.pk
     moved = 0
     for lo, hi in run.chunks.order_by("lo").values_list("lo", "hi"):
         for start in range(lo, hi + 1, APPLY_RANGE):

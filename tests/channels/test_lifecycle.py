@@ -134,6 +134,34 @@ def test_a_second_run_moves_nobody_and_counts_the_same(book, branch_a, run_sync)
     assert first.status == Run.Status.SUPERSEDED and second.metrics["previous_run"] == first.pk
 
 
+def test_the_customer_table_is_vacuumed_after_customers_moved_and_only_then(book, run_sync, monkeypatch):
+    """Moved customers leave dead row versions and pages no longer all-visible: the lists' index-only
+    counts read the table again until the table is vacuumed."""
+    from channels.services import lifecycle
+
+    vacuumed = []
+    monkeypatch.setattr(lifecycle, "tables_vacuum", lambda *tables: vacuumed.append(tables))
+    run_sync(as_of=AS_OF)
+    assert vacuumed == [(Customer._meta.db_table,)]
+    run_sync(as_of=AS_OF)  # nobody moves: nothing to vacuum
+    assert vacuumed == [(Customer._meta.db_table,)]
+
+
+def test_vacuum_failing_leaves_the_stages_written(book, run_sync, monkeypatch, caplog):
+    from django.db import DatabaseError
+
+    from channels.services import lifecycle
+
+    def fail(*tables):
+        raise DatabaseError("must be owner of table")
+
+    monkeypatch.setattr(lifecycle, "tables_vacuum", fail)
+    run_sync(as_of=AS_OF)
+    book["dormant"].refresh_from_db()
+    assert book["dormant"].lifecycle_stage == Stage.DORMANT
+    assert "vacuuming the customer table failed" in caplog.text
+
+
 def test_a_later_as_of_date_sees_the_later_transaction(book, run_sync):
     run_sync(as_of=datetime.date(2026, 8, 31))
     book["dormant"].refresh_from_db()
