@@ -157,17 +157,27 @@ def customer_search_in_name_order(
         )
         (count,) = cursor.fetchone()
     page_rows = (
-        Customer.objects.select_related("home_branch", "primary_rm")
-        .filter(pk__in=first_ids)
+        _listed(Customer.objects.filter(pk__in=first_ids))
         .alias(sort_name=F("name_key"))
     )
     return page_rows, min(count, count_cap + 1)
 
 
+# The columns a list row shows (customers.tables.customer_list_rows), with its branch and RM: not
+# all 44 of a customer and those of the branch and the RM (a page of 25 rows of My book: 3.5 → 2.9 ms).
+LIST_COLUMNS = ("cif", "kind", "first_name", "last_name", "legal_name", "lifecycle_stage", "completeness",
+                "last_contact_at", "home_branch__code", "home_branch__name", "primary_rm__username",
+                "primary_rm__first_name", "primary_rm__last_name")
+
+
+def _listed(customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    return customers.select_related("home_branch", "primary_rm").only(*LIST_COLUMNS)
+
+
 def customer_list() -> QuerySet[Customer]:
     """Customers for the list; `sort_name` is the name_key column, so the name index returns the
     first page directly."""
-    return Customer.objects.filter(IN_FORCE).select_related("home_branch", "primary_rm").alias(sort_name=F("name_key"))
+    return _listed(Customer.objects.filter(IN_FORCE)).alias(sort_name=F("name_key"))
 
 
 def customer_list_searched(*, queryset: QuerySet[Customer], query: str) -> QuerySet[Customer]:
@@ -388,8 +398,7 @@ def _history_value(record: object, field) -> object:
 
 def rm_book(*, rm_id: int) -> QuerySet[Customer]:
     return (
-        Customer.objects.filter(IN_FORCE, primary_rm_id=rm_id)
-        .select_related("home_branch", "primary_rm")
+        _listed(Customer.objects.filter(IN_FORCE, primary_rm_id=rm_id))
         .alias(sort_name=F("name_key"))
         .order_by("name_key", "id")
     )

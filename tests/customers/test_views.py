@@ -446,3 +446,19 @@ def test_list_rows_read_as_the_reader_expects(branch_a, rm_a):
     with translation.override("zh-hans"):
         (chinese,) = customer_list_rows([person])
     assert chinese.kind == "个人" and chinese.last_contact != second.last_contact
+
+
+def test_list_querysets_load_every_column_their_rows_show_in_one_query(branch_a, rm_a, django_assert_num_queries):
+    """The lists read only LIST_COLUMNS: a row that showed a column left out would read it customer by
+    customer, a query per row."""
+    from customers.selectors import customer_list, customer_search_in_name_order, rm_book
+    from customers.tables import customer_list_rows
+
+    CustomerFactory(kind=Customer.Kind.CORPORATE, legal_name="Acme s.r.o.", home_branch=branch_a, primary_rm=rm_a)
+    CustomerFactory.create_batch(3, last_name="Novakova", home_branch=branch_a, primary_rm=rm_a)
+    searched, _count = customer_search_in_name_order(query="novakova", rows=25, count_cap=100)
+    for queryset in (customer_list(), rm_book(rm_id=rm_a.pk), searched):
+        with django_assert_num_queries(1):
+            rows = customer_list_rows(list(queryset.order_by("id")))
+        assert len(rows) == (4 if queryset is not searched else 3)
+        assert all(row.name and row.branch and row.rm and row.stage for row in rows)
