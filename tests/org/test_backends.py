@@ -43,3 +43,26 @@ def test_a_page_after_signing_in_through_the_form_asks_once_for_user_and_profile
         assert client.get(reverse("customers:my-book")).status_code == 200
     staff_reads = [q["sql"] for q in queries if 'FROM "org_staffprofile"' in q["sql"] or 'FROM "auth_user"' in q["sql"]]
     assert len(staff_reads) == 1 and 'JOIN "org_staffprofile"' in staff_reads[0]
+
+
+def test_the_user_read_is_the_user_the_orm_reads(rm_a):
+    """The hand-written SQL builds the same instances select_related would."""
+    user = StaffModelBackend().get_user(rm_a.pk)
+    expected = get_user_model().objects.select_related("staff_profile__branch", "staff_profile__department").get(
+        pk=rm_a.pk)
+    fields = get_user_model()._meta.concrete_fields
+    assert [getattr(user, f.attname) for f in fields] == [getattr(expected, f.attname) for f in fields]
+    for mine, theirs in ((user.staff_profile, expected.staff_profile),
+                         (user.staff_profile.branch, expected.staff_profile.branch),
+                         (user.staff_profile.department, expected.staff_profile.department)):
+        if theirs is None:
+            assert mine is None
+            continue
+        assert [getattr(mine, f.attname) for f in type(theirs)._meta.concrete_fields] == [
+            getattr(theirs, f.attname) for f in type(theirs)._meta.concrete_fields]
+    assert user.staff_profile.user is user and not user._state.adding and user._state.db == "default"
+
+
+def test_a_session_naming_no_valid_user_id_is_nobody():
+    assert StaffModelBackend().get_user("not-a-number") is None
+    assert StaffModelBackend().get_user(None) is None
