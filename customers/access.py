@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
@@ -19,10 +21,11 @@ from django.utils.formats import date_format
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
-from crm_bank.org.models import StaffProfile
+from crm_bank.joined_rows import Join, JoinedRead
+from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from customers.masking import masked_value
-from customers.models import Customer, UnmaskGrant
+from customers.models import Customer, Household, UnmaskGrant
 
 # Who may break the glass (customers.unmasking): staff who serve customers face to face or on the
 # phone. Analysts and compliance officers work on aggregates and the trail; admins see all already.
@@ -101,6 +104,17 @@ def unmask_grant_active(*, user_id: int, customer_id: int, at: datetime | None =
     )
 
 
+@cache
+def _customer_read() -> JoinedRead:
+    """The customer with home branch, RM and household: every customer page's first read, in SQL
+    written once (crm_bank.joined_rows), not compiled by the ORM on each view."""
+    return JoinedRead(Customer, "c", joins=(
+        Join(Branch, "b", on="b.id = c.home_branch_id", parent="c", field="home_branch"),
+        Join(get_user_model(), "u", on="u.id = c.primary_rm_id", parent="c", field="primary_rm"),
+        Join(Household, "h", on="h.id = c.household_id", parent="c", field="household"),
+    ), where="c.id = %s")
+
+
 def customer_get_for_user(
     *,
     user: AbstractBaseUser | AnonymousUser,
@@ -128,11 +142,9 @@ def customer_get_for_user(
             detail={"purpose": purpose, "reason": "no staff role"},
         )
         raise PermissionDenied("Only bank staff may open customer records.")
-    # A plain slice rather than first(): no ORDER BY to compile for a primary-key look-up.
-    found = list(Customer.objects.select_related("home_branch", "primary_rm", "household").filter(pk=customer_id)[:1])
-    if not found:
+    customer = _customer_read().get([customer_id])
+    if customer is None:
         raise Http404("No such customer.")
-    customer = found[0]
     reason = customer_full_access_reason(profile=profile, customer=customer)
     grant = None
     if reason is None and profile.role in UNMASK_ROLES:
