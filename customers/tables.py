@@ -5,7 +5,6 @@ from dataclasses import dataclass
 
 import django_tables2 as tables
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.ui.templatetags.crm_format import lifecycle_badge
@@ -80,7 +79,7 @@ def customer_list_rows(customers: Iterable[Customer]) -> list[CustomerListRow]:
     stages = {value: str(label) for value, label in Customer.Lifecycle.choices}
     return [
         CustomerListRow(
-            url=reverse("customers:customer-detail", args=[customer.pk]), name=customer.display_name,
+            url=customer.get_absolute_url(), name=customer.display_name,
             cif=customer.cif, kind=kinds.get(customer.kind, customer.kind), branch=str(customer.home_branch),
             rm=customer.rm_name or "—", stage=stages.get(customer.lifecycle_stage, customer.lifecycle_stage),
             stage_badge=lifecycle_badge(customer.lifecycle_stage), completeness=customer.completeness,

@@ -462,3 +462,19 @@ def test_list_querysets_load_every_column_their_rows_show_in_one_query(branch_a,
             rows = customer_list_rows(list(queryset.order_by("id")))
         assert len(rows) == (4 if queryset is not searched else 3)
         assert all(row.name and row.branch and row.rm and row.stage for row in rows)
+
+
+def test_customer_url_is_what_reverse_gives_for_every_id_and_script_prefix():
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from customers.models.customer import customer_url
+
+    for customer_id in (1, 7, 918_273_645, 10**15):
+        assert customer_url(customer_id) == reverse("customers:customer-detail", args=[customer_id])
+    prefix = get_script_prefix()
+    try:
+        set_script_prefix("/crm/")  # the app served under a path of the bank's portal
+        assert customer_url(42) == reverse("customers:customer-detail", args=[42]) == "/crm/customers/42/"
+    finally:
+        set_script_prefix(prefix)
+    assert customer_url(42) == "/customers/42/"
