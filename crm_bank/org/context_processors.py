@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpRequest
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.links import fixed_url
 
 Role = StaffProfile.Role
 
@@ -76,6 +76,6 @@ def staff_navigation(request: HttpRequest) -> dict:
     profile = staff_profile_for_user(request.user)
     if profile is None:
         return {"staff": None, "navigation": []}
-    items = [(label, reverse(url_name)) for label, url_name in _NAVIGATION[profile.role]]
+    items = [(label, fixed_url(url_name)) for label, url_name in _NAVIGATION[profile.role]]
     two_factor_roles = settings.CRM_TWO_FACTOR_ROLES if settings.CRM_TWO_FACTOR else []
     return {"staff": profile, "navigation": items, "two_factor_roles": two_factor_roles}

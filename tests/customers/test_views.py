@@ -478,3 +478,20 @@ def test_customer_url_is_what_reverse_gives_for_every_id_and_script_prefix():
     finally:
         set_script_prefix(prefix)
     assert customer_url(42) == "/customers/42/"
+
+
+def test_fixed_and_id_urls_are_what_reverse_gives_under_any_script_prefix():
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from crm_bank.ui.links import fixed_url, id_url
+
+    prefix = get_script_prefix()
+    try:
+        for script_prefix in ("/", "/crm/"):
+            set_script_prefix(script_prefix)
+            for name in ("home", "customers:customer-list", "customers:my-book", "logout"):
+                assert fixed_url(name) == reverse(name)
+            assert id_url("customers:customer-transactions", 7) == reverse("customers:customer-transactions", args=[7])
+        assert fixed_url("home") == "/crm/"
+    finally:
+        set_script_prefix(prefix)
