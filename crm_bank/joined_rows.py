@@ -15,6 +15,8 @@ from functools import cached_property
 
 from django.db import connection, models
 
+from crm_bank.prepared import prepared_cursor
+
 
 @dataclass(frozen=True)
 class Join:
@@ -57,7 +59,7 @@ class JoinedRead:
         """The instance of the first row, its joins cached on it (None where a join found no row);
         None when no row matches."""
         sql, slices = self._plan
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:

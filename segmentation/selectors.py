@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 
 from crm_bank.org.models import Branch
+from crm_bank.prepared import prepared_cursor
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.selectors import current_run
 from crm_bank.ui.names import localized
@@ -231,7 +232,7 @@ def customer_value_summary(*, customer_id: int) -> CustomerValueSummary | None:
     in it. One query (primary keys of the run's value and features rows, the current pointer, the
     run); the money per driver is the features times the run's rates (scoring.customer_value)."""
     inputs = ", ".join(f"f.{column}::float8" for column in scoring.VALUE_INPUTS)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""SELECT v.value, v.share, v.cumulative_share, v.rank, (r.metrics ->> 'customers')::int,
                        v.branch_rank, v.tier, v.previous_tier, r.params -> 'weights', r.id, r.as_of, c.published_at,
@@ -470,7 +471,7 @@ def customer_segment_path(*, customer_id: int, runs: int = 5) -> list[SegmentSte
     oldest first (a path to draw left to right). One query: the memberships' (customer, run)
     index, each run's segment by (run, number), the rule segments by id (deleted ones drop out,
     names are today's). A run in progress or failed is never shown."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""SELECT * FROM (
                     SELECT r.id, r.as_of, r.finished_at, m.segment, coalesce(ls.name, ''),
@@ -490,7 +491,7 @@ def customer_segment_path(*, customer_id: int, runs: int = 5) -> list[SegmentSte
 def customer_segment_current(*, customer_id: int) -> SegmentStep | None:
     """The customer's segments in the published segmentation run (the 360° header badge), or None
     before the first run or when the customer was not in it. One query."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""SELECT r.id, r.as_of, c.published_at, m.segment, coalesce(ls.name, ''),
                        {_RULE_NAMES_SQL}

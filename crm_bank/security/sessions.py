@@ -1,20 +1,22 @@
-"""Django's database sessions, read with SQL written once instead of compiled by the ORM on every
-request (SESSION_ENGINE). Everything else — saving, rotating the key at sign-in, expiry, clearing —
-is Django's own."""
+"""Django's database sessions, read on every request with SQL written once and prepared on the
+connection (crm_bank.prepared) instead of compiled by the ORM and planned by PostgreSQL each time
+(SESSION_ENGINE). Everything else — saving, rotating the key at sign-in, expiry, clearing — is
+Django's own."""
 
 from __future__ import annotations
 
 from django.contrib.sessions.backends import db
-from django.db import connections, router
+from django.db import connection
 from django.utils import timezone
+
+from crm_bank.prepared import prepared_cursor
 
 
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self):
         """The unexpired session row of this key, or None (and the key forgotten, as Django does)."""
         model = self.model
-        connection = connections[router.db_for_read(model)]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT session_data, expire_date FROM {connection.ops.quote_name(model._meta.db_table)}"
                 " WHERE session_key = %s AND expire_date > %s",

@@ -106,6 +106,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# psycopg prepares nothing while this is None (Django's default). Django's own cursors bind on the
+# client and are never prepared whatever it says; crm_bank.prepared's cursors, for the look-ups by key
+# every page makes, are prepared on their first run on a connection.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
