@@ -12,11 +12,12 @@ import binascii
 import datetime
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Q
 
-from channels.models import ChurnFlag, Complaint, Interaction
+from channels.models import ChannelSystem, ChurnFlag, Complaint, Interaction
 from crm_bank.bulk import quoted_table
+from crm_bank.prepared import prepared_cursor
 from crm_bank.ui.names import person_name
 from customers.models import TOUCHPOINT_CHANNELS
 
@@ -71,6 +72,17 @@ def timeline_cursor_parse(cursor: str) -> tuple[datetime.datetime, int] | None:
     return moment, row_id
 
 
+_TIMELINE_SELECT = (
+    "SELECT i.id, i.occurred_at, i.channel, i.kind, i.direction, u.username, u.first_name, u.last_name, s.code,"
+    " i.summary, i.outcome, i.campaign_code, i.complaint_id"
+    f" FROM {quoted_table(Interaction)} i"
+    f" LEFT JOIN {quoted_table(get_user_model())} u ON u.id = i.staff_id"
+    f" LEFT JOIN {quoted_table(ChannelSystem)} s ON s.id = i.source_system_id"
+    " WHERE "
+)
+_TIMELINE_ORDER = " ORDER BY i.occurred_at DESC, i.id DESC LIMIT %(limit)s"
+
+
 def timeline_page(
     *, customer_id: int, channel: str = "", kind: str = "", before: str = "", limit: int = 20,
 ) -> TimelinePage:
@@ -83,20 +95,23 @@ def timeline_page(
     channel = channel if channel in _CHANNELS else ""
     kind = kind if kind in _KINDS else ""
     limit = max(1, min(limit, TIMELINE_MAX_LIMIT))
-    rows = Interaction.objects.filter(customer_id=customer_id)
+    conditions, params = ["i.customer_id = %(customer)s"], {"customer": customer_id, "limit": limit + 1}
     if channel:
-        rows = rows.filter(channel=channel)
+        conditions.append("i.channel = %(channel)s")
+        params["channel"] = channel
     if kind:
-        rows = rows.filter(kind=kind)
+        conditions.append("i.kind = %(kind)s")
+        params["kind"] = kind
     position = timeline_cursor_parse(before)
     if position is not None:
-        moment, row_id = position
         # The first condition bounds the index range scan; the second drops the ties already shown.
-        rows = rows.filter(Q(occurred_at__lte=moment) & (Q(occurred_at__lt=moment) | Q(id__lt=row_id)))
-    values = rows.order_by("-occurred_at", "-id").values_list(
-        "id", "occurred_at", "channel", "kind", "direction", "staff__username", "staff__first_name",
-        "staff__last_name", "source_system__code", "summary", "outcome", "campaign_code", "complaint_id",
-    )[: limit + 1]
+        conditions.append("i.occurred_at <= %(moment)s AND (i.occurred_at < %(moment)s OR i.id < %(row)s)")
+        params["moment"], params["row"] = position
+    # One of eight fixed statements (channel, kind, cursor: each there or not), prepared on the
+    # connection: the 360° page asks for the first of them on every view.
+    with prepared_cursor() as cursor:
+        cursor.execute(_TIMELINE_SELECT + " AND ".join(conditions) + _TIMELINE_ORDER, params)
+        values = cursor.fetchall()
     found = [
         TimelineRow(
             id=row_id, occurred_at=at, channel=row_channel, kind=row_kind, direction=direction,
