@@ -55,5 +55,13 @@ class _LoggedPreparedCursor(CursorDebugWrapper):
     Django reads them back from a client-side cursor, which this one is not."""
 
     def execute(self, sql, params=None):  # noqa: ANN001, ANN201
-        with self.debug_sql(self.db.ops.compose_sql(sql, params) if params is not None else sql):
+        with self.debug_sql(self._with_values(sql, params)):
             return CursorWrapper.execute(self, sql, params)
+
+    def _with_values(self, sql: str, params: object) -> str:
+        if params is None:
+            return sql
+        try:
+            return self.db.ops.compose_sql(sql, params)
+        except Exception:  # noqa: BLE001 - only the log's text: the statement itself still runs
+            return sql

@@ -285,7 +285,7 @@ CRM_TRUSTED_PROXIES = env.int("CRM_TRUSTED_PROXIES", default=0)
 CRM_SESSION_IDLE_SECONDS = env.int("CRM_SESSION_IDLE_SECONDS", default=30 * 60)
 CRM_SESSION_ABSOLUTE_SECONDS = env.int("CRM_SESSION_ABSOLUTE_SECONDS", default=10 * 60 * 60)
 SESSION_COOKIE_AGE = CRM_SESSION_ABSOLUTE_SECONDS
-# Database sessions, read without the ORM compiling the same query on every request.
+# Database sessions, read with a prepared statement instead of a query the ORM compiles on every request.
 SESSION_ENGINE = "crm_bank.security.sessions"
 
 # Content-Security-Policy (django-csp): scripts, styles, images, fonts and requests from this site
