@@ -185,3 +185,17 @@ def test_responded_before_comes_from_the_contacts_made_by_the_date(small_bank):
 
     rows = {f.customer_id: f.responded_before for f in CustomerFeatures.objects.filter(run=run)}
     assert (rows[small_bank.x.pk], rows[small_bank.w.pk], rows[small_bank.y.pk]) == (1.0, 0.0, None)
+
+
+def test_a_quiet_customers_last_booking_is_one_index_probe_per_account(small_bank):
+    """Not `account_id = ANY(…)` over the booking-date index: the planner walked that index backwards and,
+    for an account that never had a transaction, read all of it (minutes a chunk on a generated bank)."""
+    from tests.query_plans import captured_sql, plan_of
+
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    sql = captured_sql(lambda: customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES,
+                                                       lo=small_bank.x.pk, hi=small_bank.x.pk + 1000),
+                       "INSERT INTO")
+    plan = plan_of(sql, allow_sorts=True)
+    assert "txn_booked_idx" not in plan
+    assert "Index Cond: ((account_id = $1) AND (booked_at IS NOT NULL)" in plan, plan
