@@ -15,6 +15,7 @@ from functools import cached_property
 
 from django.db import connection, models
 
+from crm_bank.bulk import quoted_table
 from crm_bank.prepared import prepared_cursor
 
 
@@ -31,6 +32,19 @@ class Join:
     field: str
 
 
+@dataclass(frozen=True)
+class _Part:
+    """Where one model's columns sit in the row, worked out once per JoinedRead."""
+
+    alias: str
+    model: type[models.Model]
+    start: int
+    stop: int
+    pk_at: int  # the row's index of the model's primary key
+    attnames: list[str]
+    conversions: list[tuple]  # (index in the slice, column expression, converters), converted columns only
+
+
 class JoinedRead:
     """One row of `model` (alias `alias`) by `where` (SQL with %s parameters), with `joins`."""
 
@@ -38,19 +52,19 @@ class JoinedRead:
         self.model, self.alias, self.joins, self.where = model, alias, joins, where
 
     @cached_property
-    def _plan(self) -> tuple[str, list[tuple[str, type[models.Model], int, int, list[tuple]]]]:
-        quote = connection.ops.quote_name
+    def _plan(self) -> tuple[str, list[_Part]]:
         parts = [(self.alias, self.model), *((join.alias, join.model) for join in self.joins)]
         columns, slices = [], []
         for alias, model in parts:
             fields = model._meta.concrete_fields
             start = len(columns)
-            columns += [f"{alias}.{quote(field.column)}" for field in fields]
+            columns += [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
             conversions = [(index, *_converters(field)) for index, field in enumerate(fields)]
-            slices.append((alias, model, start, len(columns), [c for c in conversions if c[2]]))
+            slices.append(_Part(alias, model, start, len(columns), start + fields.index(model._meta.pk),
+                                [field.attname for field in fields], [c for c in conversions if c[2]]))
         sql = (
-            f"SELECT {', '.join(columns)} FROM {quote(self.model._meta.db_table)} {self.alias}"
-            + "".join(f" LEFT JOIN {quote(join.model._meta.db_table)} {join.alias} ON {join.on}" for join in self.joins)
+            f"SELECT {', '.join(columns)} FROM {quoted_table(self.model)} {self.alias}"
+            + "".join(f" LEFT JOIN {quoted_table(join.model)} {join.alias} ON {join.on}" for join in self.joins)
             + f" WHERE {self.where}"
         )
         return sql, slices
@@ -58,13 +72,13 @@ class JoinedRead:
     def get(self, params: list) -> models.Model | None:
         """The instance of the first row, its joins cached on it (None where a join found no row);
         None when no row matches."""
-        sql, slices = self._plan
+        sql, parts = self._plan
         with prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
-        instances = {alias: _instance(model, row[lo:hi], converters) for alias, model, lo, hi, converters in slices}
+        instances = {part.alias: _instance(part, row) for part in parts}
         for join in self.joins:
             parent, child = instances[join.parent], instances[join.alias]
             if parent is not None:
@@ -79,15 +93,14 @@ def _converters(field: models.Field) -> tuple[models.Expression, list]:
     return column, [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
 
 
-def _instance(model: type[models.Model], values: tuple, conversions: list[tuple]) -> models.Model | None:
-    fields = model._meta.concrete_fields
-    if values[fields.index(model._meta.pk)] is None:  # a LEFT JOIN that found no row
+def _instance(part: _Part, row: tuple) -> models.Model | None:
+    if row[part.pk_at] is None:  # a LEFT JOIN that found no row
         return None
-    converted = list(values)
-    for index, column, converters in conversions:
+    values = list(row[part.start:part.stop])
+    for index, column, converters in part.conversions:
         for convert in converters:
-            converted[index] = convert(converted[index], column, connection)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+            values[index] = convert(values[index], column, connection)
+    return part.model.from_db(connection.alias, part.attnames, values)
 
 
 def _cache_related(parent: models.Model, name: str, child: models.Model | None) -> None:

@@ -6,9 +6,9 @@ Django's own."""
 from __future__ import annotations
 
 from django.contrib.sessions.backends import db
-from django.db import connection
 from django.utils import timezone
 
+from crm_bank.bulk import quoted_table
 from crm_bank.prepared import prepared_cursor
 
 
@@ -18,7 +18,7 @@ class SessionStore(db.SessionStore):
         model = self.model
         with prepared_cursor() as cursor:
             cursor.execute(
-                f"SELECT session_data, expire_date FROM {connection.ops.quote_name(model._meta.db_table)}"
+                f"SELECT session_data, expire_date FROM {quoted_table(model)}"
                 " WHERE session_key = %s AND expire_date > %s",
                 [self.session_key, timezone.now()],
             )
