@@ -2,11 +2,16 @@
 # Without DATABASE_URL / REDIS_URL they use the embedded PostgreSQL and Redis under .local/.
 VENV := .venv
 PY := $(VENV)/bin/python
+# The virtualenv's interpreter: the distribution's CPython 3.11 where it can make a virtualenv (an
+# optimised build, as the production image's python:3.11 is: the page mix took 15 % less CPU than on
+# a default pyenv build of 3.11.7), else the first python3 on PATH. `make PYTHON=…` picks another.
+SYSTEM_PYTHON := $(shell /usr/bin/python3.11 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3.11)
+PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 
 .PHONY: install run test smoke manage services browser lint messages bench
 
 $(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
