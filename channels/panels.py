@@ -17,12 +17,13 @@ from django.utils.translation import gettext, ngettext
 
 from channels.models import Interaction
 from channels.selectors.timeline import TimelinePage, TimelineRow, TouchpointMap
+from crm_bank.ui.labels import ChoiceLabels
 from customers.access import CustomerAccess
 from customers.models import TOUCHPOINT_CHANNELS, Channel
 
-_CHANNEL = dict(Channel.choices)
-_KIND = dict(Interaction.Kind.choices)
-_DIRECTION = dict(Interaction.Direction.choices)
+_CHANNEL = ChoiceLabels(Channel.choices)
+_KIND = ChoiceLabels(Interaction.Kind.choices)
+_DIRECTION = ChoiceLabels(Interaction.Direction.choices)
 
 
 def timeline_channel_choices() -> list[tuple[str, str]]:
@@ -59,13 +60,14 @@ class TimelineLine:
 
 def timeline_lines(access: CustomerAccess, rows: list[TimelineRow]) -> list[TimelineLine]:
     masked = access.masked
+    channels, kinds, directions = _CHANNEL.current(), _KIND.current(), _DIRECTION.current()
     return [
         TimelineLine(
             id=row.id, when=_local(row.occurred_at, "SHORT_DATETIME_FORMAT"),
             when_iso=row.occurred_at.isoformat(), channel=row.channel,
-            channel_label=str(_CHANNEL.get(row.channel, row.channel)), kind=row.kind,
-            kind_label=str(_KIND.get(row.kind, row.kind)), direction=row.direction,
-            direction_label=str(_DIRECTION.get(row.direction, row.direction)), staff=row.staff_name,
+            channel_label=channels.get(row.channel, row.channel), kind=row.kind,
+            kind_label=kinds.get(row.kind, row.kind), direction=row.direction,
+            direction_label=directions.get(row.direction, row.direction), staff=row.staff_name,
             source_system=row.source_system, campaign_code=row.campaign_code,
             summary=str(access.shown("interaction_summary", row.summary)),
             outcome=str(access.shown("interaction_outcome", row.outcome)), masked=masked,
@@ -150,7 +152,7 @@ def touchpoint_panel(
     preferred = access.customer.preferred_channel
     lines, warning = [], ""
     for touchpoint in touchpoint_map.touchpoints:
-        label = str(_CHANNEL.get(touchpoint.channel, touchpoint.channel))
+        label = _CHANNEL.get(touchpoint.channel, touchpoint.channel)
         is_preferred = bool(preferred) and touchpoint.channel == preferred
         stale = is_preferred and (
             touchpoint.last_at is None or touchpoint.last_at <= now - datetime.timedelta(days=unused_days)
@@ -161,8 +163,8 @@ def touchpoint_panel(
             channel=touchpoint.channel, channel_label=label,
             when=_local(touchpoint.last_at, "SHORT_DATE_FORMAT") if touchpoint.last_at else "",
             ago=days_ago_text(touchpoint.last_at, today=today) if touchpoint.last_at else "",
-            kind_label=str(_KIND.get(touchpoint.kind, touchpoint.kind)) if touchpoint.kind else "",
-            direction_label=str(_DIRECTION.get(touchpoint.direction, "")) if touchpoint.direction else "",
+            kind_label=_KIND.get(touchpoint.kind, touchpoint.kind) if touchpoint.kind else "",
+            direction_label=_DIRECTION.get(touchpoint.direction, "") if touchpoint.direction else "",
             is_preferred=is_preferred, is_stale=stale,
         ))
     flag_title = ""

@@ -17,6 +17,7 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy
 
+from crm_bank.ui.labels import ChoiceLabels
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
 from customers.masking import is_masked_field
@@ -34,13 +35,13 @@ from customers.models import (
 from customers.models.customer import COMPLETENESS_TOTAL, Occupation
 from customers.selectors import FieldChange, GroupProvenance, Holding, RMPeriod, SourceRow, TransactionRow
 
-_CATEGORY = dict(Product.Category.choices)
-_ROLE = dict(AccountHolder.Role.choices)
-_STATUS = dict(Account.Status.choices)
-_REPAYMENT = dict(Account.Repayment.choices)
-_KIND = dict(Transaction.Kind.choices)
-_CHANNEL = dict(Channel.choices)
-_REASON = dict(RMAssignment.Reason.choices)
+_CATEGORY = ChoiceLabels(Product.Category.choices)
+_ROLE = ChoiceLabels(AccountHolder.Role.choices)
+_STATUS = ChoiceLabels(Account.Status.choices)
+_REPAYMENT = ChoiceLabels(Account.Repayment.choices)
+_KIND = ChoiceLabels(Transaction.Kind.choices)
+_CHANNEL = ChoiceLabels(Channel.choices)
+_REASON = ChoiceLabels(RMAssignment.Reason.choices)
 
 
 def short_date(value: date | datetime | None) -> str:
@@ -68,6 +69,8 @@ class HoldingLine:
 
 def holding_lines(access: CustomerAccess, holdings: list[Holding]) -> list[HoldingLine]:
     masked = access.masked
+    categories, repayments = _CATEGORY.current(), _REPAYMENT.current()
+    roles, statuses = _ROLE.current(), _STATUS.current()
     lines = []
     for h in holdings:
         amount, is_principal = "", False
@@ -78,13 +81,13 @@ def holding_lines(access: CustomerAccess, holdings: list[Holding]) -> list[Holdi
                 amount, is_principal = money(h.principal, h.currency), True
         lines.append(HoldingLine(
             product=h.product_name,
-            category=str(_CATEGORY.get(h.category, h.category)),
-            repayment="" if masked or not h.repayment_status else str(_REPAYMENT.get(h.repayment_status, "")),
+            category=categories.get(h.category, h.category),
+            repayment="" if masked or not h.repayment_status else repayments.get(h.repayment_status, ""),
             number=access.shown("account_number", h.number),
             linked_number=access.shown("linked_account_number", h.linked_number),
-            role=str(_ROLE.get(h.role, h.role)),
+            role=roles.get(h.role, h.role),
             opened=access.shown("opened_on", h.opened_on) if masked else short_date(h.opened_on),
-            status=str(_STATUS.get(h.status, h.status)),
+            status=statuses.get(h.status, h.status),
             amount=amount,
             amount_is_principal=is_principal,
             masked=masked,
@@ -107,6 +110,7 @@ class TransactionLine:
 def transaction_lines(rows: list[TransactionRow], holdings: list[Holding]) -> list[TransactionLine]:
     """Only ever built for viewers who may see money (the view checks `access.may_see_money`)."""
     accounts = {h.account_id: h for h in holdings}
+    kinds, channels = _KIND.current(), _CHANNEL.current()
     lines = []
     for row in rows:
         account = accounts[row.account_id]
@@ -114,8 +118,8 @@ def transaction_lines(rows: list[TransactionRow], holdings: list[Holding]) -> li
         lines.append(TransactionLine(
             booked=short_date(row.booked_at),
             number=account.number,
-            kind=str(_KIND.get(row.kind, row.kind)),
-            channel=str(_CHANNEL.get(row.channel, row.channel)),
+            kind=kinds.get(row.kind, row.kind),
+            channel=channels.get(row.channel, row.channel),
             purpose=row.purpose,
             amount=money(-row.amount if is_debit else row.amount, account.currency),
             is_debit=is_debit,
@@ -136,7 +140,7 @@ def rm_lines(access: CustomerAccess, periods: list[RMPeriod]) -> list[RMLine]:
     def when(moment: datetime | None) -> str:
         return access.shown("rm_period", moment) if access.masked else short_date(moment)
 
-    return [RMLine(p.rm_name, when(p.started_at), when(p.ended_at), str(_REASON.get(p.reason, p.reason)))
+    return [RMLine(p.rm_name, when(p.started_at), when(p.ended_at), _REASON.get(p.reason, p.reason))
             for p in periods]
 
 

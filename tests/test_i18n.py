@@ -38,6 +38,28 @@ def test_money_formats_per_locale():
     assert money(None, "CZK") == "—"
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans", "de", "fr", "ar", "hi"])
+def test_money_writes_what_babel_writes_for_any_amount(language):
+    """money() formats from a shape read once per locale and currency off babel's own output; it must
+    write exactly what babel writes: signs (also of amounts that round to zero), rounding half to
+    even at the currency's digits (none for JPY, three for KWD), separators, the symbol's side, and
+    Indian grouping (hi), which has no such shape and is left to babel."""
+    import random
+
+    from crm_bank.ui.templatetags.crm_format import _money_by_babel, _money_shape
+
+    rng = random.Random(11)
+    amounts = [Decimal(0), Decimal("-0"), Decimal("0.005"), Decimal("0.015"), Decimal("-0.001"),
+               Decimal("999.995"), Decimal("-999.9951"), Decimal("1E+12"), Decimal("12.3456789"), 7, -7, 0.1, 1234.5]
+    amounts += [Decimal(rng.randint(-10**13, 10**13)).scaleb(-rng.randint(0, 5)) for _ in range(400)]
+    with translation.override(language):
+        locale = translation.to_locale(language)
+        for currency in ("CZK", "CNY", "EUR", "USD", "JPY", "KWD", "HUF", "XYZ"):
+            assert (_money_shape(locale, currency) is None) == (language == "hi")
+            for amount in amounts:
+                assert money(amount, currency) == _money_by_babel(Decimal(amount), currency, locale), (currency, amount)
+
+
 def test_dates_follow_the_locale(client, rm_a, customer_a):
     import datetime as dt
 
@@ -130,3 +152,20 @@ def test_staff_names_in_chinese_characters_read_family_name_first():
     assert person(User(username="rm_g01_1", first_name="伟", last_name="李")) == "李伟"
     assert person(User(username="rm_01_1", first_name="Jana", last_name="Novakova")) == "Jana Novakova"
     assert person(User(username="nobody")) == "nobody"
+
+
+def test_choice_labels_follow_the_active_language():
+    """Translated once per language and kept, yet every language gets its own words."""
+    from crm_bank.ui.labels import ChoiceLabels
+    from customers.models import Channel
+
+    labels = ChoiceLabels(Channel.choices)
+    with translation.override("en"):
+        english = labels.current()
+        assert english["atm"] == "ATM" and type(english["mobile"]) is str
+        assert labels.current() is english  # kept, not translated again
+    with translation.override("zh-hans"):
+        assert labels.get("mobile") == str(Channel.MOBILE.label) != english["mobile"]
+        assert labels.get("no-such-channel", "—") == "—"
+    with translation.override("en"):
+        assert labels.get("mobile") == english["mobile"]
