@@ -162,6 +162,29 @@ def test_my_book_lists_own_customers_and_due_kyc_reviews(client, django_assert_m
     assert 'id="kyc-due"' in page and page.count("Jana Novakova") >= 2
 
 
+def test_my_book_kyc_panel_reads_its_customers_in_one_query(client, rm_a, customer_a):
+    """The panel reads only KYC_DUE_COLUMNS: a column it shows beyond them would be one query per
+    customer, and three due customers would then cost more queries than one."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    due = timezone.localdate() + dt.timedelta(days=5)
+    customer_a.kyc_review_due = due
+    customer_a.save(update_fields=["kyc_review_due"])
+    client.force_login(rm_a)
+    with CaptureQueriesContext(connection) as one_due:
+        client.get(reverse("customers:my-book"))
+    company = CustomerFactory(primary_rm=rm_a, home_branch=customer_a.home_branch, kind="corporate",
+                              legal_name="Kyc Holdings a.s.", kyc_review_due=due - dt.timedelta(days=40))
+    CustomerFactory(primary_rm=rm_a, home_branch=customer_a.home_branch, kyc_review_due=due)
+    with CaptureQueriesContext(connection) as three_due:
+        page = client.get(reverse("customers:my-book")).content.decode()
+    assert len(three_due.captured_queries) == len(one_due.captured_queries)
+    panel = page[page.index('id="kyc-due"'):]
+    assert "Kyc Holdings a.s." in panel and company.get_absolute_url() in panel and "text-bg-danger" in panel
+
+
 def test_home_sends_each_role_to_its_landing_page(client, rm_a, supervisor_a, analyst_b):
     for user, target in [(rm_a, "customers:my-book"), (supervisor_a, "customers:branch-dashboard"),
                          (analyst_b, "customers:customer-list")]:
