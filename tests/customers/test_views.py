@@ -519,3 +519,42 @@ def test_fixed_and_id_urls_are_what_reverse_gives_under_any_script_prefix():
         assert fixed_url("home") == "/crm/"
     finally:
         set_script_prefix(prefix)
+
+
+# The routes the 360° page and its panels link to with {% id_url %} (one integer id each).
+ID_URL_ROUTES = ("channels:complaint-open", "channels:customer-timeline", "channels:customer-touchpoints",
+                 "channels:interaction-log", "customers:customer-data-quality", "customers:customer-detail",
+                 "customers:customer-field-changes", "customers:customer-transactions", "customers:customer-unmask",
+                 "segmentation:customer-predictions")
+
+
+def test_id_url_tag_writes_what_the_url_tag_writes_under_any_script_prefix():
+    from django.template import Context, Template
+    from django.urls import get_script_prefix, set_script_prefix
+
+    prefix = get_script_prefix()
+    try:
+        for script_prefix in ("/", "/crm/"):
+            set_script_prefix(script_prefix)
+            for name in ID_URL_ROUTES:
+                ours = Template("{% load crm_links %}{% id_url name 41 as link %}[{{ link }}]").render(
+                    Context({"name": name}))
+                assert ours == f"[{reverse(name, args=[41])}]"
+                plain = Template("{% load crm_links %}{% id_url name 41 %}").render(Context({"name": name}))
+                assert plain == ours[1:-1]
+    finally:
+        set_script_prefix(prefix)
+
+
+def test_the_360_templates_link_only_through_the_tested_id_url_routes():
+    import re
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[2] / "templates"
+    used = set()
+    for name in ("customers/customer_detail.html", "channels/_timeline_panel.html", "channels/_timeline_rows.html",
+                 "customers/_transactions_panel.html"):
+        text = (templates / name).read_text()
+        assert "{% url " not in text, name
+        used |= set(re.findall(r"{% id_url '([a-z:\-]+)'", text))
+    assert used and used <= set(ID_URL_ROUTES)
