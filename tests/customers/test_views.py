@@ -521,8 +521,10 @@ def test_fixed_and_id_urls_are_what_reverse_gives_under_any_script_prefix():
         set_script_prefix(prefix)
 
 
-# The routes the 360° page and its panels link to with {% id_url %} (one integer id each).
-ID_URL_ROUTES = ("channels:complaint-open", "channels:customer-timeline", "channels:customer-touchpoints",
+# The routes the load-tested pages (the 360° page and its panels, the war room) link to with
+# {% id_url %} (one integer id each).
+ID_URL_ROUTES = ("campaigns:dashboard", "campaigns:detail", "channels:complaint-open", "channels:customer-timeline",
+                 "channels:customer-touchpoints",
                  "channels:interaction-log", "customers:customer-data-quality", "customers:customer-detail",
                  "customers:customer-field-changes", "customers:customer-transactions", "customers:customer-unmask",
                  "segmentation:customer-predictions")
@@ -546,14 +548,15 @@ def test_id_url_tag_writes_what_the_url_tag_writes_under_any_script_prefix():
         set_script_prefix(prefix)
 
 
-def test_the_360_templates_link_only_through_the_tested_id_url_routes():
+def test_the_load_tested_templates_link_only_through_the_tested_id_url_routes():
     import re
     from pathlib import Path
 
     templates = Path(__file__).resolve().parents[2] / "templates"
     used = set()
     for name in ("customers/customer_detail.html", "channels/_timeline_panel.html", "channels/_timeline_rows.html",
-                 "customers/_transactions_panel.html"):
+                 "customers/_transactions_panel.html", "campaigns/dashboard.html", "campaigns/_dashboard_live.html",
+                 "customers/my_book.html", "customers/customer_list.html", "customers/_customer_table.html"):
         text = (templates / name).read_text()
         assert "{% url " not in text, name
         used |= set(re.findall(r"{% id_url '([a-z:\-]+)'", text))
