@@ -12,11 +12,11 @@ import datetime
 from dataclasses import dataclass
 
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from channels.models import Interaction
 from channels.selectors.timeline import TimelinePage, TimelineRow, TouchpointMap
+from crm_bank.ui.dates import local_date
 from crm_bank.ui.labels import ChoiceLabels
 from customers.access import CustomerAccess
 from customers.models import TOUCHPOINT_CHANNELS, Channel
@@ -35,7 +35,7 @@ def timeline_kind_choices() -> list[tuple[str, str]]:
 
 
 def _local(moment: datetime.datetime, fmt: str) -> str:
-    return date_format(timezone.localtime(moment), fmt)
+    return local_date(moment, fmt)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,12 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.formats import date_format, number_format
+from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy
 
+from crm_bank.ui.dates import local_date
 from crm_bank.ui.labels import ChoiceLabels
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess
@@ -45,11 +46,7 @@ _REASON = ChoiceLabels(RMAssignment.Reason.choices)
 
 
 def short_date(value: date | datetime | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = timezone.localtime(value)
-    return date_format(value, "SHORT_DATE_FORMAT")
+    return local_date(value, "SHORT_DATE_FORMAT")
 
 
 @dataclass(frozen=True, slots=True)

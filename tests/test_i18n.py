@@ -169,3 +169,36 @@ def test_choice_labels_follow_the_active_language():
         assert labels.get("no-such-channel", "—") == "—"
     with translation.override("en"):
         assert labels.get("mobile") == english["mobile"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans", "de", "fr", "ja", "en-gb"])
+def test_local_date_writes_what_date_format_writes(language, settings):
+    """crm_bank.ui.dates splits each format once; it must write exactly what Django's date_format
+    writes (after converting a datetime to the current time zone), midnight and noon included, and
+    leave formats with letters it does not write (month names, weekdays) to date_format."""
+    import datetime as dt
+    import random
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    from crm_bank.ui.dates import _compiled, local_date
+
+    rng = random.Random(5)
+    moments = [dt.datetime(2026, 1, 1, 0, 0, tzinfo=dt.UTC), dt.datetime(2026, 6, 30, 10, 0, tzinfo=dt.UTC),
+               dt.datetime(1994, 3, 30, 11, 0, 7, tzinfo=dt.UTC), dt.datetime(9, 2, 3, 23, 5, tzinfo=dt.UTC)]
+    moments += [dt.datetime(1900, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randint(0, 80_000_000))
+                for _ in range(150)]
+    with translation.override(language), timezone.override(ZoneInfo("Asia/Shanghai")):
+        for name in ("SHORT_DATE_FORMAT", "SHORT_DATETIME_FORMAT", "DATE_FORMAT", "DATETIME_FORMAT", "TIME_FORMAT"):
+            for moment in moments:
+                local = timezone.localtime(moment)
+                assert local_date(moment, name) == date_format(local, name), (name, moment)
+                if name in ("SHORT_DATE_FORMAT", "DATE_FORMAT"):
+                    assert local_date(local.date(), name) == date_format(local.date(), name), (name, moment)
+        assert local_date(None) == ""
+        if language in ("en", "zh-hans"):  # the site's two languages take the split formats, not the fallback
+            assert _compiled("SHORT_DATE_FORMAT", language) and _compiled("SHORT_DATETIME_FORMAT", language)
+        with pytest.raises(TypeError):  # a time of day asked of a date, as date_format refuses it
+            local_date(dt.date(2026, 1, 1), "TIME_FORMAT")
