@@ -202,3 +202,16 @@ def test_local_date_writes_what_date_format_writes(language, settings):
             assert _compiled("SHORT_DATE_FORMAT", language) and _compiled("SHORT_DATETIME_FORMAT", language)
         with pytest.raises(TypeError):  # a time of day asked of a date, as date_format refuses it
             local_date(dt.date(2026, 1, 1), "TIME_FORMAT")
+
+
+def test_short_date_filter_writes_what_the_date_filter_writes():
+    import datetime as dt
+
+    from django.template import Context, Template
+
+    ours = Template("{% load crm_format %}[{{ d|short_date }}]")
+    django_filter = Template('[{{ d|date:"SHORT_DATE_FORMAT" }}]')
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            for value in (dt.date(2026, 3, 9), dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC), None):
+                assert ours.render(Context({"d": value})) == django_filter.render(Context({"d": value}))
