@@ -36,6 +36,11 @@ def test_money_formats_per_locale():
     with translation.override("zh-hans"):
         assert money(Decimal("12345.67"), "CNY") == "¥12,345.67"
     assert money(None, "CZK") == "—"
+    from crm_bank.ui.templatetags.crm_format import _money_by_babel
+
+    with translation.override("en"):  # not a number (numeric columns allow it): as babel writes it, no error
+        for odd in (Decimal("NaN"), Decimal("-Infinity")):
+            assert money(odd, "CZK") == _money_by_babel(odd, "CZK", "en")
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans", "de", "fr", "ar", "hi"])
@@ -215,3 +220,15 @@ def test_short_date_filter_writes_what_the_date_filter_writes():
         with translation.override(language):
             for value in (dt.date(2026, 3, 9), dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC), None):
                 assert ours.render(Context({"d": value})) == django_filter.render(Context({"d": value}))
+
+
+def test_local_date_follows_an_overridden_format(settings):
+    import datetime as dt
+
+    from crm_bank.ui.dates import local_date
+
+    with translation.override("fy"):  # a language without its own formats: the settings' apply
+        settings.SHORT_DATE_FORMAT = "Y-m-d"
+        assert local_date(dt.date(2026, 3, 9)) == "2026-03-09"
+        settings.SHORT_DATE_FORMAT = "j.n.Y"
+        assert local_date(dt.date(2026, 3, 9)) == "9.3.2026"

@@ -12,9 +12,11 @@ import datetime
 from collections.abc import Callable
 from functools import lru_cache
 
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.dateformat import re_escaped, re_formatchars
-from django.utils.formats import date_format, get_format
+from django.utils.formats import FORMAT_SETTINGS, date_format, get_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -71,6 +73,13 @@ def _compiled(format_name: str, language: str | None) -> tuple[tuple[str | Calla
         elif piece:
             pieces.append(re_escaped.sub(r"\1", piece))
     return tuple(pieces), needs_time
+
+
+@receiver(setting_changed)
+def _formats_changed(*, setting: str, **kwargs) -> None:
+    """A test that overrides a format (or where formats come from) gets it, as with get_format."""
+    if setting in FORMAT_SETTINGS or setting in ("FORMAT_MODULE_PATH", "LANGUAGE_CODE", "LANGUAGES"):
+        _compiled.cache_clear()
 
 
 def local_date(value: datetime.date | datetime.datetime | None, format_name: str = "SHORT_DATE_FORMAT") -> str:

@@ -36,9 +36,10 @@ def money(value: Decimal | int | float | None, currency: str = "CZK") -> str:
     if value is None or value == "":
         return "—"
     amount = Decimal(value)
-    shape = _money_shape(_babel_locale(), currency)
-    if shape is None:
-        return _money_by_babel(amount, currency, _babel_locale())
+    locale = _babel_locale()
+    shape = _money_shape(locale, currency)
+    if shape is None or not amount.is_finite():  # NaN and infinity as babel writes them
+        return _money_by_babel(amount, currency, locale)
     return shape.format(amount)
 
 
