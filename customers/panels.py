@@ -17,9 +17,8 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext, gettext_lazy
 
-from crm_bank.ui.dates import local_date
 from crm_bank.ui.labels import ChoiceLabels
-from crm_bank.ui.templatetags.crm_format import money
+from crm_bank.ui.templatetags.crm_format import money, short_date
 from customers.access import CustomerAccess
 from customers.masking import is_masked_field
 from customers.models import (
@@ -43,10 +42,6 @@ _REPAYMENT = ChoiceLabels(Account.Repayment.choices)
 _KIND = ChoiceLabels(Transaction.Kind.choices)
 _CHANNEL = ChoiceLabels(Channel.choices)
 _REASON = ChoiceLabels(RMAssignment.Reason.choices)
-
-
-def short_date(value: date | datetime | None) -> str:
-    return local_date(value, "SHORT_DATE_FORMAT")
 
 
 @dataclass(frozen=True, slots=True)

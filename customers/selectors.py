@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import get_language
 
+from crm_bank.bulk import quoted_table
 from crm_bank.org.models import Branch
 from crm_bank.prepared import prepared_cursor
 from crm_bank.ui.names import person_name
@@ -327,7 +328,7 @@ class RMPeriod:
 
 _RM_HISTORY = (
     "SELECT u.username, u.first_name, u.last_name, a.started_at, a.ended_at, a.reason"
-    f" FROM {RMAssignment._meta.db_table} a JOIN {get_user_model()._meta.db_table} u ON u.id = a.rm_id"
+    f" FROM {quoted_table(RMAssignment)} a JOIN {quoted_table(get_user_model())} u ON u.id = a.rm_id"
     " WHERE a.customer_id = %s ORDER BY a.started_at DESC LIMIT 20"
 )
 

@@ -7,9 +7,9 @@ import django_tables2 as tables
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from crm_bank.ui.templatetags.crm_format import lifecycle_badge
+from crm_bank.ui.labels import ChoiceLabels
+from crm_bank.ui.templatetags.crm_format import lifecycle_badge, short_date
 from customers.models import Customer
-from customers.panels import short_date
 
 
 class CustomerTable(tables.Table):
@@ -55,6 +55,10 @@ class CustomerTable(tables.Table):
         return queryset.filter(contact_recency__isnull=False).order_by(*order), True
 
 
+_KIND = ChoiceLabels(Customer.Kind.choices)
+_STAGE = ChoiceLabels(Customer.Lifecycle.choices)
+
+
 @dataclass(frozen=True, slots=True)
 class CustomerListRow:
     """One customer of the list, ready to print: labels translated, the date in the reader's format."""
@@ -73,10 +77,9 @@ class CustomerListRow:
 
 
 def customer_list_rows(customers: Iterable[Customer]) -> list[CustomerListRow]:
-    """The list's cells for a page of customers. Each choice label is translated once a page, not
-    once a cell (a template's `get_FOO_display` per row was a good share of the page)."""
-    kinds = {value: str(label) for value, label in Customer.Kind.choices}
-    stages = {value: str(label) for value, label in Customer.Lifecycle.choices}
+    """The list's cells for a page of customers. Each choice label is translated once per language
+    (ChoiceLabels), not once a cell (a template's `get_FOO_display` per row was a good share of the page)."""
+    kinds, stages = _KIND.current(), _STAGE.current()
     return [
         CustomerListRow(
             url=customer.get_absolute_url(), name=customer.display_name,
