@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 
-import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
@@ -20,7 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_bank.bulk import frame_from_query, run_rows_replace
+from crm_bank.bulk import frame_from_query, quoted_table, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
@@ -109,10 +108,8 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 
 def value_scoring_finish(run: Run) -> dict:
     """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
-    features = frame_from_query(
-        f"SELECT customer_id, branch_id, rm_id, {', '.join(f'{c}::float8' for c in scoring.VALUE_INPUTS)}"
-        f" FROM {CustomerFeatures._meta.db_table} WHERE run_id = {int(run.pk)}"
-    )
+    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
+    features = _features_with_previous_tier(run.pk, previous_run_id)
     if features.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
     values = scoring.customer_value(features, scoring.ValueWeights(**run.params.get("weights", {})))
@@ -123,25 +120,32 @@ def value_scoring_finish(run: Run) -> dict:
         values[["customer_id", "value"]],
         a_share=run.params.get("a_share", 0.80), b_share=run.params.get("b_share", 0.15),
     )
-    ranked = ranked.merge(features[["customer_id", "branch_id", "rm_id"]], on="customer_id", how="left",
-                          validate="one_to_one")
+    ranked = ranked.merge(features[["customer_id", "branch_id", "rm_id", "previous_tier"]], on="customer_id",
+                          how="left", validate="one_to_one")
     ranked["rm_id"] = ranked["rm_id"].astype("Int64")
     ranked["branch_rank"] = scoring.group_ranks(ranked, "branch_id")
-    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    ranked["previous_tier"] = _previous_tiers(previous_run_id, ranked["customer_id"])
     _write_values(run, ranked)
     _write_tier_summary(run, ranked)
     return {**_metrics(ranked), "previous_run": previous_run_id}
 
 
-def _previous_tiers(previous_run_id: int | None, customer_ids: pd.Series) -> np.ndarray:
-    """Each customer's tier in the run this one will supersede ("" when not in it)."""
-    if previous_run_id is None:
-        return np.full(len(customer_ids), "", dtype=object)
-    tiers = frame_from_query(
-        f"SELECT customer_id, tier FROM {CustomerValue._meta.db_table} WHERE run_id = {int(previous_run_id)}"
+def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:
+    """The run's compact features frame (customer, branch, RM, the formula's inputs), each customer
+    with the tier they had in the run this one will supersede ("" when not in it): one read, the
+    previous run's rows joined on their primary key."""
+    previous = (
+        f"LEFT JOIN {quoted_table(CustomerValue)} p"
+        f" ON p.run_id = {int(previous_run_id)} AND p.customer_id = f.customer_id"
+        if previous_run_id is not None else ""
     )
-    return customer_ids.map(tiers.set_index("customer_id")["tier"]).fillna("").to_numpy(dtype=object)
+    features = frame_from_query(
+        f"SELECT f.customer_id, f.branch_id, f.rm_id, {', '.join(f'f.{c}::float8' for c in scoring.VALUE_INPUTS)},"
+        f" {'p.tier' if previous else 'NULL::text'} AS previous_tier"
+        f" FROM {quoted_table(CustomerFeatures)} f {previous} WHERE f.run_id = {int(run_id)}"
+    )
+    tiers = features["previous_tier"].astype(object)
+    features["previous_tier"] = tiers.where(tiers.notna(), "")
+    return features
 
 
 def _write_values(run: Run, ranked: pd.DataFrame) -> None:
