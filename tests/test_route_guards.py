@@ -70,9 +70,20 @@ def test_an_anonymous_visitor_is_sent_to_log_in_or_refused_by_the_api(client, ro
 
 @pytest.mark.parametrize(("route", "name"), ROUTES, ids=[name or route for route, name in ROUTES])
 def test_a_user_without_a_staff_role_is_refused(client, no_role_user, route, name):
+    """… and the refusal is on the audit trail, once, with the user and the route."""
+    from crm_bank.audit.models import AuditEvent
+
     client.force_login(no_role_user)
     response = _request(client, _url(route))
     assert response.status_code in ((401, 403) if route.startswith("api/") else (403,)), (name, response.status_code)
+    refusals = AuditEvent.objects.filter(outcome=AuditEvent.Outcome.DENIED)
+    assert refusals.count() == 1, (name, list(refusals.values("object_type", "object_id")))
+    refusal = refusals.get()
+    if refusal.object_type == "request":  # not a view that records its own refusal
+        assert (refusal.object_id, refusal.detail["path"]) == (name[:40], _url(route)), name
+        # The channel API authenticates by token alone: its refusals have no signed-in user.
+        token_api = route.startswith("api/") and name not in ("api:docs", "api:schema")
+        assert refusal.actor_id == (None if token_api else no_role_user.pk), name
 
 
 # --- another branch's objects: masked or refused -------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
@@ -22,6 +24,12 @@ def request_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# The refusals recorded while the current request is answered (RefusedRequestAuditMiddleware sets
+# a fresh list per request; None outside a request): a view that audits its own refusal, with what
+# was refused, is not recorded a second time as a refused request.
+_refusals_recorded: ContextVar[list[int] | None] = ContextVar("audit_refusals_recorded", default=None)
+
+
 def audit_record(
     *,
     actor: AbstractBaseUser | AnonymousUser | None,
@@ -34,6 +42,8 @@ def audit_record(
 ) -> AuditEvent:
     """Inserts one audit row: a single INSERT, so it needs no transaction of its own."""
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    if outcome == AuditEvent.Outcome.DENIED and (recorded := _refusals_recorded.get()) is not None:
+        recorded.append(1)
     return AuditEvent.objects.create(
         actor_id=actor_id,
         action=action,

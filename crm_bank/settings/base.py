@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Every 403 and 401 on the audit trail, with the signed-in user when there is one.
+    "crm_bank.audit.middleware.RefusedRequestAuditMiddleware",
     "crm_bank.security.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the messages: a signed-out session is told why on the login page.
