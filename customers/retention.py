@@ -6,8 +6,9 @@ since — keeps their customer number, branch, kind, gender, country, dates of t
 accounts' balances and transactions, segments, scores and KPI results (the bank's aggregates stay
 true), and loses everything that names or reaches the person: names, national ID, birth date,
 phone, e-mail, address, occupation, household, source attributes, the raw source records and
-import rows, the field history, merge snapshots, account and counterparty numbers, and the free
-text other apps hold about them (they register an eraser here, as for merges). The audit trail is
+import rows, the field history, merge snapshots, account and counterparty numbers (of transactions
+and standing orders), the explanations staff gave to unmask them, and the free text other apps hold
+about them (they register an eraser here, as for merges). The audit trail is
 kept whole: it names customers by internal number only, and gets one row per anonymised customer.
 
 The run (kind "anonymisation", nightly by django-celery-beat, `manage.py run_anonymisation`) works
@@ -35,7 +36,17 @@ from crm_bank.runs.errors import RunError
 from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
-from customers.models import Account, AccountHolder, Customer, CustomerMerge, FieldProvenance, ImportRow, SourceRecord
+from customers.models import (
+    Account,
+    AccountHolder,
+    Customer,
+    CustomerMerge,
+    FieldProvenance,
+    ImportRow,
+    SourceRecord,
+    StandingOrder,
+    UnmaskGrant,
+)
 from customers.models import Transaction as AccountTransaction
 
 logger = logging.getLogger(__name__)
@@ -78,7 +89,8 @@ def _tables() -> dict[str, str]:
             "account": Account._meta.db_table, "transaction": AccountTransaction._meta.db_table,
             "history": Customer.history.model._meta.db_table, "source": SourceRecord._meta.db_table,
             "import_row": ImportRow._meta.db_table, "merge": CustomerMerge._meta.db_table,
-            "provenance": FieldProvenance._meta.db_table}
+            "provenance": FieldProvenance._meta.db_table, "standing_order": StandingOrder._meta.db_table,
+            "unmask_grant": UnmaskGrant._meta.db_table}
 
 
 # What the customer row and its history keep of the person: nothing that names or reaches them.
@@ -124,6 +136,12 @@ def anonymisation_chunk(run: Run, lo: int, hi: int) -> int:
         cursor.execute(f"""UPDATE {table['transaction']} t SET counterparty_account = '', counterparty_bank = ''
                            FROM {table['holder']} h WHERE h.account_id = t.account_id AND h.customer_id = ANY(%(ids)s)
                              AND t.counterparty_account <> ''""", args)
+        cursor.execute(f"""UPDATE {table['standing_order']} o SET counterparty_account = '', counterparty_bank = ''
+                           FROM {table['holder']} h WHERE h.account_id = o.account_id AND h.customer_id = ANY(%(ids)s)
+                             AND o.counterparty_account <> ''""", args)
+        # What staff wrote to open the record in full (the reason's code, who, when and the audit stay).
+        cursor.execute(f"""UPDATE {table['unmask_grant']} SET explanation = ''
+                           WHERE customer_id = ANY(%(ids)s) AND explanation <> ''""", args)
         for eraser in _ERASERS.values():
             eraser(cursor, ids)
     AuditEvent.objects.bulk_create(

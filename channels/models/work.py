@@ -91,6 +91,9 @@ class Notification(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     text = models.CharField(_("text"), max_length=500)
     url = models.CharField(_("link"), max_length=300, blank=True)
+    # The customer the text names, if any: the retention run erases the text with the customer's data.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                                 verbose_name=_("customer"), db_index=False)  # notification_customer_idx
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
@@ -105,6 +108,9 @@ class Notification(models.Model):
             # fallback recipient) costs no more than one with none.
             models.Index(fields=["recipient", "-created_at", "-id"], name="notification_unread_idx",
                          condition=models.Q(read_at__isnull=True)),
+            # The retention run: a customer's notifications (most name none).
+            models.Index(fields=["customer"], name="notification_customer_idx",
+                         condition=models.Q(customer__isnull=False)),
         ]
 
     def __str__(self) -> str:

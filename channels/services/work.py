@@ -52,10 +52,13 @@ def task_create(
 
 def notification_send(
     *, recipient: AbstractBaseUser, kind: str, text: str, url: str = "", email_subject: str = "",
+    customer: Customer | None = None,
 ) -> Notification:
     """An in-app notification on the recipient's landing page, and the same text by e-mail (Django's
-    mail backend) once the transaction commits, when the recipient has an address."""
-    notification = Notification.objects.create(recipient=recipient, kind=kind, text=text[:500], url=url)
+    mail backend) once the transaction commits, when the recipient has an address. `customer`: the
+    customer the text names (the retention run erases it with their data)."""
+    notification = Notification.objects.create(recipient=recipient, kind=kind, text=text[:500], url=url,
+                                               customer=customer)
     if recipient.email:
         subject = email_subject or text[:80]
 

@@ -129,3 +129,66 @@ def test_the_360_page_says_the_record_was_anonymised(client, gone, bank_admin):
     client.force_login(bank_admin)
     page = client.get(reverse("customers:customer-detail", args=[gone.pk])).content.decode()
     assert 'id="anonymised-notice"' in page and "Novakova" not in page and "7103192745" not in page
+
+
+def test_tasks_notifications_held_items_standing_orders_and_unmask_reasons_lose_what_names_the_customer(
+        gone, rm_a, branch_a):
+    from channels.models import ChannelSystem, HeldInteraction, Notification, Task
+    from customers.models import StandingOrder, UnmaskGrant
+
+    other = CustomerFactory(home_branch=branch_a, first_name="Eva", last_name="Active")
+    due = YEARS_AGO[6]
+    Task.objects.create(assignee=rm_a, customer=gone, kind=Task.Kind.CHURN_RISK, due_at=due,
+                        title="Jana Novakova may leave the bank: call them", detail="Closing everything")
+    for customer in (gone, other):
+        Notification.objects.create(recipient=rm_a, customer=customer, kind=Notification.Kind.CHURN_RISK,
+                                    text=f"{customer.display_name}: closing everything")
+    system = ChannelSystem.objects.create(code="web", name="Web")
+    HeldInteraction.objects.create(system=system, source_id="w-1", customer_ref=gone.cif, payload_hash="x",
+                                   payload={"customer": gone.cif, "summary": "Jana Novakova, new address"},
+                                   note="Jana's old number")
+    StandingOrder.objects.create(account=Account.objects.get(holders=gone), counterparty_bank="0100",
+                                 counterparty_account="987654321", amount=Decimal("900.00"), currency="CZK",
+                                 purpose="rent", source_ref=f"so-{gone.pk}")
+    UnmaskGrant.objects.create(user=rm_a, customer=gone, reason=UnmaskGrant.Reason.OTHER,
+                               explanation="Jana Novakova called from her sister's phone", granted_at=due,
+                               expires_at=due + dt.timedelta(minutes=15))
+
+    with time_machine.travel(TODAY, tick=False):
+        assert anonymisation_run_start(sync=True).metrics["anonymised"] == 1
+
+    task = Task.objects.get(customer=gone)
+    assert (task.title, task.detail, task.kind) == ("Customer at risk of leaving", "", Task.Kind.CHURN_RISK)
+    assert Notification.objects.get(customer=gone).text == "Churn risk raised"
+    assert Notification.objects.get(customer=other).text == "Eva Active: closing everything"
+    held = HeldInteraction.objects.get(source_id="w-1")
+    assert (held.payload, held.note) == ({"anonymised": True}, "")
+    order = StandingOrder.objects.get(source_ref=f"so-{gone.pk}")
+    assert (order.counterparty_account, order.amount, order.purpose) == ("", Decimal("900.00"), "rent")
+    grant = UnmaskGrant.objects.get(customer=gone)
+    assert (grant.explanation, grant.reason) == ("", UnmaskGrant.Reason.OTHER)
+
+
+def test_notifications_from_before_they_named_their_customer_get_it_from_their_link(gone, rm_a):
+    """The migration that added Notification.customer: a 360° page's or a complaint's link names it."""
+    import importlib
+
+    from django.db import connection
+
+    from channels.models import Complaint, Notification
+
+    migration = importlib.import_module("channels.migrations.0005_notification_customer")
+    complaint = Complaint.objects.create(customer=gone, branch=gone.home_branch, owner=rm_a, channel="branch",
+                                         category="fees", severity="low", description="Charged twice",
+                                         opened_at=YEARS_AGO[6], sla_due_at=YEARS_AGO[6])
+    by_page = Notification.objects.create(recipient=rm_a, kind="churn_risk", text="x", url=f"/customers/{gone.pk}/")
+    by_case = Notification.objects.create(recipient=rm_a, kind="complaint_assigned", text="y",
+                                          url=f"/channels/complaints/{complaint.pk}/")
+    unknown = Notification.objects.create(recipient=rm_a, kind="churn_risk", text="z", url="/customers/99999999/")
+    transfer = Notification.objects.create(recipient=rm_a, kind="book_transfer", text="w", url="/channels/tasks/")
+
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKFILL)
+
+    assert [Notification.objects.get(pk=n.pk).customer_id for n in (by_page, by_case, unknown, transfer)] == [
+        gone.pk, gone.pk, None, None]

@@ -97,7 +97,7 @@ def owner_task_create(*, complaint: Complaint, owner: AbstractBaseUser, actor: A
 
 def owner_alert(*, complaint: Complaint, owner: AbstractBaseUser, actor: AbstractBaseUser | None,
                  customer: Customer, kind: str, text: str, due_at: datetime.datetime) -> None:
-    notification_send(recipient=owner, kind=kind, text=text, url=complaint_url(complaint))
+    notification_send(recipient=owner, kind=kind, text=text, url=complaint_url(complaint), customer=customer)
     owner_task_create(complaint=complaint, owner=owner, actor=actor, customer=customer, due_at=due_at)
 
 
@@ -165,7 +165,7 @@ def _skipped_branch_tell(*, complaint: Complaint, customer: Customer, actor: Abs
     if recipient is None:
         return
     notification_send(
-        recipient=recipient, kind=Notification.Kind.SKIP_LEVEL, url=complaint_url(complaint),
+        recipient=recipient, kind=Notification.Kind.SKIP_LEVEL, url=complaint_url(complaint), customer=customer,
         text=_("%(customer)s took complaint #%(id)s over the branch's head to the %(level)s. "
                "Your branch must answer.") % {"customer": customer.display_name, "id": complaint.pk,
                                               "level": complaint.get_level_display()},
@@ -324,6 +324,7 @@ def complaint_update_status(
                                           from_owner_id=previous_owner_id, to_owner=case.owner, level=case.level)
             notification_send(
                 recipient=case.owner, kind=Notification.Kind.COMPLAINT_ASSIGNED, url=complaint_url(case),
+                customer=case.customer,
                 text=_("Complaint #%(id)s from %(customer)s was reopened and is yours: its owner is no longer "
                        "active.") % {"id": case.pk, "customer": case.customer.display_name},
             )

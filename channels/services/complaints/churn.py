@@ -55,7 +55,7 @@ def churn_flag_raise(*, customer: Customer, complaint: Complaint | None, reason:
     if task is not None:
         notification_send(
             recipient=rm, kind=Notification.Kind.CHURN_RISK, text=f"{customer.display_name}: {reason}",
-            url=reverse("customers:customer-detail", args=[customer.pk]),
+            url=reverse("customers:customer-detail", args=[customer.pk]), customer=customer,
         )
     return flag
 

@@ -87,7 +87,7 @@ def feedback_route_to_product_owners(
         )
         if task is not None:
             notification_send(
-                recipient=product.owner, kind=Notification.Kind.FEEDBACK,
+                recipient=product.owner, kind=Notification.Kind.FEEDBACK, customer=customer,
                 url=reverse("customers:customer-detail", args=[customer.pk]),
                 text=_("%(customer)s gave feedback on %(product)s; answer within %(hours)d hours.") % {
                     "customer": customer.display_name, "product": product.localized_name,
