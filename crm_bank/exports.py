@@ -30,11 +30,16 @@ def _cell(value: object) -> object:
     return neutralised(str(value))
 
 
+def spreadsheet_row(row: Sequence[object]) -> list[object]:
+    """A row for a CSV or XLSX file: text neutralised, numbers kept, None as an empty cell."""
+    return [_cell(value) for value in row]
+
+
 def csv_response(rows: Iterable[Sequence[object]], *, filename: str) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow(spreadsheet_row(row))
     response = HttpResponse(buffer.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -46,7 +51,7 @@ def xlsx_response(rows: Iterable[Sequence[object]], *, filename: str, title: str
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31])
     for row in rows:
-        sheet.append([_cell(value) for value in row])
+        sheet.append(spreadsheet_row(row))
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record
+from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.exports import csv_response, xlsx_response
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
@@ -170,7 +170,7 @@ def targets(request: HttpRequest) -> HttpResponse:
                     rm = next((user for user in rms if user.get_username() == who), None)
                     target = target_set(actor=request.user, kpi=form.cleaned_data["kpi"], period=period,
                                         value=form.cleaned_data["value"], rm=rm, branch=None if rm else branch,
-                                        ip_address=request.META.get("REMOTE_ADDR"))
+                                        ip_address=request_ip(request))
                     messages.success(request, _("Target saved: waiting for a second approver.")
                                      if target.status == target.Status.PROPOSED else _("Target saved."))
                     return redirect(here)
@@ -178,7 +178,7 @@ def targets(request: HttpRequest) -> HttpResponse:
                 file_form = TargetFileForm(request.POST, request.FILES)
                 if file_form.is_valid():
                     result = targets_import(content=file_form.cleaned_data["file"].read(), actor=request.user,
-                                            ip_address=request.META.get("REMOTE_ADDR"))
+                                            ip_address=request_ip(request))
                     messages.success(request, _("%(set)s targets set, %(proposed)s branch targets waiting for "
                                                 "approval, %(bad)s lines refused.")
                                      % {"set": result.set, "proposed": result.proposed, "bad": len(result.errors)})
@@ -189,7 +189,7 @@ def targets(request: HttpRequest) -> HttpResponse:
             elif action == "approve":
                 target = get_object_or_404(KpiTarget, pk=request.POST.get("target"))
                 target_approve(actor=request.user, target=target, value=Decimal(request.POST.get("value", "")),
-                               ip_address=request.META.get("REMOTE_ADDR"))
+                               ip_address=request_ip(request))
                 messages.success(request, _("Branch target approved."))
                 return redirect(here)
         except (ValidationError, TargetFileInvalid, InvalidOperation) as exc:
@@ -241,7 +241,7 @@ def scorecard_export(request: HttpRequest, scope: str, key: str, file_format: st
     card = selectors.scorecard(run=run, scope=scope, scope_id=scope_id)
     rows = selectors.scorecard_rows(card=card, name=name)
     audit_record(actor=request.user, action=AuditEvent.Action.EXPORT, outcome=AuditEvent.Outcome.ALLOWED,
-                 object_type="scorecard", object_id=f"{scope}:{key}", ip_address=request.META.get("REMOTE_ADDR"),
+                 object_type="scorecard", object_id=f"{scope}:{key}", ip_address=request_ip(request),
                  detail={"period": card.period, "run": run.pk, "format": file_format})
     filename = f"scorecard-{scope}-{key}-{card.period}.{file_format}"
     if file_format == "xlsx":
@@ -302,7 +302,7 @@ def campaign_scorecard_export(request: HttpRequest, pk: int, file_format: str) -
     rows = campaign_scorecard_rows(scorecard_of(campaign=campaign))
     audit_record(actor=request.user, action=AuditEvent.Action.EXPORT, outcome=AuditEvent.Outcome.ALLOWED,
                  object_type="scorecard", object_id=f"campaign:{campaign.pk}",
-                 ip_address=request.META.get("REMOTE_ADDR"), detail={"format": file_format})
+                 ip_address=request_ip(request), detail={"format": file_format})
     filename = f"scorecard-campaign-{campaign.code}.{file_format}"
     if file_format == "xlsx":
         return xlsx_response(rows, filename=filename, title=campaign.code)

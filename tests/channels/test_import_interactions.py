@@ -107,6 +107,18 @@ def test_bad_lines_are_reported_and_the_good_ones_stored(tmp_path, system, custo
         ("4", "channel"), ("5", "occurred_at"), ("6", "staff"), ("6", "summary"), ("7", "source_id"), ("9", "")]
 
 
+def test_the_rejected_lines_file_opens_safely_in_a_spreadsheet(tmp_path, system, customers):
+    """The file's source ids come from the sender: one that starts like a formula is neutralised."""
+    body = 'C000000001,pigeon,visit,inbound,2026-11-02T09:00:00+01:00,Coo,"=HYPERLINK(""http://x"")",,\n'
+    errors_path = tmp_path / "errors.csv"
+    with pytest.raises(CommandError):
+        call_command("import_interactions", str(_file(tmp_path, body)), "--system", "branch-files",
+                     "--errors", str(errors_path), stdout=StringIO())
+    with errors_path.open(encoding="utf-8") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["line"], row["source_id"]) == ("2", "'=HYPERLINK(\"http://x\")")
+
+
 def test_line_numbers_count_quoted_line_breaks(tmp_path, system, customers):
     body = ("C000000001,branch,visit,inbound,2026-11-02T09:00:00+01:00,\"Two\nlines\",g-1,,\n"
             "C000000001,branch,chat,inbound,2026-11-02T09:00:00+01:00,Bad kind,g-2,,\n")

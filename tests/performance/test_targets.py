@@ -118,3 +118,16 @@ def test_a_file_that_is_not_a_target_file_is_refused_whole(client, supervisor_a)
             follow=True).content.decode()
         assert "UTF-8" in page or "The header must name" in page
     assert not KpiTarget.objects.exists()
+
+
+def test_a_target_set_on_the_page_is_audited_with_the_address_the_trusted_proxy_saw(client, settings, supervisor_a,
+                                                                                    rm_a, kpi):
+    from crm_bank.audit.models import AuditEvent
+
+    settings.CRM_TRUSTED_PROXIES = 1
+    client.force_login(supervisor_a)
+    client.post(reverse("performance:targets") + f"?period={PERIOD}",
+                {"action": "set", "period": PERIOD, "kpi": kpi.pk, "who": "rm_a", "value": "15"},
+                REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.7")
+
+    assert AuditEvent.objects.get(object_type="kpi_target").ip_address == "198.51.100.7"

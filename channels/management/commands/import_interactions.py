@@ -25,6 +25,7 @@ from channels.services.ingest import (
     interactions_ingest,
 )
 from crm_bank.audit.models import AuditEvent
+from crm_bank.exports import spreadsheet_row
 
 Rejection = tuple[int, str, str, str]  # line, column, source_id, reason
 
@@ -107,5 +108,6 @@ class Command(BaseCommand):
         with path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["line", "column", "source_id", "reason"])
-            writer.writerows(rejections)
+            # The source ids and reasons come from the file: neutralised, it opens safely in a spreadsheet.
+            writer.writerows(spreadsheet_row(rejection) for rejection in rejections)
         self.stdout.write(f"Rejected lines written to {path}.")
