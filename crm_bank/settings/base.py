@@ -243,11 +243,16 @@ CRM_CHANNEL_API_RATE = env("CRM_CHANNEL_API_RATE", default="1200/min")
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="branch-crm@localhost")
 
 # The ingest API for channel systems: token authentication of the system (channels.api), JSON only.
+# The largest body the channel API reads: a full batch (1,000 items of at most 500 characters of
+# summary, escaped) fits several times over.
+CRM_API_MAX_BODY_BYTES = env.int("CRM_API_MAX_BODY_BYTES", default=4 * 1024 * 1024)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["channels.api.authentication.ChannelTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON with a bound on the body (CRM_API_MAX_BODY_BYTES); REST framework's own parser has none.
+    "DEFAULT_PARSER_CLASSES": ["channels.api.parsers.BoundedJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["channels.api.throttling.ChannelTokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"channel_token": CRM_CHANNEL_API_RATE},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -369,3 +369,31 @@ def test_docs_page_anonymous_gets_401_with_a_sign_in_link_and_no_role_403(no_rol
     signed_in = Client()
     signed_in.force_login(no_role_user)
     assert signed_in.get("/api/docs/").status_code == 403
+
+
+def test_a_body_larger_than_the_api_accepts_is_refused_before_it_is_parsed(api, customer, settings):
+    settings.CRM_API_MAX_BODY_BYTES = 2_000
+    small = item(summary="Asked about a card")
+    large = item(summary="x" * 400, source_id="big")
+
+    refused = post(api, {"items": [large] * 6}, url="/api/v1/interactions/batch/")
+    accepted = post(api, small)
+
+    assert refused.status_code == 413 and refused.json()["detail"].startswith("The request body is larger")
+    assert accepted.status_code == 201
+    assert list(Interaction.objects.values_list("source_id", flat=True)) == [small["source_id"]]
+
+
+def test_a_body_is_bounded_even_when_it_declares_no_length(customer, settings):
+    from io import BytesIO
+
+    from rest_framework.test import APIRequestFactory
+
+    from channels.api.parsers import BoundedJSONParser, RequestBodyTooLarge
+
+    settings.CRM_API_MAX_BODY_BYTES = 100
+    request = APIRequestFactory().post("/", data="{}", content_type="application/json")
+    request.META.pop("CONTENT_LENGTH", None)
+    with pytest.raises(RequestBodyTooLarge):
+        BoundedJSONParser().parse(BytesIO(b'{"a": "' + b"y" * 200 + b'"}'), parser_context={"request": request})
+    assert BoundedJSONParser().parse(BytesIO(b'{"a": 1}'), parser_context={"request": request}) == {"a": 1}
