@@ -285,7 +285,8 @@ class SegmentMembership(RunCustomerRow):
 
 class ModelArtefact(models.Model):
     """A model fitted by a model-training run: the serialised estimator (joblib, written by this
-    application only), its SHA-256, checked before every load, and its evaluation report."""
+    application only), its SHA-256 and that digest's signature, checked before every load, and its
+    evaluation report."""
 
     class Name(models.TextChoices):
         RESPONSE = "response", _("Response propensity")
@@ -296,6 +297,8 @@ class ModelArtefact(models.Model):
     # The pure module's MODEL_VERSION (propensity.py, churn.py): which features and code made it.
     version = models.CharField(_("model version"), max_length=40)
     sha256 = models.CharField(_("SHA-256"), max_length=64)
+    # HMAC of name and digest keyed by SECRET_KEY (segmentation.model_store): checked before every load.
+    signature = models.CharField(_("signature"), max_length=64, blank=True, default="")
     data = models.BinaryField(_("fitted model"))
     report = models.JSONField(_("evaluation report"), default=dict)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

@@ -112,6 +112,51 @@ def test_a_changed_artefact_is_refused_before_it_is_loaded(trained: Run):
     assert CustomerPrediction.objects.count() == before
 
 
+def test_an_artefact_changed_with_its_digest_is_refused_without_the_applications_signature(trained: Run):
+    """Write access to the table is not enough: the signature is keyed by SECRET_KEY."""
+    from segmentation.model_store import _loaded
+
+    artefact = ModelArtefact.objects.get(run=trained, name="response")
+    tampered = bytearray(bytes(artefact.data))
+    tampered[-10] ^= 0xFF
+    ModelArtefact.objects.filter(pk=artefact.pk).update(data=bytes(tampered), sha256=artefact_sha256(bytes(tampered)))
+    _loaded.clear()
+
+    with pytest.raises(ArtefactRefused, match="does not carry this application's signature"):
+        models_load(run_id=trained.pk)
+    ModelArtefact.objects.filter(pk=artefact.pk).update(signature="0" * 64)
+    with pytest.raises(ArtefactRefused, match="signature"):
+        models_load(run_id=trained.pk)
+
+
+def test_models_signed_before_a_key_rotation_still_load(trained: Run, settings):
+    old_key = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key-" + "x" * 50, [old_key]
+
+    assert set(models_load(run_id=trained.pk)) == {"response", "churn"}
+
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(ArtefactRefused, match="signature"):
+        models_load(run_id=trained.pk)
+
+
+def test_the_migration_signs_the_stored_models_whose_bytes_match_their_digest(trained: Run):
+    from django.apps import apps as current_apps
+
+    from segmentation.model_store import artefact_signature_valid
+
+    migration = importlib.import_module("segmentation.migrations.0013_model_artefact_signature")
+    response, churn = (ModelArtefact.objects.get(run=trained, name=name) for name in ("response", "churn"))
+    ModelArtefact.objects.filter(run=trained).update(signature="")
+    ModelArtefact.objects.filter(pk=churn.pk).update(data=bytes(churn.data) + b"changed")
+
+    migration.sign_stored_models(current_apps, None)
+
+    signed = {a.name: artefact_signature_valid(name=a.name, sha256=a.sha256, signature=a.signature)
+              for a in ModelArtefact.objects.filter(run=trained)}
+    assert signed == {"response": True, "churn": False}
+
+
 def test_scoring_new_customers_uses_the_published_models_and_leaves_scored_ones_alone(
     model_bank: ModelBank, trained: Run, branch_a, capsys
 ):
