@@ -60,3 +60,41 @@ def test_flower_in_compose_asks_for_a_login_and_listens_on_loopback_only():
     auth = [part for part in flower["command"] if part.startswith("--basic-auth=")]
     assert auth and "${FLOWER_PASSWORD:?" in auth[0]  # no default password: compose refuses to start without one
     assert flower["ports"] == ["127.0.0.1:5555:5555"]
+
+
+def _compose() -> dict:
+    import yaml
+
+    return yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
+
+
+def test_the_compose_stack_is_reached_over_https_only():
+    """Web is not published on the host; the TLS proxy is the way in, and the app redirects to HTTPS
+    and trusts the scheme and address only from that one proxy."""
+    services = _compose()["services"]
+    assert "ports" not in services["web"] and services["web"]["expose"] == ["8000"]
+    assert "443:443" in services["proxy"]["ports"] and "web:8000" in services["proxy"]["command"]
+    app_env = _compose()["x-app-env"]
+    assert app_env["DJANGO_SECURE_SSL_REDIRECT"] == "${DJANGO_SECURE_SSL_REDIRECT:-true}"
+    assert app_env["CRM_TRUSTED_PROXIES"] == "${CRM_TRUSTED_PROXIES:-1}"
+
+
+def test_check_deploy_is_clean_with_the_compose_stacks_defaults():
+    import re
+
+    defaults = {}
+    for name, value in _compose()["x-app-env"].items():
+        default = re.fullmatch(r"\$\{\w+:-(.*)\}", str(value))
+        if default:
+            defaults[name] = default.group(1)
+    assert defaults["DJANGO_SECURE_SSL_REDIRECT"] == "true"
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **defaults)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("proxies", "header"), [("0", "None"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https')")])
+def test_the_forwarded_scheme_is_trusted_only_behind_a_proxy(proxies, header):
+    result = _manage("shell", "-c", "from django.conf import settings; print(settings.SECURE_PROXY_SSL_HEADER)",
+                     CRM_TRUSTED_PROXIES=proxies)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == header

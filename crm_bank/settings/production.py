@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from .base import CRM_TRUSTED_PROXIES, SECRET_KEY, env
 
 # Refuse to start rather than run open: a secret key of the development or test settings (or any
 # short or "insecure" one), DEBUG asked for, or any host allowed.
@@ -23,8 +23,12 @@ if not env.bool("CRM_TWO_FACTOR", default=True):
     raise ImproperlyConfigured("CRM_TWO_FACTOR is off: supervisors, admins and compliance officers always sign in "
                                "with a second factor in production.")
 CRM_TWO_FACTOR = True
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto says "https" only behind the bank's TLS proxy, which sets it: without one
+# (CRM_TRUSTED_PROXIES 0) any client could send it and pass for a secure request.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CRM_TRUSTED_PROXIES else None
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# The container's and the load balancer's health check asks over plain HTTP on the inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
