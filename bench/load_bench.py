@@ -178,7 +178,9 @@ def _percentile(values: list[float], percent: float) -> float:
 def _gunicorn(*, port: int, workers: int, log: Path) -> subprocess.Popen:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm_bank.settings.production",
            "DJANGO_SECRET_KEY": secrets.token_urlsafe(60), "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-           "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_LOG_LEVEL": "WARNING"}
+           "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_LOG_LEVEL": "WARNING",
+           # locust plays the bank's TLS proxy: it says the request came over HTTPS (X-Forwarded-Proto).
+           "CRM_TRUSTED_PROXIES": "1"}
     env.pop("DJANGO_DEBUG", None)
     # The server runs at a lower priority than locust: on one small machine the load generator must
     # not queue behind the server it measures (its clock would count the wait as response time).
