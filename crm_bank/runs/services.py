@@ -41,6 +41,9 @@ FINALIZE_TASK = "runs.finalize"
 STALE_AFTER = datetime.timedelta(minutes=10)
 # A queued run that no worker has claimed by then was lost on its way (broker down, purged queue).
 QUEUED_AFTER = datetime.timedelta(hours=1)
+# A queued run unclaimed this long has its start message sent again (a broker restarted without its
+# data lost it; while workers are merely busy the copies cost nothing: only one claim succeeds).
+REQUEUE_AFTER = datetime.timedelta(minutes=5)
 
 _ONE_ACTIVE_PER_KIND = "runs_one_active_per_kind"
 
@@ -302,11 +305,13 @@ def runs_watchdog(
     queued_after: datetime.timedelta = QUEUED_AFTER,
 ) -> list[int]:
     """Fails running runs that stopped beating and queued runs never claimed; returns their ids.
+    Queued runs unclaimed for REQUEUE_AFTER have their start message sent again first (runs_requeue).
 
     Their partial results stay keyed to them and unpublished, so the current run stays current.
     A run whose row is locked is being finished by a live worker and is left alone.
     """
     now = now or timezone.now()
+    runs_requeue(now=now, requeue_after=REQUEUE_AFTER, queued_after=queued_after)
     failed = []
     with transaction.atomic():
         silent = Run.objects.select_for_update(skip_locked=True).filter(
@@ -330,3 +335,28 @@ def runs_watchdog(
     for run_id in failed:
         logger.warning("Run %s failed by the watchdog", run_id)
     return failed
+
+
+def runs_requeue(
+    *, now: datetime.datetime, requeue_after: datetime.timedelta = REQUEUE_AFTER,
+    queued_after: datetime.timedelta = QUEUED_AFTER,
+) -> list[int]:
+    """Sends the start message again for queued runs that no worker claimed within `requeue_after`
+    of being queued or last sent (a queued run's heartbeat_at marks the last send); returns them.
+    A second message is harmless: the claim is conditional. A broker still down is logged and tried
+    again at the next round; the run fails only at `queued_after` (runs_watchdog)."""
+    waiting = Run.objects.filter(status=Run.Status.QUEUED, created_at__gte=now - queued_after).filter(
+        Q(heartbeat_at__isnull=True, created_at__lt=now - requeue_after) | Q(heartbeat_at__lt=now - requeue_after)
+    ).values_list("pk", flat=True)
+    requeued = []
+    for run_id in waiting:
+        if not Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(heartbeat_at=now):
+            continue  # claimed meanwhile
+        try:
+            current_app.send_task(START_TASK, args=[run_id])
+        except Exception:
+            logger.exception("Run %s: its start message could not be sent again", run_id)
+            continue
+        logger.warning("Run %s was not claimed: its start message was sent again", run_id)
+        requeued.append(run_id)
+    return requeued

@@ -125,19 +125,20 @@ def backend_gone(pid: int, *, timeout: float = 15) -> None:
             time.sleep(0.1)
 
 
-@pytest.fixture
-def drill_redis(tmp_path) -> Iterator[Callable[[], None]]:
-    """A Redis of the drill's own on a free port, with the compose stack's persistence (appendonly),
-    and a restart() that shuts it down and starts it again on the same data."""
+@contextmanager
+def _drill_redis(data: Path, *, persistent: bool) -> Iterator[Callable[[], None]]:
+    """A Redis of the drill's own on a free port, and a restart() that shuts it down and starts it
+    again: on the same data with `persistent` (appendonly, as the compose stack runs it), or empty
+    without (as a Redis that keeps nothing on disk comes back)."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    data = tmp_path / "redis"
     data.mkdir()
     command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-               "--appendonly", "yes", "--save", "", "--daemonize", "yes", "--pidfile", str(data / "redis.pid")]
+               "--appendonly", "yes" if persistent else "no", "--save", "", "--daemonize", "yes",
+               "--pidfile", str(data / "redis.pid")]
 
     def ping() -> bool:
         answer = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
@@ -148,11 +149,28 @@ def drill_redis(tmp_path) -> Iterator[Callable[[], None]]:
         wait_for(ping, what="redis up")
 
     def restart() -> None:
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], capture_output=True)
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown"] + ([] if persistent else ["nosave"]),
+                       capture_output=True)
         wait_for(lambda: not ping(), what="redis down")
         start()
 
     start()
     restart.url = f"redis://127.0.0.1:{port}/0"
-    yield restart
-    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+    try:
+        yield restart
+    finally:
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+
+
+@pytest.fixture
+def drill_redis(tmp_path) -> Iterator[Callable[[], None]]:
+    """The drill's Redis with the compose stack's persistence: a restart keeps the queued messages."""
+    with _drill_redis(tmp_path / "redis", persistent=True) as restart:
+        yield restart
+
+
+@pytest.fixture
+def drill_redis_volatile(tmp_path) -> Iterator[Callable[[], None]]:
+    """The drill's Redis keeping nothing on disk: a restart loses every queued message."""
+    with _drill_redis(tmp_path / "redis-volatile", persistent=False) as restart:
+        yield restart

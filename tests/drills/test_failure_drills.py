@@ -4,7 +4,8 @@
   step: the previous results stay current, the watchdog fails the run once its heartbeat is older
   than the heartbeat period, a re-run completes, and no (run, customer) row is there twice;
 - a Redis restart during a run (persistence on, as in the compose stack): the work resumes and
-  the run publishes; nothing is left running;
+  the run publishes; nothing is left running; a restart that loses Redis's data while a run waits
+  queued: the watchdog sends its start again and it publishes;
 - the same start, chunk and finalize messages delivered twice, and a second run of the kind asked
   for while one runs: exactly one run publishes, each chunk's rows once.
 
@@ -127,6 +128,33 @@ def test_redis_restart_during_a_run_resumes_the_work(worker_process, drill_redis
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert current_run(kind=SEGMENTATION) == run
     assert not Run.objects.filter(status__in=Run.ACTIVE).exists()
+    _no_row_twice(run)
+
+
+@pytest.mark.usefixtures("segment_bank")
+def test_a_run_queued_when_redis_lost_its_data_is_sent_again_by_the_watchdog(worker_process, drill_redis_volatile):
+    """Redis keeping nothing on disk restarts with the run's start message in it: the run waits
+    queued until the watchdog's round sends it again, then a worker takes it and it publishes."""
+    env = process_env(REDIS_URL=drill_redis_volatile.url)
+    subprocess.run([sys.executable, "manage.py", "run_segmentation", "--as-of", AS_OF.isoformat(), "--k", "3",
+                    "--seed", "7"], cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=120)
+    run = Run.objects.filter(kind=SEGMENTATION).latest("pk")
+    drill_redis_volatile()  # the message is gone with the data
+    worker = worker_process(REDIS_URL=drill_redis_volatile.url)
+    wait_for(lambda: "ready" in worker.log.read_text(), timeout=60, what="the worker to listen")
+    assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
+
+    # The watchdog's round (every minute by beat) once REQUEUE_AFTER has passed.
+    round_ = ("import datetime; from django.utils import timezone; from crm_bank.runs import services; "
+              "later = timezone.now() + services.REQUEUE_AFTER + datetime.timedelta(seconds=1); "
+              "print(services.runs_requeue(now=later))")
+    answer = subprocess.run([sys.executable, "manage.py", "shell", "-c", round_], cwd=BASE_DIR, env=env,
+                            check=True, capture_output=True, text=True, timeout=120)
+    assert answer.stdout.strip().splitlines()[-1] == f"[{run.pk}]"
+
+    run = wait_until_finished(run, timeout=120)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert current_run(kind=SEGMENTATION) == run and not Run.objects.filter(status__in=Run.ACTIVE).exists()
     _no_row_twice(run)
 
 

@@ -350,12 +350,15 @@ def test_runs_watchdog_leaves_beating_runs_alone(kind):
     assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
 
 
-def test_runs_watchdog_fails_a_queued_run_never_started(kind):
+def test_runs_watchdog_fails_a_queued_run_never_started(kind, monkeypatch):
+    sent = []
+    monkeypatch.setattr(services.current_app, "send_task", lambda name, args: sent.append(args))
     run = RunFactory()
 
     assert runs_watchdog(now=timezone.now() + services.QUEUED_AFTER - datetime.timedelta(minutes=1)) == []
     assert runs_watchdog(now=timezone.now() + services.QUEUED_AFTER + datetime.timedelta(minutes=1)) == [run.pk]
     assert Run.objects.get(pk=run.pk).error.startswith("not started since it was queued at ")
+    assert sent == [[run.pk]]  # sent again once on the way, in vain
 
 
 def test_run_fail_never_touches_a_published_run(kind):
@@ -430,3 +433,35 @@ def test_runs_watchdog_leaves_a_run_being_finished_alone(register_kind, count_us
         release.set()
         thread.join()
     assert outcome == [FinalizeOutcome.PUBLISHED] and current_run(kind=KIND) == run
+
+
+def test_a_queued_run_nobody_claimed_has_its_start_sent_again_at_most_every_requeue_period(kind, monkeypatch):
+    from crm_bank.runs.services import REQUEUE_AFTER, START_TASK, run_claim, runs_requeue
+
+    sent = []
+    monkeypatch.setattr(services.current_app, "send_task", lambda name, args: sent.append((name, args)))
+    run = RunFactory()
+    queued_at = Run.objects.get(pk=run.pk).created_at
+    second = datetime.timedelta(seconds=1)
+
+    assert runs_requeue(now=queued_at + REQUEUE_AFTER - second) == []
+    assert runs_requeue(now=queued_at + REQUEUE_AFTER + second) == [run.pk]
+    assert runs_requeue(now=queued_at + 2 * REQUEUE_AFTER) == []  # sent a moment ago
+    assert runs_requeue(now=queued_at + 2 * REQUEUE_AFTER + 2 * second) == [run.pk]
+    assert sent == [(START_TASK, [run.pk])] * 2
+    assert run_claim(run_id=run.pk)
+    assert runs_requeue(now=queued_at + 4 * REQUEUE_AFTER) == []
+    assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
+
+
+def test_a_broker_still_down_leaves_the_run_queued_for_the_next_round(kind, monkeypatch):
+    from crm_bank.runs.services import REQUEUE_AFTER, runs_requeue
+
+    def down(name, args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(services.current_app, "send_task", down)
+    run = RunFactory()
+
+    assert runs_requeue(now=timezone.now() + REQUEUE_AFTER + datetime.timedelta(seconds=1)) == []
+    assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
