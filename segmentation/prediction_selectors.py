@@ -52,21 +52,30 @@ class ModelSummary:
     version: str
     sha256: str
     report: dict
-    # The headline AUC (response: time-ordered test part; churn: held-out accounts) and the second
-    # figure (response: stratified 5-fold; churn: out-of-fold 5-fold).
+    # The headline AUC (response: time-ordered test part; churn: trained one horizon earlier and tried
+    # on the next period, else the held-out accounts) and the second figure (response: stratified
+    # 5-fold; churn: out-of-fold 5-fold).
     headline_auc: float | None
     second_auc: float | None
     capture_top20: float | None
     capture_top50: float | None
     brier: float | None = None
     brier_reference: float | None = None
-    # Churn: the AUC of the observation window's transaction count alone, the bar its label sets.
+    # Churn: the AUC of the observation window's transaction count alone, the bar its label sets
+    # (on the headline's accounts), and the AUC on the held-out accounts of the cutoff's own period.
     baseline_auc: float | None = None
+    holdout_auc: float | None = None
+    # The report's key of the headline's lift by decile.
+    deciles_key: str = "lift_deciles"
+
+    @property
+    def time_ordered(self) -> bool:
+        return self.deciles_key.startswith("time_ordered")
 
     @property
     def gains(self) -> list[tuple[float, float]]:
         """(share of scores from the top, share of positives caught) from (0, 0), by decile."""
-        deciles = self.report.get("lift_deciles") or []
+        deciles = self.report.get(self.deciles_key) or []
         return [(0.0, 0.0)] + [(row["decile"] / 10, row["cumulative_capture"]) for row in deciles]
 
     @property
@@ -78,8 +87,8 @@ class ModelSummary:
         return None if self.capture_top50 is None else 100 * self.capture_top50
 
 
-def _capture_at(report: dict, decile: int) -> float | None:
-    rows = [row for row in report.get("lift_deciles") or [] if row.get("decile") == decile]
+def _capture_at(report: dict, decile: int, key: str = "lift_deciles") -> float | None:
+    rows = [row for row in report.get(key) or [] if row.get("decile") == decile]
     return rows[0]["cumulative_capture"] if rows else None
 
 
@@ -92,6 +101,14 @@ def _summary(artefact: ModelArtefact) -> ModelSummary:
             **common, headline_auc=report.get("time_ordered_test_auc"), second_auc=report.get("stratified_5fold_auc"),
             capture_top50=report.get("capture_top50"), brier=report.get("brier_test"),
             brier_reference=report.get("brier_test_reference_train_prevalence"),
+        )
+    if report.get("time_ordered_test_auc") is not None:
+        return ModelSummary(
+            **{**common, "capture_top20": report.get("time_ordered_capture_top20")},
+            headline_auc=report["time_ordered_test_auc"], second_auc=report.get("out_of_fold_auc"),
+            capture_top50=_capture_at(report, 5, "time_ordered_lift_deciles"),
+            baseline_auc=report.get("time_ordered_baseline_auc_transactions_only"),
+            holdout_auc=report.get("test_auc"), deciles_key="time_ordered_lift_deciles",
         )
     return ModelSummary(
         **common, headline_auc=report.get("test_auc"), second_auc=report.get("out_of_fold_auc"),

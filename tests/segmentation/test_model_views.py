@@ -118,3 +118,39 @@ def test_progress_partial_polls_while_running(client, analyst_b, django_assert_m
     assert 'hx-trigger="every 2s"' in html and "50%" in html and "Model training run" in html
     other = Run.objects.create(kind="segmentation", status=Run.Status.RUNNING)
     assert client.get(reverse("segmentation:models-run-progress", args=[other.pk])).status_code == 404
+
+
+def test_the_churn_headline_is_the_time_ordered_test_when_the_report_has_one(client, analyst_b, trained):
+    artefact = ModelArtefact.objects.get(run=trained, name="churn")
+    deciles = [{"decile": d, "positive_rate": 0.1, "lift": 1.0, "cumulative_capture": min(1.0, 0.3 + d * 0.07)}
+               for d in range(1, 11)]
+    report = {**artefact.report, "test_auc": 0.9012, "time_ordered_test_auc": 0.8123,
+              "time_ordered_baseline_auc_transactions_only": 0.7771, "time_ordered_train_cutoff": "1993-10-04",
+              "time_ordered_train_accounts": 497, "time_ordered_train_churned": 22, "time_ordered_test_accounts": 777,
+              "time_ordered_test_churned": 29, "time_ordered_capture_top20": 0.444,
+              "time_ordered_lift_deciles": deciles}
+    report.pop("time_ordered_note", None)
+    ModelArtefact.objects.filter(pk=artefact.pk).update(report=report)
+    client.force_login(analyst_b)
+
+    churn = client.get(MODELS_URL).content.decode().split('id="churn-model"')[1]
+
+    assert 'id="churn-auc">0.812<' in churn and 'id="churn-holdout-auc">0.901<' in churn and ">0.777<" in churn
+    assert "44.4%" in churn and f"{floatformat(100 * deciles[4]['cumulative_capture'], 1)}%" in churn
+    assert "on the 497 accounts eligible on 1993-10-04 (22 churned" in churn and "all 777 accounts" in churn
+    points = json.loads(churn.split('id="churn-gains-points" type="application/json">')[1].split("</script>")[0])
+    assert points[1] == [0.1, deciles[0]["cumulative_capture"]]
+
+
+def test_without_a_time_ordered_test_the_churn_page_says_why_and_heads_with_the_held_out_accounts(
+        client, analyst_b, trained):
+    artefact = ModelArtefact.objects.get(run=trained, name="churn")
+    report = {key: value for key, value in artefact.report.items() if not key.startswith("time_ordered")}
+    report.update(test_auc=0.9012, time_ordered_note="Not measured: one horizon earlier (1993-10-04) 2 of 90 …")
+    ModelArtefact.objects.filter(pk=artefact.pk).update(report=report)
+    client.force_login(analyst_b)
+
+    churn = client.get(MODELS_URL).content.decode().split('id="churn-model"')[1]
+
+    assert 'id="churn-auc">0.901<' in churn and 'id="churn-holdout-auc"' not in churn
+    assert "Not measured: one horizon earlier (1993-10-04) 2 of 90" in churn
