@@ -50,6 +50,19 @@ def value_run_active() -> Run | None:
     return Run.objects.filter(kind=VALUE_SCORING, status__in=Run.ACTIVE).only("id", "status").first()
 
 
+def value_formula(*, run: Run) -> dict[str, str]:
+    """The run's rates and tier cut-offs as the Value page states them: margins, spread and fee share
+    in per cent, the card income per payment in money, the cut-offs in per cent (no trailing zeros)."""
+    weights = scoring.ValueWeights(**run.params.get("weights", {}))
+    figures = {
+        "deposit_margin": 100 * weights.deposit_margin, "lending_spread": 100 * weights.lending_spread,
+        "card_income_per_payment": weights.card_income_per_payment, "fee_share": 100 * weights.fee_share,
+        "a_percent": 100 * float(run.params.get("a_share", 0.80)),
+        "b_percent": 100 * float(run.params.get("b_share", 0.15)),
+    }
+    return {name: f"{round(value, 6):g}" for name, value in figures.items()}
+
+
 def value_lorenz_points(*, run: Run) -> list[tuple[float, float]]:
     """(share of customers, share of value), most valuable first, from (0, 0): the points the run
     stored in its metrics (scoring.lorenz_points), whatever the number of customers."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 
 import pandas as pd
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Max
@@ -76,12 +77,12 @@ def _check_data(as_of: datetime.date | None) -> None:
 # Parameters
 
 def value_params_clean(params: dict) -> dict:
-    """The stored params: the formula's weights and the tier cut-offs, with defaults filled in."""
-    weights_given = params.get("weights") or {}
+    """The stored params: the formula's weights and the tier cut-offs, the bank's settings
+    (CRM_VALUE_WEIGHTS, CRM_TIER_A_SHARE, CRM_TIER_B_SHARE) filling in what `params` leaves out."""
     try:
-        weights = scoring.ValueWeights(**weights_given)
-        a_share = float(params.get("a_share", 0.80))
-        b_share = float(params.get("b_share", 0.15))
+        weights = scoring.ValueWeights(**{**settings.CRM_VALUE_WEIGHTS, **(params.get("weights") or {})})
+        a_share = float(params.get("a_share", settings.CRM_TIER_A_SHARE))
+        b_share = float(params.get("b_share", settings.CRM_TIER_B_SHARE))
     except (TypeError, ValueError) as exc:
         raise RunParamsInvalid(_("Invalid value-scoring parameters: %(error)s") % {"error": exc}) from None
     if not (0 < a_share < 1 and b_share >= 0 and a_share + b_share <= 1):

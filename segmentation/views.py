@@ -60,6 +60,7 @@ def value_overview(request: HttpRequest) -> HttpResponse:
             "movers_counts": selectors.value_movers_counts(run=run),
             "movers": selectors.value_movers(run=run, from_tier="A", to_tier="B"),
             "top20_percent": 100 * float(run.metrics.get("top20_share", 0)),
+            "formula": selectors.value_formula(run=run),
         }
     return render(request, "segmentation/value_overview.html", context)
 

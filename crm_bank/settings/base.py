@@ -213,6 +213,14 @@ CRM_REPORTING_CURRENCY = env("CRM_REPORTING_CURRENCY", default="CNY")
 CRM_CURRENCY_RATES: dict[str, float] = env.json("CRM_CURRENCY_RATES", default={
     "CNY": 1.0, "EUR": 7.8, "USD": 7.1, "HKD": 0.91, "GBP": 9.2, "JPY": 0.047, "CZK": 0.31,
 })
+# The 80/20 value formula's rates (segmentation.scoring.ValueWeights: deposit_margin 0.015,
+# lending_spread 0.025, card_income_per_payment 0.30, fee_share 1.0) and the tier cut-offs (tier A:
+# the customers who bring the first CRM_TIER_A_SHARE of value; B: the next CRM_TIER_B_SHARE). A JSON
+# object in CRM_VALUE_WEIGHTS replaces some or all of the rates. Every value run (nightly, "Run now",
+# `run_value_scoring`, whose options override them) keeps the ones it used in its params.
+CRM_VALUE_WEIGHTS: dict[str, float] = env.json("CRM_VALUE_WEIGHTS", default={})
+CRM_TIER_A_SHARE = env.float("CRM_TIER_A_SHARE", default=0.80)
+CRM_TIER_B_SHARE = env.float("CRM_TIER_B_SHARE", default=0.15)
 # The largest customer import file accepted (CSV or XLSX), in bytes; a larger one is refused.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 # Channels and touchpoints.

@@ -43,6 +43,38 @@ def test_run_value_scoring_before_any_data_is_a_command_error(small_bank):
     assert not Run.objects.exists()
 
 
+def test_the_formula_and_cut_offs_come_from_the_settings_and_the_options_override_them(small_bank, settings):
+    settings.CRM_VALUE_WEIGHTS = {"fee_share": 0.5, "deposit_margin": 0.02}
+    settings.CRM_TIER_A_SHARE, settings.CRM_TIER_B_SHARE = 0.7, 0.2
+
+    call_command("run_value_scoring", "--as-of", AS_OF.isoformat(), "--sync")
+    call_command("run_value_scoring", "--as-of", AS_OF.isoformat(), "--sync", "--weight", "fee_share=0",
+                 "--weight", "card_income_per_payment=0.5", "--a-share", "0.6")
+
+    from_settings, from_options = Run.objects.order_by("pk")
+    assert from_settings.params["weights"] == {"deposit_margin": 0.02, "lending_spread": 0.025,
+                                               "card_income_per_payment": 0.30, "fee_share": 0.5}
+    assert (from_settings.params["a_share"], from_settings.params["b_share"]) == (0.7, 0.2)
+    assert from_options.params["weights"] == {"deposit_margin": 0.02, "lending_spread": 0.025,
+                                              "card_income_per_payment": 0.5, "fee_share": 0.0}
+    assert (from_options.params["a_share"], from_options.params["b_share"]) == (0.6, 0.2)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--weight", "bonus=1"], "--weight takes NAME=RATE with NAME one of deposit_margin"),
+    (["--weight", "fee_share"], "--weight takes NAME=RATE"),
+    (["--weight", "fee_share=lots"], "the rate must be a number, not 'lots'"),
+    (["--weight", "fee_share=-1"], "fee_share must be a finite number ≥ 0"),
+    (["--a-share", "1.2"], "Tier cut-offs must satisfy 0 < A < 1"),
+    (["--a-share", "0.9", "--b-share", "0.2"], "Tier cut-offs must satisfy"),
+])
+def test_bad_rates_or_cut_offs_are_command_errors_and_start_nothing(small_bank, args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("run_value_scoring", "--as-of", AS_OF.isoformat(), "--sync", *args)
+
+    assert not Run.objects.exists()
+
+
 def test_nightly_schedule_is_seeded_and_editable(db):
     # Run the data migration's step again (a transactional test elsewhere may have flushed its row):
     # it must create the task once, whatever was there.

@@ -46,6 +46,21 @@ def test_value_page_shows_cards_lorenz_tiers_and_movers(client, analyst_b, small
     assert 'id="lorenz-chart"' in html and "vendor/chartjs/chart.umd.min.js" in html
 
 
+def test_value_page_states_the_runs_own_rates_and_cut_offs(client, analyst_b, small_bank, settings):
+    from segmentation.services import value_scoring_start
+
+    settings.CRM_VALUE_WEIGHTS = {"deposit_margin": 0.0125}
+    settings.CRM_TIER_A_SHARE, settings.CRM_TIER_B_SHARE = 0.7, 0.2
+    value_scoring_start(as_of=AS_OF, sync=True)
+    client.force_login(analyst_b)
+
+    formula = client.get(VALUE_URL).content.decode().split('id="value-formula">')[1].split("</p>")[0]
+
+    assert "deposits × 1.25% (deposit margin)" in formula and "loans outstanding × 2.5% (lending spread)" in formula
+    assert "card payments × 0.3 each" in formula and "fees paid × 100% " in formula
+    assert "the first 70% of value; B: the next 20%" in formula
+
+
 def test_value_page_before_any_run_invites_to_start_one(client, analyst_b, django_assert_max_num_queries):
     client.force_login(analyst_b)
 
