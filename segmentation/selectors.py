@@ -92,6 +92,14 @@ class BranchTiers:
     code: str
     name: str
     tiers: TierCounts
+    # Within the branch: the share of its value its top 20 % bring (0–1) and its Gini (runs before
+    # these figures were kept: None).
+    top20_share: float | None = None
+    gini: float | None = None
+
+    @property
+    def top20_percent(self) -> float | None:
+        return None if self.top20_share is None else 100 * self.top20_share
 
 
 _TIER_SUMS = (
@@ -110,10 +118,13 @@ def value_tiers_by_branch(*, run: Run) -> list[BranchTiers]:
                 ) t JOIN {Branch._meta.db_table} b ON b.id = t.branch_id ORDER BY t.value DESC, b.code""",
             [run.pk],
         )
-        return [
-            BranchTiers(branch_id=bid, code=code, name=name, tiers=_tier_counts(a, b, c, value))
-            for bid, code, name, a, b, c, value in cursor.fetchall()
-        ]
+        rows = cursor.fetchall()
+    pareto = run.metrics.get("branches") or {}
+    return [
+        BranchTiers(branch_id=bid, code=code, name=name, tiers=_tier_counts(a, b, c, value),
+                    top20_share=pareto.get(str(bid), {}).get("top20_share"), gini=pareto.get(str(bid), {}).get("gini"))
+        for bid, code, name, a, b, c, value in rows
+    ]
 
 
 def _tier_counts(a: int | None, b: int | None, c: int | None, value: float | None) -> TierCounts:

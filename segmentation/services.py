@@ -188,6 +188,17 @@ def _metrics(ranked: pd.DataFrame) -> dict:
         "movers": {key: int(count) for key, count in sorted(movers.items())},
         # (share of customers, share of value) from the most valuable down: the Pareto chart.
         "lorenz": [[round(x, 6), round(y, 6)] for x, y in scoring.lorenz_points(ranked["value"])],
+        "branches": _branch_pareto(ranked),
+    }
+
+
+def _branch_pareto(ranked: pd.DataFrame) -> dict[str, dict]:
+    """The Pareto figures within each home branch (by branch id): its customers, the share of its
+    value its top 20 % bring, its Gini."""
+    return {
+        str(int(branch_id)): {"customers": int(len(values)), "top20_share": round(scoring.top_share(values, 0.2), 6),
+                              "gini": round(scoring.gini(values), 6)}
+        for branch_id, values in ranked.groupby("branch_id", sort=True)["value"]
     }
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import _refusals_recorded, audit_record, request_ip
+from crm_bank.audit.services import audit_record, refusals_recorded, request_ip
 
 REFUSED_STATUSES = frozenset({401, 403})
-# GET and HEAD read; anything else asked to change something.
+# GET, HEAD and OPTIONS read; anything else asked to change something.
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -25,11 +25,11 @@ class RefusedRequestAuditMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         recorded: list[int] = []
-        token = _refusals_recorded.set(recorded)
+        token = refusals_recorded.set(recorded)
         try:
             response = self.get_response(request)
         finally:
-            _refusals_recorded.reset(token)
+            refusals_recorded.reset(token)
         if response.status_code in REFUSED_STATUSES and not recorded:
             refused_request_audit(request, response.status_code)
         return response

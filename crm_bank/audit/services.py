@@ -27,7 +27,7 @@ def request_ip(request: HttpRequest | None) -> str | None:
 # The refusals recorded while the current request is answered (RefusedRequestAuditMiddleware sets
 # a fresh list per request; None outside a request): a view that audits its own refusal, with what
 # was refused, is not recorded a second time as a refused request.
-_refusals_recorded: ContextVar[list[int] | None] = ContextVar("audit_refusals_recorded", default=None)
+refusals_recorded: ContextVar[list[int] | None] = ContextVar("audit_refusals_recorded", default=None)
 
 
 def audit_record(
@@ -42,7 +42,7 @@ def audit_record(
 ) -> AuditEvent:
     """Inserts one audit row: a single INSERT, so it needs no transaction of its own."""
     actor_id = actor.pk if actor is not None and actor.is_authenticated else None
-    if outcome == AuditEvent.Outcome.DENIED and (recorded := _refusals_recorded.get()) is not None:
+    if outcome == AuditEvent.Outcome.DENIED and (recorded := refusals_recorded.get()) is not None:
         recorded.append(1)
     return AuditEvent.objects.create(
         actor_id=actor_id,

@@ -56,6 +56,10 @@ def test_value_run_publishes_values_tiers_and_metrics(small_bank, bank_admin):
     assert run.metrics["lorenz"] == [[0.0, 0.0], [round(1 / 3, 6), round(1500 / 2140.6, 6)], [round(2 / 3, 6), 1.0],
                                      [1.0, 1.0]]
     assert run.metrics["previous_run"] is None
+    # Within each home branch: x and y share one (640.6 and 0), w has the other to themselves.
+    assert run.metrics["branches"] == {
+        str(x.branch_id): {"customers": 2, "top20_share": 1.0, "gini": 0.5},
+        str(w.branch_id): {"customers": 1, "top20_share": 1.0, "gini": 0.0}}
     summary = ValueTierSummary.objects.filter(run=run)
     assert {(s.branch_id, s.rm_id, s.tier): (s.customers, s.value) for s in summary} == {
         (x.branch_id, x.rm_id, "A"): (1, 640.6), (w.branch_id, w.rm_id, "A"): (1, 1500.0),

@@ -42,6 +42,9 @@ def test_value_page_shows_cards_lorenz_tiers_and_movers(client, analyst_b, small
     branches = {row.code: row.tiers for row in response.context["branches"]}
     assert (branches["A01"].a, branches["A01"].b, branches["A01"].c) == (0, 1, 1)  # x fell to B, y is C
     assert (branches["B02"].a, branches["B02"].total) == (1, 1)
+    a01 = html.split('data-branch="A01"')[1].split("</tr>")[0]
+    pareto = two_runs.metrics["branches"][str(response.context["branches"][0].branch_id)]
+    assert ">100.0%<" in a01 and f">{pareto['gini']:.3f}<" in html  # the top 20 % (one of two) bring it all
     assert small_bank.x.cif in html and "A→B" in html  # the movers list and its count
     assert 'id="lorenz-chart"' in html and "vendor/chartjs/chart.umd.min.js" in html
 
