@@ -10,7 +10,7 @@ from crm_bank.runs.errors import RunError
 from segmentation.cross_sell import cross_sell_start
 from segmentation.segments import segmentation_start
 from segmentation.services import value_scoring_start
-from segmentation.training import model_training_start
+from segmentation.training import model_training_start, predictions_score_new_customers
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +60,17 @@ def cross_sell_nightly() -> int | None:
     except RunError as exc:
         logger.warning("Nightly cross-sell not started: %s", exc)
         return None
+
+
+@shared_task(name="segmentation.tasks.new_customers_scoring_nightly")
+def new_customers_scoring_nightly() -> int:
+    """Scores, with the published models, the customers they have no score for yet (those who
+    joined since the weekly training); returns how many. Before the first training, or with a
+    stored model that fails its checks, logged and skipped: nothing is written."""
+    try:
+        run, scored = predictions_score_new_customers()
+    except RunError as exc:
+        logger.warning("Nightly scoring of new customers not done: %s", exc)
+        return 0
+    logger.info("Nightly scoring of new customers: %s scored with the models of run #%s", scored, run.pk)
+    return scored

@@ -257,3 +257,37 @@ def test_unknown_parameters_are_refused(model_bank: ModelBank):
 
     with pytest.raises(RunError, match="Unknown parameters: colour"):
         run_start(kind=MODEL_TRAINING, params={"colour": "red"}, as_of=AS_OF)
+
+
+def test_new_customers_are_scored_every_night_with_the_published_models(db):
+    migration = importlib.import_module("segmentation.migrations.0014_new_customers_scoring_schedule")
+    migration.fill_schedule(apps, None)
+    migration.fill_schedule(apps, None)
+
+    task = PeriodicTask.objects.get(task="segmentation.tasks.new_customers_scoring_nightly")
+
+    assert task.enabled and (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == ("*", "5", "0")
+
+
+def test_the_nightly_scoring_before_any_training_logs_and_writes_nothing(db, caplog):
+    from segmentation.tasks import new_customers_scoring_nightly
+
+    assert new_customers_scoring_nightly() == 0
+
+    assert "not done: No model has been trained yet" in caplog.text and not CustomerPrediction.objects.exists()
+
+
+def test_the_nightly_scoring_scores_the_newcomers_and_leaves_the_scored_alone(
+        model_bank: ModelBank, trained: Run, branch_a):
+    from segmentation.tasks import new_customers_scoring_nightly
+
+    newcomer = CustomerFactory(home_branch=branch_a, marital_status="single", attributes={"age": 29})
+    account_for(newcomer, product=ProductFactory(code="PT-CURRENT"), balance=500)
+    before = _scores(trained)
+
+    assert new_customers_scoring_nightly() == 1
+    assert new_customers_scoring_nightly() == 0
+
+    after = _scores(trained)
+    assert set(after) - set(before) == {newcomer.pk}
+    assert {pk: after[pk] for pk in before} == before
