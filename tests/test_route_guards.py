@@ -102,15 +102,34 @@ def branch_a_objects(customer_a, rm_a, branch_a):
     transactions_for(account_for(customer_a), 3)
     complaint = complaint_open(customer=customer_a, actor=rm_a, channel="branch", category="fees", severity="high",
                                description="Charged twice; call me on +420601123456")
+    # A duplicate of customer_a waiting for review, and a task about her, whose detail carries her phone.
+    from channels.models import Task
+    from customers.models import MatchCandidate
+    from tests.customers.factories import CustomerFactory
+
+    twin = CustomerFactory(home_branch=branch_a, primary_rm=rm_a, first_name="Jana", last_name="Novakova",
+                           phone="+420601123456", email="jana.novakova@example.cz", birth_date=customer_a.birth_date)
+    left, right = sorted([customer_a, twin], key=lambda customer: customer.pk)
+    pair = MatchCandidate.objects.create(left=left, right=right, match_probability=0.97, match_weight=14.0,
+                                         comparisons=[{"field": "phone", "level": 2, "label": "exact", "weight": 11.6}],
+                                         decision=MatchCandidate.Decision.REVIEW, rule="probabilistic")
+    task = Task.objects.create(assignee=rm_a, customer=customer_a, kind=Task.Kind.FOLLOW_UP,
+                               due_at=complaint.sla_due_at, title="Call back", detail="Call her on +420601123456")
     return {"pk": str(customer_a.pk), "customer_pk": str(customer_a.pk), "complaint": str(complaint.pk),
+            "review_pair": str(pair.pk), "task": str(task.pk),
             "cif": customer_a.cif, "username": rm_a.username, "code": branch_a.code, "key": rm_a.username}
 
 
+# Routes whose pk is another object of branch A's than the customer.
+OBJECT_PK = {"channels/complaints/": "complaint", "customers/review/": "review_pair", "channels/tasks/": "task"}
+
+
 def _url_for(route: str, objects: dict) -> str:
-    """`route` asked for branch A's objects (a complaint route's pk is the complaint's)."""
+    """`route` asked for branch A's objects (a complaint, review pair or task route's pk is that object's)."""
     values = {**SAMPLE, **objects}
-    if route.startswith("channels/complaints/"):
-        values["pk"] = objects["complaint"]
+    for prefix, key in OBJECT_PK.items():
+        if route.startswith(prefix):
+            values["pk"] = objects[key]
     return _url(route, values)
 
 
@@ -143,3 +162,11 @@ def test_another_branchs_scorecards_and_cases_are_refused(client, rm_b, supervis
         client.force_login(user)
         route = next(route for route, route_name in OBJECT_ROUTES if route_name == name)
         assert client.get(_url_for(route, branch_a_objects)).status_code in (403, 404), (name, user)
+
+
+def test_the_walks_review_pair_is_real_and_shows_what_the_other_branch_may_not(client, supervisor_a,
+                                                                                branch_a_objects):
+    """The review pair the walk asks branch B's RM for exists: branch A's supervisor sees it in full."""
+    client.force_login(supervisor_a)
+    response = client.get(_url_for("customers/review/<int:pk>/", branch_a_objects))
+    assert response.status_code == 200 and SENSITIVE[1].encode() in response.content
