@@ -115,17 +115,25 @@ def branch_a_objects(customer_a, rm_a, branch_a):
                                          decision=MatchCandidate.Decision.REVIEW, rule="probabilistic")
     task = Task.objects.create(assignee=rm_a, customer=customer_a, kind=Task.Kind.FOLLOW_UP,
                                due_at=complaint.sla_due_at, title="Call back", detail="Call her on +420601123456")
+    # A running campaign that has contacted her (its pages and her outcome page).
+    from campaigns.models import Campaign, CampaignContact
+
+    campaign = Campaign.objects.create(code="A-MORT", name="Mortgages", channel="call_centre",
+                                       starts_on=complaint.sla_due_at.date(), status=Campaign.Status.ACTIVE)
+    CampaignContact.objects.create(campaign=campaign, customer=customer_a, channel="call_centre")
     return {"pk": str(customer_a.pk), "customer_pk": str(customer_a.pk), "complaint": str(complaint.pk),
-            "review_pair": str(pair.pk), "task": str(task.pk),
+            "review_pair": str(pair.pk), "task": str(task.pk), "campaign": str(campaign.pk),
             "cif": customer_a.cif, "username": rm_a.username, "code": branch_a.code, "key": rm_a.username}
 
 
 # Routes whose pk is another object of branch A's than the customer.
-OBJECT_PK = {"channels/complaints/": "complaint", "customers/review/": "review_pair", "channels/tasks/": "task"}
+OBJECT_PK = {"channels/complaints/": "complaint", "customers/review/": "review_pair", "channels/tasks/": "task",
+             "campaigns/": "campaign", "performance/campaign/": "campaign"}
 
 
 def _url_for(route: str, objects: dict) -> str:
-    """`route` asked for branch A's objects (a complaint, review pair or task route's pk is that object's)."""
+    """`route` asked for branch A's objects (a complaint, review pair, task or campaign route's pk is that
+    object's)."""
     values = {**SAMPLE, **objects}
     for prefix, key in OBJECT_PK.items():
         if route.startswith(prefix):
@@ -166,7 +174,9 @@ def test_another_branchs_scorecards_and_cases_are_refused(client, rm_b, supervis
 
 def test_the_walks_review_pair_is_real_and_shows_what_the_other_branch_may_not(client, supervisor_a,
                                                                                 branch_a_objects):
-    """The review pair the walk asks branch B's RM for exists: branch A's supervisor sees it in full."""
+    """The review pair and campaign the walk asks branch B's RM for exist: branch A's supervisor sees the
+    pair in full, and the campaign."""
     client.force_login(supervisor_a)
     response = client.get(_url_for("customers/review/<int:pk>/", branch_a_objects))
     assert response.status_code == 200 and SENSITIVE[1].encode() in response.content
+    assert client.get(_url_for("campaigns/<int:pk>/", branch_a_objects)).status_code == 200  # the campaign too
