@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -252,22 +252,23 @@ def _train_churn_model(
         "lift_deciles": captured["lift_deciles"],
         "cash_withdrawals_known": bool("kind" in frame.columns),
         "limits": LIMITS,
-        **_time_ordered_figures(frame, test=data, estimator=_candidates(seed)[chosen], cutoff=cutoff,
-                                horizon_days=horizon_days, lookback_days=lookback_days,
-                                min_transactions=min_transactions, decline_ratio=decline_ratio),
+        **_time_ordered_figures(frame, test=data, seed=seed, cutoff=cutoff, horizon_days=horizon_days,
+                                lookback_days=lookback_days, min_transactions=min_transactions,
+                                decline_ratio=decline_ratio),
     }
     return ChurnModel(estimator=_candidates(seed)[chosen].fit(x, y), report=report)
 
 
 def _time_ordered_figures(
-    frame: pd.DataFrame, *, test: pd.DataFrame, estimator: BaseEstimator, cutoff: dt.date, horizon_days: int,
+    frame: pd.DataFrame, *, test: pd.DataFrame, seed: int, cutoff: dt.date, horizon_days: int,
     lookback_days: int, min_transactions: int, decline_ratio: float,
 ) -> dict[str, Any]:
-    """The out-of-time test: `estimator` fitted on the accounts eligible one horizon before the cutoff
+    """The out-of-time test: a model fitted on the accounts eligible one horizon before the cutoff
     (their features before that date, their labels from the horizon that ends at the cutoff: nothing
-    from the test period), then scored on every account eligible at the cutoff (`test`: its features
-    and labels). The same accounts may appear in both, at different times. When the earlier period
-    cannot be learned from (too little data, or too few accounts of a class), a note says why."""
+    from the test period; its family chosen by cross-validation on them alone), then scored on every
+    account eligible at the cutoff (`test`: its features and labels). The same accounts may appear in
+    both, at different times. When the earlier period cannot be learned from (too little data, or
+    too few accounts of a class), a note says why."""
     earlier = pd.Timestamp(cutoff) - pd.Timedelta(days=horizon_days)
     figures: dict[str, Any] = {"time_ordered_train_cutoff": earlier.date().isoformat()}
     try:
@@ -283,12 +284,18 @@ def _time_ordered_figures(
             f"Not measured: one horizon earlier ({earlier.date().isoformat()}) {positives} of {len(train)} eligible "
             "accounts churned, too few of a class to learn from.")
         return figures
-    model = clone(estimator).fit(train[list(FEATURES)], train[LABEL].to_numpy())
-    scores = model.predict_proba(test[list(FEATURES)])[:, 1]
+    x_train, y_train = train[list(FEATURES)], train[LABEL].to_numpy()
+    folds = StratifiedKFold(n_splits=min(5, positives, len(train) - positives), shuffle=True, random_state=seed)
+    selection = {
+        name: float(cross_val_score(estimator, x_train, y_train, cv=folds, scoring="roc_auc", n_jobs=1).mean())
+        for name, estimator in _candidates(seed).items()
+    }
+    family = max(selection, key=lambda name: (selection[name], name))
+    scores = _candidates(seed)[family].fit(x_train, y_train).predict_proba(test[list(FEATURES)])[:, 1]
     y_test = test[LABEL].to_numpy()
     captured = capture_report(y_test, scores)
     return {
-        **figures,
+        **figures, "time_ordered_model_family": family,
         "time_ordered_train_accounts": len(train), "time_ordered_train_churned": positives,
         "time_ordered_test_accounts": len(test), "time_ordered_test_churned": int(y_test.sum()),
         "time_ordered_test_auc": float(roc_auc_score(y_test, scores)),
