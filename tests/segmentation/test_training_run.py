@@ -236,14 +236,19 @@ def test_customer_option_needs_score_only(model_bank: ModelBank):
         call_command("train_models", "--customer", "1")
 
 
-def test_weekly_schedule_is_seeded_and_editable(db):
-    migration = importlib.import_module("segmentation.migrations.0006_model_training_schedule")
+@pytest.mark.parametrize(("migration_name", "task_name", "when"), [
+    ("0006_model_training_schedule", "model_training_weekly", ("0", "4", "30")),  # Sundays
+    ("0014_new_customers_scoring_schedule", "new_customers_scoring_nightly", ("*", "5", "0")),
+])
+def test_the_training_and_new_customer_scoring_schedules_are_seeded_once_and_editable(
+        db, migration_name, task_name, when):
+    migration = importlib.import_module(f"segmentation.migrations.{migration_name}")
     migration.fill_schedule(apps, None)
     migration.fill_schedule(apps, None)
 
-    task = PeriodicTask.objects.get(task="segmentation.tasks.model_training_weekly")
+    task = PeriodicTask.objects.get(task=f"segmentation.tasks.{task_name}")
 
-    assert task.enabled and (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == ("0", "4", "30")
+    assert task.enabled and (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == when
 
 
 def test_weekly_task_without_data_logs_and_starts_nothing(db, caplog):
@@ -257,16 +262,6 @@ def test_unknown_parameters_are_refused(model_bank: ModelBank):
 
     with pytest.raises(RunError, match="Unknown parameters: colour"):
         run_start(kind=MODEL_TRAINING, params={"colour": "red"}, as_of=AS_OF)
-
-
-def test_new_customers_are_scored_every_night_with_the_published_models(db):
-    migration = importlib.import_module("segmentation.migrations.0014_new_customers_scoring_schedule")
-    migration.fill_schedule(apps, None)
-    migration.fill_schedule(apps, None)
-
-    task = PeriodicTask.objects.get(task="segmentation.tasks.new_customers_scoring_nightly")
-
-    assert task.enabled and (task.crontab.day_of_week, task.crontab.hour, task.crontab.minute) == ("*", "5", "0")
 
 
 def test_the_nightly_scoring_before_any_training_logs_and_writes_nothing(db, caplog):
