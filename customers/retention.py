@@ -55,6 +55,8 @@ ANONYMISATION = "anonymisation"
 ANONYMISATION_VERSION = "1"
 CHUNK_SIZE = 50_000
 ANONYMISED_NAME = "Anonymised"
+# What a payload that named the person holds once they are anonymised (here and in other apps' erasers).
+ANONYMISED_PAYLOAD = '{"anonymised": true}'
 
 # (cursor, customer ids) → rows changed; other apps register theirs from AppConfig.ready().
 PersonalDataEraser = Callable[[CursorWrapper, list[int]], int]
@@ -114,18 +116,18 @@ def anonymisation_chunk(run: Run, lo: int, hi: int) -> int:
         if not ids:
             return 0
         now = timezone.now()
-        args = {"ids": ids, "name": ANONYMISED_NAME, "now": now}
+        args = {"ids": ids, "name": ANONYMISED_NAME, "now": now, "anonymised": ANONYMISED_PAYLOAD}
         # name_key follows the name (the search indexes must not keep the old one).
         cursor.execute(f"""UPDATE {table['customer']} SET {_CUSTOMER_CLEARED}, name_key = '', name_key_reversed = '',
                            marketing_consent = false, do_not_contact = true, anonymised_at = %(now)s,
                            updated_at = %(now)s WHERE id = ANY(%(ids)s)""", args)
         cursor.execute(f"UPDATE {table['history']} SET {_CUSTOMER_CLEARED} WHERE id = ANY(%(ids)s)", args)
-        cursor.execute(f"""UPDATE {table['source']} SET payload = '{{"anonymised": true}}'::jsonb
+        cursor.execute(f"""UPDATE {table['source']} SET payload = %(anonymised)s::jsonb
                            WHERE customer_id = ANY(%(ids)s)""", args)
-        cursor.execute(f"""UPDATE {table['import_row']} SET payload = '{{"anonymised": true}}'::jsonb
+        cursor.execute(f"""UPDATE {table['import_row']} SET payload = %(anonymised)s::jsonb
                            WHERE customer_id = ANY(%(ids)s)""", args)
-        cursor.execute(f"""UPDATE {table['merge']} SET survivor_before = '{{"anonymised": true}}'::jsonb,
-                               absorbed_before = '{{"anonymised": true}}'::jsonb, chosen = '{{}}'::jsonb
+        cursor.execute(f"""UPDATE {table['merge']} SET survivor_before = %(anonymised)s::jsonb,
+                               absorbed_before = %(anonymised)s::jsonb, chosen = '{{}}'::jsonb
                            WHERE survivor_id = ANY(%(ids)s) OR absorbed_id = ANY(%(ids)s)""", args)
         cursor.execute(f"DELETE FROM {table['provenance']} WHERE customer_id = ANY(%(ids)s)", args)
         # Account numbers reach the person at other banks' records: each keeps a stable stand-in.

@@ -222,11 +222,7 @@ def _train_churn_model(
     x = data[list(FEATURES)]
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=TEST_SHARE, stratify=y, random_state=seed)
-    inner = StratifiedKFold(n_splits=min(n_splits, int(y_train.sum())), shuffle=True, random_state=seed)
-    selection = {
-        name: float(cross_val_score(estimator, x_train, y_train, cv=inner, scoring="roc_auc", n_jobs=1).mean())
-        for name, estimator in _candidates(seed).items()
-    }
+    selection = _family_selection(x_train, y_train, n_splits=min(n_splits, int(y_train.sum())), seed=seed)
     chosen = max(selection, key=lambda name: (selection[name], name))
     model = _candidates(seed)[chosen].fit(x_train, y_train)
     test_scores = model.predict_proba(x_test)[:, 1]
@@ -259,6 +255,13 @@ def _train_churn_model(
     return ChurnModel(estimator=_candidates(seed)[chosen].fit(x, y), report=report)
 
 
+def _family_selection(x: pd.DataFrame, y: np.ndarray, *, n_splits: int, seed: int) -> dict[str, float]:
+    """Each candidate family's mean AUC over stratified `n_splits`-fold CV on (x, y) alone."""
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return {name: float(cross_val_score(estimator, x, y, cv=folds, scoring="roc_auc", n_jobs=1).mean())
+            for name, estimator in _candidates(seed).items()}
+
+
 def _time_ordered_figures(
     frame: pd.DataFrame, *, test: pd.DataFrame, seed: int, cutoff: dt.date, horizon_days: int,
     lookback_days: int, min_transactions: int, decline_ratio: float,
@@ -285,11 +288,7 @@ def _time_ordered_figures(
             "accounts churned, too few of a class to learn from.")
         return figures
     x_train, y_train = train[list(FEATURES)], train[LABEL].to_numpy()
-    folds = StratifiedKFold(n_splits=min(5, positives, len(train) - positives), shuffle=True, random_state=seed)
-    selection = {
-        name: float(cross_val_score(estimator, x_train, y_train, cv=folds, scoring="roc_auc", n_jobs=1).mean())
-        for name, estimator in _candidates(seed).items()
-    }
+    selection = _family_selection(x_train, y_train, n_splits=min(5, positives, len(train) - positives), seed=seed)
     family = max(selection, key=lambda name: (selection[name], name))
     scores = _candidates(seed)[family].fit(x_train, y_train).predict_proba(test[list(FEATURES)])[:, 1]
     y_test = test[LABEL].to_numpy()

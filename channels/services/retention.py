@@ -13,15 +13,18 @@ from django.db.backends.utils import CursorWrapper
 from django.utils import translation
 
 from channels.models import Complaint, ComplaintEvent, HeldInteraction, Interaction, Notification, Task
+from crm_bank.ui.labels import ChoiceLabels
 from customers.models import Customer
+from customers.retention import ANONYMISED_PAYLOAD
 
-ANONYMISED_PAYLOAD = '{"anonymised": true}'
+TASK_KINDS = ChoiceLabels(Task.Kind.choices)
+NOTIFICATION_KINDS = ChoiceLabels(Notification.Kind.choices)
 
 
-def _labels(choices) -> str:
+def _labels(kinds: ChoiceLabels) -> str:
     """{kind: label} in the bank's default language, as JSON for the statements below."""
     with translation.override(settings.LANGUAGE_CODE):
-        return json.dumps({value: str(label) for value, label in choices})
+        return json.dumps(kinds.current())
 
 
 def channel_personal_data_erase(cursor: CursorWrapper, customer_ids: list[int]) -> int:
@@ -31,8 +34,8 @@ def channel_personal_data_erase(cursor: CursorWrapper, customer_ids: list[int]) 
     (a held interaction stored under one of them, or sent with one of their customer numbers);
     returns the rows changed."""
     changed = 0
-    params = {"ids": customer_ids, "task_kinds": _labels(Task.Kind.choices),
-              "notification_kinds": _labels(Notification.Kind.choices), "anonymised": ANONYMISED_PAYLOAD}
+    params = {"ids": customer_ids, "task_kinds": _labels(TASK_KINDS), "notification_kinds": _labels(NOTIFICATION_KINDS),
+              "anonymised": ANONYMISED_PAYLOAD}
     statements = (
         f"UPDATE {Interaction._meta.db_table} SET summary = '', outcome = '' WHERE customer_id = ANY(%(ids)s)",
         f"""UPDATE {Complaint._meta.db_table} SET description = '', resolution = '', skipped_branch_answer = ''
