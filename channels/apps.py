@@ -36,3 +36,9 @@ class ChannelsConfig(AppConfig):
         from customers.retention import personal_data_eraser_register
 
         personal_data_eraser_register("channels", channel_personal_data_erase)
+
+        # The segmentation feature step counts each customer's contacts from the timeline (through customers).
+        from channels.interaction_history import InteractionTimeline
+        from customers.interaction_history import interaction_history_register
+
+        interaction_history_register(InteractionTimeline())

@@ -247,15 +247,43 @@ def _load_pkdd(pkdd: PkddData, branches, rms_by_branch, products, department: De
     _pkdd_orders_and_transactions(pkdd, account_ids, report)
 
 
+def pkdd_closing_balances(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Per account, the running balance after its last day in the file and that day ("balance",
+    "as_of", indexed by account_id).
+
+    The file dates its transactions without a time, and on a day with several the transaction ids
+    are not always in booking order (interest and the monthly fee on the last day of a month come
+    either way round). So the day closes on the balance no other row of that day started from (a
+    row's balance less its signed amount is the balance before it); the last row by id only when
+    the rows do not tell (two candidates, or none: the amounts do not add up that day).
+    """
+    ordered = transactions.sort_values(["account_id", "booked_on", "trans_id"])
+    last_day = ordered.groupby("account_id")["booked_on"].transform("max")
+    day = ordered.loc[ordered["booked_on"] == last_day, ["account_id", "booked_on", "balance", "amount", "direction"]]
+    # In whole hundredths (the money columns are text with two decimals): exact comparisons.
+    cents = (day["balance"].astype(float) * 100).round().astype("int64")
+    amount = (day["amount"].astype(float) * 100).round().astype("int64")
+    before = cents - amount.where(day["direction"] == "credit", -amount)
+    started_from = pd.DataFrame({"account_id": day["account_id"], "cents": before}).drop_duplicates()
+    rows = pd.DataFrame({"account_id": day["account_id"], "cents": cents, "balance": day["balance"]})
+    marked = rows.merge(started_from, on=["account_id", "cents"], how="left", indicator=True)
+    candidates = marked.loc[marked["_merge"] == "left_only"]
+    per_account = candidates["account_id"].value_counts()
+    single = candidates.loc[candidates["account_id"].isin(per_account.index[per_account == 1])].set_index("account_id")
+    last = day.groupby("account_id").last()
+    balance = last["balance"].copy()
+    balance.loc[single.index] = single["balance"]
+    return pd.DataFrame({"balance": balance, "as_of": last["booked_on"]})
+
+
 def _pkdd_holdings(pkdd: PkddData, account_branch, products, report: LoadReport):
     """Accounts, loans and cards as holdings; returns {PKDD account id: pk} and the holder rows
     (account pk, client id, role, since)."""
     accounts = pkdd.accounts.set_index("account_id")
-    # Current accounts, with the bank's own running balance after the last transaction in the file
-    # (by date, then transaction id), not a sum of amounts: the bank's figure is the balance, and
-    # the file's amounts do not always add up to it (client 557: 17,447.80 summed, 17,447.70 booked).
-    last = pkdd.transactions.sort_values(["account_id", "booked_on", "trans_id"]).groupby("account_id").last()
-    closing = pd.DataFrame({"balance": last["balance"], "as_of": last["booked_on"]})
+    # Current accounts, with the bank's own running balance after the last transaction in the file,
+    # not a sum of amounts: the bank's figure is the balance, and the file's amounts do not always add
+    # up to it (client 557: 17,447.80 summed, 17,447.70 booked).
+    closing = pkdd_closing_balances(pkdd.transactions)
     account_ids = dict(zip(accounts.index, allocate_ids(Account, len(accounts)), strict=True))
     rows = []
     for account_id, account in accounts.iterrows():

@@ -31,5 +31,10 @@ LOG_FEATURES: frozenset[str] = frozenset(CLUSTER_FEATURES) - {"tenure_days", "ag
 
 PRODUCT_CATEGORIES: tuple[str, ...] = ("current", "deposit", "loan", "mortgage", "card", "wealth", "insurance")
 
-# What an analyst's rule may test: the clustering features and the outcomes profiles show.
-RULE_FEATURES: frozenset[str] = frozenset({*CLUSTER_FEATURES, "value", "responded_before"})
+# Features of the frame that k-means leaves out but profiles and rules read: the 12 months' average
+# deposit balance (close to the day's balance k-means sees) and the contacts from the interaction
+# timeline (contacts and complaints in 12 months, the assisted share of inbound contacts).
+PROFILED_FEATURES: tuple[str, ...] = ("average_balance", "contacts_12m", "complaints_12m", "assisted_share")
+
+# What an analyst's rule may test: the clustering and profiled features and the outcomes profiles show.
+RULE_FEATURES: frozenset[str] = frozenset({*CLUSTER_FEATURES, *PROFILED_FEATURES, "value", "responded_before"})

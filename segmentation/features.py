@@ -9,13 +9,23 @@ the money):
 - recency_days: days from the last transaction booked on or before the as-of date to that date.
 - frequency, money_in, money_out, card_payments, fees_paid, digital_share: over the 12 months
   that end with the as-of date. digital_share = web + mobile + card transactions ÷ all of them.
-- deposit_balance: the reported balances of the accounts open on the date that are not credit
-  (loans, mortgages, cards). Balances are the source's latest (Account.balance), not rebuilt
-  for past dates.
-- loans_outstanding: principal (else |balance|) of running loans and mortgages.
+- deposit_balance: the balances on the as-of date of the accounts open on it that are not credit
+  (loans, mortgages, cards): the source's latest balance (Account.balance) less the money booked
+  after the date (for a run as of the latest booking, the latest balance itself).
+- average_balance: the same accounts' balance averaged over every moment of the 12 months (time
+  weighted), rebuilt from the as-of balance and the window's bookings: balance − Σ signed amount ×
+  (its time − window start) ÷ window length. No per-day rows and no window function: one more sum
+  over the rows the step reads anyway. An account opened within the window counts as zero before
+  its first booking when its bookings are complete.
+- loans_outstanding: principal (else |balance| on the date) of running loans and mortgages.
 - product_count: distinct products open on the date; product_mix: open accounts per category.
 - tenure_days: from customer_since, else the first account opening; age: from the birth date,
   else the age a source reported (attributes.age).
+- contacts, complaints, assisted_share: from the interaction timeline (customers.interaction_history,
+  kept by channels) over the 12 months: contacts in either direction, complaints among them, and
+  the share of the customer's inbound contacts made at a branch, the call centre or a service
+  centre (null without inbound contacts: how they choose to reach us). 0, 0 and null without a
+  timeline.
 - responded_before: from the campaign contacts made by the date (segmentation.contact_history):
   1 if the customer accepted an offer or their previous campaign was a success, 0 if contacted
   without success, null if never contacted (or no app keeps a contact history).
@@ -43,7 +53,8 @@ from django.utils.translation import gettext as _
 from crm_bank.bulk import quoted_table
 from crm_bank.runs.errors import RunParamsInvalid
 from crm_bank.runs.registry import chunk_ranges
-from customers.models import Account, AccountHolder, Customer, Product, Transaction
+from customers.interaction_history import interactions_sql
+from customers.models import Account, AccountHolder, Channel, Customer, Product, Transaction
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import responded_before_sql
 from segmentation.models import CustomerFeatures
@@ -51,6 +62,8 @@ from segmentation.models import CustomerFeatures
 CREDIT_CATEGORIES = tuple(Product.NOT_DEPOSITS)
 LOAN_CATEGORIES = (Product.Category.LOAN, Product.Category.MORTGAGE)
 DIGITAL_CHANNELS = ("web", "mobile", "card")
+# Channels where a person serves the customer (a visit or a call costs staff time).
+ASSISTED_CHANNELS = (Channel.BRANCH.value, Channel.CALL_CENTRE.value, Channel.SERVICE_CENTRE.value)
 
 
 def currency_params(params: dict) -> dict:
@@ -132,43 +145,66 @@ _PRODUCT_MIX_SQL = "jsonb_strip_nulls(jsonb_build_object({}))".format(", ".join(
 ))
 
 
-def _features_sql(responded_sql: str | None) -> str:
+def _contacts_sql(timeline_sql: str) -> str:
+    """Per customer of the range, over the 12 months, from the interaction timeline: (customer_id,
+    contacts, complaints, assisted_share)."""
+    return f"""SELECT i.customer_id, count(*) AS contacts,
+               count(*) FILTER (WHERE i.kind = 'complaint') AS complaints,
+               (count(*) FILTER (WHERE i.direction = 'inbound' AND i.channel = ANY(%(assisted)s)))::float8
+                   / nullif(count(*) FILTER (WHERE i.direction = 'inbound'), 0) AS assisted_share
+        FROM ({timeline_sql}) i
+        WHERE i.customer_id BETWEEN %(lo)s AND %(hi)s AND i.occurred_at >= %(start)s AND i.occurred_at < %(end)s
+        GROUP BY i.customer_id"""
+
+
+def _features_sql(responded_sql: str | None, timeline_sql: str | None) -> str:
     """The chunk's INSERT … SELECT; `responded_sql` is the contact history's per-customer answer
-    (contact_history.responded_before_sql), or None when no app keeps one."""
+    (contact_history.responded_before_sql), or None when no app keeps one; `timeline_sql` the
+    interaction timeline's relation (customers.interaction_history), or None without one."""
     # The range is written into the history's own WHERE: a join condition alone does not reach inside
     # its GROUP BY, and every chunk aggregated every contact of the bank.
     responded = (
         f"LEFT JOIN (SELECT * FROM ({responded_sql}) r WHERE r.customer_id BETWEEN %(lo)s AND %(hi)s) resp"
         " ON resp.customer_id = c.id" if responded_sql else ""
     )
+    contacts = f"LEFT JOIN ({_contacts_sql(timeline_sql)}) ct ON ct.customer_id = c.id" if timeline_sql else ""
     return f"""
 WITH cust AS (
     SELECT c.id, c.home_branch_id, c.primary_rm_id, c.customer_since, c.birth_date, c.attributes
     FROM {quoted_table(Customer)} c
     WHERE c.id BETWEEN %(lo)s AND %(hi)s AND (c.customer_since IS NULL OR c.customer_since <= %(as_of)s)
 ),
--- Per account first, over the 12 months only: no join per transaction, no FILTER on the date, read
--- from the covering (account, booked_at) index alone. The range's account ids bound the scan
--- (without them a merge join reads the index from its start for every chunk, and a run grows
--- quadratically).
+-- Per account first, from the 12 months on: no join per transaction, read from the covering
+-- (account, booked_at) index alone. The range's account ids bound the scan (without them a merge
+-- join reads the index from its start for every chunk, and a run grows quadratically). The index
+-- leads with the account, so it is read whole for those accounts whatever the dates: the money
+-- booked after the window (the way back to the as-of balance) costs no more reading.
 txn_account AS (
     SELECT t.account_id,
-           max(t.booked_at) AS last_booked,
-           count(*) AS frequency,
-           sum(t.amount) FILTER (WHERE t.direction = 'credit') AS money_in,
-           sum(t.amount) FILTER (WHERE t.direction = 'debit') AS money_out,
-           count(*) FILTER (WHERE t.kind = 'card_pay') AS card_payments,
-           sum(t.amount) FILTER (WHERE t.kind = 'fee') AS fees_paid,
-           count(*) FILTER (WHERE t.channel = ANY(%(digital)s)) AS digital
+           max(t.booked_at) FILTER (WHERE t.booked_at < %(end)s) AS last_booked,
+           count(*) FILTER (WHERE t.booked_at < %(end)s) AS frequency,
+           sum(t.amount) FILTER (WHERE t.direction = 'credit' AND t.booked_at < %(end)s) AS money_in,
+           sum(t.amount) FILTER (WHERE t.direction = 'debit' AND t.booked_at < %(end)s) AS money_out,
+           count(*) FILTER (WHERE t.kind = 'card_pay' AND t.booked_at < %(end)s) AS card_payments,
+           sum(t.amount) FILTER (WHERE t.kind = 'fee' AND t.booked_at < %(end)s) AS fees_paid,
+           count(*) FILTER (WHERE t.channel = ANY(%(digital)s) AND t.booked_at < %(end)s) AS digital,
+           sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END)
+               FILTER (WHERE t.booked_at >= %(end)s) AS booked_after,
+           -- Each booking times how long into the window it came (seconds): the average balance's term.
+           sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8
+               * (date_part('epoch', t.booked_at) - %(start_epoch)s))
+               FILTER (WHERE t.booked_at < %(end)s) AS timed_flow
     FROM {quoted_table(Transaction)} t
-    WHERE t.account_id BETWEEN %(account_lo)s AND %(account_hi)s
-      AND t.booked_at >= %(start)s AND t.booked_at < %(end)s
+    WHERE t.account_id BETWEEN %(account_lo)s AND %(account_hi)s AND t.booked_at >= %(start)s
     GROUP BY t.account_id
 ),
 -- Each owned account with its money in the reporting currency and its 12 months' activity, so one
 -- GROUP BY per customer computes holdings and activity together.
 owned AS (
-    SELECT h.customer_id, a.product_id, p.category, a.balance * fx.rate AS balance,
+    SELECT h.customer_id, a.product_id, p.category,
+           (a.balance - coalesce(ta.booked_after, 0)) * fx.rate AS balance,
+           ((a.balance - coalesce(ta.booked_after, 0))::float8 - coalesce(ta.timed_flow, 0) / %(window_seconds)s)
+               * fx.rate::float8 AS average_balance,
            a.principal * fx.rate AS principal, a.status, a.repayment_status, a.opened_on,
            (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
            AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open,
@@ -189,6 +225,7 @@ owned AS (
 per_customer AS (
     SELECT customer_id,
            sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS deposit_balance,
+           sum(average_balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS average_balance,
            sum(coalesce(principal, abs(balance))) FILTER (
                WHERE is_open AND category = ANY(%(loans)s)
                AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
@@ -211,8 +248,8 @@ per_customer AS (
 )
 INSERT INTO {quoted_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
-    loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age, digital_share,
-    responded_before
+    average_balance, loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age,
+    digital_share, contacts, complaints, assisted_share, responded_before
 )
 SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        %(as_of)s - (coalesce(pc.last_booked, (
@@ -229,16 +266,19 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        )) AT TIME ZONE %(tz)s)::date,
        coalesce(pc.frequency, 0),
        coalesce(pc.money_in, 0), coalesce(pc.money_out, 0),
-       coalesce(pc.deposit_balance, 0), coalesce(pc.loans_outstanding, 0),
+       coalesce(pc.deposit_balance, 0), round(coalesce(pc.average_balance, 0)::numeric, 2),
+       coalesce(pc.loans_outstanding, 0),
        coalesce(pc.card_payments, 0), coalesce(pc.fees_paid, 0),
        coalesce(pc.product_count, 0), coalesce(pc.product_mix, '{{}}'::jsonb),
        %(as_of)s - coalesce(c.customer_since, pc.first_opened),
        {age_sql("%(as_of)s")},
        pc.digital::float8 / nullif(pc.frequency, 0),
+       {"coalesce(ct.contacts, 0), coalesce(ct.complaints, 0), ct.assisted_share" if timeline_sql else "0, 0, NULL"},
        {"resp.responded_before" if responded_sql else "NULL::float8"}
 FROM cust c
 LEFT JOIN per_customer pc ON pc.customer_id = c.id
 {responded}
+{contacts}
 WHERE c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE
 """
 
@@ -264,6 +304,7 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
     Delete-then-insert in the caller's transaction, so a repeated chunk gives the same rows.
     """
     start, end = window_bounds(as_of)
+    timeline_sql = interactions_sql()
     with connection.cursor() as cursor:
         # For this transaction only: the per-customer aggregates of a chunk fit in memory instead of
         # spilling to disk at the default 4 MB, and JIT compiling costs more than it saves here.
@@ -288,9 +329,10 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
             f"DELETE FROM {quoted_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
             [run_id, lo, hi],
         )
-        cursor.execute(_features_sql(responded_before_sql()), {
+        cursor.execute(_features_sql(responded_before_sql(), timeline_sql), {
             "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0,
-            "as_of": as_of, "start": start, "end": end,
+            "as_of": as_of, "start": start, "end": end, "start_epoch": start.timestamp(),
+            "window_seconds": (end - start).total_seconds(), "assisted": list(ASSISTED_CHANNELS),
             "tz": str(timezone.get_default_timezone()), "credit": list(CREDIT_CATEGORIES), "rates": json.dumps(rates),
             "loans": list(LOAN_CATEGORIES), "digital": list(DIGITAL_CHANNELS),
         })

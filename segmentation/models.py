@@ -85,6 +85,12 @@ class CustomerFeatures(BranchSnapshotRow):
     money_in = models.DecimalField(_("money in, 12 months"), max_digits=18, decimal_places=2)
     money_out = models.DecimalField(_("money out, 12 months"), max_digits=18, decimal_places=2)
     deposit_balance = models.DecimalField(_("deposit balance"), max_digits=18, decimal_places=2)
+    # The deposit accounts' time-weighted balance over the 12 months (0 in runs before it was kept).
+    # Defaults in the database: a worker of the previous release still writing a chunk during a deploy
+    # (an INSERT without these columns) does not fail.
+    average_balance = models.DecimalField(
+        _("average deposit balance, 12 months"), max_digits=18, decimal_places=2, db_default=0,
+    )
     loans_outstanding = models.DecimalField(_("loans outstanding"), max_digits=18, decimal_places=2)
     card_payments = models.IntegerField(_("card payments in 12 months"))
     fees_paid = models.DecimalField(_("fees paid, 12 months"), max_digits=18, decimal_places=2)
@@ -95,6 +101,12 @@ class CustomerFeatures(BranchSnapshotRow):
     age = models.SmallIntegerField(_("age"), null=True)
     # Web, mobile and card transactions over all, in the 12 months; null without transactions.
     digital_share = models.FloatField(_("digital channel share"), null=True)
+    # From the interaction timeline, over the 12 months: contacts either way, complaints among them,
+    # and the share of inbound contacts at a branch, the call centre or a service centre (null
+    # without inbound contacts).
+    contacts = models.IntegerField(_("contacts in 12 months"), db_default=0)
+    complaints = models.IntegerField(_("complaints in 12 months"), db_default=0)
+    assisted_share = models.FloatField(_("assisted contact share"), null=True)
     # Campaign contacts by the date (segmentation.contact_history): 1 for a customer who accepted an
     # offer (or whose previous campaign was a success), 0 for one contacted without success, null
     # for one never contacted.

@@ -157,9 +157,12 @@ PROFILE_FEATURES: tuple[str, ...] = (
     "monetary_in_12m",
     "monetary_out_12m",
     "deposit_balance",
+    "average_balance",
     "loans_outstanding",
     "product_count",
     "digital_share",
+    "contacts_12m",
+    "complaints_12m",
 )
 
 
@@ -169,7 +172,9 @@ def segment_profiles(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     Columns: ``size``, ``share`` (of the labelled customers), ``value_share``
     (if the frame has ``value``), ``mean_<f>`` and ``median_<f>`` of the key
     features, ``penetration_<category>`` (share holding at least one product of
-    the category), ``digital_share`` (mean channel share) and
+    the category), ``digital_share`` and ``assisted_share`` (mean channel
+    shares: of transactions made digitally, of inbound contacts made at a
+    branch, call centre or service centre) and
     ``response_rate`` (if the frame has ``responded_before``). Customers of
     the frame without a label, and labels of customers not in the frame, are
     left out, so sizes add up to the customers profiled.
@@ -180,7 +185,8 @@ def segment_profiles(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     data = data.join(labels.rename("_segment"), how="inner")
     numeric_columns = [
         column
-        for column in (*PROFILE_FEATURES, *(f"n_{c}" for c in PRODUCT_CATEGORIES), "value", "responded_before")
+        for column in (*PROFILE_FEATURES, *(f"n_{c}" for c in PRODUCT_CATEGORIES), "assisted_share", "value",
+                       "responded_before")
         if column in data.columns
     ]
     numbers = data[numeric_columns].apply(pd.to_numeric, errors="coerce").astype("float64")
@@ -202,8 +208,9 @@ def segment_profiles(frame: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
         column = f"n_{category}"
         if column in numbers.columns:
             profile[f"penetration_{category}"] = (numbers[column] >= 1).groupby(numbers["_segment"]).mean()
-    if "digital_share" in numbers.columns:
-        profile["digital_share"] = groups["digital_share"].mean()
+    for share in ("digital_share", "assisted_share"):
+        if share in numbers.columns:
+            profile[share] = groups[share].mean()
     if "responded_before" in numbers.columns:
         profile["response_rate"] = groups["responded_before"].mean()
     return profile

@@ -80,12 +80,16 @@ def frame_sql(*, run_id: int) -> tuple[str, dict[str, Any]]:
         f.money_in::float8 AS monetary_in_12m,
         f.money_out::float8 AS monetary_out_12m,
         f.deposit_balance::float8 AS deposit_balance,
+        f.average_balance::float8 AS average_balance,
         f.loans_outstanding::float8 AS loans_outstanding,
         f.product_count::float8 AS product_count,
         {mix},
         f.tenure_days::float8 AS tenure_days,
         f.age::float8 AS age,
         f.digital_share,
+        f.contacts::float8 AS contacts_12m,
+        f.complaints::float8 AS complaints_12m,
+        f.assisted_share,
         {scoring.value_sql(alias="f")} AS value,
         f.responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f

@@ -337,6 +337,12 @@ class SegmentReportRow:
     response_rate: float | None
     median_age: float | None
     median_deposit_balance: float | None
+    median_average_balance: float | None
+    # Mean contacts and complaints per customer in the 12 months (interaction timeline).
+    contacts_per_customer: float | None
+    complaints_per_100: float | None
+    # Of inbound contacts, the share made at a branch, the call centre or a service centre.
+    assisted_share: float | None
 
     @property
     def label(self) -> str:
@@ -359,6 +365,10 @@ class SegmentReportRow:
     def response_percent(self) -> float | None:
         return _percent(self.response_rate)
 
+    @property
+    def assisted_percent(self) -> float | None:
+        return _percent(self.assisted_share)
+
 
 def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100 * fraction
@@ -380,6 +390,10 @@ def segment_report(*, run: Run) -> list[SegmentReportRow]:
             value_share=profile.get("value_share"), penetration=penetration,
             digital_share=profile.get("digital_share"), response_rate=profile.get("response_rate"),
             median_age=profile.get("median_age"), median_deposit_balance=profile.get("median_deposit_balance"),
+            median_average_balance=profile.get("median_average_balance"),
+            contacts_per_customer=profile.get("mean_contacts_12m"),
+            complaints_per_100=_percent(profile.get("mean_complaints_12m")),
+            assisted_share=profile.get("assisted_share"),
         ))
     return rows
 

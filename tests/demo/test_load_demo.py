@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -17,7 +18,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignContact
 from customers.models import Account, AccountHolder, Customer, SourceRecord, Transaction
 from demo.files import DemoDataError
-from demo.loader import UCI_CAMPAIGN_CODE
+from demo.loader import UCI_CAMPAIGN_CODE, pkdd_closing_balances
 from demo.pkdd import pkdd_read
 from demo.uci import uci_read
 
@@ -278,20 +279,44 @@ def test_loaded_customers_show_their_first_edit_in_field_changes(rm_a):
 
 
 def _last_running_balances(account_ids: set[int]) -> dict[int, tuple[Decimal, Decimal]]:
-    """Straight from the file: {account: (balance of its last row by (date, trans_id), sum of amounts)}."""
-    last: dict[int, tuple[str, int, Decimal]] = {}
+    """Straight from the file: {account: (its closing balance on its last day, sum of amounts)}. The
+    day closes on the balance no other row of the day started from (balance less signed amount)."""
+    days: dict[int, tuple[str, list[tuple[int, Decimal, Decimal]]]] = {}
     sums: dict[int, Decimal] = {}
     with gzip.open(PKDD / "trans_until_1994-03-30.asc.gz", "rt") as handle:
         for row in csv.DictReader(handle, delimiter=";"):
             account = int(row["account_id"])
             if account not in account_ids:
                 continue
-            key = (row["date"], int(row["trans_id"]))
-            if account not in last or key > last[account][:2]:
-                last[account] = (*key, Decimal(row["balance"]))
-            sign = 1 if row["type"] == "PRIJEM" else -1
-            sums[account] = sums.get(account, Decimal(0)) + sign * Decimal(row["amount"])
-    return {account: (last[account][2], sums[account]) for account in last}
+            signed = (1 if row["type"] == "PRIJEM" else -1) * Decimal(row["amount"])
+            entry = (int(row["trans_id"]), Decimal(row["balance"]), signed)
+            if account not in days or row["date"] > days[account][0]:
+                days[account] = (row["date"], [entry])
+            elif row["date"] == days[account][0]:
+                days[account][1].append(entry)
+            sums[account] = sums.get(account, Decimal(0)) + signed
+    closing = {}
+    for account, (_, rows) in days.items():
+        openings = {balance - signed for _, balance, signed in rows}
+        ends = [balance for _, balance, _ in rows if balance not in openings]
+        closing[account] = ends[0] if len(ends) == 1 else max(rows)[1]
+    return {account: (closing[account], sums[account]) for account in closing}
+
+
+def test_pkdd_closing_balance_follows_the_days_balances_not_the_transaction_ids():
+    # Account 151 on 9 March 1994 (the file's ids): 2,668 went out before 411, though 411 has the lower id.
+    frame = pd.DataFrame({
+        "trans_id": [45000, 45057, 45129, 7, 8], "account_id": [151, 151, 151, 2, 2],
+        "booked_on": [date(1994, 3, 8), date(1994, 3, 9), date(1994, 3, 9), date(1994, 1, 5), date(1994, 1, 5)],
+        "direction": ["credit", "debit", "debit", "credit", "credit"],
+        "amount": ["28319.70", "411.00", "2668.00", "100.00", "50.00"],
+        "balance": ["28319.70", "25240.70", "25651.70", "300.00", "999.00"],  # account 2: the rows do not chain
+    })
+
+    closing = pkdd_closing_balances(frame)
+
+    assert closing.loc[151].tolist() == ["25240.70", date(1994, 3, 9)]
+    assert closing.loc[2, "balance"] == "999.00"  # the rows cannot tell: the last by id
 
 
 @needs_data

@@ -1,9 +1,9 @@
 """A small bank with hand-computable features and values, as of 30 June 2024.
 
-- "x" (branch A, RM rm_a): current 1,000 + deposit 5,000 + running loan of 20,000 principal + a
-  card; a closed deposit and an account it only may use (neither counts); five transactions,
-  four of them in the 12 months: value = 6,000 × 1.5% + 20,000 × 2.5% + 2 card payments × 0.30
-  + 50 fees = 640.60.
+- "x" (branch A, RM rm_a): current 1,000 on the date (1,999 after a later deposit) + deposit 5,000
+  + running loan of 20,000 principal + a card; a closed deposit and an account it only may use
+  (neither counts); six transactions, four of them in the 12 months: value = 6,000 × 1.5%
+  + 20,000 × 2.5% + 2 card payments × 0.30 + 50 fees = 640.60.
 - "w" (branch B): a current account of 100,000 and nothing else: value 1,500.
 - "y" (branch A): no accounts; age only as a source reported it: value 0.
 - "late": became a customer after the as-of date, so not in the run.
@@ -59,7 +59,8 @@ def small_bank(branch_a, branch_b, rm_a) -> SmallBank:
     y = CustomerFactory(home_branch=branch_a, attributes={"age": "35"})
     late = CustomerFactory(home_branch=branch_a, customer_since=dt.date(2025, 1, 1))
 
-    x_current = account_for(x, product=current, balance=Decimal("1000.00"))
+    # 1,999 today: 1,000 on the as-of date, before the 999 booked on 5 July.
+    x_current = account_for(x, product=current, balance=Decimal("1999.00"))
     account_for(x, product=deposit, balance=Decimal("5000.00"))
     x_loan = account_for(x, product=loan, balance=Decimal("-15000.00"), principal=Decimal("20000.00"),
                          repayment_status=Account.Repayment.CURRENT)

@@ -4,7 +4,9 @@
 - 12 "affluent retirees": aged 66–77, deposits of 400–600 thousand, 3 branch transactions each.
 - 12 "borrowers": aged 41–52, a current account of 5 thousand and a mortgage of 2–3 million, card use.
 The first four young customers answered a campaign (one accepted, three declined); nobody else
-was contacted. k-means finds the three kinds; rules can single any of them out.
+was contacted. On the timeline, each young customer wrote once through the mobile app, each retiree
+came to the branch twice and the first retiree also complained at the counter; borrowers had no
+contact. k-means finds the three kinds; rules can single any of them out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignContact
+from channels.models import Interaction
 from customers.models import Channel, Customer, Product, Transaction
 from tests.customers.factories import CustomerFactory, ProductFactory, account_for
 
@@ -82,4 +85,12 @@ def segment_bank_fixture(branch_a, branch_b, rm_a) -> SegmentBank:
     for customer, outcome in zip(bank.young[:4], ["accepted", "declined", "declined", "declined"], strict=True):
         CampaignContact.objects.create(campaign=campaign, customer=customer, outcome=outcome,
                                        contacted_on=dt.date(2024, 2, 1))
+    contacts = [(customer, Channel.MOBILE, Interaction.Kind.ENQUIRY) for customer in bank.young]
+    contacts += [(customer, Channel.BRANCH, Interaction.Kind.VISIT) for customer in bank.retirees for _ in range(2)]
+    contacts.append((bank.retirees[0], Channel.BRANCH, Interaction.Kind.COMPLAINT))
+    Interaction.objects.bulk_create(
+        Interaction(customer=customer, channel=channel, kind=kind, direction=Interaction.Direction.INBOUND,
+                    occurred_at=_at(AS_OF - dt.timedelta(days=10 + n)), summary="contact")
+        for n, (customer, channel, kind) in enumerate(contacts)
+    )
     return bank

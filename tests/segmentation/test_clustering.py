@@ -283,10 +283,16 @@ def test_segment_profiles_report_means_medians_and_response_rate():
             "n_card": [1, 0, 0, 2],
             "value": [1.0, 3.0, 6.0, 0.0],
             "responded_before": [1, 0, 0, 0],
+            "contacts_12m": [2, 4, 0, 10],
+            "complaints_12m": [0, 1, 0, 2],
+            "assisted_share": [0.0, 0.5, None, 1.0],
         }
     )
     labels = pd.Series([0, 0, 1, 1, 1], index=pd.Index([1, 2, 3, 4, 99], name="customer_id"))  # 99 not in frame
     profile = segment_profiles(frame, labels)
+    assert profile["mean_contacts_12m"].tolist() == [3.0, 5.0]
+    assert profile["mean_complaints_12m"].tolist() == [0.5, 1.0]
+    assert profile["assisted_share"].tolist() == [0.25, 1.0]  # a customer without inbound contacts is left out
     assert profile["size"].tolist() == [2, 2]
     assert profile["mean_age"].tolist() == [25.0, 70.0]
     assert profile["median_value"].tolist() == [2.0, 3.0]

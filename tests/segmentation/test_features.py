@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from crm_bank.runs.models import Run
-from customers.models import AccountHolder, Channel, Transaction
+from customers.models import Account, AccountHolder, Channel, Transaction
 from segmentation.features import customer_features_write, window_bounds
 from segmentation.models import CustomerFeatures
 from tests.conftest import TEST_CURRENCY_RATES
@@ -34,7 +37,17 @@ def test_features_of_a_customer_with_holdings_match_hand_computed_values(small_b
     assert x.recency_days == 10  # 20 June → 30 June; the July transaction is after the as-of date
     assert x.frequency == 4  # the May 2023 transaction is older than 12 months
     assert (x.money_in, x.money_out) == (Decimal("500.00"), Decimal("330.00"))
-    assert x.deposit_balance == Decimal("6000.00")  # not the card, the closed deposit or the authorised account
+    # On the date: the current account's 1,999 less the 999 booked on 5 July, and the deposit; not the
+    # card, the closed deposit or the authorised account.
+    assert x.deposit_balance == Decimal("6000.00")
+    # The current account over the 12 months (+500 on 20 June, −200 on 1 May, −50 on 10 January):
+    # before each booking the balance was the later balance less it.
+    start, end = window_bounds(AS_OF)
+    window = (end - start).total_seconds()
+    current_average = 1000 - sum(amount * (at(day) - start).total_seconds() / window for day, amount in (
+        (dt.date(2024, 6, 20), 500), (dt.date(2024, 5, 1), -200), (dt.date(2024, 1, 10), -50)))
+    assert float(x.average_balance) == pytest.approx(5000 + current_average, abs=0.01)
+    assert 5000 + 1000 - 500 < x.average_balance < 5000 + 1000 - 500 + 250  # 500 came in the last ten days
     assert x.loans_outstanding == Decimal("20000.00")
     assert (x.card_payments, x.fees_paid) == (2, Decimal("50.00"))
     assert x.product_count == 4 and x.product_mix == {"current": 1, "deposit": 1, "loan": 1, "card": 1}
@@ -48,7 +61,8 @@ def test_features_of_a_customer_without_accounts_are_empty_not_missing(small_ban
     y = features[small_bank.y.pk]
 
     assert y.recency_days is None and y.frequency == 0 and y.digital_share is None
-    assert y.deposit_balance == y.loans_outstanding == Decimal("0")
+    assert y.deposit_balance == y.loans_outstanding == y.average_balance == Decimal("0")
+    assert (y.contacts, y.complaints, y.assisted_share) == (0, 0, None)
     assert y.product_count == 0 and y.product_mix == {}
     assert y.tenure_days is None and y.age == 35  # the age the source reported
 
@@ -201,3 +215,109 @@ def test_a_quiet_customers_last_booking_is_one_index_probe_per_account(small_ban
     quiet_lookup = plan[plan.index("Function Scan on unnest quiet"):]  # their subplan, to the end
     assert "txn_booked_idx" not in quiet_lookup
     assert "Index Cond: ((account_id = $1) AND (booked_at IS NOT NULL)" in quiet_lookup, plan
+
+
+def test_average_balance_weighs_each_balance_by_how_long_it_was_held(small_bank):
+    saver = CustomerFactory(home_branch=small_bank.w.home_branch, customer_since=dt.date(2020, 1, 1))
+    account = account_for(saver, product=small_bank.x_current.product, balance=Decimal("3500.00"))
+    D, K = Transaction.Direction, Transaction.Kind
+    txn(account, dt.date(2023, 7, 1), "1000", D.CREDIT, K.CASH_DEPOSIT, Channel.BRANCH, hour=0)  # the window's start
+    txn(account, dt.date(2024, 1, 1), "2000", D.CREDIT, K.TRANSFER_IN, Channel.WEB, hour=0)
+    txn(account, dt.date(2024, 7, 2), "500", D.CREDIT, K.TRANSFER_IN, Channel.WEB)  # after the date
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=saver.pk, hi=saver.pk)
+
+    row = CustomerFeatures.objects.get(run=run)
+    assert row.deposit_balance == Decimal("3000.00")  # 3,500 today, less the 500 of 2 July
+    # 1,000 for the 184 days to 1 January, 3,000 for the 182 days after (2024 is a leap year); the
+    # hour the clocks changed in between is within the tolerance.
+    assert float(row.average_balance) == pytest.approx((1000 * 184 + 3000 * 182) / 366, abs=0.5)
+    assert row.frequency == 2 and row.money_in == Decimal("3000.00")  # the July booking is not in the 12 months
+
+
+def test_contacts_come_from_the_interaction_timeline_of_the_twelve_months(small_bank):
+    from channels.services.interactions import NewInteraction, interactions_store
+
+    def contact(day, channel, kind, direction):
+        return NewInteraction(customer_id=small_bank.x.pk, channel=channel, kind=kind, direction=direction,
+                              occurred_at=at(day), summary="contact")
+
+    interactions_store(items=[
+        contact(dt.date(2024, 6, 1), "branch", "enquiry", "inbound"),
+        contact(dt.date(2024, 5, 1), "web", "enquiry", "inbound"),
+        contact(dt.date(2024, 4, 1), "call_centre", "complaint", "inbound"),
+        contact(dt.date(2024, 3, 1), "call_centre", "campaign_contact", "outbound"),  # we called: not assisted
+        contact(dt.date(2023, 6, 1), "branch", "complaint", "inbound"),  # before the 12 months
+        contact(dt.date(2024, 7, 2), "branch", "complaint", "inbound"),  # after the date
+    ])
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+
+    customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.x.pk,
+                            hi=small_bank.x.pk)
+
+    row = CustomerFeatures.objects.get(run=run)
+    assert (row.contacts, row.complaints) == (4, 1)
+    assert row.assisted_share == pytest.approx(2 / 3)  # branch and call centre of three inbound contacts
+
+
+def test_without_an_interaction_timeline_the_contacts_are_empty(small_bank):
+    from customers.interaction_history import interaction_history_register, interaction_history_unregister
+
+    source = interaction_history_unregister()
+    try:
+        run = Run.objects.create(kind="test_features", as_of=AS_OF)
+        written = customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=small_bank.x.pk,
+                                          hi=small_bank.x.pk)
+    finally:
+        interaction_history_register(source)
+
+    row = CustomerFeatures.objects.get(run=run)
+    assert written == 1 and (row.contacts, row.complaints, row.assisted_share) == (0, 0, None)
+
+
+@pytest.mark.real_data
+@pytest.mark.skipif(
+    not (Path(settings.CRM_DATASETS) / "berka_pkdd99" / "client.asc").exists()
+    or not (Path(settings.CRM_DATASETS) / "bank_marketing_uci" / "bank-full.csv.gz").exists(),
+    reason="the public data sets are not at CRM_DATASETS (README: where to get them)",
+)
+def test_average_balance_agrees_with_the_banks_own_running_balances_on_real_accounts():
+    """PKDD'99 books each transaction's running balance; averaged over the 12 months by time, it must
+    give what the feature step rebuilds from the latest balance and the amounts alone."""
+    from django.core.management import call_command
+    from django.db.models import Max
+
+    call_command("load_demo", "--data", settings.CRM_DATASETS, "--sample", "150")
+    as_of = timezone.localdate(Transaction.objects.aggregate(last=Max("booked_at"))["last"])
+    run = Run.objects.create(kind="test_features", as_of=as_of)
+    customer_features_write(run_id=run.pk, as_of=as_of, rates=TEST_CURRENCY_RATES, lo=0, hi=2**62)
+    start, end = window_bounds(as_of)
+
+    def time_weighted(account: Account) -> float:
+        """The bank's end-of-day balances averaged over the window by time. The file dates its bookings
+        without a time, so a day's bookings have no order: the day closes on the balance the bank
+        printed that is nearest to the opening balance plus the day's amounts."""
+        days: dict[dt.datetime, list[tuple[float, float]]] = {}
+        for booked_at, amount, direction, balance in account.transactions.values_list(
+                "booked_at", "amount", "direction", "balance_after"):
+            days.setdefault(booked_at, []).append((float(amount if direction == "credit" else -amount), float(balance)))
+        held, total, since = 0.0, 0.0, start
+        for day in sorted(days):
+            if day >= start and since < end:
+                total += held * (min(day, end) - since).total_seconds()
+                since = day
+            expected = held + sum(amount for amount, _ in days[day])
+            held = min((balance for _, balance in days[day]), key=lambda balance: abs(balance - expected))
+        return (total + held * (end - since).total_seconds()) / (end - start).total_seconds()
+
+    compared = 0
+    for row in CustomerFeatures.objects.filter(run=run, frequency__gt=0):
+        owned = list(Account.objects.filter(holdings__customer_id=row.customer_id, holdings__role="owner",
+                                            product__category="current", currency="CZK"))
+        others = Account.objects.filter(holdings__customer_id=row.customer_id, holdings__role="owner").count()
+        if len(owned) != 1 or others != 1 or owned[0].transactions.filter(balance_after=None).exists():
+            continue  # one current account with the bank's balances, nothing else to add up
+        assert float(row.average_balance) == pytest.approx(time_weighted(owned[0]), abs=1.0)  # within a crown
+        compared += 1
+    assert compared >= 20

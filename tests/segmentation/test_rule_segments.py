@@ -101,9 +101,23 @@ def test_live_count_falls_back_on_the_value_runs_features_then_says_there_are_no
 @pytest.mark.parametrize("rule", [
     "age < 30 and digital_share > 0.7", "value > 1000", "responded_before == 1", "not responded_before == 1",
     "n_mortgage >= 1 or deposit_balance > 450000", "recency_days < 5", "monetary_out_12m > 100",
+    "assisted_share > 0.5", "complaints_12m >= 1", "contacts_12m >= 1 and average_balance < 10000",
 ])
 def test_live_count_and_the_runs_mask_agree(segment_bank, rule):
     RuleSegment.objects.create(name="R", rule=rule)
     run = segmentation_start(as_of=AS_OF, k=3, sync=True)
 
     assert rule_segment_count(rule=parse_rule(rule), run=run) == next(iter(run.metrics["rule_sizes"].values()))
+
+
+@pytest.mark.parametrize(("rule", "count"), [
+    ("assisted_share > 0.5", PER_KIND),  # the retirees: every inbound contact at the branch
+    ("complaints_12m >= 1", 1),
+    ("contacts_12m >= 1 and average_balance < 10000", PER_KIND),  # the young
+])
+def test_rules_on_the_timeline_and_the_average_balance_count_who_they_should(segment_bank, rule, count):
+    RuleSegment.objects.create(name="R", rule=rule)
+
+    run = segmentation_start(as_of=AS_OF, k=3, sync=True)
+
+    assert next(iter(run.metrics["rule_sizes"].values())) == count

@@ -42,6 +42,13 @@ def test_segment_page_reports_segments_chart_and_transitions(client, analyst_b, 
     young = response.context["segments"][2]
     assert young.size == 11 and young.digital_percent == 100 and young.response_percent == 25
     assert "25.0%" in html  # the young segment's response rate (1 of the 4 contacted accepted)
+    # From the timeline: the young write through the app, the retirees come to the branch.
+    borrowers, retirees = response.context["segments"][0], response.context["segments"][1]
+    assert (young.contacts_per_customer, young.assisted_percent) == (1, 0)
+    assert retirees.contacts_per_customer == pytest.approx(25 / 12, rel=1e-4) and retirees.assisted_percent == 100
+    assert retirees.complaints_per_100 == pytest.approx(100 / 12, rel=1e-4)  # profiles keep a few digits
+    assert (borrowers.contacts_per_customer, borrowers.assisted_percent) == (0, None)
+    assert retirees.median_average_balance > 400_000 and "2.1 / 8.3" in html
     table = response.context["transitions"]
     assert [[c.count for c in row.cells] for row in table.rows] == [[12, 0, 0], [0, 12, 0], [0, 0, 11]]
     assert table.rows[2].left == 1 and 'id="transition-matrix"' in html
