@@ -18,7 +18,14 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from crm_bank.ui.paginators import PER_PAGE_CHOICES, CappedCountPaginator, per_page_from, positive_int, table_configure
+from crm_bank.ui.paginators import (
+    PER_PAGE_CHOICES,
+    CappedCountPaginator,
+    capped_count,
+    per_page_from,
+    positive_int,
+    table_configure,
+)
 from crm_bank.ui.templatetags.crm_format import money
 from customers.access import CustomerAccess, customer_get_for_user
 from customers.filters import CustomerFilter
@@ -56,7 +63,7 @@ from customers.selectors import (
 )
 from customers.services import customer_search_audit
 from customers.tables import CustomerTable
-from segmentation.selectors import TIER_ORDER, customer_in_tier, customer_segment_path, customer_value_summary
+from segmentation.selectors import TIER_ORDER, customer_segment_path, customer_tier_filter, customer_value_summary
 
 TRANSACTIONS_PER_PAGE = 20
 
@@ -108,7 +115,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     else:
         queryset = customer_filter.qs
         if tier:
-            queryset = queryset.filter(customer_in_tier(tier=tier))
+            tier_filter = customer_tier_filter(tier=tier)
+            queryset = queryset.filter(tier_filter.condition)
+            known_count = capped_count(queryset, merge_join=tier_filter.count_by_merge_join)
     table = CustomerTable(queryset)
     table_configure(request, table, known_count=known_count)
     return render(request, "customers/customer_list.html", {

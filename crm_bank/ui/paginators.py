@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cached_property
 
 from django.core.paginator import EmptyPage, Paginator
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_tables2 import RequestConfig, Table
 
@@ -28,12 +30,28 @@ class CappedCountPaginator(Paginator):
             return self.known_count
         # django-tables2 hands over its BoundRows; the queryset sits at .data.data.
         queryset = getattr(getattr(self.object_list, "data", None), "data", self.object_list)
-        # No ORDER BY inside the capped count: sorting every match just to count it is waste.
-        return queryset.order_by()[: self.count_cap + 1].count()
+        return capped_count(queryset, cap=self.count_cap)
 
     @property
     def is_capped(self) -> bool:
         return self.count > self.count_cap
+
+
+def capped_count(queryset: QuerySet, *, cap: int = CappedCountPaginator.count_cap, merge_join: bool = False) -> int:
+    """How many rows `queryset` has, counting no further than cap + 1 (more than `cap`: "10,000+").
+
+    No ORDER BY inside: sorting every match just to count it is waste. `merge_join`: for a list
+    that intersects two large sorted sets (a branch's customers and a value tier's), tell PostgreSQL
+    to walk both in id order once instead of probing one index per row of the other; the caller
+    knows when that pays (segmentation.selectors.customer_tier_filter).
+    """
+    counted = queryset.order_by()[: cap + 1]
+    if not merge_join:
+        return counted.count()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        return counted.count()
 
 
 PER_PAGE_CHOICES = (25, 50, 100)

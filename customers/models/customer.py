@@ -275,6 +275,9 @@ class Customer(models.Model):
             models.Index(fields=["name_key_reversed"], include=["name_key", "id"], name="customer_name_rev_idx"),
             # Customer list filtered by branch, in name order.
             models.Index(fields=["home_branch", "name_key", "id"], name="customer_branch_name_idx"),
+            # A branch's customers in id order: the value-tier filter's count merge-joins them with the
+            # tier's (run, tier, customer) entries (segmentation.selectors.customer_tier_filter).
+            models.Index(fields=["home_branch", "id"], name="customer_branch_id_idx"),
             # "My book": an RM's customers in name order; RM filter on the list.
             models.Index(fields=["primary_rm", "name_key", "id"], name="customer_rm_name_idx"),
             # Customer list filtered by lifecycle stage, in name order.

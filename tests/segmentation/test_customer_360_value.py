@@ -83,6 +83,11 @@ def test_customer_list_filters_by_value_tier_within_budget(client, rm_a, small_b
         assert link in tier_a and link not in tier_c
     y_link = f'href="{reverse("customers:customer-detail", args=[small_bank.y.pk])}"'
     assert y_link in tier_c and y_link not in tier_a
+    # The count the list shows is the tier's within the other filters (here the home branch).
+    in_branch = client.get(url, {"tier": "A", "home_branch": small_bank.x.home_branch_id}).content.decode()
+    start = in_branch.index('id="result-count"')
+    count = in_branch[start:in_branch.index("</span>", start)]
+    assert "1 customer" in count and "customers" not in count
     # A search with a tier keeps to the tier; an unknown tier is ignored, not an error.
     assert f'href="{reverse("customers:customer-detail", args=[small_bank.y.pk])}"' not in client.get(
         url, {"tier": "A", "q": small_bank.y.cif}).content.decode()

@@ -70,6 +70,40 @@ def test_customers_in_tier_filters_the_customer_list(small_bank, first_run):
 
 def test_customers_in_tier_before_any_run_is_nobody(small_bank):
     assert not Customer.objects.filter(selectors.customer_in_tier(tier="A")).exists()
+    assert selectors.customer_tier_filter(tier="A").count_by_merge_join is False
+
+
+def test_tier_filter_counts_small_tiers_by_merge_join_and_the_bulk_tier_by_probes(small_bank, first_run):
+    # The run's own metrics decide: a tier of at most a quarter of its customers is walked in id order.
+    first_run.metrics = {**first_run.metrics, "customers": 100, "tier_counts": {"A": 10, "B": 25, "C": 65}}
+    first_run.save(update_fields=["metrics"])
+
+    chosen = {tier: selectors.customer_tier_filter(tier=tier).count_by_merge_join for tier in "ABC"}
+
+    assert chosen == {"A": True, "B": True, "C": False}
+    assert set(Customer.objects.filter(selectors.customer_tier_filter(tier="A").condition)) == {small_bank.x,
+                                                                                              small_bank.w}
+    with pytest.raises(ValueError, match="Unknown value tier"):
+        selectors.customer_tier_filter(tier="Z")
+
+
+def test_a_merge_joined_capped_count_counts_the_same_and_tells_postgresql_so(small_bank, first_run):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from crm_bank.ui.paginators import capped_count
+
+    in_branch = Customer.objects.filter(home_branch=small_bank.x.home_branch).filter(
+        selectors.customer_tier_filter(tier="A").condition)
+
+    with CaptureQueriesContext(connection) as queries:
+        merged = capped_count(in_branch, merge_join=True)
+
+    assert merged == capped_count(in_branch) == 1  # x; w is tier A in branch B
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert statements.index("SET LOCAL enable_nestloop = off") < next(
+        i for i, sql in enumerate(statements) if sql.startswith("SELECT COUNT(*)"))
+    assert capped_count(Customer.objects.all(), cap=1) == 2  # counts no further than the cap + 1
 
 
 def test_movers_page_counts_from_metrics(small_bank, first_run):
