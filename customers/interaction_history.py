@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from crm_bank.registries import SingleSource
+
 INTERACTION_COLUMNS = ("customer_id", "occurred_at", "channel", "kind", "direction")
 
 
@@ -32,25 +34,19 @@ class InteractionHistorySource(Protocol):
         """A SELECT with INTERACTION_COLUMNS (see the module docstring), without parameters."""
 
 
-_source: InteractionHistorySource | None = None
+_timeline: SingleSource[InteractionHistorySource] = SingleSource("An interaction history")
 
 
 def interaction_history_register(source: InteractionHistorySource) -> None:
-    """Called once from the timeline app's AppConfig.ready(); a second, different source is a
-    programming error (two apps cannot both keep the timeline)."""
-    global _source
-    if _source is not None and _source.name != source.name:
-        raise ValueError(f"An interaction history source ({_source.name!r}) is already registered.")
-    _source = source
+    """Called once from the timeline app's AppConfig.ready()."""
+    _timeline.register(source)
 
 
 def interaction_history_unregister() -> InteractionHistorySource | None:
     """For tests that run without a timeline; returns the source to register again."""
-    global _source
-    source, _source = _source, None
-    return source
+    return _timeline.unregister()
 
 
 def interactions_sql() -> str | None:
     """The registered source's relation, or None when no app keeps a timeline."""
-    return None if _source is None else _source.interactions_sql()
+    return None if _timeline.source is None else _timeline.source.interactions_sql()

@@ -28,6 +28,8 @@ from typing import Protocol
 
 from django.utils.translation import gettext as _
 
+from crm_bank.registries import SingleSource
+
 CONTACT_COLUMNS = (
     "customer_id", "contact_id", "contacted_on", "channel", "product_category", "attempts", "previous_contacts",
     "days_since_previous", "previous_outcome", "responded",
@@ -45,33 +47,27 @@ class ContactHistoryMissing(Exception):
     """No app has registered a contact history: nothing to learn responses from."""
 
 
-_source: ContactHistorySource | None = None
+_history: SingleSource[ContactHistorySource] = SingleSource("A contact history")
 
 
 def contact_history_register(source: ContactHistorySource) -> None:
-    """Called once from the recording app's AppConfig.ready(); a second, different source is a
-    programming error (two apps cannot both be the contact history)."""
-    global _source
-    if _source is not None and _source.name != source.name:
-        raise ValueError(f"A contact history source ({_source.name!r}) is already registered.")
-    _source = source
+    """Called once from the recording app's AppConfig.ready()."""
+    _history.register(source)
 
 
 def contact_history_unregister() -> ContactHistorySource | None:
     """For tests that run without a contact history; returns the source to register again."""
-    global _source
-    source, _source = _source, None
-    return source
+    return _history.unregister()
 
 
 def contacts_sql() -> str:
     """The registered source's relation, or ContactHistoryMissing with a message for the reader."""
-    if _source is None:
+    if _history.source is None:
         raise ContactHistoryMissing(
             _("No contact history is installed (the campaigns app registers it): there are no campaign "
               "outcomes to learn responses from.")
         )
-    return _source.contacts_sql()
+    return _history.source.contacts_sql()
 
 
 def responded_before_sql() -> str | None:
@@ -81,11 +77,11 @@ def responded_before_sql() -> str | None:
     previous campaign was a success) by the as-of date, 0.0 for one contacted without success, and
     no row for one never contacted. Contacts without a date count as before any date.
     """
-    if _source is None:
+    if _history.source is None:
         return None
     return f"""SELECT customer_id,
                max(CASE WHEN responded OR previous_outcome = 'success' THEN 1 ELSE 0 END)::float8 AS responded_before
-        FROM ({_source.contacts_sql()}) contacts
+        FROM ({_history.source.contacts_sql()}) contacts
         WHERE (responded IS NOT NULL OR previous_outcome <> '')
           AND (contacted_on IS NULL OR contacted_on <= %(as_of)s)
         GROUP BY customer_id"""
