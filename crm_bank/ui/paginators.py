@@ -51,7 +51,12 @@ def capped_count(queryset: QuerySet, *, cap: int = CappedCountPaginator.count_ca
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute("SET LOCAL enable_hashjoin = off")
-        return counted.count()
+        count = counted.count()
+        # Rolled back, not committed: inside a caller's transaction the block is a savepoint, and a
+        # SET LOCAL outlives a released savepoint to the end of the transaction, where it would
+        # force merge joins on every later query (the list's own page among them).
+        transaction.set_rollback(True)
+    return count
 
 
 PER_PAGE_CHOICES = (25, 50, 100)

@@ -93,8 +93,14 @@ def test_a_merge_joined_capped_count_counts_the_same_and_tells_postgresql_so(sma
 
     from crm_bank.ui.paginators import capped_count
 
+    def planner_settings() -> tuple:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_nestloop'), current_setting('enable_hashjoin')")
+            return cursor.fetchone()
+
     in_branch = Customer.objects.filter(home_branch=small_bank.x.home_branch).filter(
         selectors.customer_tier_filter(tier="A").condition)
+    before = planner_settings()
 
     with CaptureQueriesContext(connection) as queries:
         merged = capped_count(in_branch, merge_join=True)
@@ -104,6 +110,12 @@ def test_a_merge_joined_capped_count_counts_the_same_and_tells_postgresql_so(sma
     assert statements.index("SET LOCAL enable_nestloop = off") < next(
         i for i, sql in enumerate(statements) if sql.startswith("SELECT COUNT(*)"))
     assert capped_count(Customer.objects.all(), cap=1) == 2  # counts no further than the cap + 1
+    # The planner settings end with the count, even inside the caller's transaction (here the test's).
+    assert planner_settings() == before
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_hashjoin = on")
+    capped_count(in_branch, merge_join=True)
+    assert planner_settings()[1] == "on"
 
 
 def test_movers_page_counts_from_metrics(small_bank, first_run):
