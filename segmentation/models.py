@@ -234,7 +234,11 @@ _REPEATED_NAME = re.compile(r"^(?P<name>.*) \((?P<n>\d+)\)$")
 
 
 def segment_label(name: str) -> str:
-    """A learned segment's name in the reader's language; " (2)" on a repeated name stays."""
+    """A learned segment's name in the reader's language: "mortgage holders|older" reads "mortgage
+    holders (older)" (segmentation.profiles.segment_names); " (2)" on a repeated name stays."""
+    if "|" in name:
+        base, qualifier = name.split("|", 1)
+        return f"{gettext(base)} ({gettext(qualifier)})"
     repeated = _REPEATED_NAME.match(name)
     if repeated:
         return f"{gettext(repeated['name'])} ({repeated['n']})"
@@ -246,8 +250,8 @@ class LearnedSegment(models.Model):
 
     run = run_reference()
     number = models.SmallIntegerField(_("segment number"))
-    # An English msgid from segmentation.profiles.NAME_RULES (" (2)" appended to a repeated name);
-    # pages translate it.
+    # An English msgid from segmentation.profiles.NAME_RULES, with "|" and a qualifier msgid when
+    # segments share it (" (2)" appended where none tells them apart); pages translate it.
     name = models.CharField(_("name"), max_length=80)
     size = models.PositiveIntegerField(_("customers"))
     # segmentation.profiles.segment_profiles' row: shares, means, medians, penetration, response rate.

@@ -128,23 +128,57 @@ NAME_RULES: tuple[tuple[frozenset[str], str], ...] = tuple(
 
 SEGMENT_NAMES: tuple[str, ...] = tuple(name for _, name in NAME_RULES)
 
+# Segments that earn the same name are told apart by the feature on which they differ most (in
+# population SDs): (feature, the highest's qualifier, the middle one's of three, the lowest's).
+NAMESAKE_QUALIFIERS: tuple[tuple[str, str, str, str], ...] = (
+    ("deposit_balance", gettext_noop("larger balances"), gettext_noop("mid-size balances"),
+     gettext_noop("smaller balances")),
+    ("loans_outstanding", gettext_noop("larger loans"), gettext_noop("mid-size loans"), gettext_noop("smaller loans")),
+    ("age", gettext_noop("older"), gettext_noop("middle-aged"), gettext_noop("younger")),
+    ("frequency_12m", gettext_noop("most active"), gettext_noop("moderately active"), gettext_noop("least active")),
+    ("digital_share", gettext_noop("most digital"), gettext_noop("partly digital"), gettext_noop("least digital")),
+    ("tenure_days", gettext_noop("longest-standing"), gettext_noop("established"), gettext_noop("newest")),
+)
+# Namesakes closer than this on every qualifying feature are numbered instead: " (2)", " (3)".
+NAMESAKE_MIN_SPREAD = 0.25
+# A qualified name is stored as "name|qualifier" (both msgids; segmentation.models.segment_label).
+QUALIFIER_SEPARATOR = "|"
+
+
+def _namesake_names(name: str, segments: list[int], z: pd.DataFrame) -> dict[int, str]:
+    """Names for the segments (in segment order) that all earned `name`."""
+    if 2 <= len(segments) <= 3:
+        spreads = [(float(z.loc[segments, column].max() - z.loc[segments, column].min()), i)
+                   for i, (column, *_) in enumerate(NAMESAKE_QUALIFIERS) if column in z.columns]
+        spread, best = max(spreads, key=lambda item: (item[0], -item[1]), default=(0.0, 0))
+        if spread >= NAMESAKE_MIN_SPREAD:
+            column, high, middle, low = NAMESAKE_QUALIFIERS[best]
+            ranked = sorted(segments, key=lambda segment: (-float(z.loc[segment, column]), segment))
+            words = (high, low) if len(segments) == 2 else (high, middle, low)
+            return {segment: f"{name}{QUALIFIER_SEPARATOR}{word}" for segment, word in zip(ranked, words, strict=True)}
+    return {segment: name if n == 1 else f"{name} ({n})" for n, segment in enumerate(segments, start=1)}
+
 
 def segment_names(centroids: pd.DataFrame, population: pd.DataFrame) -> dict[int, str]:
     """A readable English name (a msgid) per segment, unique within the run.
 
     Each centroid is compared with the whole population (`_traits`) and named
-    by the first rule of NAME_RULES its traits satisfy. When two segments earn
-    the same name, the later one (in segment order) gets " (2)", " (3)"...
+    by the first rule of NAME_RULES its traits satisfy. When two or three
+    segments earn the same name, each gets a qualifier from the feature they
+    differ on most ("mortgage holders|older", "mortgage holders|younger",
+    NAMESAKE_QUALIFIERS); when they hardly differ, or there are more, the later
+    ones (in segment order) get " (2)", " (3)"...
     """
     z = _population_z(centroids, population)
-    names: dict[int, str] = {}
-    used: dict[str, int] = {}
+    earned: dict[str, list[int]] = {}
     for segment in centroids.index:
         traits = _traits(centroids.loc[segment], z.loc[segment])
         name = next(name for required, name in NAME_RULES if required <= traits)
-        used[name] = used.get(name, 0) + 1
-        names[int(segment)] = name if used[name] == 1 else f"{name} ({used[name]})"
-    return names
+        earned.setdefault(name, []).append(int(segment))
+    names: dict[int, str] = {}
+    for name, segments in earned.items():
+        names.update(_namesake_names(name, segments, z.set_axis([int(i) for i in z.index])))
+    return dict(sorted(names.items()))
 
 
 # --- profiles and transitions ------------------------------------------------

@@ -7,12 +7,14 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import silhouette_score
 
 from segmentation.clustering import assign_segments, learned_segments, sample_silhouettes
 from segmentation.columns import CLUSTER_FEATURES
+from segmentation.models import segment_label
 from segmentation.profiles import ENTERED, LEFT, SEGMENT_NAMES, segment_names, segment_profiles, transition_matrix
 
 # Three kinds of customer, far apart on purpose: (age, deposits, loans, digital share, ...)
@@ -231,6 +233,23 @@ def test_segment_names_are_unique_and_from_the_vocabulary(frame):
     assert names[3] == names[2] + " (2)" and names[4] == names[2] + " (3)"
     for name in names.values():
         assert re.sub(r" \(\d+\)$", "", name) in SEGMENT_NAMES
+
+
+def test_namesakes_are_told_apart_by_the_feature_they_differ_on_most(frame):
+    centroids = learned_segments(frame.drop(columns="kind"), k=3, seed=7).centroids
+    borrower = centroids.iloc[[1]]
+    namesakes = pd.concat([borrower, borrower, borrower], ignore_index=True)
+    namesakes["age"] = [48.0, 54.0, 42.0]  # the same borrowers but for their age (neither young nor senior)
+
+    names = segment_names(namesakes, frame)
+
+    assert names == {0: "borrowers|middle-aged", 1: "borrowers|older", 2: "borrowers|younger"}
+    assert segment_label(names[1]) == "borrowers (older)"
+    pair = segment_names(namesakes.iloc[[1, 2]].reset_index(drop=True), frame)
+    assert pair == {0: "borrowers|older", 1: "borrowers|younger"}
+    with translation.override("zh-hans"):
+        assert segment_label(names[1]) == f"{translation.gettext('borrowers')} ({translation.gettext('older')})"
+        assert translation.gettext("older") != "older"
 
 
 def test_segment_names_call_an_average_centroid_mainstream(frame):

@@ -228,7 +228,7 @@ def test_run_segmentation_sync_publishes_and_prints_the_segments(segment_bank, c
     run = Run.objects.get(kind=SEGMENTATION)
     assert run.status == Run.Status.SUCCEEDED and run.params["seed"] == 5 and run.metrics["k"] == 3
     out = capsys.readouterr().out
-    assert f"Run #{run.pk} published as of 2024-06-30: k = 3;" in out and "(12)" in out
+    assert f"Run #{run.pk} published as of 2024-06-30: k = 3;" in out and "affluent retirees: 12" in out
 
 
 @pytest.mark.parametrize(("args", "message"), [

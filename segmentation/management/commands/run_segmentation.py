@@ -8,6 +8,7 @@ from django.core.management.base import CommandParser
 
 from crm_bank.runs.commands import RunCommand
 from crm_bank.runs.models import Run
+from segmentation.models import segment_label
 from segmentation.segments import segmentation_start
 
 
@@ -27,6 +28,6 @@ class Command(RunCommand):
 
     def published(self, run: Run) -> str:
         sizes = ", ".join(
-            f"{run.metrics['names'][number]} ({size})" for number, size in run.metrics["sizes"].items()
+            f"{segment_label(run.metrics['names'][number])}: {size}" for number, size in run.metrics["sizes"].items()
         )
         return f"k = {run.metrics['k']}; {sizes}"
