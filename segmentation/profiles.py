@@ -175,9 +175,10 @@ def segment_names(centroids: pd.DataFrame, population: pd.DataFrame) -> dict[int
         traits = _traits(centroids.loc[segment], z.loc[segment])
         name = next(name for required, name in NAME_RULES if required <= traits)
         earned.setdefault(name, []).append(int(segment))
+    by_number = z.set_axis([int(segment) for segment in z.index])
     names: dict[int, str] = {}
     for name, segments in earned.items():
-        names.update(_namesake_names(name, segments, z.set_axis([int(i) for i in z.index])))
+        names.update(_namesake_names(name, segments, by_number))
     return dict(sorted(names.items()))
 
 
