@@ -49,6 +49,7 @@ def test_segment_page_reports_segments_chart_and_transitions(client, analyst_b, 
     assert retirees.complaints_per_100 == pytest.approx(100 / 12, rel=1e-4)  # profiles keep a few digits
     assert (borrowers.contacts_per_customer, borrowers.assisted_percent) == (0, None)
     assert retirees.median_average_balance > 400_000 and "2.1 / 8.3" in html
+    assert f"Median average balance ({two_runs.params['currency']})" in html  # in the run's reporting currency
     table = response.context["transitions"]
     assert [[c.count for c in row.cells] for row in table.rows] == [[12, 0, 0], [0, 12, 0], [0, 0, 11]]
     assert table.rows[2].left == 1 and 'id="transition-matrix"' in html
