@@ -222,8 +222,7 @@ def _train_churn_model(
     x = data[list(FEATURES)]
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=TEST_SHARE, stratify=y, random_state=seed)
-    selection = _family_selection(x_train, y_train, n_splits=min(n_splits, int(y_train.sum())), seed=seed)
-    chosen = max(selection, key=lambda name: (selection[name], name))
+    chosen, selection = _family_selection(x_train, y_train, n_splits=min(n_splits, int(y_train.sum())), seed=seed)
     model = _candidates(seed)[chosen].fit(x_train, y_train)
     test_scores = model.predict_proba(x_test)[:, 1]
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -255,11 +254,13 @@ def _train_churn_model(
     return ChurnModel(estimator=_candidates(seed)[chosen].fit(x, y), report=report)
 
 
-def _family_selection(x: pd.DataFrame, y: np.ndarray, *, n_splits: int, seed: int) -> dict[str, float]:
-    """Each candidate family's mean AUC over stratified `n_splits`-fold CV on (x, y) alone."""
+def _family_selection(x: pd.DataFrame, y: np.ndarray, *, n_splits: int, seed: int) -> tuple[str, dict[str, float]]:
+    """The candidate family with the best mean AUC over stratified `n_splits`-fold CV on (x, y) alone
+    (ties by name), and every family's mean AUC."""
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    return {name: float(cross_val_score(estimator, x, y, cv=folds, scoring="roc_auc", n_jobs=1).mean())
-            for name, estimator in _candidates(seed).items()}
+    selection = {name: float(cross_val_score(estimator, x, y, cv=folds, scoring="roc_auc", n_jobs=1).mean())
+                 for name, estimator in _candidates(seed).items()}
+    return max(selection, key=lambda name: (selection[name], name)), selection
 
 
 def _time_ordered_figures(
@@ -288,8 +289,7 @@ def _time_ordered_figures(
             "accounts churned, too few of a class to learn from.")
         return figures
     x_train, y_train = train[list(FEATURES)], train[LABEL].to_numpy()
-    selection = _family_selection(x_train, y_train, n_splits=min(5, positives, len(train) - positives), seed=seed)
-    family = max(selection, key=lambda name: (selection[name], name))
+    family, _ = _family_selection(x_train, y_train, n_splits=min(5, positives, len(train) - positives), seed=seed)
     scores = _candidates(seed)[family].fit(x_train, y_train).predict_proba(test[list(FEATURES)])[:, 1]
     y_test = test[LABEL].to_numpy()
     captured = capture_report(y_test, scores)

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
 from customers.models import Customer
+from segmentation.profiles import QUALIFIER_SEPARATOR
 from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
 from segmentation.rules import RuleError, parse_rule
 
@@ -236,8 +237,8 @@ _REPEATED_NAME = re.compile(r"^(?P<name>.*) \((?P<n>\d+)\)$")
 def segment_label(name: str) -> str:
     """A learned segment's name in the reader's language: "mortgage holders|older" reads "mortgage
     holders (older)" (segmentation.profiles.segment_names); " (2)" on a repeated name stays."""
-    if "|" in name:
-        base, qualifier = name.split("|", 1)
+    if QUALIFIER_SEPARATOR in name:
+        base, qualifier = name.split(QUALIFIER_SEPARATOR, 1)
         return f"{gettext(base)} ({gettext(qualifier)})"
     repeated = _REPEATED_NAME.match(name)
     if repeated:
