@@ -135,9 +135,11 @@ def _sample_fit(sample: np.ndarray, k: int, seed: int) -> KMeans:
     better optima than mini-batches do, both for ranking k and as the start
     of the fit on every customer."""
     model = KMeans(n_clusters=k, n_init=N_INIT, max_iter=300, random_state=seed)
-    # duplicates that leave fewer distinct groups than k are caught by the callers; the callers also
-    # hold OpenMP to one thread (threadpoolctl's limits are process-wide, so not set per thread here)
-    with warnings.catch_warnings():
+    # Duplicates that leave fewer distinct groups than k are caught by the callers. One OpenMP
+    # thread, set here in the thread that fits: OpenMP's thread count belongs to the calling thread,
+    # so a limit set by the caller did not reach the pool's threads, which fitted on every core and
+    # summed the centres' parts in whatever order the threads came back (results not reproducible).
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="openmp"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(sample)
 
@@ -169,10 +171,10 @@ def _choose_k(sample: np.ndarray, candidates: list[int], seed: int) -> tuple[dic
     SILHOUETTE_SIZE rows of the sample.
     """
     fittable = [candidate for candidate in candidates if candidate <= sample.shape[0] - 1]
-    # Two candidates at a time, each on one OpenMP thread: the fits release the GIL, and by the time
-    # a run gets here its chunks are done and both cores are free. Each fit has its own seed, so the
-    # result is the same as one after the other.
-    with threadpool_limits(limits=1, user_api="openmp"), ThreadPoolExecutor(max_workers=2) as pool:
+    # Two candidates at a time, each on one OpenMP thread (_sample_fit): the fits release the GIL, and
+    # by the time a run gets here its chunks are done and both cores are free. Each fit has its own
+    # seed, so the result is the same as one after the other.
+    with ThreadPoolExecutor(max_workers=2) as pool:
         fitted = list(pool.map(lambda candidate: _sample_fit(sample, candidate, seed), fittable))
     models: dict[int, KMeans] = {}
     for candidate, model in zip(fittable, fitted, strict=True):

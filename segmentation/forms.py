@@ -5,8 +5,10 @@ from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
+from crm_bank.runs.params import MAX_SEED
 from segmentation.models import CustomerValue, RuleSegment, validate_rule_text
 from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
+from segmentation.segments import MAX_K
 
 TIER_CHOICES = CustomerValue.Tier.choices
 
@@ -34,10 +36,10 @@ class SegmentationRunForm(forms.Form):
         help_text=_("Empty: the date of the latest transaction."),
     )
     k = forms.IntegerField(
-        label=_("Segments (k)"), required=False, min_value=2, max_value=30,
+        label=_("Segments (k)"), required=False, min_value=2, max_value=MAX_K,
         help_text=_("Empty: chosen by silhouette."),
     )
-    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0)
+    seed = forms.IntegerField(label=_("Seed"), required=False, min_value=0, max_value=MAX_SEED)
 
 
 class RuleSegmentForm(forms.ModelForm):

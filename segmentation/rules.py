@@ -55,7 +55,8 @@ KEYWORDS = frozenset({"and", "or", "not"})
 MAX_LENGTH = 2000
 MAX_DEPTH = 30
 # Beyond this a number is a typo, and float and SQL numeric would disagree.
-MAX_MAGNITUDE = Decimal(10) ** 15
+MAX_DIGITS = 15
+MAX_MAGNITUDE = Decimal(10) ** MAX_DIGITS
 
 MSG_EMPTY = gettext_noop("The rule is empty.")
 MSG_TOO_LONG = gettext_noop("The rule is too long (%(length)d characters; at most %(limit)d).")
@@ -65,6 +66,9 @@ MSG_SINGLE_EQUALS = gettext_noop("A single '=' at position %(position)d is not a
 MSG_SYMBOL_LOGIC = gettext_noop("%(found)s at position %(position)d: write 'and', 'or', 'not' instead.")
 MSG_NUMBER = gettext_noop("Malformed number %(found)s at position %(position)d.")
 MSG_NUMBER_SIZE = gettext_noop("The number %(found)s at position %(position)d is too large.")
+MSG_NUMBER_PLACES = gettext_noop(
+    "The number %(found)s at position %(position)d has too many decimal places (at most %(places)d)."
+)
 MSG_UNKNOWN = gettext_noop("Unknown feature %(found)s at position %(position)d.")
 MSG_UNKNOWN_HINT = gettext_noop("Unknown feature %(found)s at position %(position)d; did you mean %(suggestion)s?")
 MSG_OPERAND = gettext_noop("Expected a feature or a number at position %(position)d, found %(found)s.")
@@ -192,6 +196,12 @@ def _number(token: Token) -> Decimal:
         raise RuleError(MSG_NUMBER, token.position, found=repr(token.text)) from None
     if not value.is_finite():
         raise RuleError(MSG_NUMBER, token.position, found=repr(token.text))
+    # By the exponent first: abs() of 1e9999999 overflows Decimal's context (a server error), and
+    # 1e-9999999 has more decimal places than PostgreSQL's numeric takes.
+    if value and value.adjusted() >= MAX_DIGITS:
+        raise RuleError(MSG_NUMBER_SIZE, token.position, found=repr(token.text))
+    if value.as_tuple().exponent < -MAX_DIGITS:
+        raise RuleError(MSG_NUMBER_PLACES, token.position, found=repr(token.text), places=MAX_DIGITS)
     if abs(value) >= MAX_MAGNITUDE:
         raise RuleError(MSG_NUMBER_SIZE, token.position, found=repr(token.text))
     return value

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -118,11 +119,39 @@ def pareto(frame: pd.DataFrame, *, a_share: float = 0.80, b_share: float = 0.15)
     ordered["share"] = ordered["value"] / total
     cumulative = ordered["share"].cumsum().clip(upper=1.0)
     ordered["cumulative_share"] = cumulative
-    before = cumulative - ordered["share"]
-    # A tiny tolerance: floating sums must not push the 80%-crossing customer into B.
-    eps = 1e-12
-    ordered["tier"] = np.where(before < a_share - eps, "A", np.where(before < a_share + b_share - eps, "B", "C"))
+    ordered["tier"] = _tiers(ordered["value"].to_numpy(), a_share=a_share, b_share=b_share)
     return ordered
+
+
+# Cut-offs as fractions with at most this denominator (0.8 → 4/5, 0.925 → 37/40) for the exact comparison.
+_CUT_DENOMINATOR = 10_000
+
+
+def _tiers(values: np.ndarray, *, a_share: float, b_share: float) -> np.ndarray:
+    """Each customer's tier from the value held by everyone ranked above them (`values` in rank
+    order). Values in whole cents — every run's, rounded before ranking — are compared exactly, in
+    integer cents: summed as floats, 100,000 equal values drifted far enough by the 80,000th that one
+    customer too many landed in A. Other values (pure-function callers) are compared as floats, with
+    a tolerance for the sum's rounding."""
+    cents = np.rint(values * 100)
+    a_cut = Fraction(a_share).limit_denominator(_CUT_DENOMINATOR)
+    b_cut = a_cut + Fraction(b_share).limit_denominator(_CUT_DENOMINATOR)
+    whole_cents = bool(np.all(np.abs(values * 100 - cents) <= 1e-6 * np.maximum(1.0, cents))
+                       and np.all((cents > 0) == (values > 0)))
+    if whole_cents and cents.sum() * _CUT_DENOMINATOR < 2**62:
+        held = cents.astype(np.int64)
+        total = int(held.sum())
+        before = np.cumsum(held) - held  # exact: the cents held by the customers ranked above
+        in_a = before * a_cut.denominator < a_cut.numerator * total
+        in_b = before * b_cut.denominator < b_cut.numerator * total
+    else:
+        shares = values / values.sum()
+        before = np.cumsum(shares) - shares
+        # The running sum of n shares is off by at most about n rounding errors.
+        eps = 4 * len(values) * np.finfo(np.float64).eps
+        in_a = before < a_share - eps
+        in_b = before < a_share + b_share - eps
+    return np.where(in_a, "A", np.where(in_b, "B", "C"))
 
 
 def group_ranks(frame: pd.DataFrame, by: str) -> pd.Series:

@@ -35,7 +35,7 @@ from crm_bank.audit.services import audit_record
 from crm_bank.bulk import frame_from_query, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
-from crm_bank.runs.params import params_unknown_refuse
+from crm_bank.runs.params import as_of_check, params_unknown_refuse, seed_check
 from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.models import Customer
@@ -59,6 +59,8 @@ SEGMENTATION = "segmentation"
 SEGMENTATION_VERSION = "segmentation-1"
 DEFAULT_SEED = 7
 DEFAULT_K_RANGE = (3, 8)
+# The most segments a run may be asked for (the Run now form's limit too).
+MAX_K = 30
 SAMPLE_SIZE = 20_000
 
 
@@ -141,6 +143,10 @@ def segmentation_params_clean(params: dict) -> dict:
         raise RunParamsInvalid(_("The k range must be two numbers, 2 ≤ low ≤ high."))
     if seed < 0 or sample_size < 2 or chunk_size < 1:
         raise RunParamsInvalid(_("The seed must be ≥ 0, the sample size ≥ 2 and the chunk size ≥ 1."))
+    seed_check(seed)
+    if k is not None and k > MAX_K:
+        raise RunParamsInvalid(_("k must be at most %(max)s (got %(k)s): more segments than an analyst can read.")
+                               % {"max": MAX_K, "k": k})
     rules = [_rule_snapshot(item) for item in params.get("rules", [])]
     for item in rules:
         _parsed(item)
@@ -176,6 +182,7 @@ def _parsed(item: dict) -> Rule:
 def _check_data(as_of: datetime.date | None, k: int | None) -> None:
     if as_of is None:
         raise RunParamsInvalid(_("There are no transactions: segmentation needs data to learn from."))
+    as_of_check(as_of)
     # The feature step's own rule for who is a customer on the date.
     customers = Customer.objects.filter(Q(customer_since__isnull=True) | Q(customer_since__lte=as_of)).count()
     if customers == 0:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from crm_bank.bulk import frame_from_query, quoted_table, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
-from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
+from crm_bank.runs.params import as_of_check, params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind
 from crm_bank.runs.services import run_start
 from customers.models import AccountHolder, Customer, Transaction
@@ -66,6 +66,7 @@ def data_before(as_of: datetime.date) -> bool:
 def _check_data(as_of: datetime.date | None) -> None:
     if as_of is None:
         raise RunParamsInvalid(_("There are no transactions: value scoring needs data to score."))
+    as_of_check(as_of)
     if not Customer.objects.exists():
         raise RunParamsInvalid(_("There are no customers to score."))
     if not data_before(as_of):

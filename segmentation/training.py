@@ -34,7 +34,7 @@ from crm_bank.audit.services import audit_record
 from crm_bank.bulk import copy_frame, frame_from_query, quoted_table, tables_analyze
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
-from crm_bank.runs.params import params_unknown_refuse
+from crm_bank.runs.params import as_of_check, params_unknown_refuse, seed_check
 from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Customer
@@ -97,6 +97,7 @@ def training_params_clean(params: dict) -> dict:
         ) from None
     if seed < 0 or chunk_size < 1 or horizon < 1 or any(cost < 0 or cost != cost for cost in costs.values()):
         raise RunParamsInvalid(_("The seed and the costs must be ≥ 0, the chunk size and the horizon ≥ 1."))
+    seed_check(seed)
     return {"seed": seed, "chunk_size": chunk_size, "churn_horizon_days": horizon, "channel_costs": costs,
             **currency_params(params)}
 
@@ -106,6 +107,7 @@ def _check_data(as_of: datetime.date | None) -> None:
     if as_of is None:
         raise RunParamsInvalid(_("There are no campaign contacts and no transactions: the models have nothing to "
                                  "learn from."))
+    as_of_check(as_of)
     try:
         sql = contacts_sql()
     except ContactHistoryMissing as exc:

@@ -100,6 +100,9 @@ def chunk_ranges(queryset: QuerySet, *, size: int, min_chunks: int = 1) -> list[
 
     One SQL statement numbers the ids and keeps each bucket's first and last, so a million ids
     become fifty ranges without Python ever seeing them; gaps in the ids do not make chunks uneven.
+    The ranges are contiguous (each starts after the one before ends), so a row committed after
+    the ranges were taken, with an id below the last, falls in one of them whatever its id: without
+    it, the ids between two buckets belonged to none, and which late rows a run saw was chance.
     """
     if size < 1 or min_chunks < 1:
         raise ValueError("size and min_chunks must be at least 1")
@@ -113,4 +116,5 @@ def chunk_ranges(queryset: QuerySet, *, size: int, min_chunks: int = 1) -> list[
     )
     with connections[router.db_for_read(queryset.model)].cursor() as cursor:
         cursor.execute(sql, [size, min_chunks, *params])
-        return [(lo, hi) for lo, hi in cursor.fetchall()]
+        buckets = cursor.fetchall()
+    return [(buckets[index - 1][1] + 1 if index else lo, hi) for index, (lo, hi) in enumerate(buckets)]

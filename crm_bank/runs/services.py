@@ -27,6 +27,7 @@ from crm_bank.bulk import tables_vacuum
 from crm_bank.errors import lost_connections_close
 from crm_bank.runs.errors import RunAlreadyActive, RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run, RunChunk
+from crm_bank.runs.params import as_of_check
 from crm_bank.runs.registry import kind_get
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def run_start(
         json.dumps(params)
     except (TypeError, ValueError) as exc:
         raise RunParamsInvalid(_("Run parameters must be plain JSON values: %(error)s") % {"error": exc}) from None
+    as_of_check(as_of)
     if as_of is None and run_kind.default_as_of is not None:
         as_of = run_kind.default_as_of()
     try:
@@ -112,7 +114,11 @@ def _enqueue_start(*, run_id: int) -> None:
         current_app.send_task(START_TASK, args=[run_id])
     except Exception as exc:
         run_fail(run_id=run_id, error=f"could not be queued: {exc}")
-        raise
+        # A refusal like any other (the form's message, the command's error), not a server error.
+        raise RunError(
+            _("Run #%(run)s could not be queued (the task broker did not answer: %(error)s); try again shortly.")
+            % {"run": run_id, "error": exc}
+        ) from exc
 
 
 def _run_in_process(*, run_id: int) -> None:
@@ -124,11 +130,19 @@ def _run_in_process(*, run_id: int) -> None:
 
 
 def run_claim(*, run_id: int) -> bool:
-    """QUEUED → RUNNING; False when the run was already claimed (a duplicate start), or is over."""
+    """QUEUED → RUNNING; False when the run was already claimed (a duplicate start), or is over.
+
+    A run another worker is claiming (its claim not yet committed: it commits with the run's
+    prepare, which for model training is the training) counts as claimed: skipped, not waited for,
+    so a duplicate start does not hold a worker process for the length of someone else's prepare.
+    """
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now,
-    )
+    with transaction.atomic():
+        if not Run.objects.select_for_update(skip_locked=True).filter(pk=run_id, status=Run.Status.QUEUED).exists():
+            return False
+        claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
+            status=Run.Status.RUNNING, started_at=now, heartbeat_at=now,
+        )
     return claimed == 1
 
 
@@ -178,10 +192,14 @@ def run_chunk_complete(*, run_id: int, lo: int, hi: int) -> bool:
             chunk.status = RunChunk.Status.DONE
             chunk.finished_at = timezone.now()
             chunk.save(update_fields=["rows", "status", "finished_at"])
-            # chunks_done counts only first completions, so it reaches chunks_total exactly once.
-            Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
+            # chunks_done counts only first completions, so it reaches chunks_total exactly once. A
+            # run failed while this chunk worked (the watchdog, another chunk) keeps none of its rows:
+            # they would land after its rows were pruned, and stay for good.
+            if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
                 chunks_done=F("chunks_done") + 1, heartbeat_at=chunk.finished_at,
-            )
+            ):
+                transaction.set_rollback(True)
+                return False
             run = Run.objects.only("chunks_done", "chunks_total").get(pk=run_id)
             return run.chunks_done >= run.chunks_total
     except Exception as exc:
@@ -350,8 +368,11 @@ def runs_requeue(
     ).values_list("pk", flat=True)
     requeued = []
     for run_id in waiting:
-        if not Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(heartbeat_at=now):
-            continue  # claimed meanwhile
+        with transaction.atomic():
+            # Skipped, not waited for, while a worker's claim of it is still uncommitted.
+            if not (Run.objects.select_for_update(skip_locked=True).filter(pk=run_id, status=Run.Status.QUEUED).exists()
+                    and Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(heartbeat_at=now)):
+                continue  # claimed meanwhile, or being claimed
         try:
             current_app.send_task(START_TASK, args=[run_id])
         except Exception:

@@ -112,6 +112,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # client and are never prepared whatever it says; crm_bank.prepared's cursors, for the look-ups by key
 # every page makes, are prepared on their first run on a connection.
 DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+# The server drops a connection whose client machine has gone (a worker host lost mid-run) after
+# about two minutes of silence instead of the operating system's two hours: until then its
+# transaction's locks stay held, and a run being published stays "running" past the watchdog, which
+# leaves locked runs alone. 0 leaves the server's setting (e.g. behind a pooler that refuses options).
+CRM_DB_KEEPALIVE_IDLE_SECONDS = env.int("CRM_DB_KEEPALIVE_IDLE_SECONDS", default=60)
+if CRM_DB_KEEPALIVE_IDLE_SECONDS > 0:
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options", f"-c tcp_keepalives_idle={CRM_DB_KEEPALIVE_IDLE_SECONDS} -c tcp_keepalives_interval=10"
+                   " -c tcp_keepalives_count=6")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

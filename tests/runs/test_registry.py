@@ -32,21 +32,24 @@ def test_register_same_kind_twice_is_harmless_other_steps_are_refused():
 
 
 @pytest.mark.django_db
-def test_chunk_ranges_splits_ids_with_gaps_into_even_ranges():
+def test_chunk_ranges_splits_ids_with_gaps_into_even_contiguous_ranges():
     groups = [Group.objects.create(name=f"g{n}") for n in range(7)]
     for gap in groups[1:6:2]:
         gap.delete()
     ids = sorted(group.pk for group in groups if group.pk not in {groups[1].pk, groups[3].pk, groups[5].pk})
 
-    assert chunk_ranges(Group.objects.all(), size=2) == [(ids[0], ids[1]), (ids[2], ids[3])]
-    assert chunk_ranges(Group.objects.all(), size=3) == [(ids[0], ids[2]), (ids[3], ids[3])]
+    # Each range starts right after the one before: the deleted ids between buckets (and a late row
+    # that takes such an id) belong to the next range, not to none.
+    assert chunk_ranges(Group.objects.all(), size=2) == [(ids[0], ids[1]), (ids[1] + 1, ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=3) == [(ids[0], ids[2]), (ids[2] + 1, ids[3])]
     assert chunk_ranges(Group.objects.filter(pk__gt=ids[0]), size=10) == [(ids[1], ids[3])]
     assert chunk_ranges(Group.objects.filter(name="none"), size=10) == []
     # At least min_chunks (rows permitting), never above size.
-    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=2) == [(ids[0], ids[1]), (ids[2], ids[3])]
-    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=3) == [(ids[0], ids[1]), (ids[2], ids[3])]
-    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=4) == [(i, i) for i in ids]
-    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=9) == [(i, i) for i in ids]
-    assert chunk_ranges(Group.objects.all(), size=3, min_chunks=1) == [(ids[0], ids[2]), (ids[3], ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=2) == [(ids[0], ids[1]), (ids[1] + 1, ids[3])]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=3) == [(ids[0], ids[1]), (ids[1] + 1, ids[3])]
+    one_each = [(ids[0], ids[0])] + [(before + 1, this) for before, this in zip(ids, ids[1:], strict=False)]
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=4) == one_each
+    assert chunk_ranges(Group.objects.all(), size=10, min_chunks=9) == one_each
+    assert chunk_ranges(Group.objects.all(), size=3, min_chunks=1) == [(ids[0], ids[2]), (ids[2] + 1, ids[3])]
     with pytest.raises(ValueError):
         chunk_ranges(Group.objects.all(), size=10, min_chunks=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 
 import pytest
 from django.contrib.auth.models import Group
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.runs import services
-from crm_bank.runs.errors import RunAlreadyActive, RunKindUnknown, RunParamsInvalid
+from crm_bank.runs.errors import RunAlreadyActive, RunError, RunKindUnknown, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run, RunChunk
 from crm_bank.runs.selectors import current_run, run_progress
 from crm_bank.runs.services import (
@@ -96,7 +97,9 @@ def test_run_start_broker_down_fails_the_run_and_frees_the_kind(kind, django_cap
         raise ConnectionError("broker unreachable")
 
     monkeypatch.setattr(services.current_app, "send_task", broker_down)
-    with pytest.raises(ConnectionError), django_capture_on_commit_callbacks(execute=True):
+    # A RunError, which the "Run now" form and the commands show as a message (it was a server error).
+    with pytest.raises(RunError, match="could not be queued .*broker unreachable"), \
+            django_capture_on_commit_callbacks(execute=True):
         run = run_start(kind=KIND)
 
     run = Run.objects.get()
@@ -136,6 +139,41 @@ def test_run_prepare_concurrent_starts_only_one_claims(kind):
 
     assert sorted(results, key=bool) == [None, [(lo, hi) for lo, hi in RunChunk.objects.values_list("lo", "hi")]]
     assert kind.calls["prepare"] == 1 and RunChunk.objects.count() == 3
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_start_does_not_wait_for_the_first_claims_prepare(register_kind, count_users, five_users):
+    """The claim commits with the prepare (for model training: the training). A duplicate start
+    skips the run being claimed instead of holding its worker until that prepare ends."""
+    preparing, release = threading.Event(), threading.Event()
+
+    def slow_prepare(run: Run) -> list[tuple[int, int]]:
+        preparing.set()
+        release.wait(timeout=30)
+        return count_users.prepare(run)
+
+    register_kind(count_users.kind(prepare=slow_prepare))
+    run = RunFactory()
+    first: list = []
+
+    def start() -> None:
+        try:
+            first.append(run_prepare(run_id=run.pk))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    try:
+        assert preparing.wait(timeout=30)
+        started = time.monotonic()
+        assert run_prepare(run_id=run.pk) is None
+        assert time.monotonic() - started < 5  # it waited for the first prepare before
+    finally:
+        release.set()
+        thread.join()
+    assert first[0] and Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
 
 
 def test_run_prepare_duplicate_start_delivery_does_nothing(kind):
@@ -198,6 +236,26 @@ def test_run_chunk_of_a_failed_run_does_nothing(kind):
 
     assert run_chunk_complete(run_id=run.pk, lo=lo, hi=hi) is False
     assert kind.calls["process_chunk"] == 0
+
+
+
+def test_a_chunk_whose_run_failed_while_it_worked_keeps_none_of_its_rows(register_kind, count_users, five_users):
+    """The watchdog (or another chunk) failed the run mid-chunk: the chunk's rows would have landed
+    after the failed run's rows were pruned, and stayed for good."""
+    def write_while_the_run_fails(run: Run, lo: int, hi: int) -> int:
+        Group.objects.create(name=f"result of {run.pk}:{lo}")
+        run_fail(run_id=run.pk, error="no heartbeat")  # as the watchdog would, meanwhile
+        return 1
+
+    register_kind(count_users.kind(process_chunk=write_while_the_run_fails))
+    run = RunFactory()
+    (lo, hi), *_ = run_prepare(run_id=run.pk)
+
+    assert run_chunk_complete(run_id=run.pk, lo=lo, hi=hi) is False
+
+    run.refresh_from_db()
+    assert not Group.objects.exists()
+    assert run.chunks_done == 0 and RunChunk.objects.get(run=run, lo=lo).status == RunChunk.Status.PENDING
 
 
 # Finalize and publish
@@ -465,3 +523,17 @@ def test_a_broker_still_down_leaves_the_run_queued_for_the_next_round(kind, monk
 
     assert runs_requeue(now=timezone.now() + REQUEUE_AFTER + datetime.timedelta(seconds=1)) == []
     assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
+
+
+def test_the_server_drops_a_silent_client_within_minutes(db):
+    """A worker host lost mid-publish keeps its transaction (and the run's row lock, which the
+    watchdog skips) until the server notices the client is gone: minutes, not the OS's two hours."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW tcp_keepalives_idle")
+        idle = cursor.fetchone()[0]
+        cursor.execute("SHOW tcp_keepalives_interval")
+        interval = cursor.fetchone()[0]
+        cursor.execute("SHOW tcp_keepalives_count")
+        count = cursor.fetchone()[0]
+
+    assert (idle, interval, count) == ("60", "10", "6")  # seconds

@@ -361,3 +361,26 @@ def test_transition_matrix_counts_moves_entries_and_exits():
 def test_transition_matrix_refuses_duplicated_customers():
     with pytest.raises(ValueError, match="previous memberships list a customer more than once"):
         transition_matrix(pd.Series([0, 1], index=[1, 1]), pd.Series([0], index=[1]))
+
+
+def test_choosing_k_fits_each_candidate_on_one_openmp_thread(monkeypatch):
+    """OpenMP's thread count belongs to the thread that asks: a limit set around the pool did not
+    reach its threads, whose fits then used every core and summed in no fixed order."""
+    from sklearn.cluster import KMeans
+    from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+    from segmentation import clustering
+
+    threads_seen = []
+
+    class RecordingKMeans(KMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            threads_seen.append(_openmp_effective_n_threads())
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setattr(clustering, "KMeans", RecordingKMeans)
+    sample = np.random.default_rng(3).normal(size=(300, 4))
+
+    clustering._choose_k(sample, [2, 3, 4, 5], seed=7)
+
+    assert threads_seen == [1, 1, 1, 1]

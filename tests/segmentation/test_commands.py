@@ -43,6 +43,31 @@ def test_run_value_scoring_before_any_data_is_a_command_error(small_bank):
     assert not Run.objects.exists()
 
 
+@pytest.mark.parametrize("command", ["run_value_scoring", "run_segmentation", "train_models"])
+@pytest.mark.parametrize("far_off", ["0001-05-05", "1899-12-31", "9999-12-31"])
+def test_an_as_of_date_out_of_range_is_a_command_error(small_bank, command, far_off):
+    """Year 1 and 9999-12-31 broke the 12-month window's arithmetic with a traceback."""
+    with pytest.raises(CommandError, match=f"must lie between 1900-01-01 and today .* not {far_off}"):
+        call_command(command, "--as-of", far_off, "--sync")
+
+    assert not Run.objects.exists()
+
+
+def test_an_as_of_date_after_today_is_refused_by_the_run_framework(small_bank):
+    import datetime
+
+    from django.utils import timezone
+
+    from crm_bank.runs.errors import RunParamsInvalid
+    from crm_bank.runs.services import run_start
+
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    with pytest.raises(RunParamsInvalid, match="today"):
+        run_start(kind="value_scoring", as_of=tomorrow, sync=True)
+
+    assert not Run.objects.exists()
+
+
 def test_the_formula_and_cut_offs_come_from_the_settings_and_the_options_override_them(small_bank, settings):
     settings.CRM_VALUE_WEIGHTS = {"fee_share": 0.5, "deposit_margin": 0.02}
     settings.CRM_TIER_A_SHARE, settings.CRM_TIER_B_SHARE = 0.7, 0.2

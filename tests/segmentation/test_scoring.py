@@ -78,6 +78,22 @@ def test_pareto_crossing_customer_is_in_a_and_cutoffs_are_parameters():
     assert pareto(frame([70, 20, 10]), a_share=0.5, b_share=0.5)["tier"].tolist() == ["A", "B", "B"]
 
 
+
+def test_pareto_cuts_equal_values_exactly_at_the_shares():
+    # Summed as floats, the first 80,000 of 100,000 equal shares fell short of 0.8 by more than a
+    # fixed tolerance, and customer 80,001 (who starts at exactly 80 %) landed in A.
+    result = pareto(frame([12.34] * 100_000))
+
+    assert result["tier"].value_counts().to_dict() == {"A": 80_000, "B": 15_000, "C": 5_000}
+    assert result.loc[result["rank"] == 80_000, "tier"].item() == "A"
+    assert result.loc[result["rank"] == 80_001, "tier"].item() == "B"
+
+
+def test_pareto_cuts_values_not_in_whole_cents_with_a_tolerance():
+    result = pareto(frame([1 / 3] * 30_000))
+
+    assert result["tier"].value_counts().to_dict() == {"A": 24_000, "B": 4_500, "C": 1_500}
+
 def test_pareto_refuses_all_zero_or_negative_values():
     with pytest.raises(ValueError, match="zero"):
         pareto(frame([0, 0]))

@@ -108,7 +108,7 @@ def test_frame_value_matches_the_value_formula(segment_bank):
 # Bad input: a clear message, nothing written, the published run stays current
 
 @pytest.mark.parametrize(("k", "message"), [(0, "k must be at least 2"), (1, "k must be at least 2"),
-                                            (37, "more segments than there are customers")])
+                                            (31, "k must be at most 30"), (1000, "k must be at most 30")])
 def test_bad_k_is_refused_before_anything_is_written(segment_bank, k, message):
     published = segmentation_start(as_of=AS_OF, k=3, sync=True)
 
@@ -116,6 +116,26 @@ def test_bad_k_is_refused_before_anything_is_written(segment_bank, k, message):
         segmentation_start(as_of=AS_OF, k=k, sync=True)
 
     assert Run.objects.count() == 1 and current_run(kind=SEGMENTATION) == published
+
+
+def test_k_above_the_customers_on_the_date_is_refused_before_anything_is_written(segment_bank):
+    published = segmentation_start(as_of=AS_OF, k=3, sync=True)
+    first_five = [customer.pk for customer in segment_bank.everyone[:5]]
+    Customer.objects.exclude(pk__in=first_five).update(customer_since=dt.date(2030, 1, 1))
+
+    with pytest.raises(RunError, match="k = 6 is more segments than there are customers \\(5\\)"):
+        segmentation_start(as_of=AS_OF, k=6, sync=True)
+
+    assert Run.objects.count() == 1 and current_run(kind=SEGMENTATION) == published
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_numpy_cannot_take_is_refused_before_anything_is_written(segment_bank, seed):
+    # 2**32 failed only in the run's finish, after every chunk had been computed.
+    with pytest.raises(RunError, match="seed must"):
+        segmentation_start(as_of=AS_OF, k=3, seed=seed, sync=True)
+
+    assert not Run.objects.exists()
 
 
 def test_no_customers_or_no_data_is_refused(db, segment_bank):
@@ -232,7 +252,7 @@ def test_run_segmentation_sync_publishes_and_prints_the_segments(segment_bank, c
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--k", "0"], "k must be at least 2 \\(got 0\\)"), (["--k", "99"], "more segments than there are customers"),
+    (["--k", "0"], "k must be at least 2 \\(got 0\\)"), (["--k", "99"], "k must be at most 30 \\(got 99\\)"),
     (["--as-of", "30/06/2024"], "YYYY-MM-DD"), (["--as-of", "1990-01-01"], "No transaction is booked"),
     (["--seed", "-2"], "seed must be"),
 ])

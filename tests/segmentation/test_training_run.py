@@ -236,6 +236,19 @@ def test_customer_option_needs_score_only(model_bank: ModelBank):
         call_command("train_models", "--customer", "1")
 
 
+@pytest.mark.parametrize("options", [("--as-of", "2024-01-01"), ("--seed", "3"), ("--sync",)])
+def test_score_only_refuses_the_options_it_would_ignore(model_bank: ModelBank, options):
+    with pytest.raises(CommandError, match=f"--score-only scores with the published models as they are; drop {options[0]}"):
+        call_command("train_models", "--score-only", *options)
+
+
+def test_a_seed_numpy_cannot_take_is_refused(model_bank: ModelBank):
+    with pytest.raises(CommandError, match="seed must be a whole number from 0 to 4294967295"):
+        call_command("train_models", "--seed", str(2**32), "--sync")
+
+    assert not Run.objects.filter(kind=MODEL_TRAINING).exists()
+
+
 @pytest.mark.parametrize(("migration_name", "task_name", "when"), [
     ("0006_model_training_schedule", "model_training_weekly", ("0", "4", "30")),  # Sundays
     ("0014_new_customers_scoring_schedule", "new_customers_scoring_nightly", ("*", "5", "0")),

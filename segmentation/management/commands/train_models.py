@@ -36,6 +36,13 @@ class Command(RunCommand):
                 raise CommandError("--customer only goes with --score-only.")
             super().handle(*args, **options)
             return
+        # Scoring uses the published run's models as they are: a date, a seed or --sync would be
+        # silently ignored.
+        given = {"--as-of": options.get("as_of"), "--seed": options.get("seed") is not None,
+                 "--sync": options.get("sync")}
+        ignored = [flag for flag, is_given in given.items() if is_given]
+        if ignored:
+            raise CommandError(f"--score-only scores with the published models as they are; drop {', '.join(ignored)}.")
         try:
             run, scored = predictions_score_new_customers(customer_ids=customers)
         except RunError as exc:
