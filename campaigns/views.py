@@ -33,6 +33,7 @@ from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.selectors import run_progress
+from crm_bank.ui.paginators import id_from
 from customers.models import Channel, Customer
 
 Role = StaffProfile.Role
@@ -163,7 +164,7 @@ campaign_close = _step_view(services.campaign_close, CHECKER_ROLES, gettext_lazy
 def campaign_approve(request: HttpRequest, pk: int) -> HttpResponse:
     version = request.POST.get("version", "")
     return _step(request, pk, lambda c: services.campaign_approve(
-        campaign=c, actor=request.user, version=int(version) if version.isdigit() else -1,
+        campaign=c, actor=request.user, version=-1 if (number := id_from(version)) is None else number,
         ip_address=request_ip(request)), _("Approved."))
 
 

@@ -83,6 +83,14 @@ class CustomerAccess:
         return self.full_access
 
 
+def money_masked_in_lists(*, profile: StaffProfile | None, customer: Customer) -> bool:
+    """Whether a row about `customer` in a list of many customers (a KPI drill-down, value movers)
+    shows their money — balances, flows, value — masked to `profile` (MASKING_RULES): unless the
+    viewer has full access to them. Lists do not look up break-the-glass grants; a grant unmasks
+    the customer's 360° page. Needs the customer's home branch and RM ids, nothing more."""
+    return profile is None or customer_full_access_reason(profile=profile, customer=customer) is None
+
+
 def customer_full_access_reason(*, profile: StaffProfile, customer: Customer) -> str | None:
     """Why `profile` may see `customer` unmasked, or None if it may not."""
     if profile.role == StaffProfile.Role.ADMIN:

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy
 
 from performance.models import Kpi
+from performance.target_import import MAX_BYTES
 
 BRANCH_CHOICE = "branch"
 
@@ -34,3 +35,10 @@ class TargetFileForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+
+    def clean_file(self):
+        """Refused by its size before a byte of it is read (the view reads the file into memory)."""
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_BYTES:
+            raise forms.ValidationError(gettext_lazy("The file is larger than 2 MB."))
+        return upload

@@ -202,9 +202,12 @@ def period_days(period: str) -> tuple[datetime.date, datetime.date]:
     year = int(match["year"])
     first_month = int(match["month"]) if match["month"] else 3 * int(match["quarter"]) - 2
     months = 1 if match["month"] else 3
-    start = datetime.date(year, first_month, 1)
     end_month = first_month + months
-    end = datetime.date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    try:  # year 0000 and 9999-12 match the pattern but have no first day or no next period
+        start = datetime.date(year, first_month, 1)
+        end = datetime.date(year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    except ValueError:
+        raise PeriodInvalid(period) from None
     return start, end
 
 

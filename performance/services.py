@@ -29,6 +29,10 @@ def kpis_ensure() -> None:
             "weight_rm": Decimal(weight_rm), "weight_branch": Decimal(weight_branch), "order": order})
 
 
+# KpiTarget.value is numeric(18, 4): a larger number failed in the database, a server error.
+TARGET_LIMIT = Decimal(10) ** 14
+
+
 def target_value_clean(kpi: Kpi, value: object) -> Decimal:
     """The target as a number the KPI's unit allows; ValidationError saying what is wrong."""
     try:
@@ -37,6 +41,8 @@ def target_value_clean(kpi: Kpi, value: object) -> Decimal:
         raise ValidationError({"value": _("Enter the target as a number.")}) from None
     if not number.is_finite():
         raise ValidationError({"value": _("Enter the target as a number.")})
+    if abs(number) >= TARGET_LIMIT:  # the column keeps 14 digits before the point
+        raise ValidationError({"value": _("The target must be below 100,000,000,000,000.")})
     if kpi.unit == Kpi.Unit.PERCENT and not 0 <= number <= 100:
         raise ValidationError({"value": _("A percentage target is from 0 to 100.")})
     if kpi.unit in (Kpi.Unit.COUNT, Kpi.Unit.RATIO) and number < 0:

@@ -87,11 +87,11 @@ def targets_import(*, content: bytes, actor: AbstractBaseUser, ip_address: str |
             if branch_code and branch_code not in branches:
                 result.errors.append(LineError(number, "branch", _("No branch “%(code)s”.") % {"code": branch_code}))
                 continue
+            # No savepoint of its own: target_set refuses before it writes, and writes in its own
+            # transaction. A savepoint here also rolled back the audit row of a refused line.
             try:
-                with transaction.atomic():
-                    target = target_set(actor=actor, kpi=kpi, period=row.get("period", ""), value=row.get("value", ""),
-                                        rm=users.get(rm_name), branch=branches.get(branch_code),
-                                        ip_address=ip_address)
+                target = target_set(actor=actor, kpi=kpi, period=row.get("period", ""), value=row.get("value", ""),
+                                    rm=users.get(rm_name), branch=branches.get(branch_code), ip_address=ip_address)
             except ValidationError as exc:
                 for column, messages in (exc.message_dict.items() if hasattr(exc, "error_dict")
                                          else [("value", exc.messages)]):

@@ -30,13 +30,15 @@ from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.models import Run
 from crm_bank.runs.pages import run_progress_bar, run_start_from_form
+from crm_bank.ui.paginators import id_from, positive_int
+from customers.access import money_masked_in_lists
 from performance import selectors
 from performance.forms import TargetFileForm, TargetForm
 from performance.measures import MEASURES, PeriodInvalid, period_days, period_of
 from performance.models import Kpi, KpiTarget, Scope
 from performance.runs import KPI_RUN, kpi_run_start
 from performance.services import target_approve, target_may_approve, target_may_set, target_set
-from performance.target_import import TargetFileInvalid, targets_import
+from performance.target_import import MAX_BYTES, TargetFileInvalid, targets_import
 
 Role = StaffProfile.Role
 HEAD_OFFICE = (Role.ADMIN, Role.ANALYST)
@@ -177,8 +179,8 @@ def targets(request: HttpRequest) -> HttpResponse:
             elif action == "import":
                 file_form = TargetFileForm(request.POST, request.FILES)
                 if file_form.is_valid():
-                    result = targets_import(content=file_form.cleaned_data["file"].read(), actor=request.user,
-                                            ip_address=request_ip(request))
+                    content = file_form.cleaned_data["file"].read(MAX_BYTES + 1)
+                    result = targets_import(content=content, actor=request.user, ip_address=request_ip(request))
                     messages.success(request, _("%(set)s targets set, %(proposed)s branch targets waiting for "
                                                 "approval, %(bad)s lines refused.")
                                      % {"set": result.set, "proposed": result.proposed, "bad": len(result.errors)})
@@ -187,7 +189,7 @@ def targets(request: HttpRequest) -> HttpResponse:
                             request, branch, period, rms, form, file_form, profile, import_errors=result.errors))
                     return redirect(here)
             elif action == "approve":
-                target = get_object_or_404(KpiTarget, pk=request.POST.get("target"))
+                target = get_object_or_404(KpiTarget, pk=id_from(request.POST.get("target")) or 0)
                 target_approve(actor=request.user, target=target, value=Decimal(request.POST.get("value", "")),
                                ip_address=request_ip(request))
                 messages.success(request, _("Branch target approved."))
@@ -363,13 +365,16 @@ def kpi_customer_list(request: HttpRequest, scope: str, key: str, kpi_code: str)
     run, _periods = _run_for(request)
     if run is None:
         raise Http404(_("No KPI run has been published yet."))
-    try:
-        page = max(1, int(request.GET.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = positive_int(request.GET.get("page"), 1)
     rows, more = selectors.kpi_customers(run=run, kpi=kpi, scope=scope, scope_id=scope_id, page=page)
+    measure = MEASURES[kpi.measure]
+    # A money measure's figures per customer are the customer's money: masked, row by row, for a
+    # viewer without full access to that customer (an analyst sees the branch's figure, not whose).
+    viewer = staff_profile_for_user(request.user)
+    lines = [(row, measure.unit == Kpi.Unit.AMOUNT and money_masked_in_lists(profile=viewer, customer=row.customer))
+             for row in rows]
     return render(request, "performance/kpi_customers.html", {
-        "kpi": kpi, "run": run, "rows": rows, "more": more, "page": page, "name": name, "scope": scope, "key": key,
-        "measure": MEASURES[kpi.measure],
+        "kpi": kpi, "run": run, "lines": lines, "more": more, "page": page, "name": name, "scope": scope, "key": key,
+        "measure": measure,
         "scorecard_url": reverse("performance:rm" if scope == Scope.RM else "performance:branch", args=[key]),
     })

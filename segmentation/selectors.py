@@ -205,8 +205,8 @@ def value_movers(*, run: Run, from_tier: str, to_tier: str, page: int = 1, per_p
         .exclude(previous_tier="")
         .select_related("customer", "branch")
         .only("customer__cif", "customer__kind", "customer__first_name", "customer__last_name",
-              "customer__legal_name", "branch__code", "branch__name", "value", "rank", "tier", "previous_tier",
-              "run_id", "customer_id", "branch_id")
+              "customer__legal_name", "customer__home_branch_id", "customer__primary_rm_id", "branch__code",
+              "branch__name", "value", "rank", "tier", "previous_tier", "run_id", "customer_id", "branch_id")
         .order_by("rank")[(page - 1) * per_page: page * per_page]
     )
     return MoversPage(from_tier=from_tier, to_tier=to_tier, rows=rows, number=page, per_page=per_page, count=count)

@@ -8,7 +8,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
+from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.pages import run_progress_bar, run_start_from_form
+from customers.access import money_masked_in_lists
 from segmentation import selectors
 from segmentation.columns import RULE_FEATURES
 from segmentation.forms import MoversForm, RuleCountForm, RuleSegmentForm, SegmentationRunForm, ValueRunForm
@@ -58,7 +60,7 @@ def value_overview(request: HttpRequest) -> HttpResponse:
             "branches": selectors.value_tiers_by_branch(run=run),
             "rms": selectors.value_tier_mix_by_rm(run=run),
             "movers_counts": selectors.value_movers_counts(run=run),
-            "movers": selectors.value_movers(run=run, from_tier="A", to_tier="B"),
+            "movers": _movers_shown_to(request, selectors.value_movers(run=run, from_tier="A", to_tier="B")),
             "top20_percent": 100 * float(run.metrics.get("top20_share", 0)),
             "formula": selectors.value_formula(run=run),
         }
@@ -77,7 +79,16 @@ def value_movers(request: HttpRequest) -> HttpResponse:
         run=run, from_tier=form.cleaned_data["from_tier"], to_tier=form.cleaned_data["to_tier"],
         page=form.cleaned_data["page"] or 1,
     )
-    return render(request, "segmentation/_value_movers.html", {"movers": page})
+    return render(request, "segmentation/_value_movers.html", {"movers": _movers_shown_to(request, page)})
+
+
+def _movers_shown_to(request: HttpRequest, page: selectors.MoversPage) -> selectors.MoversPage:
+    """Marks each mover whose value (the customer's money: MASKING_RULES' customer_value) the viewer
+    sees masked: an analyst without full access to the customer sees the tiers and the rank."""
+    viewer = staff_profile_for_user(request.user)
+    for row in page.rows:
+        row.value_masked = money_masked_in_lists(profile=viewer, customer=row.customer)
+    return page
 
 
 @require_POST

@@ -4,8 +4,6 @@ check, and the lifecycle funnel."""
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -33,7 +31,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
-from crm_bank.ui.paginators import CappedCountPaginator
+from crm_bank.ui.paginators import CappedCountPaginator, id_from
 
 TASKS_PER_PAGE = 25
 BOOK_PER_PAGE = 50
@@ -48,11 +46,6 @@ def _branch_for(request: HttpRequest) -> Branch | None:
     form = FunnelBranchForm(request.GET)
     chosen = form.cleaned_data.get("branch") if form.is_valid() else None
     return chosen or Branch.objects.order_by("code").first()
-
-
-def _int_or_none(value: str | None) -> int | None:
-    """An id from the query string: ASCII digits only ("²" is a digit to str.isdigit, not to int)."""
-    return int(value) if value and re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -143,7 +136,7 @@ def book_transfer_page(request: HttpRequest) -> HttpResponse:
     branch = _branch_for(request)
     if branch is None:
         raise Http404("No branch.")
-    chosen_rm_id = _int_or_none(request.GET.get("from_rm"))
+    chosen_rm_id = id_from(request.GET.get("from_rm"))
     form = BookTransferForm(request.POST or None, branch=branch, from_rm_id=chosen_rm_id,
                             initial={"from_rm": chosen_rm_id})
     if request.method == "POST" and form.is_valid():

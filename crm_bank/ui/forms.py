@@ -25,5 +25,6 @@ class DateRangeForm(forms.Form):
     def moments(self) -> tuple[datetime.datetime | None, datetime.datetime | None]:
         """[from, to) as moments in the bank's time zone: the start of "From", the end of "To"."""
         since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
+        # "To" on the last day there is: no end (the day after it cannot be written).
         return (day_start(since) if since else None,
-                day_start(until + datetime.timedelta(days=1)) if until else None)
+                day_start(until + datetime.timedelta(days=1)) if until and until < datetime.date.max else None)

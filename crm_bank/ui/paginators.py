@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 
 from django.core.paginator import EmptyPage, Paginator
@@ -61,6 +62,12 @@ def capped_count(queryset: QuerySet, *, cap: int = CappedCountPaginator.count_ca
 
 PER_PAGE_CHOICES = (25, 50, 100)
 MAX_PAGE = 10_000  # deeper than anyone pages; keeps OFFSETs small and numbers in range
+
+
+def id_from(value: str | None) -> int | None:
+    """A row id from the query string or a form: ASCII digits only ("²" is a digit to str.isdigit,
+    not to int), at most 18 of them (a bigint); None for anything else."""
+    return int(value) if value and re.fullmatch(r"[0-9]{1,18}", value) else None
 
 
 def positive_int(value: str | None, default: int, maximum: int = MAX_PAGE) -> int:

@@ -88,6 +88,9 @@ def test_submit_then_another_supervisor_approves_from_the_page(client, maker, su
     assert 'id="approve-campaign"' in page
     stale = client.post(reverse("campaigns:approve", args=[campaign.pk]), {"version": "0"}, follow=True)
     assert "changed after you opened it" in stale.content.decode()
+    # "²" is a digit to str.isdigit but not to int(): read as no version, not a server error
+    odd = client.post(reverse("campaigns:approve", args=[campaign.pk]), {"version": "²"}, follow=True)
+    assert odd.status_code == 200 and "changed after you opened it" in odd.content.decode()
     client.post(reverse("campaigns:approve", args=[campaign.pk]), {"version": "1"})
     campaign.refresh_from_db()
     assert campaign.status == "approved" and campaign.decided_by == supervisor_a

@@ -142,6 +142,29 @@ def test_the_supervisors_home_shows_kpis_campaigns_complaints_incomplete_and_sil
     assert client.get(reverse("performance:home")).status_code == 403
 
 
+
+def test_money_behind_a_figure_is_masked_per_customer_for_staff_without_full_access(
+    client, published, kpi_bank, supervisor_a, analyst_b, django_assert_max_num_queries,
+):
+    """Net deposits per customer are the customers' money: the branch's supervisor sees them, an
+    analyst of another branch sees who counted but not how much (as on their 360° pages)."""
+    url = reverse("performance:customers", args=["branch", "A01", "net-deposits"]) + f"?period={PERIOD}"
+
+    client.force_login(supervisor_a)
+    rows = client.get(url).content.decode().split('id="kpi-customers"')[1].split("</table>")[0]
+    assert rows.count("<tr data-customer=") >= 1 and "data-masked" not in rows
+
+    client.force_login(analyst_b)
+    with django_assert_max_num_queries(10):
+        page = client.get(url).content.decode()
+    rows = page.split('id="kpi-customers"')[1].split("</table>")[0]
+    assert rows.count("<tr data-customer=") == rows.count('data-masked="true"') >= 1
+    # A count measure is no one's money: shown.
+    counted = client.get(reverse("performance:customers", args=["branch", "A01", "new-customers"])
+                         + f"?period={PERIOD}").content.decode()
+    assert kpi_bank.x.cif in counted and "data-masked" not in counted.split('id="kpi-customers"')[1]
+
+
 def test_the_customers_behind_a_figure_are_listed_biggest_contribution_first(
     client, published, kpi_bank, rm_a, rm_a2, django_assert_max_num_queries,
 ):
@@ -155,5 +178,7 @@ def test_the_customers_behind_a_figure_are_listed_biggest_contribution_first(
     new = client.get(reverse("performance:customers", args=["rm", "rm_a", "new-customers"])
                      + f"?period={PERIOD}").content.decode()
     assert kpi_bank.x.cif in new and kpi_bank.y.cif in new and kpi_bank.z.cif not in new  # z: September
+    # A page number past any OFFSET PostgreSQL takes: the last page there is, not a server error.
+    assert client.get(url + "&page=999999999999999999999").status_code == 200
     client.force_login(rm_a2)
     assert client.get(url).status_code == 403

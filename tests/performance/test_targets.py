@@ -108,6 +108,49 @@ def test_the_csv_import_sets_good_lines_and_reports_each_bad_one(client, supervi
         assert f'<td class="num">{line}</td>' in errors and reason in errors
     assert KpiTarget.objects.get(rm=rm_a, kpi=kpi, period=PERIOD).value == Decimal("20")
     assert KpiTarget.objects.filter(period=PERIOD).count() == 2
+    # The refused line is in the audit trail (its row was rolled back with the line's savepoint).
+    denied = AuditEvent.objects.get(object_type="kpi_target", outcome=AuditEvent.Outcome.DENIED)
+    assert denied.actor == supervisor_a and denied.detail["rm"] == rm_b.pk
+
+
+def test_a_file_over_the_limit_is_refused_by_its_size_before_it_is_read(client, supervisor_a, monkeypatch):
+    from performance import views
+
+    def read_everything(*args, **kwargs):
+        raise AssertionError("the import read a file over the limit")
+
+    monkeypatch.setattr(views, "targets_import", read_everything)
+    client.force_login(supervisor_a)
+    big = SimpleUploadedFile("t.csv", b"kpi,period,rm,branch,value\n" + b"x" * (2 * 1024 * 1024), "text/csv")
+    response = client.post(reverse("performance:targets"), {"action": "import", "period": PERIOD, "file": big})
+
+    assert response.status_code == 200 and "The file is larger than 2 MB." in response.content.decode()
+    assert not KpiTarget.objects.exists()
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"action": "set", "kpi": "new-customers", "who": "rm_a", "value": "1e15"}, "must be below"),
+    ({"action": "approve", "target": "abc", "value": "1"}, None),  # 404: no such target
+])
+def test_bad_target_input_is_a_message_or_a_404_not_a_server_error(client, supervisor_a, rm_a, kpi, data, message):
+    client.force_login(supervisor_a)
+    if data.get("kpi"):
+        data = {**data, "kpi": Kpi.objects.get(code=data["kpi"]).pk}
+    response = client.post(reverse("performance:targets") + f"?period={PERIOD}", {"period": PERIOD, **data})
+
+    if message:
+        assert response.status_code == 200 and message in response.content.decode()
+    else:
+        assert response.status_code == 404
+    assert not KpiTarget.objects.exists()
+
+
+@pytest.mark.parametrize("period", ["0000-01", "9999-12", "0000-Q1"])
+def test_a_period_outside_the_calendar_is_refused_like_any_malformed_one(period):
+    from performance.measures import PeriodInvalid, period_days
+
+    with pytest.raises(PeriodInvalid):
+        period_days(period)
 
 
 def test_a_file_that_is_not_a_target_file_is_refused_whole(client, supervisor_a):

@@ -238,7 +238,7 @@ def test_customer_option_needs_score_only(model_bank: ModelBank):
 
 @pytest.mark.parametrize("options", [("--as-of", "2024-01-01"), ("--seed", "3"), ("--sync",)])
 def test_score_only_refuses_the_options_it_would_ignore(model_bank: ModelBank, options):
-    with pytest.raises(CommandError, match=f"--score-only scores with the published models as they are; drop {options[0]}"):
+    with pytest.raises(CommandError, match=f"scores with the published models as they are; drop {options[0]}"):
         call_command("train_models", "--score-only", *options)
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from crm_bank.audit.models import AuditEvent
 from crm_bank.runs.models import Run
 from customers.models import Account
+from segmentation.models import CustomerValue
 from segmentation.services import VALUE_SCORING, value_scoring_start
 from tests.segmentation.conftest import AS_OF
 
@@ -162,6 +163,26 @@ def test_movers_partial_pages_through_a_tier_change(client, analyst_b, small_ban
     empty = client.get(reverse("segmentation:value-movers"), {"from_tier": "B", "to_tier": "A"}).content.decode()
     assert "No customer moved from tier B to tier A" in empty
     assert client.get(reverse("segmentation:value-movers"), {"from_tier": "Z", "to_tier": "A"}).status_code == 404
+
+
+
+def test_movers_show_a_customers_value_only_to_staff_with_full_access_to_them(client, analyst_b, bank_admin,
+                                                                               small_bank, two_runs):
+    """x (branch A01) moved A→B: an analyst of branch B02 sees the move and the rank, the value
+    masked as on x's 360° page; an admin sees it."""
+    movers = {"from_tier": "A", "to_tier": "B"}
+    value = CustomerValue.objects.get(run=two_runs, customer=small_bank.x).value
+
+    client.force_login(analyst_b)
+    row = client.get(reverse("segmentation:value-movers"), movers).content.decode().split(small_bank.x.cif)[1]
+    row = row.split("</tr>")[0]
+    assert 'data-masked="true"' in row and "****" in row and f"{value:,.2f}" not in row
+    overview = client.get(VALUE_URL).content.decode().split('id="value-movers"')[1].split("</table>")[0]
+    assert 'data-masked="true"' in overview and f"{value:,.2f}" not in overview
+
+    client.force_login(bank_admin)
+    row = client.get(reverse("segmentation:value-movers"), movers).content.decode().split(small_bank.x.cif)[1]
+    assert f"{value:,.2f}" in row.split("</tr>")[0] and "data-masked" not in row.split("</tr>")[0]
 
 
 def test_segmentation_index_links_the_value_page(client, analyst_b, two_runs):
