@@ -28,6 +28,7 @@ from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.runs.models import Run
 from customers.models import CONTACT_CHANNELS, Customer, Product
 from segmentation.models import CustomerValue, RuleSegment
 
@@ -147,6 +148,7 @@ def campaign_save(*, actor: AbstractBaseUser, campaign: Campaign | None = None, 
             campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
             if campaign.status in _FROZEN:
                 raise ValidationError(_("A running, closed or cancelled campaign cannot be changed."))
+            campaign_may_change_check(actor, campaign)
             changed = [name for name, value in fields.items() if getattr(campaign, name) != value]
             if not changed:
                 return campaign
@@ -162,6 +164,9 @@ def campaign_save(*, actor: AbstractBaseUser, campaign: Campaign | None = None, 
             campaign.submitted_by = campaign.submitted_at = campaign.decided_by = campaign.decided_at = None
         elif campaign.pk:
             campaign.version += 1
+        # Targets belong to the version they were chosen for: a changed campaign is targeted again
+        # before it can be launched (a bank-wide list must not run under a one-branch approval).
+        campaign.targeting_run = None
         campaign.full_clean()
         created = campaign.pk is None
         campaign.save()
@@ -176,6 +181,7 @@ def campaign_submit(*, campaign: Campaign, actor: AbstractBaseUser, ip_address: 
     with transaction.atomic():
         campaign = _locked(campaign, allowed=(Status.DRAFT, Status.REJECTED),
                            message=_("Only a draft or a rejected campaign can be submitted."))
+        campaign_may_change_check(actor, campaign)
         missing = [label for label, present in (
             (_("a product"), campaign.product_id), (_("a budget"), campaign.budget is not None),
             (_("channels"), campaign.channels),
@@ -200,12 +206,42 @@ def campaign_may_decide(*, profile: StaffProfile | None, campaign: Campaign) -> 
             and campaign.criteria.get("branches") == [profile.branch_id])
 
 
+def campaign_may_change(*, profile: StaffProfile | None, campaign: Campaign) -> bool:
+    """Head office (administrators, analysts) and the campaign's own maker change and target it; any
+    other supervisor only a campaign that targets their own branch alone (another branch's campaign is
+    that branch's to change)."""
+    if profile is None or not profile.user.is_active:
+        return False
+    if campaign.created_by_id == profile.user_id:
+        return True
+    if profile.role in (StaffProfile.Role.ADMIN, StaffProfile.Role.ANALYST):
+        return True
+    return (profile.role == StaffProfile.Role.SUPERVISOR and profile.branch_id is not None
+            and campaign.criteria.get("branches") == [profile.branch_id])
+
+
+def campaign_may_change_check(actor: AbstractBaseUser, campaign: Campaign) -> None:
+    """PermissionDenied (audited as a refused request) for a user who may not change `campaign`."""
+    if not campaign_may_change(profile=staff_profile_for_user(actor), campaign=campaign):
+        raise PermissionDenied(_("Only head office, or the supervisor of the one branch a campaign targets, may "
+                                 "change it."))
+
+
+def _changed_by(actor: AbstractBaseUser, campaign: Campaign) -> bool:
+    """Whether `actor` changed any version of the campaign (its audit trail records every save)."""
+    return AuditEvent.objects.filter(
+        object_type="campaign", object_id=str(campaign.pk), actor_id=actor.pk, outcome=AuditEvent.Outcome.ALLOWED,
+        action__in=(AuditEvent.Action.CREATE, AuditEvent.Action.CHANGE), detail__has_key="fields",
+    ).exists()
+
+
 def _checker(actor: AbstractBaseUser, campaign: Campaign) -> None:
-    """The four-eyes rule: PermissionDenied for the maker or a user without the right (the caller
-    audits the refusal after its transaction is rolled back)."""
-    if actor.pk in (campaign.submitted_by_id, campaign.created_by_id):
-        raise PermissionDenied(_("The approver must be another user than the one who drafted and submitted the "
-                                 "campaign."))
+    """The four-eyes rule: PermissionDenied for a maker — who drafted, changed or submitted any
+    version — or a user without the right (the caller audits the refusal after its transaction is
+    rolled back)."""
+    if actor.pk in (campaign.submitted_by_id, campaign.created_by_id) or _changed_by(actor, campaign):
+        raise PermissionDenied(_("The approver must be another user than the ones who drafted, changed and "
+                                 "submitted the campaign."))
     if not campaign_may_decide(profile=staff_profile_for_user(actor), campaign=campaign):
         raise PermissionDenied(_("Only an administrator, or the supervisor of the one branch a campaign targets, "
                                  "may decide it."))
@@ -262,8 +298,12 @@ def campaign_launch(*, campaign: Campaign, actor: AbstractBaseUser, today: date 
     with transaction.atomic():
         campaign = _locked(campaign, allowed=(Status.APPROVED,),
                            message=_("Only an approved campaign can be launched."))
+        _decider_check(actor, campaign)
         if campaign.starts_on > today:
             raise ValidationError(_("The campaign starts on %(date)s.") % {"date": campaign.starts_on})
+        if not campaign_targets_current(campaign):
+            raise ValidationError(_("Target the campaign before launching it: it has no targets for the version "
+                                    "that was approved."))
         campaign.status = Status.ACTIVE
         campaign.save()
         _audit(actor, campaign, ip_address, AuditEvent.Action.CHANGE, {"step": "launch"})
@@ -274,10 +314,30 @@ def campaign_close(*, campaign: Campaign, actor: AbstractBaseUser, ip_address: s
     """Running → closed."""
     with transaction.atomic():
         campaign = _locked(campaign, allowed=(Status.ACTIVE,), message=_("Only a running campaign can be closed."))
+        _decider_check(actor, campaign)
         campaign.status = Status.COMPLETED
         campaign.save()
         _audit(actor, campaign, ip_address, AuditEvent.Action.CHANGE, {"step": "close"})
     return campaign
+
+
+def _decider_check(actor: AbstractBaseUser, campaign: Campaign) -> None:
+    """Launching and closing are a checker's: an admin, or the supervisor of the one branch targeted."""
+    if not campaign_may_decide(profile=staff_profile_for_user(actor), campaign=campaign):
+        raise PermissionDenied(_("Only an administrator, or the supervisor of the one branch a campaign targets, "
+                                 "may launch or close it."))
+
+
+def campaign_targets_current(campaign: Campaign) -> bool:
+    """Whether the campaign's published targets were chosen for its current version (the run as the
+    page loaded it, else read without caching it on the campaign)."""
+    if campaign.targeting_run_id is None:
+        return False
+    if Campaign.targeting_run.is_cached(campaign):
+        params = campaign.targeting_run.params
+    else:
+        params = Run.objects.filter(pk=campaign.targeting_run_id).values_list("params", flat=True).first()
+    return params is not None and params.get("version") == campaign.version
 
 
 def _locked(campaign: Campaign, *, allowed: tuple[str, ...], message: str) -> Campaign:

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy
 
 from campaigns.models import Campaign, CampaignExclusion, CampaignTarget
 from campaigns.selectors import service_policies
+from campaigns.services import campaign_may_change_check
 from channels.models import Complaint
 from crm_bank.bulk import frame_from_query, quoted_table
 from crm_bank.runs.errors import RunError, RunParamsInvalid
@@ -48,6 +49,8 @@ from segmentation.models import CrossSellSuggestion, CustomerPrediction, Custome
 
 CAMPAIGN_TARGETING = "campaign_targeting"
 CHUNK_SIZE = 50_000
+# The campaigns a targeting run may choose targets for: not yet running.
+TARGETABLE = (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.REJECTED)
 REASONS = ("eligible", "closed", "outside_criteria", "do_not_contact", "no_consent", "open_complaint",
            "contacted_recently", "holds_product", "channel_not_allowed")
 UNSCORED_TIER = "C"
@@ -68,7 +71,9 @@ STRATEGY_LABELS = {"by_expected_value": gettext_lazy("By expected value (this pl
 
 
 def targeting_start(*, campaign: Campaign, actor, sync: bool = False) -> Run:
-    """Queues the campaign's targeting run (RunError when refused: bad params, one running)."""
+    """Queues the campaign's targeting run (RunError when refused: bad params, one running;
+    PermissionDenied for a user who may not change the campaign)."""
+    campaign_may_change_check(actor, campaign)
     return run_start(kind=CAMPAIGN_TARGETING, params={"campaign": campaign.pk}, started_by=actor, sync=sync)
 
 
@@ -86,8 +91,7 @@ def targeting_params_clean(params: dict) -> dict:
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
         raise RunParamsInvalid(_("No such campaign."))
-    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED,
-                               Campaign.Status.REJECTED):
+    if campaign.status not in TARGETABLE:
         raise RunParamsInvalid(_("A running or closed campaign keeps the targets it was launched with."))
     missing = [label for label, present in ((_("a product"), campaign.product_id),
                                             (_("a budget"), campaign.budget is not None),
@@ -95,7 +99,8 @@ def targeting_params_clean(params: dict) -> dict:
                                             (_("channels"), campaign.channels)) if not present]
     if missing:
         raise RunParamsInvalid(_("Add %(missing)s before targeting.") % {"missing": ", ".join(missing)})
-    return {"campaign": campaign_id}
+    # The version the targets are chosen for: they are published only if the campaign is still it.
+    return {"campaign": campaign_id, "version": campaign.version}
 
 
 def _campaign(run: Run) -> Campaign:
@@ -299,7 +304,13 @@ def targeting_finish(run: Run) -> dict:
 
 
 def targeting_publish(run: Run) -> None:
-    Campaign.objects.filter(pk=run.params["campaign"]).update(targeting_run=run)
+    """The campaign's targets become this run's, if the campaign is still the version they were
+    chosen for and not yet running; otherwise the run fails and the campaign keeps what it had (a
+    campaign changed or launched meanwhile must not get a list chosen for another version)."""
+    campaign = Campaign.objects.select_for_update().filter(pk=run.params["campaign"]).first()
+    if campaign is None or campaign.status not in TARGETABLE or campaign.version != run.params.get("version"):
+        raise RunError(_("The campaign changed or was launched while it was being targeted: target it again."))
+    Campaign.objects.filter(pk=campaign.pk).update(targeting_run=run)
 
 
 def targeting_runs_in_use() -> list[int]:

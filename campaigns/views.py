@@ -88,7 +88,10 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_decide": campaign.status == Campaign.Status.SUBMITTED and not is_maker
         and services.campaign_may_decide(profile=profile, campaign=campaign),
         "is_maker": is_maker,
-        "may_run": profile is not None and profile.role in CHECKER_ROLES,
+        # Launching and closing are the checker's of this campaign; a launch needs the targets of the
+        # version that was approved.
+        "may_run": services.campaign_may_decide(profile=profile, campaign=campaign),
+        "targets_current": services.campaign_targets_current(campaign),
         "targeting": _targeting_summary(campaign),
         "targeting_active": targeting.targeting_active(campaign=campaign),
     })

@@ -71,13 +71,15 @@ class QueueLine:
 
 def rm_campaign_queue(*, rm: AbstractBaseUser, limit: int = QUEUE_LENGTH) -> list[QueueLine]:
     """The RM's open targets of running campaigns: own book first, then the branch pool, each by
-    expected value; customers who asked not to be contacted since targeting are left out."""
+    expected value. Whose a target is comes from the customer as they are now (a book handed over
+    after targeting goes with its targets to the new RM); customers who asked not to be contacted or
+    withdrew their marketing consent since targeting are left out."""
     profile = staff_profile_for_user(rm)
     branch_id = profile.branch_id if profile is not None else None
     sql = f"""
         SELECT c.id, c.name, c.name_zh, coalesce(nullif(c.description, ''), c.objective), coalesce(p.name, ''),
                cu.id, cu.cif, cu.kind, cu.first_name, cu.last_name, cu.legal_name, t.channel, t.expected_value,
-               t.rm_id IS NOT NULL, coalesce(k.outcome, ''), coalesce(k.attempts, 0),
+               cu.primary_rm_id IS NOT NULL, coalesce(k.outcome, ''), coalesce(k.attempts, 0),
                x.category, x.score, x.basis, x.antecedent, x.measured_on, coalesce(ls.name, ''), xr.as_of
         FROM {quoted_table(Campaign)} c
         JOIN {quoted_table(CampaignTarget)} t ON t.run_id = c.targeting_run_id AND t."group" = 'treatment'
@@ -89,10 +91,10 @@ def rm_campaign_queue(*, rm: AbstractBaseUser, limit: int = QUEUE_LENGTH) -> lis
         LEFT JOIN {quoted_table(CrossSellSuggestion)} x ON x.run_id = xc.run_id AND x.customer_id = t.customer_id
         LEFT JOIN {quoted_table(LearnedSegment)} ls
             ON ls.run_id = (xr.params ->> 'segmentation_run')::bigint AND ls.number = x.segment
-        WHERE c.status = 'active' AND NOT cu.do_not_contact AND cu.merged_into_id IS NULL
-          AND (t.rm_id = %(rm)s OR (t.rm_id IS NULL AND t.branch_id = %(branch)s))
+        WHERE c.status = 'active' AND NOT cu.do_not_contact AND cu.marketing_consent AND cu.merged_into_id IS NULL
+          AND (cu.primary_rm_id = %(rm)s OR (cu.primary_rm_id IS NULL AND cu.home_branch_id = %(branch)s))
           AND (k.id IS NULL OR k.outcome = ANY(%(open)s))
-        ORDER BY t.rm_id IS NULL, t.expected_value DESC, cu.id
+        ORDER BY cu.primary_rm_id IS NULL, t.expected_value DESC, cu.id
         LIMIT %(limit)s"""
     with connection.cursor() as cursor:
         cursor.execute(sql, {"rm": rm.pk, "branch": branch_id or 0, "open": list(OPEN_OUTCOMES), "limit": limit,
@@ -107,14 +109,16 @@ def rm_campaign_queue(*, rm: AbstractBaseUser, limit: int = QUEUE_LENGTH) -> lis
     return lines
 
 
-def _may_work(actor: AbstractBaseUser, target: CampaignTarget, customer: Customer) -> bool:
+def _may_work(actor: AbstractBaseUser, customer: Customer) -> bool:
+    """The customer's RM as they are now (not at targeting), their branch's supervisor, an admin; any
+    member of the branch for a customer without an RM (the branch pool)."""
     profile = staff_profile_for_user(actor)
     if profile is None or not actor.is_active:
         return False
-    if profile.role == StaffProfile.Role.ADMIN or target.rm_id == actor.pk:
+    if profile.role == StaffProfile.Role.ADMIN or customer.primary_rm_id == actor.pk:
         return True
     same_branch = profile.branch_id is not None and profile.branch_id == customer.home_branch_id
-    return same_branch and (target.rm_id is None or profile.role == StaffProfile.Role.SUPERVISOR)
+    return same_branch and (customer.primary_rm_id is None or profile.role == StaffProfile.Role.SUPERVISOR)
 
 
 def campaign_outcome_record(
@@ -132,12 +136,17 @@ def campaign_outcome_record(
                                            group=CampaignTarget.Group.TREATMENT).first()
     if target is None:
         raise ValidationError(_("This customer is not one of the campaign's targets."))
-    if not _may_work(actor, target, customer):
+    if not _may_work(actor, customer):
         raise PermissionDenied(_("This target belongs to another RM's book."))
     label = str(Outcome(outcome).label)
     with transaction.atomic():
         contact, _created = CampaignContact.objects.select_for_update().get_or_create(
             campaign=campaign, customer=customer, defaults={"channel": target.channel})
+        # A final outcome is final: a second click or a retried request would count a second
+        # attempt, a second conversion and a second contact's cost.
+        if contact.outcome and contact.outcome not in OPEN_OUTCOMES:
+            raise ValidationError(_("This contact's outcome is already recorded (%(outcome)s).")
+                                  % {"outcome": Outcome(contact.outcome).label})
         contact.outcome, contact.contacted_on = outcome, timezone.localdate()
         contact.attempts = F("attempts") + 1
         contact.channel = target.channel

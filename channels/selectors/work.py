@@ -47,8 +47,9 @@ def tasks_for(
     if due == "overdue":
         tasks = tasks.filter(status=Task.Status.OPEN, due_at__lt=now)
     elif due == "today":
-        end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59, microsecond=999999)
-        tasks = tasks.filter(due_at__lte=end_of_day, due_at__gte=now - datetime.timedelta(days=1))
+        start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        end_of_day = start_of_day.replace(hour=23, minute=59, second=59, microsecond=999999)
+        tasks = tasks.filter(due_at__lte=end_of_day, due_at__gte=start_of_day)
     elif due == "week":
         tasks = tasks.filter(due_at__lte=now + DUE_SOON)
     return tasks.order_by("due_at", "pk") if status == Task.Status.OPEN else tasks.order_by("-due_at", "-pk")

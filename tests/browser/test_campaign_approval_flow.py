@@ -12,6 +12,7 @@ from campaigns.models import Campaign
 from crm_bank.audit.models import AuditEvent
 from crm_bank.org.models import StaffProfile
 from tests.browser.chromium import BROWSER_MARKS, SCREENSHOTS, log_in
+from tests.campaigns.helpers import targets_chosen
 from tests.customers.factories import ProductFactory
 from tests.org.factories import StaffProfileFactory
 
@@ -49,8 +50,11 @@ def test_draft_submit_approve_and_launch_by_two_supervisors(browser, live_server
     checker.click("#approvals-waiting a")
     checker.click("#approval-queue a:text('Term deposit spring')")
     checker.click("#approve-campaign")
-    checker.wait_for_selector("#launch-campaign")
+    checker.wait_for_selector("#launch-needs-targets")  # no targets yet: nothing to launch with
     assert checker.inner_text("#campaign-status") == "Approved"
+    targets_chosen(Campaign.objects.get(code="TD-SPRING"))  # as the maker's targeting run would
+    checker.reload()
+    checker.wait_for_selector("#launch-campaign")
     checker.click("#launch-campaign")
     checker.wait_for_selector("#close-campaign")
     assert checker.inner_text("#campaign-status") == "Running"

@@ -35,6 +35,16 @@ def targeting_run(campaign: Campaign) -> Run:
     return run
 
 
+def targets_chosen(campaign: Campaign) -> Campaign:
+    """Marks the campaign targeted for its current version (a published run without target rows), for
+    tests of the maker-checker steps: a campaign is launched only with targets of the approved version."""
+    run = Run.objects.create(kind=CAMPAIGN_TARGETING, status=Run.Status.SUCCEEDED,
+                             params={"campaign": campaign.pk, "version": campaign.version})
+    Campaign.objects.filter(pk=campaign.pk).update(targeting_run=run)
+    campaign.refresh_from_db()
+    return campaign
+
+
 def campaign_running(campaign: Campaign, checker) -> Campaign:
     maker = campaign.created_by
     campaign = campaign_submit(campaign=campaign, actor=maker)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from campaigns.services import campaign_save, campaign_submit
 from crm_bank.org.models import StaffProfile
+from tests.campaigns.helpers import targets_chosen
 from tests.customers.factories import ProductFactory
 from tests.org.factories import StaffProfileFactory
 
@@ -135,6 +136,10 @@ def test_launch_and_close_from_the_page(client, maker, supervisor_a, product, br
 
     campaign = campaign_approve(campaign=_submitted(maker, product, branch_a), actor=supervisor_a, version=1)
     Campaign.objects.filter(pk=campaign.pk).update(starts_on=timezone.localdate())
+    client.force_login(supervisor_a)
+    refused = client.post(reverse("campaigns:launch", args=[campaign.pk]), follow=True).content.decode()
+    assert "Target the campaign before launching it" in refused
+    targets_chosen(campaign)
     client.force_login(supervisor_a)
     client.post(reverse("campaigns:launch", args=[campaign.pk]))
     assert Campaign.objects.get(pk=campaign.pk).status == "active"

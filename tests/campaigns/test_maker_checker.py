@@ -20,6 +20,7 @@ from campaigns.services import (
 )
 from crm_bank.audit.models import AuditEvent
 from crm_bank.org.models import StaffProfile
+from tests.campaigns.helpers import targets_chosen
 from tests.customers.factories import ProductFactory
 from tests.org.factories import StaffProfileFactory
 
@@ -56,6 +57,7 @@ def test_draft_submit_approve_launch_close_by_two_people(maker, supervisor_a, br
     assert campaign.status == Status.SUBMITTED and campaign.submitted_by == maker
     campaign = campaign_approve(campaign=campaign, actor=supervisor_a, version=1)
     assert campaign.status == Status.APPROVED and campaign.decided_by == supervisor_a
+    campaign = targets_chosen(campaign)
     campaign = campaign_launch(campaign=campaign, actor=supervisor_a, today=dt.date(2026, 12, 1))
     assert campaign.status == Status.ACTIVE
     campaign = campaign_close(campaign=campaign, actor=supervisor_a)
@@ -121,6 +123,9 @@ def test_a_running_campaign_is_not_changed_and_not_launched_before_its_start(mak
                                 actor=supervisor_a, version=1)
     with pytest.raises(ValidationError, match="starts on"):
         campaign_launch(campaign=campaign, actor=supervisor_a, today=dt.date(2026, 11, 30))
+    with pytest.raises(ValidationError, match="Target the campaign before launching it"):
+        campaign_launch(campaign=campaign, actor=supervisor_a, today=dt.date(2026, 12, 2))
+    campaign = targets_chosen(campaign)
     campaign = campaign_launch(campaign=campaign, actor=supervisor_a, today=dt.date(2026, 12, 2))
     with pytest.raises(ValidationError, match="cannot be changed"):
         campaign_save(actor=maker, campaign=campaign, budget=Decimal("1"))
@@ -164,3 +169,28 @@ def test_the_admin_shows_campaigns_but_cannot_bypass_the_four_eyes_rule(client, 
     response = client.post(f"/admin/campaigns/campaign/{campaign.pk}/change/", {"status": "active"})
     assert response.status_code == 403
     assert Campaign.objects.get(pk=campaign.pk).status == Status.DRAFT
+
+
+def test_another_branchs_supervisor_may_not_change_launch_or_close_a_campaign(maker, supervisor_a, supervisor_b,
+                                                                               branch_a):
+    campaign = campaign_submit(campaign=_draft(maker, branch_a), actor=maker)
+    with pytest.raises(PermissionDenied, match="may change it"):
+        campaign_save(actor=supervisor_b, campaign=campaign, budget=Decimal("1"))
+    campaign = targets_chosen(campaign_approve(campaign=campaign, actor=supervisor_a, version=campaign.version))
+    with pytest.raises(PermissionDenied, match="may launch or close it"):
+        campaign_launch(campaign=campaign, actor=supervisor_b, today=dt.date(2026, 12, 1))
+    campaign = campaign_launch(campaign=campaign, actor=supervisor_a, today=dt.date(2026, 12, 1))
+    with pytest.raises(PermissionDenied, match="may launch or close it"):
+        campaign_close(campaign=campaign, actor=supervisor_b)
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.ACTIVE
+
+
+def test_a_checker_who_changed_the_campaign_may_not_approve_it(maker, supervisor_a, branch_a):
+    """Four eyes: supervisor A rewrote the maker's draft, the maker submitted it; A may not approve it."""
+    campaign = _draft(maker, branch_a)
+    campaign = campaign_save(actor=supervisor_a, campaign=campaign, budget=Decimal("99999"))
+    campaign = campaign_submit(campaign=campaign, actor=maker)
+
+    with pytest.raises(PermissionDenied, match="drafted, changed and submitted"):
+        campaign_approve(campaign=campaign, actor=supervisor_a, version=campaign.version)
+    assert Campaign.objects.get(pk=campaign.pk).status == Status.SUBMITTED

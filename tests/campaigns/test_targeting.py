@@ -290,3 +290,48 @@ def test_targeting_again_deletes_the_earlier_targets_but_never_another_campaigns
     assert targets(other) == 2  # TD-O's own run, two runs older than the newest: kept
     assert targets(first) == 0 and targets(second) == 0 and targets(third) == 2
     assert Campaign.objects.get(pk=campaign.pk).targeting_run_id == third.pk
+
+
+def test_a_final_outcome_is_recorded_once(client, running, bank, rm_a):
+    """A double click or a retried request counted a second attempt, conversion and contact cost."""
+    client.force_login(rm_a)
+    client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "accepted"})
+    again = client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/", {"outcome": "accepted"}, follow=True)
+
+    assert "already recorded (Accepted" in again.content.decode()
+    contact = running.contacts.get(customer=bank["good_a"])
+    assert (contact.outcome, contact.attempts) == ("accepted", 1)
+
+
+def test_the_queue_follows_consent_and_the_customers_rm_as_they_are_now(client, running, bank, rm_a, rm_a2):
+    from customers.models import Customer
+
+    Customer.objects.filter(pk=bank["good_b"].pk).update(marketing_consent=False)  # withdrawn after targeting
+    Customer.objects.filter(pk=bank["good_a"].pk).update(primary_rm=rm_a2)  # handed over after targeting
+
+    client.force_login(rm_a)
+    page = client.get("/campaigns/queue/").content.decode()
+    assert bank["good_b"].cif not in page and bank["good_a"].cif not in page
+    assert client.post(f"/campaigns/{running.pk}/outcome/{bank['good_a'].pk}/",
+                       {"outcome": "accepted"}).status_code == 403  # no longer theirs
+    client.force_login(rm_a2)
+    assert bank["good_a"].cif in client.get("/campaigns/queue/").content.decode()
+
+
+def test_targets_are_published_only_for_the_version_they_were_chosen_for(bank, term, branch_a, supervisor_a):
+    from campaigns.services import campaign_save
+    from campaigns.targeting import targeting_publish
+    from crm_bank.runs.errors import RunError
+    from tests.campaigns.helpers import campaign_draft, targeting_run
+
+    campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-V")
+    run = targeting_run(campaign)
+    campaign.refresh_from_db()
+    assert campaign.targeting_run_id == run.pk and run.params["version"] == campaign.version
+
+    # A change drops the targets of the older version, and a run of that version cannot come back.
+    campaign = campaign_save(actor=supervisor_a, campaign=campaign, budget=Decimal("1000"))
+    assert campaign.targeting_run_id is None
+    with pytest.raises(RunError, match="changed or was launched while it was being targeted"):
+        targeting_publish(run)
+    assert Campaign.objects.get(pk=campaign.pk).targeting_run_id is None

@@ -62,3 +62,11 @@ def test_analytics_dates_far_out_are_a_form_error(client, supervisor_a, params):
     response = client.get(reverse("channels:analytics"), params)
     assert response.status_code == 200
     assert "Choose a date between 1900 and 2100." in response.content.decode()
+
+
+def test_api_json_nested_too_deeply_is_a_400_not_a_500(api):
+    body = '{"items": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = api.post("/api/v1/interactions/batch/", body, content_type="application/json")
+
+    assert response.status_code == 400 and "nests too deeply" in response.content.decode()
+    assert not Interaction.objects.exists()

@@ -107,6 +107,22 @@ def test_task_lists_due_overdue_and_filters(rm_a, supervisor_a, branch_a):
     assert branch_overdue_tasks_count(branch_id=branch_a.pk) == 1
 
 
+@time_machine.travel(NOW, tick=False)
+def test_the_today_filter_starts_at_midnight_not_24_hours_ago(rm_a):
+    local_now = timezone.localtime()
+    midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = task_create(assignee=rm_a, kind=Task.Kind.FOLLOW_UP, title="Yesterday afternoon",
+                            due_at=midnight - datetime.timedelta(hours=1))
+    this_morning = task_create(assignee=rm_a, kind=Task.Kind.FOLLOW_UP, title="This morning",
+                               due_at=midnight + datetime.timedelta(minutes=1))
+    tonight = task_create(assignee=rm_a, kind=Task.Kind.FOLLOW_UP, title="Tonight",
+                          due_at=midnight + datetime.timedelta(hours=23))
+
+    today = [t.pk for t in tasks_for(assignee_id=rm_a.pk, due="today")]
+    assert this_morning.pk in today and tonight.pk in today and yesterday.pk not in today
+    assert local_now - (midnight - datetime.timedelta(hours=1)) < datetime.timedelta(days=1)  # it was listed before
+
+
 def test_notifications_mark_read_touches_only_the_recipients(rm_a, rm_a2):
     mine = Notification.objects.create(recipient=rm_a, kind=Notification.Kind.CHURN_RISK, text="Mine")
     theirs = Notification.objects.create(recipient=rm_a2, kind=Notification.Kind.CHURN_RISK, text="Theirs")
