@@ -454,6 +454,10 @@ def customer_unmerge(
             # Locked before looking for later merges: one being made now waits for these rows.
             locked = _locked_pair(merge.survivor_id, merge.absorbed_id)
             survivor, absorbed = locked[merge.survivor_id], locked[merge.absorbed_id]
+            if "home_branch_id" not in merge.absorbed_before or "home_branch_id" not in merge.survivor_before:
+                # Retention anonymised the customer and replaced the snapshots: nothing to restore.
+                raise ValidationError(_("This merge cannot be undone: the customer was anonymised under the "
+                                        "retention rules."))
             if not _actor_may_merge(actor, [survivor.home_branch_id, merge.absorbed_before["home_branch_id"]]):
                 raise PermissionDenied(_("Only an administrator, or a supervisor of both customers' branch, "
                                          "may undo a merge."))

@@ -79,8 +79,9 @@ def unmask_grant(
             audit_record(
                 actor=user, action=AuditEvent.Action.UNMASK, outcome=AuditEvent.Outcome.ALLOWED,
                 object_type="customer", object_id=customer_id, ip_address=ip_address,
-                detail={"grant": grant.pk, "reason": reason, "explanation": explanation,
-                        "expires_at": grant.expires_at.isoformat()},
+                # Not the explanation: free text that often names people, and the append-only trail
+                # outlives the customer's retention, which blanks it on the grant (the grant links to it).
+                detail={"grant": grant.pk, "reason": reason, "expires_at": grant.expires_at.isoformat()},
             )
     if grant is None:
         _audit_refusal(user=user, customer_id=customer_id, ip_address=ip_address, why="daily limit")

@@ -156,6 +156,13 @@ def batch_resolve_and_apply(*, cursor, batch: ImportBatch, source_trust: dict[st
                       " AND NOT c.home_branch_id = ANY(%(scope)s))",
                 reason=_("This customer belongs to another branch: an administrator imports changes to it."),
                 params={"scope": sorted(branch_scope)})
+    # A closed customer anonymised under the retention rules keeps its source keys: a source that
+    # still sends the old line must not bring back the personal data retention erased.
+    _reject(cursor, column="source_key",
+            where=f"EXISTS (SELECT 1 FROM {quoted_table(Customer)} c WHERE c.id = s.customer_id"
+                  " AND c.anonymised_at IS NOT NULL)",
+            reason=_("This source key belongs to a customer anonymised under the retention rules: the line is "
+                     "not applied."))
     _resolve_new(cursor)
     _created_insert(cursor, params)
     _changes_compute(cursor, params)
@@ -300,6 +307,13 @@ def _changes_compute(cursor, params: dict) -> None:
         f"s.applies AND 'national_id' = ANY(s.changed) AND EXISTS (SELECT 1 FROM {quoted_table(Customer)} o"
         f" WHERE o.national_id_type = s.national_id_type AND o.national_id = s.national_id AND o.id <> s.customer_id)"),
         column="national_id", reason=_("Another customer already has this national ID."))
+    # Two lines of the file giving one new national ID to two customers: the first keeps it.
+    _reject(cursor, where=(
+        f"s.applies AND 'national_id' = ANY(s.changed) AND EXISTS (SELECT 1 FROM {STAGE} o"
+        f" WHERE o.valid AND o.applies AND o.line < s.line AND 'national_id' = ANY(o.changed)"
+        f" AND o.national_id_type = s.national_id_type AND o.national_id = s.national_id"
+        f" AND o.customer_id <> s.customer_id)"),
+        column="national_id", reason=_("An earlier line of this file gives this national ID to another customer."))
     _reject(cursor, where=(
         f"s.applies AND EXISTS (SELECT 1 FROM {quoted_table(Customer)} c WHERE c.id = s.customer_id"
         f" AND CASE WHEN 'marketing_consent' = ANY(s.changed) THEN s.marketing_consent ELSE c.marketing_consent END"

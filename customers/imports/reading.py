@@ -377,7 +377,11 @@ def _xlsx_open(raw: BinaryIO) -> ImportFile:
         workbook = load_workbook(raw, read_only=True, data_only=False)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
         raise FileRefused(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": error}) from None
-    rows = enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1)
+    sheet = workbook.worksheets[0]
+    # The sheet's own <dimension> may be stale (written by another program): read-only openpyxl
+    # trusts it and silently cut rows and columns off. Read to where the cells really end.
+    sheet.reset_dimensions()
+    rows = _xlsx_rows(enumerate(sheet.iter_rows(values_only=True), start=1))
     for _line, values in rows:
         header = [_cell_text(value) for value in values]
         if any(header):
@@ -386,6 +390,15 @@ def _xlsx_open(raw: BinaryIO) -> ImportFile:
     else:
         raise FileRefused(_("The file is empty."))
     return ImportFile(encoding="xlsx", delimiter="", columns=columns, _python=lambda: _xlsx_records(rows))
+
+
+def _xlsx_rows(rows: Iterator[tuple[int, tuple]]) -> Iterator[tuple[int, tuple]]:
+    """The sheet's rows; a sheet whose XML breaks off half-way is refused like any unreadable file."""
+    try:
+        yield from rows
+    # XML that breaks off is a SyntaxError (xml.etree's and lxml's ParseError both derive from it).
+    except (SyntaxError, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
+        raise FileRefused(_("The file is not a readable XLSX workbook (%(error)s).") % {"error": error}) from None
 
 
 def _xlsx_records(rows: Iterator[tuple[int, tuple]]) -> Iterator[Record]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from crm_bank.audit.models import AuditEvent
 from customers.imports.services import import_batch_preview, import_batch_upload, source_system_ensure
@@ -223,3 +224,37 @@ def test_a_line_that_does_not_decode_late_in_the_file_refuses_the_batch_and_writ
         checked = import_batch_upload(source=batch.source, file=handle, file_name=path.name, actor=None)
     checked = import_batch_preview(batch=checked, actor=None)
     assert checked.status == ImportBatch.Status.REFUSED and "Line 8" in checked.refusal
+
+
+def test_an_anonymised_customers_source_key_brings_nothing_back(tmp_path, branch_a):
+    """Retention keeps the source keys; the core system's extract may still carry the closed
+    customer's line. It must not restore the names and IDs retention erased."""
+    path = write_file(tmp_path / "a.csv", [LI_WEI])
+    batch_import(path)
+    Customer.objects.update(first_name="", last_name="", national_id="", phone="", email="",
+                            anonymised_at=timezone.now())
+
+    again = batch_import(path)
+
+    assert again.counts["rejected"] == 1 and again.counts["updated"] == 0
+    row = ImportRow.objects.get(batch=again, line=2)
+    assert row.outcome == "rejected" and "anonymised under the retention rules" in row.errors[0]["reason"]
+    customer = Customer.objects.get()
+    assert (customer.first_name, customer.national_id, customer.phone) == ("", "", "")
+
+
+def test_two_lines_giving_one_new_national_id_to_two_customers_keep_it_for_the_first(tmp_path, branch_a):
+    """Checked against the database only, both lines applied and the commit failed on the unique
+    index every time (the dry run with a server error): one bad line held back the whole file."""
+    without_id = {"national_id": "", "national_id_type": ""}
+    batch_import(write_file(tmp_path / "a.csv", [{**JIRI, **without_id}, {**JIRI, **without_id, "source_key": "k3",
+                                                                          "given_name": "Jan"}]))
+    given = [{**JIRI}, {**JIRI, "source_key": "k3", "given_name": "Jan"}]
+
+    batch = batch_import(write_file(tmp_path / "b.csv", given))
+
+    assert batch.status == ImportBatch.Status.COMMITTED
+    assert (batch.counts["updated"], batch.counts["rejected"]) == (1, 1)
+    assert ImportRow.objects.get(batch=batch, line=3).errors[0]["reason"] == (
+        "An earlier line of this file gives this national ID to another customer.")
+    assert Customer.objects.get(national_id=JIRI["national_id"]).first_name == "Jiří"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -98,6 +100,49 @@ def test_reading_xlsx_keeps_formulas_as_text(tmp_path):
     opened, records = _read(tmp_path / "a.xlsx")
     assert opened.encoding == "xlsx"
     assert records == [(2, ["k1", "伟", "1985-03-12", "=1+1"]), (3, ["42", "Jiří", "", "@SUM(A1)"])]
+
+
+def _xlsx_rewritten(path, rewrite) -> None:
+    """Rewrites the first sheet's XML inside the workbook at `path`."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = rewrite(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+
+
+def test_reading_xlsx_reads_past_a_stale_dimension(tmp_path):
+    """Another program wrote <dimension ref="A1:B2"> over cells in A1:C4: read-only openpyxl trusted
+    it and dropped a column and two rows without a word."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["source_key", "given_name", "phone"])
+    for key in ("k1", "k2", "k3"):
+        sheet.append([key, "Jana", "+420601000111"])
+    workbook.save(tmp_path / "stale.xlsx")
+    _xlsx_rewritten(tmp_path / "stale.xlsx",
+                    lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', xml))
+
+    opened, records = _read(tmp_path / "stale.xlsx")
+
+    assert "phone" in opened.columns
+    assert [line for line, _cells in records] == [2, 3, 4] and records[-1][1][:3] == ["k3", "Jana", "+420601000111"]
+
+
+def test_reading_xlsx_whose_sheet_breaks_off_is_refused(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["source_key", "given_name"])
+    for n in range(50):
+        sheet.append([f"k{n}", "Jana"])
+    workbook.save(tmp_path / "cut.xlsx")
+    _xlsx_rewritten(tmp_path / "cut.xlsx", lambda xml: xml[: len(xml) * 2 // 3])
+
+    with pytest.raises(FileRefused, match="not a readable XLSX workbook"):
+        _read(tmp_path / "cut.xlsx")
 
 
 def _read_in_python(path, monkeypatch):

@@ -404,6 +404,20 @@ def test_unmerge_twice_is_refused(branch_a, rm_a, supervisor_a):
         customer_unmerge(merge=merge, actor=supervisor_a)
 
 
+
+def test_a_merge_whose_customer_was_anonymised_cannot_be_undone_and_says_why(branch_a, rm_a, supervisor_a):
+    """Retention replaces the merge's snapshots: undoing it raised a KeyError (a server error)."""
+    from customers.models import CustomerMerge
+
+    merge = customer_merge(survivor=_customer(branch_a, rm_a), absorbed=_customer(branch_a, rm_a), actor=supervisor_a)
+    CustomerMerge.objects.filter(pk=merge.pk).update(survivor_before={"anonymised": True},
+                                                     absorbed_before={"anonymised": True})
+    merge.refresh_from_db()
+
+    with pytest.raises(ValidationError, match="anonymised under the retention rules"):
+        customer_unmerge(merge=merge, actor=supervisor_a)
+    assert CustomerMerge.objects.get(pk=merge.pk).unmerged_at is None
+
 def test_unmerge_is_blocked_by_a_later_merge_of_either_record(branch_a, rm_a, supervisor_a):
     survivor, absorbed, later = _customer(branch_a, rm_a), _customer(branch_a, rm_a), _customer(branch_a, rm_a)
     first = customer_merge(survivor=survivor, absorbed=absorbed, actor=supervisor_a)
