@@ -286,8 +286,18 @@ def _candidates_upsert(*, run: Run, pairs: pd.DataFrame, rms: pd.Series) -> int:
             SELECT t.l, t.r, %(run)s, t.p, t.w, t.c::jsonb, t.d, t.ru, %(version)s, t.oc, 'pending', now(), ''
             FROM unnest(%(l)s::bigint[], %(r)s::bigint[], %(p)s::float8[], %(w)s::float8[], %(c)s::text[],
                         %(d)s::text[], %(ru)s::text[], %(oc)s::bool[]) AS t(l, r, p, w, c, d, ru, oc)
-            WHERE NOT EXISTS (SELECT 1 FROM {_CANDIDATE} x
-                              WHERE x.left_id = t.l AND x.right_id = t.r AND x.status = 'distinct')
+            -- A "not the same customer" decision holds for the records it was made on and for the
+            -- records they were merged into since (a merge must not reopen it, nor let it auto-merge).
+            WHERE NOT EXISTS (
+                SELECT 1 FROM {_CANDIDATE} x
+                JOIN {_CUSTOMER} xl ON xl.id = x.left_id
+                JOIN {_CUSTOMER} xr ON xr.id = x.right_id
+                WHERE x.status = 'distinct'
+                  AND x.left_id IN (SELECT t.l UNION ALL SELECT t.r UNION ALL
+                                    SELECT m.id FROM {_CUSTOMER} m WHERE m.merged_into_id IN (t.l, t.r))
+                  AND coalesce(xl.merged_into_id, xl.id) IN (t.l, t.r)
+                  AND coalesce(xr.merged_into_id, xr.id) IN (t.l, t.r)
+                  AND coalesce(xl.merged_into_id, xl.id) <> coalesce(xr.merged_into_id, xr.id))
             ON CONFLICT (left_id, right_id) WHERE status = 'pending' DO UPDATE SET
                 run_id = EXCLUDED.run_id, match_probability = EXCLUDED.match_probability,
                 match_weight = EXCLUDED.match_weight, comparisons = EXCLUDED.comparisons,

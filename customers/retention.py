@@ -112,9 +112,14 @@ def anonymisation_chunk(run: Run, lo: int, hi: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_eligible_sql(table), {"lo": lo, "hi": hi, "closed": Customer.Lifecycle.CLOSED,
                                               "cutoff": cutoff, "cutoff_at": cutoff_at})
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
+        anonymised = [row[0] for row in cursor.fetchall()]
+        if not anonymised:
             return 0
+        # The records merged into them (tombstones) still hold the person's data of before the merge:
+        # they go with them (every tombstone points straight at its live record).
+        cursor.execute(f"SELECT id FROM {table['customer']} WHERE merged_into_id = ANY(%s) AND anonymised_at IS NULL"
+                       " ORDER BY id FOR UPDATE", [anonymised])
+        ids = anonymised + [row[0] for row in cursor.fetchall()]
         now = timezone.now()
         args = {"ids": ids, "name": ANONYMISED_NAME, "now": now, "anonymised": ANONYMISED_PAYLOAD}
         # name_key follows the name (the search indexes must not keep the old one).
@@ -152,7 +157,7 @@ def anonymisation_chunk(run: Run, lo: int, hi: int) -> int:
                    detail={"anonymised": True, "run": run.pk, "closed_before": cutoff.isoformat()})
         for customer_id in ids
     )
-    return len(ids)
+    return len(anonymised)
 
 
 def anonymisation_prepare(run: Run) -> list[tuple[int, int]]:

@@ -110,6 +110,25 @@ def test_rerun_adds_no_second_pending_row_and_keeps_decided_pairs_closed(planted
     assert MatchCandidate.objects.get(pk=distinct.pk).status == MatchCandidate.Status.NOT_DUPLICATE
 
 
+
+@pytest.mark.django_db
+def test_a_not_the_same_decision_holds_after_either_record_is_merged_on(planted, branch_a, rm_a):
+    """Wang ≠ Wang (pinyin), said a supervisor; the pinyin record was then merged into a third. The
+    next search proposed Wang and that third record again (and could have merged them automatically)."""
+    people, _ = planted
+    duplicate_search_start(sync=True)
+    MatchCandidate.objects.filter(left_id=min(people["wang"].pk, people["wang_pinyin"].pk),
+                                  right_id=max(people["wang"].pk, people["wang_pinyin"].pk)).update(
+        status=MatchCandidate.Status.NOT_DUPLICATE)
+    survivor = _person(branch_a, rm_a, first_name="Xiaoming", last_name="Wang", birth_date=D(1990, 1, 5),
+                       phone="+8613800138000", gender="M")
+    Customer.objects.filter(pk=people["wang_pinyin"].pk).update(merged_into=survivor)
+
+    duplicate_search_start(sync=True)
+
+    assert _pair(people["wang"], survivor) not in _pairs()
+    assert _pair(people["jana"], people["jana_typo"]) in _pairs()  # other pairs still found
+
 @pytest.mark.django_db
 def test_tombstones_are_left_out_and_their_pending_pairs_superseded(planted):
     people, _ = planted

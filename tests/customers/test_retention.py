@@ -89,6 +89,26 @@ def test_customer_closed_six_years_ago_is_anonymised_and_aggregates_stay(gone, b
     assert Customer.objects.get(pk=active.pk).last_name == "Active"
 
 
+
+def test_a_record_merged_into_the_anonymised_customer_is_anonymised_with_it(gone, branch_a, settings):
+    """The tombstone of a merge keeps the person's data of before it: names, ID, phone, its history."""
+    settings.CRM_RETENTION_YEARS = 5
+    with time_machine.travel(YEARS_AGO[10], tick=False):
+        tombstone = CustomerFactory(home_branch=branch_a, first_name="Jana", last_name="Novakova-Old",
+                                    phone="+420603999888", national_id_type="CZ_RC")
+    Customer.objects.filter(pk=tombstone.pk).update(merged_into=gone, lifecycle_stage=Customer.Lifecycle.CLOSED)
+
+    with time_machine.travel(TODAY, tick=False):
+        run = anonymisation_run_start(sync=True)
+
+    assert run.metrics["anonymised"] == 1  # customers, as before: the tombstone goes with its record
+    old = Customer.objects.get(pk=tombstone.pk)
+    assert (old.first_name, old.last_name, old.phone, old.national_id) == ("", "", "", "")
+    assert old.anonymised_at is not None and old.merged_into_id == gone.pk
+    assert not old.history.exclude(phone="").exists()
+    assert AuditEvent.objects.filter(object_type="customer", object_id=str(tombstone.pk),
+                                     detail__anonymised=True).exists()
+
 def test_a_second_run_finds_nothing_to_do(gone):
     with time_machine.travel(TODAY, tick=False):
         assert anonymisation_run_start(sync=True).metrics["anonymised"] == 1
