@@ -83,8 +83,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/campaign_detail.html", {
         "campaign": campaign, "steps": steps, "reject_form": RejectForm(),
         "criteria": campaign_criteria_lines(campaign), "costs": campaign_cost_lines(campaign),
-        "may_edit": profile is not None and profile.role in MAKER_ROLES and campaign.status in (
-            Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED, Campaign.Status.REJECTED),
+        "may_edit": profile is not None and profile.role in MAKER_ROLES and campaign.status in targeting.TARGETABLE
+        and services.campaign_may_change(profile=profile, campaign=campaign),
         "may_decide": campaign.status == Campaign.Status.SUBMITTED and not is_maker
         and services.campaign_may_decide(profile=profile, campaign=campaign),
         "is_maker": is_maker,
