@@ -23,6 +23,12 @@ class ChannelsConfig(AppConfig):
         register(LIFECYCLE_KIND)
         user_deactivation_guard_register(rm_deactivation_guard)
 
+        # A one-customer RM hand-over moves the previous RM's open work like a book transfer.
+        from channels.services.continuity import customer_handover_work_move
+        from customers.services import customer_handover_hook_register
+
+        customer_handover_hook_register(customer_handover_work_move)
+
         # A customer merge moves these rows to the surviving record (customers.merging); a churn
         # flag is one per customer: when the survivor has one, the absorbed's stays on the tombstone.
         from channels.models import ChurnFlag, Complaint, Interaction, Task

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TypedDict, Unpack
 
@@ -230,11 +230,25 @@ def customer_search_audit(
                         detail={"identifier_kinds": kinds})
 
 
+# Run inside a one-customer hand-over's transaction, after the new assignment: (customer id, the
+# previous RM's id or None, the new RM, actor, moment, note). Channels registers one that hands the
+# previous RM's open work on the customer over and introduces the new RM, as a book transfer does.
+HandoverHook = Callable[..., None]
+_HANDOVER_HOOKS: list[HandoverHook] = []
+
+
+def customer_handover_hook_register(hook: HandoverHook) -> HandoverHook:
+    if hook not in _HANDOVER_HOOKS:
+        _HANDOVER_HOOKS.append(hook)
+    return hook
+
+
 def customer_rm_handover(
     *, customer: Customer, new_rm: AbstractBaseUser, actor: AbstractBaseUser | None, reason: str,
     note: str = "", at: datetime | None = None, ip_address: str | None = None,
 ) -> RMAssignment:
-    """Ends the current RM assignment and starts the new one, keeping the full RM history."""
+    """Ends the current RM assignment and starts the new one, keeping the full RM history; the
+    registered hand-over hooks move the previous RM's open work on the customer (channels)."""
     at = at or timezone.now()
     if reason not in RMAssignment.Reason.values:
         raise ValidationError(_("Unknown hand-over reason."))
@@ -248,9 +262,12 @@ def customer_rm_handover(
         assignment = RMAssignment.objects.create(
             customer=locked, rm=new_rm, started_at=at, reason=reason, note=note, assigned_by=actor
         )
+        previous_rm_id = locked.primary_rm_id
         locked.primary_rm = new_rm
         locked._history_user = actor
         locked.save(update_fields=["primary_rm", "updated_at"])
+        for hook in _HANDOVER_HOOKS:
+            hook(customer_id=locked.pk, from_rm_id=previous_rm_id, to_rm=new_rm, actor=actor, at=at, note=note)
         field_provenance_stamp(customer_id=locked.pk, fields=["primary_rm"], source=SourceRecord.System.BRANCH_ENTRY,
                                at=at)
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,

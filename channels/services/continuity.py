@@ -222,7 +222,8 @@ def _open_tasks_move(*, customer_ids: list[int], from_rm_id: int, to_rm_id: int)
 
 
 def _open_complaints_move(
-    *, customer_ids: list[int], from_rm_id: int, to_rm_id: int, actor_id: int, at: datetime.datetime,
+    *, customer_ids: list[int], from_rm_id: int, to_rm_id: int, actor_id: int | None, at: datetime.datetime,
+    note: str = "",
 ) -> list[int]:
     """Every open complaint on the moved customers that the old RM owns goes to the new RM at the
     level it is at (a case escalated away from the RM is no longer theirs and stays where it is),
@@ -239,7 +240,8 @@ def _open_complaints_move(
         moved = sorted(cursor.fetchall())
     ComplaintEvent.objects.bulk_create(
         [ComplaintEvent(complaint_id=pk, at=at, kind=ComplaintEvent.Kind.ASSIGNED, actor_id=actor_id,
-                        from_owner_id=from_rm_id, to_owner_id=to_rm_id, level=level, note=gettext("Book transfer"))
+                        from_owner_id=from_rm_id, to_owner_id=to_rm_id, level=level,
+                        note=note or gettext("Book transfer"))
          for pk, level in moved],
         batch_size=1000,
     )
@@ -338,8 +340,31 @@ def digest_text(*, digest: Digest, from_rm: AbstractBaseUser, note: str) -> str:
     return "\n".join(lines)
 
 
+def customer_handover_work_move(
+    *, customer_id: int, from_rm_id: int | None, to_rm: AbstractBaseUser, actor: AbstractBaseUser | None,
+    at: datetime.datetime, note: str,
+) -> None:
+    """A one-customer hand-over (customers.services.customer_rm_handover, the admin's) does for its
+    customer what a book transfer does: the previous RM's open tasks and owned open complaints go to
+    the new RM, who gets an introduction task with the relationship digest. Left behind, the KYC
+    task's dedupe key kept the hourly job from ever giving the new RM that review."""
+    if from_rm_id is None:
+        return  # nobody's work to hand over, nobody to be introduced by
+    from_rm = get_user_model().objects.get(pk=from_rm_id)
+    _open_tasks_move(customer_ids=[customer_id], from_rm_id=from_rm_id, to_rm_id=to_rm.pk)
+    moved = _open_complaints_move(customer_ids=[customer_id], from_rm_id=from_rm_id, to_rm_id=to_rm.pk,
+                                  actor_id=getattr(actor, "pk", None), at=at, note=gettext("RM hand-over"))
+    _introductions_create(customer_ids=[customer_id], from_rm=from_rm, to_rm=to_rm, actor=actor, note=note, at=at)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(actor_id=getattr(actor, "pk", None), action=AuditEvent.Action.CHANGE,
+                   outcome=AuditEvent.Outcome.ALLOWED, object_type="complaint", object_id=str(pk),
+                   detail={"owner": [from_rm_id, to_rm.pk], "handover_of": customer_id})
+        for pk in moved
+    )
+
+
 def _introductions_create(
-    *, customer_ids: list[int], from_rm: AbstractBaseUser, to_rm: AbstractBaseUser, actor: AbstractBaseUser,
+    *, customer_ids: list[int], from_rm: AbstractBaseUser, to_rm: AbstractBaseUser, actor: AbstractBaseUser | None,
     note: str, at: datetime.datetime,
 ) -> None:
     due = at + INTRODUCTION_DUE

@@ -163,6 +163,31 @@ def test_book_transfer_hands_over_the_old_rms_open_tasks_and_open_complaints(
     assert Task.objects.filter(kind=Task.Kind.KYC_REFRESH).count() == 1
 
 
+
+def test_a_one_customer_hand_over_moves_the_previous_rms_work_like_a_book_transfer(bank_admin, rm_a, rm_a2,
+                                                                                    branch_a):
+    """The admin's hand-over of one customer left the KYC task (and its dedupe key) with the old RM,
+    and the new RM had no introduction."""
+    from customers.services import customer_rm_handover
+
+    moved, _stays = book_of(rm_a, branch_a, 2)
+    moved.kyc_review_due = timezone.localdate() + datetime.timedelta(days=10)
+    moved.save(update_fields=["kyc_review_due"])
+    kyc_refresh_tasks_create()
+    case = complaint_of(moved, owner=rm_a)
+
+    customer_rm_handover(customer=Customer.objects.get(pk=moved.pk), new_rm=rm_a2, actor=bank_admin,
+                         reason="handover", note="Moved to the family team")
+
+    assert Task.objects.get(kind=Task.Kind.KYC_REFRESH).assignee == rm_a2
+    assert Complaint.objects.get(pk=case.pk).owner == rm_a2
+    event = ComplaintEvent.objects.get(complaint=case, kind=ComplaintEvent.Kind.ASSIGNED)
+    assert (event.from_owner, event.to_owner, event.actor, event.note) == (rm_a, rm_a2, bank_admin, "RM hand-over")
+    introduction = Task.objects.get(kind=Task.Kind.INTRODUCTION)
+    assert introduction.assignee == rm_a2 and introduction.customer_id == moved.pk
+    assert "Moved to the family team" in introduction.detail
+    assert kyc_refresh_tasks_create() == 0
+
 def test_a_refused_book_transfer_hands_over_no_task_and_no_complaint(supervisor_a, rm_a, rm_a2, branch_a):
     customers = book_of(rm_a, branch_a, 2)
     follow_up = Task.objects.create(assignee=rm_a, customer=customers[0], kind=Task.Kind.FOLLOW_UP, title="Call",
