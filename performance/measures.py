@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import CampaignContact
-from channels.models import Complaint, Interaction
+from channels.models import Complaint, ComplaintEvent, Interaction
 from crm_bank.dates import day_start
 from customers.models import Account, AccountHolder, Customer, Product, Transaction
 from segmentation.models import CustomerValue
@@ -41,6 +41,13 @@ INTERACTION = Interaction._meta.db_table
 COMPLAINT = Complaint._meta.db_table
 CONTACT = CampaignContact._meta.db_table
 VALUE = CustomerValue._meta.db_table
+COMPLAINT_EVENT = ComplaintEvent._meta.db_table
+
+# The RM a complaint x counts for: its last owner at the case-owner level (a book transfer moves it
+# to the new RM; an escalation on breach does not), else its owner (a case opened above that level).
+_CASE_OWNER_RM = (f"coalesce((SELECT e.to_owner_id FROM {COMPLAINT_EVENT} e WHERE e.complaint_id = x.id"
+                f" AND e.level = 0 AND e.kind = 'assigned' AND e.to_owner_id IS NOT NULL"
+                " ORDER BY e.at DESC, e.id DESC LIMIT 1), x.owner_id)")
 
 
 SCOPE_MARKER = " /*scope*/"
@@ -125,7 +132,7 @@ _MEASURE_LIST = (
         "campaign_conversion", _("Campaign conversion rate"), "percent", "higher", True,
         f"""SELECT c.id, c.primary_rm_id, c.home_branch_id, (k.outcome = 'accepted')::int, 1, k.channel,
                    {_STAGE}
-            FROM {CONTACT} k JOIN {CUSTOMER} c ON c.id = k.customer_id
+            FROM {CONTACT} k JOIN {CUSTOMER} c ON c.id = k.customer_id AND c.merged_into_id IS NULL
             WHERE k.attempts > 0 AND k.contacted_on >= %(start_day)s AND k.contacted_on < %(end_day)s /*scope*/""",
         counts=_("campaign contacts in the period that converted, over all contacted"),
         groupings=("channel", "stage"),
@@ -141,11 +148,14 @@ _MEASURE_LIST = (
     ),
     Measure(
         "complaint_sla", _("Complaints resolved within SLA"), "percent", "higher", True,
-        f"""SELECT x.customer_id, x.owner_id, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1, x.channel,
+        # Counted for the RM who owned the case at its owner level: a case that breaches its SLA is
+        # escalated away from the RM, and counted by its current owner it left the RM's figure exactly
+        # when it missed.
+        f"""SELECT x.customer_id, {_CASE_OWNER_RM}, x.branch_id, (x.resolved_at <= x.sla_due_at)::int, 1, x.channel,
                    NULL::text
             FROM {COMPLAINT} x WHERE x.resolved_at >= %(start)s AND x.resolved_at < %(end)s /*scope*/""",
         counts=_("complaints resolved in the period by their SLA deadline, over all resolved"),
-        groupings=("channel",), rm_column="x.owner_id", branch_column="x.branch_id",
+        groupings=("channel",), rm_column=_CASE_OWNER_RM, branch_column="x.branch_id",
     ),
     Measure(
         "skip_level_complaints", _("Skip-level complaints"), "count", "lower", False,
@@ -186,7 +196,8 @@ MEASURES: dict[str, Measure] = {measure.code: measure for measure in _MEASURE_LI
 
 # Periods: a month "2026-11" or a quarter "2026-Q4".
 
-_PERIOD = re.compile(r"^(?P<year>\d{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))$")
+# ASCII digits only (\\d takes full-width ones) and to the very end (`$` allows a final newline).
+_PERIOD = re.compile(r"(?P<year>[0-9]{4})-(?:(?P<month>0[1-9]|1[0-2])|Q(?P<quarter>[1-4]))")
 
 
 class PeriodInvalid(ValueError):
@@ -196,7 +207,7 @@ class PeriodInvalid(ValueError):
 def period_days(period: str) -> tuple[datetime.date, datetime.date]:
     """The period's first day and the next period's first day; PeriodInvalid for anything else than
     "YYYY-MM" or "YYYY-Qn"."""
-    match = _PERIOD.match(period or "")
+    match = _PERIOD.fullmatch(period or "")
     if match is None:
         raise PeriodInvalid(period)
     year = int(match["year"])

@@ -92,6 +92,11 @@ class KpiTarget(models.Model):
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                verbose_name=_("branch"))
     value = models.DecimalField(_("target"), max_digits=18, decimal_places=4)
+    # The value in force: the last approved one. A change to an approved branch target waits for its
+    # approver with `value`, while this one still counts (one person cannot take a target out of the
+    # scores by proposing another). None until a first value is approved.
+    approved_value = models.DecimalField(_("approved target"), max_digits=18, decimal_places=4, null=True,
+                                         blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.APPROVED)
     set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
                                related_name="+", verbose_name=_("set by"))

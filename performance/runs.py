@@ -77,7 +77,7 @@ def kpi_chunk(run: Run, lo: int, hi: int) -> int:
     params = measure_params(
         run.params["period"], value_run=run.params.get("value_run"),
         run=run.pk, kpi=kpi.pk, period=run.params["period"], rm_role=StaffProfile.Role.RM,
-        approved=KpiTarget.Status.APPROVED, scale=100.0 if measure.percent else 1.0,
+        scale=100.0 if measure.percent else 1.0,
     )
     actual = ("CASE WHEN coalesce(a.den, 0) > 0 THEN %(scale)s * a.num / a.den END" if measure.ratio
               else "coalesce(a.num, 0)")
@@ -97,9 +97,9 @@ def kpi_chunk(run: Run, lo: int, hi: int) -> int:
                     UNION ALL
                     SELECT 'branch', b.id FROM {quoted_table(Branch)} b WHERE b.is_active
                 ), t AS (
-                    SELECT scope, coalesce(rm_id, branch_id) AS scope_id, value::float8 AS value
+                    SELECT scope, coalesce(rm_id, branch_id) AS scope_id, approved_value::float8 AS value
                     FROM {quoted_table(KpiTarget)}
-                    WHERE kpi_id = %(kpi)s AND period = %(period)s AND status = %(approved)s
+                    WHERE kpi_id = %(kpi)s AND period = %(period)s AND approved_value IS NOT NULL
                 )
                 INSERT INTO {result} (run_id, kpi_id, scope, scope_id, numerator, denominator, actual, target,
                                       achievement)

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
 from customers.models import Customer
-from performance.measures import MEASURES, measure_params, period_previous
+from performance.measures import MEASURES, measure_params, period_days, period_previous
 from performance.models import Kpi, KpiResult, KpiScore, Scope
 from performance.runs import KPI_RUN
 
@@ -34,8 +34,9 @@ def kpi_runs_by_period(periods: list[str] | None = None) -> dict[str, Run]:
 
 
 def kpi_periods() -> list[str]:
-    """The periods with a published KPI run, newest first."""
-    return sorted(kpi_runs_by_period(), reverse=True)
+    """The periods with a published KPI run, newest first (by their days: as text "2026-Q3" sorted
+    after "2026-11"), a month before the quarter that ends with it."""
+    return sorted(kpi_runs_by_period(), key=lambda period: period_days(period)[::-1], reverse=True)
 
 
 def kpi_run_active() -> Run | None:

@@ -77,8 +77,9 @@ def _refuse(actor, detail: dict, message: str) -> None:
 def target_set(*, actor: AbstractBaseUser, kpi: Kpi, period: str, value: object, rm: AbstractBaseUser | None = None,
                branch: Branch | None = None, ip_address: str | None = None) -> KpiTarget:
     """Sets an RM's target (applies at once) or proposes a branch's (waits for a second approver; a
-    change to an approved one waits again). ValidationError for bad input, PermissionDenied for
-    somebody who may not set it; audited either way, nothing written when refused."""
+    change to an approved one waits again, the approved value counting meanwhile). ValidationError
+    for bad input, PermissionDenied for somebody who may not set it; audited either way, nothing
+    written when refused."""
     period = _period_clean(period)
     number = target_value_clean(kpi, value)
     if (rm is None) == (branch is None):
@@ -97,14 +98,17 @@ def target_set(*, actor: AbstractBaseUser, kpi: Kpi, period: str, value: object,
         _refuse(actor, detail, _("You may set the targets of your own branch and its RMs only."))
     status = KpiTarget.Status.APPROVED if scope == Scope.RM else KpiTarget.Status.PROPOSED
     with transaction.atomic():
+        in_force = number if status == KpiTarget.Status.APPROVED else None
         target, created = KpiTarget.objects.select_for_update().get_or_create(
             kpi=kpi, period=period, scope=scope, rm=rm, branch=None if rm else branch,
-            defaults={"value": number, "status": status, "set_by": actor})
+            defaults={"value": number, "approved_value": in_force, "status": status, "set_by": actor})
         if not created:
             if target.value == number and target.status == KpiTarget.Status.APPROVED:
                 return target
             target.value, target.status, target.set_by, target.approved_by = number, status, actor, None
-            target.save(update_fields=["value", "status", "set_by", "approved_by", "updated_at"])
+            if in_force is not None:  # a branch target's approved value stays in force until the next approval
+                target.approved_value = in_force
+            target.save(update_fields=["value", "approved_value", "status", "set_by", "approved_by", "updated_at"])
         audit_record(actor=actor, action=AuditEvent.Action.CREATE if created else AuditEvent.Action.CHANGE,
                      outcome=AuditEvent.Outcome.ALLOWED, object_type="kpi_target", object_id=str(target.pk),
                      ip_address=ip_address, detail=detail | {"status": status})
@@ -136,8 +140,8 @@ def target_approve(*, actor: AbstractBaseUser, target: KpiTarget, value: Decimal
         current = KpiTarget.objects.select_for_update().get(pk=target.pk)
         if current.value != value or current.status != KpiTarget.Status.PROPOSED:
             raise ValidationError(_("The target changed since you read it: read it again before approving."))
-        current.status, current.approved_by = KpiTarget.Status.APPROVED, actor
-        current.save(update_fields=["status", "approved_by", "updated_at"])
+        current.status, current.approved_by, current.approved_value = KpiTarget.Status.APPROVED, actor, current.value
+        current.save(update_fields=["status", "approved_by", "approved_value", "updated_at"])
         audit_record(actor=actor, action=AuditEvent.Action.CHANGE, outcome=AuditEvent.Outcome.ALLOWED,
                      object_type="kpi_target", object_id=str(current.pk), ip_address=ip_address,
                      detail=detail | {"step": "approve", "value": str(value)})

@@ -52,6 +52,15 @@ def _rows(content: bytes) -> list[dict[str, str]]:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise TargetFileInvalid(_("The file is not UTF-8 text.")) from None
+    if "\x00" in text:  # PostgreSQL takes no NUL in text: a server error at the first look-up
+        raise TargetFileInvalid(_("The file is not a CSV text file (it holds NUL characters)."))
+    try:
+        return _csv_rows(text)
+    except csv.Error as error:  # an unclosed quote running past the field limit, and the like
+        raise TargetFileInvalid(_("The file cannot be read as CSV (%(error)s).") % {"error": error}) from None
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     missing = [name for name in ("kpi", "period", "value") if name not in header]

@@ -45,7 +45,7 @@ HEAD_OFFICE = (Role.ADMIN, Role.ANALYST)
 
 
 class KpiRunForm(forms.Form):
-    period = forms.RegexField(label=gettext_lazy("Period"), regex=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$",
+    period = forms.RegexField(label=gettext_lazy("Period"), regex=r"^[0-9]{4}-(0[1-9]|1[0-2]|Q[1-4])\Z",
                               help_text=gettext_lazy("A month (2026-11) or a quarter (2026-Q4)."))
 
 

@@ -79,7 +79,8 @@ def test_a_rerun_replaces_the_period_and_keeps_the_other_periods(kpi_bank, rm_a)
     assert KpiScore.objects.filter(run_id=other.pk).exists()
 
 
-@pytest.mark.parametrize("period", ["2026-13", "26-10", "2026-Q5", "", "2027-01"])
+@pytest.mark.parametrize("period", ["2026-13", "26-10", "2026-Q5", "", "2027-01",
+                                    "２０２６-10", "2026-10\n"])  # full-width digits, a final newline
 def test_bad_periods_are_refused_and_nothing_is_written(db, period):
     with pytest.raises(RunParamsInvalid):
         kpi_run_start(period=period, sync=True)
@@ -113,6 +114,54 @@ def test_only_approved_branch_targets_count(kpi_bank, branch_a, supervisor_a, ba
     run = kpi_run_start(period=PERIOD, sync=True)
     assert _figures(run, "branch", branch_a.pk)["new-customers"].achievement == pytest.approx(0.5)
 
+
+
+def test_a_proposed_change_leaves_the_approved_branch_target_in_force(kpi_bank, branch_a, supervisor_a,
+                                                                      bank_admin):
+    """Re-proposing an approved branch target took it out of the run (and the KPI out of the score)
+    on one supervisor's say-so; the approved value now counts until the new one is approved."""
+    from performance.services import target_approve, target_set
+
+    kpi = Kpi.objects.get(code="new-customers")
+    target = target_set(actor=supervisor_a, kpi=kpi, period=PERIOD, value="6", branch=branch_a)
+    target_approve(actor=bank_admin, target=target, value=Decimal("6"))
+    proposed = target_set(actor=supervisor_a, kpi=kpi, period=PERIOD, value="1", branch=branch_a)
+    assert proposed.status == KpiTarget.Status.PROPOSED and proposed.approved_value == Decimal("6")
+
+    run = kpi_run_start(period=PERIOD, sync=True)
+    assert _figures(run, "branch", branch_a.pk)["new-customers"].target == pytest.approx(6)
+    target_approve(actor=bank_admin, target=proposed, value=Decimal("1"))
+    run = kpi_run_start(period=PERIOD, sync=True)
+    assert _figures(run, "branch", branch_a.pk)["new-customers"].target == pytest.approx(1)
+
+
+def test_a_complaint_escalated_on_breach_still_counts_for_the_rm_who_owned_it(kpi_bank, rm_a, supervisor_a):
+    """Counted by its current owner, the late case (y's) left the RM's SLA figure on escalation."""
+    from channels.models import Complaint, ComplaintEvent
+
+    late = Complaint.objects.get(customer=kpi_bank.y, resolved_at__isnull=False)
+    ComplaintEvent.objects.create(complaint=late, at=late.opened_at, kind=ComplaintEvent.Kind.ASSIGNED,
+                                  to_owner=rm_a, level=0)
+    ComplaintEvent.objects.create(complaint=late, at=late.sla_due_at, kind=ComplaintEvent.Kind.ESCALATED,
+                                  from_owner=rm_a, to_owner=supervisor_a, level=1)
+    Complaint.objects.filter(pk=late.pk).update(owner=supervisor_a, level=1)
+
+    run = kpi_run_start(period=PERIOD, sync=True)
+
+    assert _figures(run, "rm", rm_a.pk)["complaint-sla"].actual == pytest.approx(50)  # 1 of 2, as before
+
+
+def test_a_merged_away_record_is_not_counted_again_in_campaign_conversion(kpi_bank, rm_a):
+    from customers.models import Customer
+
+    before = _figures(kpi_run_start(period=PERIOD, sync=True), "rm", rm_a.pk)["campaign-conversion"]
+    contacted = Customer.objects.filter(campaign_contacts__attempts__gt=0, primary_rm=rm_a).first()
+    survivor = Customer.objects.filter(primary_rm=rm_a).exclude(pk=contacted.pk).first()
+    Customer.objects.filter(pk=contacted.pk).update(merged_into=survivor)
+
+    after = _figures(kpi_run_start(period=PERIOD, sync=True), "rm", rm_a.pk)["campaign-conversion"]
+
+    assert after.denominator == before.denominator - 1
 
 def test_an_admin_edits_a_kpis_weight_and_the_change_is_audited(client, bank_admin):
     from crm_bank.audit.models import AuditEvent

@@ -174,3 +174,29 @@ def test_a_target_set_on_the_page_is_audited_with_the_address_the_trusted_proxy_
                 REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="198.51.100.7")
 
     assert AuditEvent.objects.get(object_type="kpi_target").ip_address == "198.51.100.7"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b'kpi,period,rm,branch,value\ncampaign-conversion,2026-12,"' + b"x" * 200_000 + b"\n", "cannot be read as CSV"),
+    (b"kpi,period,rm,branch,value\ncampaign-conversion,2026-12,rm\x00a,,5\n", "NUL characters"),
+])
+def test_a_malformed_csv_is_refused_whole_not_a_server_error(client, supervisor_a, content, message):
+    client.force_login(supervisor_a)
+    page = client.post(reverse("performance:targets"), {
+        "action": "import", "period": PERIOD, "file": SimpleUploadedFile("t.csv", content, "text/csv")},
+        follow=True)
+
+    assert page.status_code == 200 and message in page.content.decode()
+    assert not KpiTarget.objects.exists()
+
+
+def test_the_newest_period_is_the_one_that_ends_last_months_and_quarters_mixed(db):
+    from crm_bank.runs.models import Run
+    from performance.runs import KPI_RUN
+    from performance.selectors import kpi_periods
+
+    for period in ("2026-Q3", "2026-11", "2026-10", "2026-Q4", "2025-12"):
+        Run.objects.create(kind=KPI_RUN, status=Run.Status.SUCCEEDED, params={"period": period})
+
+    # As text, "2026-Q3" sorted first and became every page's default period.
+    assert kpi_periods() == ["2026-Q4", "2026-11", "2026-10", "2026-Q3", "2025-12"]
