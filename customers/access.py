@@ -15,7 +15,7 @@ from functools import cache
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -170,3 +170,24 @@ def customer_get_for_user(
     )
     return CustomerAccess(customer=customer, full_access=reason is not None, reason=reason or "",
                           unmask_grant=grant, viewer_role=profile.role)
+
+
+def tombstone_redirect(request: HttpRequest, access: CustomerAccess) -> HttpResponse | None:
+    """For a form about a record merged away since the page was opened: back to the record that
+    absorbed it, saying so (an htmx request is told to go there), instead of writing onto the
+    tombstone, where no timeline, RM or task would ever see it. None for a live record."""
+    survivor = access.customer.merged_into_id
+    if survivor is None:
+        return None
+    from django.contrib import messages
+    from django.shortcuts import resolve_url
+    from django.utils.translation import gettext as _
+
+    messages.info(request, _("Customer %(cif)s was merged into another record: nothing was saved; record it "
+                             "here.") % {"cif": access.customer.cif})
+    target = resolve_url("customers:customer-detail", pk=survivor)
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    return HttpResponseRedirect(target)

@@ -265,9 +265,10 @@ _CHURN_DRIVERS = {
     "cash_withdrawal_share": gettext_lazy("share of cash withdrawals"),
     "mean_amount_log": gettext_lazy("average amount"),
 }
-# What a masked viewer may not see of a driver's value (MASKING_RULES): the response model's balance,
-# and everything the churn model reads (it is all transactions).
-_RESPONSE_MONEY = {"balance": "balance"}
+# What a masked viewer may not see of a driver's value (MASKING_RULES): the response model's balance
+# and credit default (the holdings' repayment status), and everything the churn model reads (it is all
+# transactions).
+_RESPONSE_MONEY = {"balance": "balance", "default": "repayment_status"}
 _NO_SCORE = {
     "no_transactions": gettext_lazy(
         "No score: the customer's own accounts have no transactions before the model's date."

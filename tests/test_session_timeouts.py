@@ -66,3 +66,24 @@ def test_an_htmx_request_of_an_expired_session_is_sent_to_the_login_page(client,
         clock.shift(dt.timedelta(hours=1))
         response = client.get(reverse("customers:my-book"), HTTP_HX_REQUEST="true")
     assert response.status_code == 204 and response["HX-Redirect"] == reverse("login")
+
+
+def test_a_page_polling_on_its_own_does_not_keep_an_unattended_session_alive(client, rm):
+    """The war room refreshes itself every 5 s: counted as activity, its session never went idle."""
+    poll = {"HTTP_X_CRM_POLL": "1"}
+    with time_machine.travel(START, tick=False) as clock:
+        _sign_in(client, rm)
+        for _step in range(7):  # 35 minutes of polls, nobody at the keyboard
+            clock.shift(dt.timedelta(minutes=5))
+            response = client.get(reverse("customers:my-book"), **poll)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_sign_out_keeps_the_whole_address_to_come_back_to(client, rm):
+    with time_machine.travel(START, tick=False) as clock:
+        _sign_in(client, rm)
+        clock.shift(dt.timedelta(minutes=31))
+        response = client.get(reverse("customers:customer-list"), {"q": "jan", "home_branch": "2"})
+    from urllib.parse import parse_qs, urlsplit
+
+    assert parse_qs(urlsplit(response["Location"]).query)["next"] == ["/customers/?q=jan&home_branch=2"]

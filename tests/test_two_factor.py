@@ -54,6 +54,18 @@ def _enrol(client, user) -> tuple[TOTPDevice, list[str]]:
     return device, codes
 
 
+def test_setting_up_the_authenticator_gives_the_session_a_new_key(client, supervisor_a):
+    """Whoever held the key of the half-signed-in session must not hold the verified one."""
+    response = _sign_in(client, supervisor_a)
+    client.get(response["Location"])
+    key_before = client.session.session_key
+    device = TOTPDevice.objects.get(user=supervisor_a, confirmed=False)
+
+    assert client.post(SETUP, {"token": _code(device), "next": DASHBOARD}).status_code == 200
+
+    assert client.session.session_key != key_before and SESSION_VERIFIED in client.session
+
+
 def test_supervisor_sets_up_an_authenticator_then_reaches_pages(client, supervisor_a):
     device, codes = _enrol(client, supervisor_a)
     device.refresh_from_db()

@@ -30,7 +30,7 @@ from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.ui.paginators import CappedCountPaginator
-from customers.access import customer_get_for_user
+from customers.access import customer_get_for_user, tombstone_redirect
 
 Role = StaffProfile.Role
 QUEUE_PER_PAGE = 25
@@ -45,6 +45,8 @@ def _form_errors(form: forms.Form, error: ValidationError) -> None:
 @staff_required()
 def complaint_open(request: HttpRequest, customer_pk: int) -> HttpResponse:
     access = customer_get_for_user(user=request.user, customer_id=customer_pk, request=request, purpose="complaint")
+    if request.method == "POST" and (moved := tombstone_redirect(request, access)):
+        return moved
     form = ComplaintOpenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -16,7 +16,7 @@ from channels.panels import timeline_panel, touchpoint_panel
 from channels.selectors.timeline import customer_touchpoint_map, timeline_page
 from channels.services.interactions import interaction_log_by_staff
 from crm_bank.audit.services import request_ip
-from customers.access import customer_get_for_user
+from customers.access import customer_get_for_user, tombstone_redirect
 
 
 @require_GET
@@ -50,6 +50,8 @@ def interaction_log(request: HttpRequest, pk: int) -> HttpResponse:
     """The quick log form (GET) and its submission (POST). Any member of staff who may open the
     customer may log a contact; a stored one tells the timeline to reload (HX-Trigger)."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="log interaction")
+    if request.method == "POST" and (moved := tombstone_redirect(request, access)):
+        return moved
     form = InteractionLogForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -36,6 +36,8 @@ class NoStoreForSignedInMiddleware:
 # Session keys the timeout middleware keeps (seconds since the epoch).
 SESSION_STARTED = "crm_signed_in_at"
 SESSION_SEEN = "crm_last_seen_at"
+# Sent by elements that refresh themselves (hx-headers): such requests do not count as activity.
+POLL_HEADER = "X-CRM-Poll"
 # The last-seen stamp is rewritten at most this often, so a busy page does not write its session
 # on every request.
 SEEN_RESOLUTION_SECONDS = 60
@@ -67,6 +69,10 @@ class SessionTimeoutMiddleware:
             return "absolute"
         if now - seen > settings.CRM_SESSION_IDLE_SECONDS:
             return "idle"
+        # A page polling on its own (the war room every 5 s) is not the user at work: it must not keep
+        # an unattended session alive to its 10-hour limit.
+        if request.headers.get(POLL_HEADER):
+            return ""
         if now - seen >= SEEN_RESOLUTION_SECONDS or SESSION_SEEN not in session:
             session[SESSION_SEEN] = now
         return ""
@@ -86,7 +92,7 @@ class SessionTimeoutMiddleware:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = login_url
             return response
-        return redirect(f"{login_url}?next={request.get_full_path()}")
+        return redirect(f"{login_url}?{urlencode({'next': request.get_full_path()})}")
 
 
 class TwoFactorMiddleware:

@@ -85,6 +85,9 @@ def authenticator_confirm(*, request: HttpRequest, user: AbstractBaseUser, token
         device.save(update_fields=["confirmed"])
         # One authenticator per user: an older one stops working once a new one is confirmed.
         TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    # A new session key once the second factor is in place, as after a code (whoever held the key of
+    # the half-signed-in session must not hold a verified one).
+    request.session.cycle_key()
     request.session[SESSION_VERIFIED] = device.persistent_id
     login_audit(request=request, event=LoginEvent.SECOND_FACTOR_ENROLLED, username=user.get_username(), user=user)
     return backup_codes_issue(request=request, user=user)

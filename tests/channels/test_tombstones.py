@@ -59,3 +59,28 @@ def test_a_tombstone_is_never_a_silent_top_customer(branch_a, settings):
     _tombstone(absorbed, survivor)
     silent = silent_top_customers(branch_id=branch_a.pk)
     assert [c.pk for c in silent.customers] == [survivor.pk]
+
+
+def test_a_contact_or_complaint_for_a_record_merged_since_goes_to_the_survivor_unsaved(client, branch_a, rm_a):
+    """A tab left open on X while X was merged into Y: its forms wrote onto the tombstone, where no
+    timeline, RM or task would ever see them."""
+    from django.urls import reverse
+
+    from channels.models import Complaint, Interaction
+
+    survivor = CustomerFactory(home_branch=branch_a, primary_rm=rm_a)
+    gone = CustomerFactory(home_branch=branch_a, merged_into=survivor)
+    client.force_login(rm_a)
+
+    logged = client.post(reverse("channels:interaction-log", args=[gone.pk]),
+                         {"channel": "branch", "kind": "enquiry", "summary": "Asked about rates"},
+                         HTTP_HX_REQUEST="true")
+    opened = client.post(reverse("channels:complaint-open", args=[gone.pk]),
+                         {"channel": "branch", "category": "fees", "severity": "low", "description": "Fee"})
+
+    assert logged.status_code == 204 and logged["HX-Redirect"] == reverse("customers:customer-detail",
+                                                                             args=[survivor.pk])
+    assert opened.status_code == 302 and opened["Location"] == reverse("customers:customer-detail",
+                                                                       args=[survivor.pk])
+    assert not Interaction.objects.filter(customer=gone).exists()
+    assert not Complaint.objects.filter(customer=gone).exists()

@@ -97,6 +97,19 @@ def test_360_page_masks_money_drivers_for_another_branch(client, rm_a, rm_b, mod
     assert "Raised mainly by incoming payments: ****" in _panel(client, transacting)
 
 
+def test_credit_in_default_as_a_driver_is_masked_like_the_repayment_status(client, rm_a, rm_b, model_bank,
+                                                                            trained):
+    called = model_bank.called[0]
+    CustomerPrediction.objects.filter(run=trained, customer=called).update(
+        propensity_reason="default", propensity_detail="yes", propensity_up=False)
+
+    client.force_login(rm_a)
+    assert "credit in default: yes" in _panel(client, called)
+    client.force_login(rm_b)
+    masked = _panel(client, called)
+    assert "credit in default: ****" in masked and "credit in default: yes" not in masked
+
+
 def test_a_high_churn_risk_also_flags_the_header(client, rm_a, model_bank, trained):
     customer = model_bank.transacting[0]
     CustomerPrediction.objects.filter(run=trained, customer=customer).update(churn_risk=0.9, churn_percentile=0.97)
