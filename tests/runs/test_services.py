@@ -38,6 +38,22 @@ def kind(register_kind, count_users, five_users):
     return count_users
 
 
+
+def started_in_thread(step) -> tuple[threading.Thread, list]:
+    """Starts `step()` in a thread of its own (its own database connection, closed after); the
+    thread and the list its result lands in."""
+    results: list = []
+
+    def run() -> None:
+        try:
+            results.append(step())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, results
+
 def published(*, sync: bool = True) -> Run:
     run = run_start(kind=KIND, sync=sync)
     assert run.status == Run.Status.SUCCEEDED, run.error
@@ -155,16 +171,7 @@ def test_a_duplicate_start_does_not_wait_for_the_first_claims_prepare(register_k
 
     register_kind(count_users.kind(prepare=slow_prepare))
     run = RunFactory()
-    first: list = []
-
-    def start() -> None:
-        try:
-            first.append(run_prepare(run_id=run.pk))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=start)
-    thread.start()
+    thread, first = started_in_thread(lambda: run_prepare(run_id=run.pk))
     try:
         assert preparing.wait(timeout=30)
         started = time.monotonic()
@@ -473,16 +480,7 @@ def test_runs_watchdog_leaves_a_run_being_finished_alone(register_kind, count_us
     run = RunFactory()
     for lo, hi in run_prepare(run_id=run.pk):
         run_chunk_complete(run_id=run.pk, lo=lo, hi=hi)
-    outcome = []
-
-    def finalize() -> None:
-        try:
-            outcome.append(run_finalize(run_id=run.pk))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=finalize)
-    thread.start()
+    thread, outcome = started_in_thread(lambda: run_finalize(run_id=run.pk))
     try:
         assert finishing.wait(10)
         assert runs_watchdog(now=timezone.now() + 2 * services.STALE_AFTER) == []
