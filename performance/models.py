@@ -94,7 +94,8 @@ class KpiTarget(models.Model):
     value = models.DecimalField(_("target"), max_digits=18, decimal_places=4)
     # The value in force: the last approved one. A change to an approved branch target waits for its
     # approver with `value`, while this one still counts (one person cannot take a target out of the
-    # scores by proposing another). None until a first value is approved.
+    # scores by proposing another). None until a first value is approved; a row written approved
+    # without it counts at `value` (performance.runs.TARGET_IN_FORCE).
     approved_value = models.DecimalField(_("approved target"), max_digits=18, decimal_places=4, null=True,
                                          blank=True)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.APPROVED)

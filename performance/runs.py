@@ -70,6 +70,11 @@ def kpi_prepare(run: Run) -> list[tuple[int, int]]:
     return [(kpi_id, kpi_id) for kpi_id in run.params["kpis"]]
 
 
+# A target row's value in force: its approved value, else its value when the row itself is approved
+# (rows written in bulk, e.g. by the demo, carry only that).
+TARGET_IN_FORCE = f"coalesce(approved_value, CASE WHEN status = '{KpiTarget.Status.APPROVED.value}' THEN value END)"
+
+
 def kpi_chunk(run: Run, lo: int, hi: int) -> int:
     """Step 2 for the KPI `lo`: its figures for every active RM and branch (delete-then-insert)."""
     kpi = Kpi.objects.get(pk=lo)
@@ -97,9 +102,10 @@ def kpi_chunk(run: Run, lo: int, hi: int) -> int:
                     UNION ALL
                     SELECT 'branch', b.id FROM {quoted_table(Branch)} b WHERE b.is_active
                 ), t AS (
-                    SELECT scope, coalesce(rm_id, branch_id) AS scope_id, approved_value::float8 AS value
+                    -- The value in force: the last approved one (a change may be waiting for approval).
+                    SELECT scope, coalesce(rm_id, branch_id) AS scope_id, {TARGET_IN_FORCE}::float8 AS value
                     FROM {quoted_table(KpiTarget)}
-                    WHERE kpi_id = %(kpi)s AND period = %(period)s AND approved_value IS NOT NULL
+                    WHERE kpi_id = %(kpi)s AND period = %(period)s AND {TARGET_IN_FORCE} IS NOT NULL
                 )
                 INSERT INTO {result} (run_id, kpi_id, scope, scope_id, numerator, denominator, actual, target,
                                       achievement)
