@@ -200,3 +200,16 @@ def test_the_newest_period_is_the_one_that_ends_last_months_and_quarters_mixed(d
 
     # As text, "2026-Q3" sorted first and became every page's default period.
     assert kpi_periods() == ["2026-Q4", "2026-11", "2026-10", "2026-Q3", "2025-12"]
+
+
+
+def test_the_targets_page_shows_the_value_in_force_beside_a_change_waiting(client, supervisor_a, bank_admin, kpi,
+                                                                           branch_a):
+    target = target_set(actor=supervisor_a, kpi=kpi, period=PERIOD, value="18", branch=branch_a)
+    target_approve(actor=bank_admin, target=target, value=Decimal("18"))
+    target_set(actor=supervisor_a, kpi=kpi, period=PERIOD, value="9", branch=branch_a)
+    client.force_login(supervisor_a)
+
+    page = client.get(reverse("performance:targets"), {"period": PERIOD}).content.decode()
+
+    assert 'data-in-force="18' in page and "18 in force until approved" in page
