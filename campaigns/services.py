@@ -202,6 +202,11 @@ def campaign_may_decide(*, profile: StaffProfile | None, campaign: Campaign) -> 
         return False
     if profile.role == StaffProfile.Role.ADMIN:
         return True
+    return _supervises_its_one_branch(profile, campaign)
+
+
+def _supervises_its_one_branch(profile: StaffProfile, campaign: Campaign) -> bool:
+    """A supervisor of the one branch the campaign targets (a multi-branch or bank-wide campaign has none)."""
     return (profile.role == StaffProfile.Role.SUPERVISOR and profile.branch_id is not None
             and campaign.criteria.get("branches") == [profile.branch_id])
 
@@ -216,8 +221,7 @@ def campaign_may_change(*, profile: StaffProfile | None, campaign: Campaign) -> 
         return True
     if profile.role in (StaffProfile.Role.ADMIN, StaffProfile.Role.ANALYST):
         return True
-    return (profile.role == StaffProfile.Role.SUPERVISOR and profile.branch_id is not None
-            and campaign.criteria.get("branches") == [profile.branch_id])
+    return _supervises_its_one_branch(profile, campaign)
 
 
 def campaign_may_change_check(actor: AbstractBaseUser, campaign: Campaign) -> None:

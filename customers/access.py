@@ -12,18 +12,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
 from crm_bank.joined_rows import Join, JoinedRead
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.redirects import redirect_for
 from customers.masking import masked_value
 from customers.models import Customer, Household, UnmaskGrant
 
@@ -179,15 +183,6 @@ def tombstone_redirect(request: HttpRequest, access: CustomerAccess) -> HttpResp
     survivor = access.customer.merged_into_id
     if survivor is None:
         return None
-    from django.contrib import messages
-    from django.shortcuts import resolve_url
-    from django.utils.translation import gettext as _
-
-    messages.info(request, _("Customer %(cif)s was merged into another record: nothing was saved; record it "
-                             "here.") % {"cif": access.customer.cif})
-    target = resolve_url("customers:customer-detail", pk=survivor)
-    if request.headers.get("HX-Request"):
-        response = HttpResponse(status=204)
-        response["HX-Redirect"] = target
-        return response
-    return HttpResponseRedirect(target)
+    messages.info(request, gettext("Customer %(cif)s was merged into another record: nothing was saved; record it "
+                                   "here.") % {"cif": access.customer.cif})
+    return redirect_for(request, resolve_url("customers:customer-detail", pk=survivor))

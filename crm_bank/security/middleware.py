@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
 from crm_bank.security.two_factor import authenticator_confirmed, session_verified, two_factor_required
+from crm_bank.ui.redirects import redirect_for
 
 
 class NoStoreForSignedInMiddleware:
@@ -88,11 +88,7 @@ class SessionTimeoutMiddleware:
         messages.info(request, _("You were signed out after 30 minutes without activity.") if why == "idle"
                       else _("You were signed out: a session lasts at most 10 hours. Please sign in again."))
         login_url = resolve_url(settings.LOGIN_URL)
-        if request.headers.get("HX-Request"):
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = login_url
-            return response
-        return redirect(f"{login_url}?{urlencode({'next': request.get_full_path()})}")
+        return redirect_for(request, f"{login_url}?{urlencode({'next': request.get_full_path()})}", htmx_url=login_url)
 
 
 class TwoFactorMiddleware:
@@ -109,10 +105,5 @@ class TwoFactorMiddleware:
         if (request.user.is_authenticated and not session_verified(request) and two_factor_required(request.user)
                 and request.path not in {reverse(name) for name in self.EXEMPT_URL_NAMES}):
             page = "two-factor-verify" if authenticator_confirmed(request.user) else "two-factor-setup"
-            target = f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}"
-            if request.headers.get("HX-Request"):
-                response = HttpResponse(status=204)
-                response["HX-Redirect"] = target
-                return response
-            return redirect(target)
+            return redirect_for(request, f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
