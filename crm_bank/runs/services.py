@@ -137,13 +137,16 @@ def run_claim(*, run_id: int) -> bool:
     so a duplicate start does not hold a worker process for the length of someone else's prepare.
     """
     now = timezone.now()
+    return _queued_run_update(run_id, status=Run.Status.RUNNING, started_at=now, heartbeat_at=now)
+
+
+def _queued_run_update(run_id: int, **fields: object) -> bool:
+    """Sets `fields` on a queued run; False when it is not queued or another transaction holds it
+    (a worker's claim, not yet committed): skipped, never waited for."""
     with transaction.atomic():
         if not Run.objects.select_for_update(skip_locked=True).filter(pk=run_id, status=Run.Status.QUEUED).exists():
             return False
-        claimed = Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(
-            status=Run.Status.RUNNING, started_at=now, heartbeat_at=now,
-        )
-    return claimed == 1
+        return Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(**fields) == 1
 
 
 def run_prepare(*, run_id: int) -> list[tuple[int, int]] | None:
@@ -368,11 +371,8 @@ def runs_requeue(
     ).values_list("pk", flat=True)
     requeued = []
     for run_id in waiting:
-        with transaction.atomic():
-            # Skipped, not waited for, while a worker's claim of it is still uncommitted.
-            if not (Run.objects.select_for_update(skip_locked=True).filter(pk=run_id, status=Run.Status.QUEUED).exists()
-                    and Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(heartbeat_at=now)):
-                continue  # claimed meanwhile, or being claimed
+        if not _queued_run_update(run_id, heartbeat_at=now):
+            continue  # claimed meanwhile, or being claimed
         try:
             current_app.send_task(START_TASK, args=[run_id])
         except Exception:
