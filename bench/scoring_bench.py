@@ -12,11 +12,11 @@ otherwise). With fewer customers than asked it first generates them (seed 7). Ti
   of two after an untimed first run (the baseline's first run fills the caches; the job's also
   takes the new worker processes past their first task, which a long-running worker is);
 - the COPY of the per-customer results inside it (scores_written_per_s);
-- k-means (segmentation.clustering.learned_segments) on the run's features read back from
-  CustomerFeatures, in a child process so that its peak RSS is its own (kmeans_s, kmeans_peak_rss_mb);
-- when the "segmentation" run kind is registered: the whole segmentation run against an analyst's
-  plain script (transactions out to pandas, RFM by groupby, StandardScaler, KMeans), the script
-  also in a child process (segmentation_over_pandas).
+- the whole segmentation run against an analyst's plain script (transactions out to pandas, RFM by
+  groupby, StandardScaler, KMeans), the script in a child process (segmentation_over_pandas);
+- k-means (segmentation.clustering.learned_segments) on the segmentation run's features read back
+  from CustomerFeatures, in a child process so that its peak RSS is its own (kmeans_s,
+  kmeans_peak_rss_mb).
 The last line printed is one JSON object.
 """
 
@@ -46,7 +46,6 @@ from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
 from crm_bank.runs.models import Run  # noqa: E402
-from crm_bank.runs.registry import _kinds  # noqa: E402
 from customers.models import AccountHolder, Customer, Transaction  # noqa: E402
 from demo.synthetic import synthetic_bank_generate  # noqa: E402
 from segmentation import services  # noqa: E402
@@ -209,20 +208,17 @@ def best_value_run(workers: int) -> tuple[Run, float]:
     return min(timings[1:], key=lambda timing: timing[1])
 
 
-def segmentation_figures(workers: int) -> dict:
-    """The whole segmentation run ÷ the analyst's script, when that run kind exists."""
-    if "segmentation" not in _kinds:
-        return {}
+def segmentation_figures(workers: int) -> tuple[Run, dict]:
+    """The segmentation run and its time ÷ the analyst's script's."""
     from segmentation.segments import segmentation_start
 
     run, run_s = timed_run(segmentation_start, workers=workers, seed=SEED)
     if run.status != Run.Status.SUCCEEDED:
-        print(f"segmentation run #{run.pk} {run.status}: {run.error}")
-        return {}
+        sys.exit(f"segmentation run #{run.pk} {run.status}: {run.error}")
     analyst = _in_child(_analyst_child)
     print(f"segmentation run #{run.pk}: {run_s:.2f} s; analyst's pandas script {analyst['pandas_s']:.2f} s "
           f"(peak RSS {analyst['pandas_peak_rss_mb']} MB)")
-    return {
+    return run, {
         "segmentation_over_pandas": round(run_s / analyst["pandas_s"], 2),
         "segmentation_s": round(run_s, 2),
         "pandas_script_s": round(analyst["pandas_s"], 2),
@@ -267,11 +263,12 @@ def main() -> None:
         services._write_values = write_values
         if args.workers:  # the write happened in a worker: time it here, on a copy of the run's rows
             copy_timing.update(_rewrite_timing(run))
-        kmeans = _in_child(_kmeans_child, run.pk)
-        segmentation = segmentation_figures(args.workers)
+        segmentation_run, segmentation = segmentation_figures(args.workers)
+        kmeans = _in_child(_kmeans_child, segmentation_run.pk)
     print(f"value run #{run.pk} as of {run.as_of}: {run_s:.2f} s, {run.chunks_total} chunks; "
           f"top 20% share {run.metrics['top20_share']:.3f}, Gini {run.metrics['gini']:.3f}")
-    print(f"k-means on the run's features: {kmeans['kmeans_s']:.2f} s, peak RSS {kmeans['kmeans_peak_rss_mb']} MB")
+    print(f"k-means on segmentation run #{segmentation_run.pk}'s features: {kmeans['kmeans_s']:.2f} s,"
+          f" peak RSS {kmeans['kmeans_peak_rss_mb']} MB")
     print(json.dumps({
         "value_job_over_sql": round(run_s / bare_s, 2),
         "value_job_s": round(run_s, 2),

@@ -1,4 +1,6 @@
-"""The SQL feature step: one INSERT … SELECT per customer-id range writes CustomerFeatures.
+"""The SQL feature step: one INSERT … SELECT per customer-id range writes CustomerFeatures. The
+value-scoring run needs only the value formula's four inputs: its chunks run the same SQL cut down
+to them (value_inputs_sql) into CustomerValueInputs.
 
 Everything is computed by PostgreSQL from the holdings and transactions as of a date (never
 now(): the demo data ends in 1994 and 2010). Python sees only the row count.
@@ -55,9 +57,10 @@ from crm_bank.runs.errors import RunParamsInvalid
 from crm_bank.runs.registry import chunk_ranges
 from customers.interaction_history import interactions_sql
 from customers.models import Account, AccountHolder, Channel, Customer, Product, Transaction
+from segmentation import scoring
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.contact_history import responded_before_sql
-from segmentation.models import CustomerFeatures
+from segmentation.models import CustomerFeatures, CustomerValueInputs
 
 CREDIT_CATEGORIES = tuple(Product.NOT_DEPOSITS)
 LOAN_CATEGORIES = (Product.Category.LOAN, Product.Category.MORTGAGE)
@@ -157,60 +160,109 @@ def _contacts_sql(timeline_sql: str) -> str:
         GROUP BY i.customer_id"""
 
 
-def _features_sql(responded_sql: str | None, timeline_sql: str | None) -> str:
-    """The chunk's INSERT … SELECT; `responded_sql` is the contact history's per-customer answer
-    (contact_history.responded_before_sql), or None when no app keeps one; `timeline_sql` the
-    interaction timeline's relation (customers.interaction_history), or None without one."""
-    # The range is written into the history's own WHERE: a join condition alone does not reach inside
-    # its GROUP BY, and every chunk aggregated every contact of the bank.
-    responded = (
-        f"LEFT JOIN (SELECT * FROM ({responded_sql}) r WHERE r.customer_id BETWEEN %(lo)s AND %(hi)s) resp"
-        " ON resp.customer_id = c.id" if responded_sql else ""
-    )
-    contacts = f"LEFT JOIN ({_contacts_sql(timeline_sql)}) ct ON ct.customer_id = c.id" if timeline_sql else ""
+# The chunk's SQL is built from named parts, so the value-scoring run's narrower step (its four
+# inputs: value_inputs_sql) uses the very definitions the full feature step uses.
+
+# Per account first, from the 12 months on: no join per transaction, read from the covering
+# (account, booked_at) index alone.
+_ACCOUNT_ACTIVITY = {
+    "last_booked": "max(t.booked_at) FILTER (WHERE t.booked_at < %(end)s)",
+    "frequency": "count(*) FILTER (WHERE t.booked_at < %(end)s)",
+    "money_in": "sum(t.amount) FILTER (WHERE t.direction = 'credit' AND t.booked_at < %(end)s)",
+    "money_out": "sum(t.amount) FILTER (WHERE t.direction = 'debit' AND t.booked_at < %(end)s)",
+    "card_payments": "count(*) FILTER (WHERE t.kind = 'card_pay' AND t.booked_at < %(end)s)",
+    "fees_paid": "sum(t.amount) FILTER (WHERE t.kind = 'fee' AND t.booked_at < %(end)s)",
+    "digital": "count(*) FILTER (WHERE t.channel = ANY(%(digital)s) AND t.booked_at < %(end)s)",
+    "booked_after": """sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END)
+               FILTER (WHERE t.booked_at >= %(end)s)""",
+    # Each booking times how long into the window it came (seconds): the average balance's term.
+    "timed_flow": """sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8
+               * (date_part('epoch', t.booked_at) - %(start_epoch)s))
+               FILTER (WHERE t.booked_at < %(end)s)""",
+}
+
+# Each owned account with its money in the reporting currency and its 12 months' activity (ta).
+_OWNED_ACCOUNT = {
+    "customer_id": "h.customer_id",
+    "product_id": "a.product_id",
+    "category": "p.category",
+    "balance": "(a.balance - coalesce(ta.booked_after, 0)) * fx.rate",
+    "average_balance": """((a.balance - coalesce(ta.booked_after, 0))::float8 - coalesce(ta.timed_flow, 0)
+               / %(window_seconds)s) * fx.rate::float8""",
+    "principal": "a.principal * fx.rate",
+    "status": "a.status",
+    "repayment_status": "a.repayment_status",
+    "opened_on": "a.opened_on",
+    "is_open": """(a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
+           AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed'))""",
+    "account_id": "a.id",
+    "last_booked": "ta.last_booked",
+    "frequency": "ta.frequency",
+    "money_in": "ta.money_in * fx.rate",
+    "money_out": "ta.money_out * fx.rate",
+    "card_payments": "ta.card_payments",
+    "fees_paid": "ta.fees_paid * fx.rate",
+    "digital": "ta.digital",
+}
+
+# One GROUP BY per customer over their owned accounts computes holdings and activity together.
+_PER_CUSTOMER = {
+    "deposit_balance": "sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s))",
+    "average_balance": "sum(average_balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s))",
+    "loans_outstanding": """sum(coalesce(principal, abs(balance))) FILTER (
+               WHERE is_open AND category = ANY(%(loans)s)
+               AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
+           )""",
+    "product_count": "count(DISTINCT product_id) FILTER (WHERE is_open)",
+    "first_opened": "min(opened_on) FILTER (WHERE opened_on <= %(as_of)s)",
+    # Every account opened after the date (an unknown opening date counts as before it).
+    "all_opened_later": "bool_and(coalesce(opened_on > %(as_of)s, false))",
+    # Open accounts per category, in the same pass (the categories are a fixed list).
+    "product_mix": _PRODUCT_MIX_SQL,
+    "last_booked": "max(last_booked)",
+    "quiet_accounts": "array_agg(account_id) FILTER (WHERE last_booked IS NULL)",
+    "frequency": "sum(frequency)::bigint",
+    "money_in": "sum(money_in)",
+    "money_out": "sum(money_out)",
+    "card_payments": "sum(card_payments)::bigint",
+    "fees_paid": "sum(fees_paid)",
+    "digital": "sum(digital)::bigint",
+}
+
+# What the value formula needs (scoring.VALUE_INPUTS), and what those need from the parts above.
+_VALUE_ACCOUNT_ACTIVITY = ("card_payments", "fees_paid", "booked_after")
+_VALUE_OWNED_ACCOUNT = ("customer_id", "category", "balance", "principal", "status", "repayment_status",
+                        "opened_on", "is_open", "card_payments", "fees_paid")
+_VALUE_PER_CUSTOMER = ("deposit_balance", "loans_outstanding", "all_opened_later", "card_payments", "fees_paid")
+
+
+def _columns(parts: dict[str, str], names) -> str:
+    return ",\n           ".join(f"{parts[name]} AS {name}" for name in names)
+
+
+def _holdings_ctes(*, activity=tuple(_ACCOUNT_ACTIVITY), owned=tuple(_OWNED_ACCOUNT),
+                   per_customer=tuple(_PER_CUSTOMER)) -> str:
+    """The chunk's WITH clause: cust (the range's customers by then), txn_account, owned and
+    per_customer, each with the named columns of its part."""
     return f"""
 WITH cust AS (
     SELECT c.id, c.home_branch_id, c.primary_rm_id, c.customer_since, c.birth_date, c.attributes
     FROM {quoted_table(Customer)} c
     WHERE c.id BETWEEN %(lo)s AND %(hi)s AND (c.customer_since IS NULL OR c.customer_since <= %(as_of)s)
 ),
--- Per account first, from the 12 months on: no join per transaction, read from the covering
--- (account, booked_at) index alone. The range's account ids bound the scan (without them a merge
--- join reads the index from its start for every chunk, and a run grows quadratically). The index
--- leads with the account, so it is read whole for those accounts whatever the dates: the money
--- booked after the window (the way back to the as-of balance) costs no more reading.
+-- The range's account ids bound the scan (without them a merge join reads the index from its start
+-- for every chunk, and a run grows quadratically). The index leads with the account, so it is read
+-- whole for those accounts whatever the dates: the money booked after the window (the way back to
+-- the as-of balance) costs no more reading.
 txn_account AS (
     SELECT t.account_id,
-           max(t.booked_at) FILTER (WHERE t.booked_at < %(end)s) AS last_booked,
-           count(*) FILTER (WHERE t.booked_at < %(end)s) AS frequency,
-           sum(t.amount) FILTER (WHERE t.direction = 'credit' AND t.booked_at < %(end)s) AS money_in,
-           sum(t.amount) FILTER (WHERE t.direction = 'debit' AND t.booked_at < %(end)s) AS money_out,
-           count(*) FILTER (WHERE t.kind = 'card_pay' AND t.booked_at < %(end)s) AS card_payments,
-           sum(t.amount) FILTER (WHERE t.kind = 'fee' AND t.booked_at < %(end)s) AS fees_paid,
-           count(*) FILTER (WHERE t.channel = ANY(%(digital)s) AND t.booked_at < %(end)s) AS digital,
-           sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END)
-               FILTER (WHERE t.booked_at >= %(end)s) AS booked_after,
-           -- Each booking times how long into the window it came (seconds): the average balance's term.
-           sum(CASE WHEN t.direction = 'credit' THEN t.amount ELSE -t.amount END::float8
-               * (date_part('epoch', t.booked_at) - %(start_epoch)s))
-               FILTER (WHERE t.booked_at < %(end)s) AS timed_flow
+           {_columns(_ACCOUNT_ACTIVITY, activity)}
     FROM {quoted_table(Transaction)} t
     WHERE t.account_id BETWEEN %(account_lo)s AND %(account_hi)s AND t.booked_at >= %(start)s
     GROUP BY t.account_id
 ),
--- Each owned account with its money in the reporting currency and its 12 months' activity, so one
--- GROUP BY per customer computes holdings and activity together.
 owned AS (
-    SELECT h.customer_id, a.product_id, p.category,
-           (a.balance - coalesce(ta.booked_after, 0)) * fx.rate AS balance,
-           ((a.balance - coalesce(ta.booked_after, 0))::float8 - coalesce(ta.timed_flow, 0) / %(window_seconds)s)
-               * fx.rate::float8 AS average_balance,
-           a.principal * fx.rate AS principal, a.status, a.repayment_status, a.opened_on,
-           (a.opened_on IS NULL OR a.opened_on <= %(as_of)s)
-           AND (a.closed_on > %(as_of)s OR (a.closed_on IS NULL AND a.status <> 'closed')) AS is_open,
-           a.id AS account_id, ta.last_booked, ta.frequency,
-           ta.money_in * fx.rate AS money_in, ta.money_out * fx.rate AS money_out,
-           ta.card_payments, ta.fees_paid * fx.rate AS fees_paid, ta.digital
+    SELECT {_columns(_OWNED_ACCOUNT, owned)}
     FROM {quoted_table(AccountHolder)} h
     JOIN {quoted_table(Account)} a ON a.id = h.account_id
     JOIN {quoted_table(Product)} p ON p.id = a.product_id
@@ -224,28 +276,31 @@ owned AS (
 ),
 per_customer AS (
     SELECT customer_id,
-           sum(balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS deposit_balance,
-           sum(average_balance) FILTER (WHERE is_open AND category <> ALL(%(credit)s)) AS average_balance,
-           sum(coalesce(principal, abs(balance))) FILTER (
-               WHERE is_open AND category = ANY(%(loans)s)
-               AND (repayment_status IN ('current', 'arrears') OR (repayment_status = '' AND status = 'active'))
-           ) AS loans_outstanding,
-           count(DISTINCT product_id) FILTER (WHERE is_open) AS product_count,
-           min(opened_on) FILTER (WHERE opened_on <= %(as_of)s) AS first_opened,
-           -- Every account opened after the date (an unknown opening date counts as before it).
-           bool_and(coalesce(opened_on > %(as_of)s, false)) AS all_opened_later,
-           -- Open accounts per category, in the same pass (the categories are a fixed list).
-           {_PRODUCT_MIX_SQL} AS product_mix,
-           max(last_booked) AS last_booked,
-           array_agg(account_id) FILTER (WHERE last_booked IS NULL) AS quiet_accounts,
-           sum(frequency)::bigint AS frequency,
-           sum(money_in) AS money_in,
-           sum(money_out) AS money_out,
-           sum(card_payments)::bigint AS card_payments,
-           sum(fees_paid) AS fees_paid,
-           sum(digital)::bigint AS digital
+           {_columns(_PER_CUSTOMER, per_customer)}
     FROM owned GROUP BY customer_id
-)
+)"""
+
+
+# The value formula's inputs as both steps write them (0 for a customer without such holdings).
+_VALUE_INPUT_VALUES = {column: f"coalesce(pc.{column}, 0)" for column in scoring.VALUE_INPUTS}
+
+
+# Customers who became customers after the as-of date are left out.
+_WAS_A_CUSTOMER = "c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE"
+
+
+def _features_sql(responded_sql: str | None, timeline_sql: str | None) -> str:
+    """The chunk's INSERT … SELECT; `responded_sql` is the contact history's per-customer answer
+    (contact_history.responded_before_sql), or None when no app keeps one; `timeline_sql` the
+    interaction timeline's relation (customers.interaction_history), or None without one."""
+    # The range is written into the history's own WHERE: a join condition alone does not reach inside
+    # its GROUP BY, and every chunk aggregated every contact of the bank.
+    responded = (
+        f"LEFT JOIN (SELECT * FROM ({responded_sql}) r WHERE r.customer_id BETWEEN %(lo)s AND %(hi)s) resp"
+        " ON resp.customer_id = c.id" if responded_sql else ""
+    )
+    contacts = f"LEFT JOIN ({_contacts_sql(timeline_sql)}) ct ON ct.customer_id = c.id" if timeline_sql else ""
+    return f"""{_holdings_ctes()}
 INSERT INTO {quoted_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
     average_balance, loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age,
@@ -266,9 +321,9 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        )) AT TIME ZONE %(tz)s)::date,
        coalesce(pc.frequency, 0),
        coalesce(pc.money_in, 0), coalesce(pc.money_out, 0),
-       coalesce(pc.deposit_balance, 0), round(coalesce(pc.average_balance, 0)::numeric, 2),
-       coalesce(pc.loans_outstanding, 0),
-       coalesce(pc.card_payments, 0), coalesce(pc.fees_paid, 0),
+       {_VALUE_INPUT_VALUES["deposit_balance"]}, round(coalesce(pc.average_balance, 0)::numeric, 2),
+       {_VALUE_INPUT_VALUES["loans_outstanding"]},
+       {_VALUE_INPUT_VALUES["card_payments"]}, {_VALUE_INPUT_VALUES["fees_paid"]},
        coalesce(pc.product_count, 0), coalesce(pc.product_mix, '{{}}'::jsonb),
        %(as_of)s - coalesce(c.customer_since, pc.first_opened),
        {age_sql("%(as_of)s")},
@@ -279,7 +334,23 @@ FROM cust c
 LEFT JOIN per_customer pc ON pc.customer_id = c.id
 {responded}
 {contacts}
-WHERE c.customer_since IS NOT NULL OR pc.all_opened_later IS NOT TRUE
+WHERE {_WAS_A_CUSTOMER}
+"""
+
+
+def value_inputs_sql() -> str:
+    """The value-scoring run's chunk: only the formula's inputs (scoring.VALUE_INPUTS), computed as
+    the full feature step computes them, into CustomerValueInputs. A third of the full step's work:
+    no recency probes, product mix, average balance, timeline or contact history."""
+    return f"""{_holdings_ctes(activity=_VALUE_ACCOUNT_ACTIVITY, owned=_VALUE_OWNED_ACCOUNT,
+                               per_customer=_VALUE_PER_CUSTOMER)}
+INSERT INTO {quoted_table(CustomerValueInputs)} (
+    run_id, customer_id, branch_id, rm_id, {", ".join(scoring.VALUE_INPUTS)}
+)
+SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id, {", ".join(_VALUE_INPUT_VALUES.values())}
+FROM cust c
+LEFT JOIN per_customer pc ON pc.customer_id = c.id
+WHERE {_WAS_A_CUSTOMER}
 """
 
 
@@ -303,8 +374,20 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
 
     Delete-then-insert in the caller's transaction, so a repeated chunk gives the same rows.
     """
+    return _chunk_write(CustomerFeatures, _features_sql(responded_before_sql(), interactions_sql()),
+                        run_id=run_id, as_of=as_of, lo=lo, hi=hi, rates=rates)
+
+
+def value_inputs_write(*, run_id: int, as_of: datetime.date, lo: int, hi: int, rates: dict[str, float]) -> int:
+    """Writes the value formula's inputs of customers lo..hi for the value-scoring run (the same
+    figures customer_features_write gives them); returns the rows written. Delete-then-insert."""
+    return _chunk_write(CustomerValueInputs, value_inputs_sql(), run_id=run_id, as_of=as_of, lo=lo, hi=hi,
+                        rates=rates)
+
+
+def _chunk_write(model, sql: str, *, run_id: int, as_of: datetime.date, lo: int, hi: int,
+                 rates: dict[str, float]) -> int:
     start, end = window_bounds(as_of)
-    timeline_sql = interactions_sql()
     with connection.cursor() as cursor:
         # For this transaction only: the per-customer aggregates of a chunk fit in memory instead of
         # spilling to disk at the default 4 MB, and JIT compiling costs more than it saves here.
@@ -325,11 +408,9 @@ def customer_features_write(*, run_id: int, as_of: datetime.date, lo: int, hi: i
             [lo, hi],
         )
         account_lo, account_hi = cursor.fetchone()
-        cursor.execute(
-            f"DELETE FROM {quoted_table(CustomerFeatures)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
-            [run_id, lo, hi],
-        )
-        cursor.execute(_features_sql(responded_before_sql(), timeline_sql), {
+        cursor.execute(f"DELETE FROM {quoted_table(model)} WHERE run_id = %s AND customer_id BETWEEN %s AND %s",
+                       [run_id, lo, hi])
+        cursor.execute(sql, {
             "run": run_id, "lo": lo, "hi": hi, "account_lo": account_lo or 0, "account_hi": account_hi or 0,
             "as_of": as_of, "start": start, "end": end, "start_epoch": start.timestamp(),
             "window_seconds": (end - start).total_seconds(), "assisted": list(ASSISTED_CHANNELS),

@@ -285,7 +285,7 @@ def _write_memberships(run: Run, customer_ids: pd.Series, labels: np.ndarray, ru
         "customer_id": customer_ids.to_numpy(),
         "segment": labels.astype("int64"),
         "rule_segments": pd.Series(arrays, dtype=object),
-    }))
+    }), analyze_columns=("run_id", "customer_id", "segment"))
 
 
 def _json_number(value: Any) -> float | int | None:

@@ -26,8 +26,8 @@ from customers.models import Product
 from segmentation import scoring
 from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.models import (
-    CustomerFeatures,
     CustomerValue,
+    CustomerValueInputs,
     LearnedSegment,
     RuleSegment,
     SegmentMembership,
@@ -253,8 +253,8 @@ class CustomerValueSummary:
 def customer_value_summary(*, customer_id: int) -> CustomerValueSummary | None:
     """The customer's value, share, rank, tier, drivers and tier change in the published
     value-scoring run, with the run's date; None before the first run or if the customer was not
-    in it. One query (primary keys of the run's value and features rows, the current pointer, the
-    run); the money per driver is the features times the run's rates (scoring.customer_value)."""
+    in it. One query (primary keys of the run's value and inputs rows, the current pointer, the
+    run); the money per driver is the inputs times the run's rates (scoring.customer_value)."""
     inputs = ", ".join(f"f.{column}::float8" for column in scoring.VALUE_INPUTS)
     with prepared_cursor() as cursor:
         cursor.execute(
@@ -264,7 +264,8 @@ def customer_value_summary(*, customer_id: int) -> CustomerValueSummary | None:
                 FROM {CurrentRun._meta.db_table} c
                 JOIN {Run._meta.db_table} r ON r.id = c.run_id
                 JOIN {CustomerValue._meta.db_table} v ON v.run_id = c.run_id AND v.customer_id = %s
-                LEFT JOIN {CustomerFeatures._meta.db_table} f ON f.run_id = c.run_id AND f.customer_id = v.customer_id
+                LEFT JOIN {CustomerValueInputs._meta.db_table} f
+                  ON f.run_id = c.run_id AND f.customer_id = v.customer_id
                 WHERE c.kind = %s""",
             [customer_id, VALUE_SCORING],
         )
@@ -341,16 +342,6 @@ def segmentation_run_current() -> Run | None:
 def segmentation_run_active() -> Run | None:
     """The segmentation run queued or running now (at most one, by the runs' constraint)."""
     return Run.objects.filter(kind=SEGMENTATION, status__in=Run.ACTIVE).only("id", "status").first()
-
-
-def features_run_for_count() -> Run | None:
-    """The features a rule's live count reads: the published segmentation run's, else the
-    published value run's (both write the same features table), else None. One query."""
-    pointers = {
-        pointer.kind: pointer.run
-        for pointer in CurrentRun.objects.select_related("run").filter(kind__in=[SEGMENTATION, VALUE_SCORING])
-    }
-    return pointers.get(SEGMENTATION) or pointers.get(VALUE_SCORING)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The value-scoring run: its steps for the run framework, and how a run is asked for.
 
 1. prepare: customer-id ranges (features.feature_chunk_ranges), after checking there is data as of the run's date.
-2. process_chunk: the SQL feature step for the range (segmentation/features.py).
+2. process_chunk: the value formula's four inputs for the range, by the feature step's SQL cut
+   down to them (segmentation/features.py: value_inputs_write), into CustomerValueInputs.
 3. finish: the run's compact (customer, branch, RM, four amounts) frame into pandas, the value
    formula and the Pareto tiers (segmentation/scoring.py), the tier each customer had in the run
    being superseded, all COPYed into CustomerValue in one statement; the metrics.
@@ -31,12 +32,12 @@ from segmentation import scoring
 from segmentation.features import (
     FEATURE_CHUNK_SIZE,
     currency_params,
-    customer_features_write,
     feature_chunk_ranges,
     run_rates,
+    value_inputs_write,
     window_bounds,
 )
-from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
+from segmentation.models import CustomerValue, CustomerValueInputs, ValueTierSummary
 
 VALUE_SCORING = "value_scoring"
 VALUE_SCORING_VERSION = "value-1"
@@ -105,7 +106,7 @@ def value_scoring_prepare(run: Run) -> list[tuple[int, int]]:
 
 
 def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
-    return customer_features_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi, rates=run_rates(run.params))
+    return value_inputs_write(run_id=run.pk, as_of=run.as_of, lo=lo, hi=hi, rates=run_rates(run.params))
 
 
 def value_scoring_finish(run: Run) -> dict:
@@ -132,7 +133,7 @@ def value_scoring_finish(run: Run) -> dict:
 
 
 def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:
-    """The run's compact features frame (customer, branch, RM, the formula's inputs), each customer
+    """The run's compact inputs frame (customer, branch, RM, the formula's inputs), each customer
     with the tier they had in the run this one will supersede ("" when not in it): one read, the
     previous run's rows joined on their primary key."""
     previous = (
@@ -143,18 +144,23 @@ def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd
     features = frame_from_query(
         f"SELECT f.customer_id, f.branch_id, f.rm_id, {', '.join(f'f.{c}::float8' for c in scoring.VALUE_INPUTS)},"
         f" {'p.tier' if previous else 'NULL::text'} AS previous_tier"
-        f" FROM {quoted_table(CustomerFeatures)} f {previous} WHERE f.run_id = {int(run_id)}"
+        f" FROM {quoted_table(CustomerValueInputs)} f {previous} WHERE f.run_id = {int(run_id)}"
     )
     tiers = features["previous_tier"].astype(object)
     features["previous_tier"] = tiers.where(tiers.notna(), "")
     return features
 
 
+# What the pages filter a run's value rows on (the list's tier filter, the movers): their statistics
+# are refreshed before the publish; the rest by the VACUUM (ANALYZE) right after it.
+VALUE_FILTER_COLUMNS = ("run_id", "customer_id", "tier", "previous_tier")
+
+
 def _write_values(run: Run, ranked: pd.DataFrame) -> None:
     run_rows_replace(CustomerValue, run.pk, ranked[[
         "customer_id", "branch_id", "rm_id", "value", "rank", "branch_rank", "share", "cumulative_share", "tier",
         "previous_tier",
-    ]])
+    ]], analyze_columns=VALUE_FILTER_COLUMNS)
 
 
 def _write_tier_summary(run: Run, ranked: pd.DataFrame) -> None:
@@ -206,7 +212,7 @@ def _branch_pareto(ranked: pd.DataFrame) -> dict[str, dict]:
 VALUE_SCORING_KIND = RunKind(
     name=VALUE_SCORING,
     version=VALUE_SCORING_VERSION,
-    result_tables=(CustomerFeatures._meta.db_table, CustomerValue._meta.db_table),
+    result_tables=(CustomerValueInputs._meta.db_table, CustomerValue._meta.db_table),
     prepare=value_scoring_prepare,
     process_chunk=value_scoring_chunk,
     finish=value_scoring_finish,

@@ -154,9 +154,10 @@ def rule_segments(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required(Role.ANALYST)
 def rule_count(request: HttpRequest) -> HttpResponse:
-    """The live count (htmx partial): customers the rule holds for in the latest features."""
+    """The live count (htmx partial): customers the rule holds for in the published segmentation
+    run's features (a value-scoring run keeps only the value formula's inputs)."""
     form = RuleCountForm(request.POST)
-    run = selectors.features_run_for_count()
+    run = selectors.segmentation_run_current()
     context = {"form": form, "run": run, "count": None}
     if form.is_valid() and run is not None:
         context["count"] = rule_segment_count(rule=parse_rule(form.cleaned_data["rule"]), run=run)

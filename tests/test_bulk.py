@@ -59,6 +59,31 @@ def test_run_rows_replace_swaps_only_that_runs_rows_and_reads_back_through_a_fra
     assert CustomerValue.objects.filter(run_id=8).count() == 1
 
 
+def test_run_rows_replace_analyses_only_the_columns_it_is_given():
+    from django.db import connection
+
+    def most_common(column: str) -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT most_common_vals::text FROM pg_stats WHERE tablename = %s AND attname = %s",
+                           [CustomerValue._meta.db_table, column])
+            row = cursor.fetchone()
+            return row[0] if row else None
+
+    run_rows_replace(CustomerValue, 7, value_rows(7, [1, 2, 3], [None, None, None]).assign(rank=5))
+    assert (most_common("tier"), most_common("rank")) == ("{C}", "{5}")
+
+    run_rows_replace(CustomerValue, 7, value_rows(7, [1, 2, 3], [None, None, None]).assign(rank=6, tier="B"),
+                     analyze_columns=("run_id", "tier"))
+    assert (most_common("tier"), most_common("rank")) == ("{B}", "{5}")  # rank's statistics left as they were
+
+
+def test_tables_analyze_refuses_columns_for_several_tables():
+    from crm_bank.bulk import tables_analyze
+
+    with pytest.raises(ValueError, match="one table"):
+        tables_analyze("a", "b", columns=("run_id",))
+
+
 @pytest.mark.django_db(transaction=True)
 def test_tables_vacuum_marks_a_filled_tables_pages_all_visible_and_only_analyses_inside_a_transaction():
     from django.db import connection, transaction

@@ -12,11 +12,13 @@ from django.utils import timezone
 
 from crm_bank.runs.models import Run
 from customers.models import Account, AccountHolder, Channel, Transaction
-from segmentation.features import customer_features_write, window_bounds
-from segmentation.models import CustomerFeatures
+from segmentation.features import customer_features_write, value_inputs_write, window_bounds
+from segmentation.models import CustomerFeatures, CustomerValueInputs
+from segmentation.scoring import VALUE_INPUTS
 from tests.conftest import TEST_CURRENCY_RATES
 from tests.customers.factories import CustomerFactory, account_for
 from tests.segmentation.conftest import AS_OF, at, txn
+from tests.segmentation.segment_bank import segment_bank_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -321,3 +323,32 @@ def test_average_balance_agrees_with_the_banks_own_running_balances_on_real_acco
         assert float(row.average_balance) == pytest.approx(time_weighted(owned[0]), abs=1.0)  # within a crown
         compared += 1
     assert compared >= 20
+
+
+@pytest.mark.parametrize("bank", ["small_bank", "segment_bank"])
+@pytest.mark.parametrize("as_of", [AS_OF, dt.date(2024, 3, 31)])
+def test_the_value_step_writes_the_feature_steps_value_inputs_for_the_same_customers(request, bank, as_of):
+    """The value run's narrower step (value_inputs_sql) is the feature step cut down, never a second
+    definition: same customers (late ones left out), same branch and RM, same four inputs."""
+    request.getfixturevalue(bank)
+    run = Run.objects.create(kind="test_features", as_of=as_of)
+    fields = ("customer_id", "branch_id", "rm_id", *VALUE_INPUTS)
+    customer_features_write(run_id=run.pk, as_of=as_of, rates=TEST_CURRENCY_RATES, lo=0, hi=10**9)
+    value_inputs_write(run_id=run.pk, as_of=as_of, rates=TEST_CURRENCY_RATES, lo=0, hi=10**9)
+
+    full = list(CustomerFeatures.objects.filter(run=run).order_by("customer_id").values_list(*fields))
+    narrow = list(CustomerValueInputs.objects.filter(run=run).order_by("customer_id").values_list(*fields))
+    assert narrow == full
+    assert len(full) >= 3
+    assert all(any(row[column] for row in full) for column in (3, 4, 5))  # deposits, loans, card payments
+
+
+def test_the_value_step_repeated_on_a_chunk_gives_the_same_rows(small_bank):
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    first = value_inputs_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=0, hi=10**9)
+    rows = list(CustomerValueInputs.objects.filter(run=run).order_by("customer_id").values_list())
+
+    assert value_inputs_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=0, hi=10**9) == first == 3
+    assert list(CustomerValueInputs.objects.filter(run=run).order_by("customer_id").values_list()) == rows
+    x = CustomerValueInputs.objects.get(run=run, customer=small_bank.x)
+    assert (x.deposit_balance, x.loans_outstanding, x.card_payments, x.fees_paid) == (6000, 20000, 2, 50)

@@ -88,12 +88,15 @@ def test_live_count_shows_a_rule_error_with_its_position(client, analyst_b, segm
     assert "Unexpected &#x27;andd&#x27; at position 10." in html and "rule-count-value" not in html
 
 
-def test_live_count_falls_back_on_the_value_runs_features_then_says_there_are_none(client, analyst_b, segment_bank):
+def test_live_count_reads_the_segmentation_runs_features_and_says_when_there_are_none(client, analyst_b,
+                                                                                    segment_bank):
     client.force_login(analyst_b)
     assert "No features yet" in client.post(COUNT_URL, {"rule": "age < 30"}).content.decode()
 
-    value_scoring_start(as_of=AS_OF, sync=True)
+    value_scoring_start(as_of=AS_OF, sync=True)  # keeps only the value formula's inputs: no features
+    assert "No features yet" in client.post(COUNT_URL, {"rule": "age < 30"}).content.decode()
 
+    segmentation_start(as_of=AS_OF, k=3, sync=True)
     html = client.post(COUNT_URL, {"rule": "age < 30"}).content.decode()
     assert f'<strong id="rule-count-value">{PER_KIND}</strong>' in html
 

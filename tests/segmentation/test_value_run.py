@@ -14,7 +14,7 @@ from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Account, AccountHolder, Transaction
 from segmentation import selectors
-from segmentation.models import CustomerFeatures, CustomerValue, ValueTierSummary
+from segmentation.models import CustomerFeatures, CustomerValue, CustomerValueInputs, ValueTierSummary
 from segmentation.services import VALUE_SCORING, latest_transaction_date, value_scoring_start
 from tests.segmentation.conftest import AS_OF
 
@@ -118,7 +118,7 @@ def test_old_and_failed_runs_lose_their_per_customer_rows_but_the_newest_keep_th
     assert just_failed.results_pruned_at is None
     assert runs[0].results_pruned_at is not None
     assert not CustomerValue.objects.filter(run=runs[0]).exists()
-    assert not CustomerFeatures.objects.filter(run=runs[0]).exists()
+    assert not CustomerValueInputs.objects.filter(run=runs[0]).exists()
     assert runs[0].metrics["customers"] == 3  # the run itself stays, as history
     for kept in runs[1:]:
         assert kept.results_pruned_at is None and CustomerValue.objects.filter(run=kept).count() == 3
@@ -180,7 +180,7 @@ def test_value_run_started_directly_before_any_data_fails_in_prepare(small_bank)
     run = run_start(kind=VALUE_SCORING, as_of=dt.date(1990, 1, 1), sync=True)
 
     assert run.status == Run.Status.FAILED and run.error.startswith("prepare: No transaction is booked")
-    assert current_run(kind=VALUE_SCORING) is None and not CustomerFeatures.objects.filter(run=run).exists()
+    assert current_run(kind=VALUE_SCORING) is None and not CustomerValueInputs.objects.filter(run=run).exists()
 
 
 @pytest.mark.parametrize(("params", "message"), [
@@ -210,4 +210,5 @@ def test_value_features_only_count_owned_accounts(small_bank):
 
     authorised = AccountHolder.objects.get(customer=small_bank.x, role=AccountHolder.Role.AUTHORISED)
     assert authorised.account.balance == Decimal("7777.00")
-    assert CustomerFeatures.objects.get(run=run, customer=small_bank.x).deposit_balance == Decimal("6000.00")
+    assert CustomerValueInputs.objects.get(run=run, customer=small_bank.x).deposit_balance == Decimal("6000.00")
+    assert not CustomerFeatures.objects.filter(run=run).exists()  # the value run writes only its inputs
