@@ -117,7 +117,7 @@ class CustomerFeatures(BranchSnapshotRow):
         verbose_name = _("customer features")
         verbose_name_plural = _("customer features")
         # The primary key (run, customer) serves every read: a chunk's delete-then-insert by id range,
-        # the value step's read of a run's rows, one customer's features.
+        # the segmentation finish's read of a run's rows, one customer's features.
 
 
 class CustomerValueInputs(BranchSnapshotRow):

@@ -24,7 +24,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
-# The feature columns the formula reads (CustomerFeatures' columns of the same names).
+# The feature columns the formula reads (CustomerFeatures' and CustomerValueInputs' columns of the same names).
 VALUE_INPUTS = ("deposit_balance", "loans_outstanding", "card_payments", "fees_paid")
 DRIVERS = ("deposits", "lending", "cards", "fees")
 TIERS = ("A", "B", "C")

@@ -3,9 +3,8 @@
 1. prepare: customer-id ranges (features.feature_chunk_ranges), after checking there are customers and data as of
    the run's date.
 2. process_chunk: the SQL feature step for the range (segmentation/features.py), written for THIS
-   run. The run computes its own features rather than reading the published value-scoring run's:
-   that run may be as of another date or be replaced while this one works, and a segmentation
-   must be reproducible from its own run row (same data, params and seed → same segments).
+   run (a value-scoring run keeps only the value formula's four inputs), so a segmentation is
+   reproducible from its own run row (same data, params and seed → same segments).
 3. finish: the compact per-customer frame (features renamed to segmentation/columns.py's names,
    the value by the 80/20 formula, whether the customer ever responded to a campaign) read into
    pandas with one COPY; k-means (segmentation/clustering.py), the rule segments' masks, names

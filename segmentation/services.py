@@ -17,7 +17,7 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Max
+from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -115,6 +115,7 @@ def value_scoring_finish(run: Run) -> dict:
     features = _features_with_previous_tier(run.pk, previous_run_id)
     if features.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
+    _check_every_chunk_read(run, len(features))
     values = scoring.customer_value(features, scoring.ValueWeights(**run.params.get("weights", {})))
     values["value"] = values["value"].round(2)
     if not values["value"].sum() > 0:
@@ -130,6 +131,18 @@ def value_scoring_finish(run: Run) -> dict:
     _write_values(run, ranked)
     _write_tier_summary(run, ranked)
     return {**_metrics(ranked), "previous_run": previous_run_id}
+
+
+def _check_every_chunk_read(run: Run, read: int) -> None:
+    """The rows read must be the rows the chunks wrote: a chunk written elsewhere (a worker of an
+    older release, during a deploy, wrote the whole features row instead) must not publish a run
+    without its customers."""
+    written = run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0
+    if read != written:
+        raise RunError(
+            _("The chunks wrote %(written)s customers' inputs but %(read)s were found; run it again.")
+            % {"written": written, "read": read}
+        )
 
 
 def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:

@@ -212,3 +212,57 @@ def test_value_features_only_count_owned_accounts(small_bank):
     assert authorised.account.balance == Decimal("7777.00")
     assert CustomerValueInputs.objects.get(run=run, customer=small_bank.x).deposit_balance == Decimal("6000.00")
     assert not CustomerFeatures.objects.filter(run=run).exists()  # the value run writes only its inputs
+
+
+def test_value_run_whose_chunks_rows_are_not_all_found_fails_and_publishes_nothing(small_bank, monkeypatch):
+    """A chunk written elsewhere (a worker of the previous release wrote the whole features row)
+    must not publish a run without those customers."""
+    from segmentation import services
+
+    previous = published(as_of=AS_OF)
+    write = services.value_inputs_write
+
+    def written_elsewhere(**kwargs) -> int:
+        written = write(**kwargs)
+        CustomerValueInputs.objects.filter(run_id=kwargs["run_id"], customer=small_bank.x).delete()
+        return written
+
+    monkeypatch.setattr(services, "value_inputs_write", written_elsewhere)
+    run = value_scoring_start(as_of=AS_OF, sync=True)
+
+    assert run.status == Run.Status.FAILED
+    assert run.error == "finish: The chunks wrote 3 customers' inputs but 2 were found; run it again."
+    assert current_run(kind=VALUE_SCORING) == previous and not CustomerValue.objects.filter(run=run).exists()
+
+
+def test_the_upgrade_moves_kept_value_runs_inputs_and_stops_a_value_run_at_work(small_bank):
+    """Migration 0016: a kept value run's four inputs move out of the features table (its features
+    rows go), a value run still at work is failed, a segmentation run's features stay."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    from segmentation.features import customer_features_write
+    from tests.conftest import TEST_CURRENCY_RATES
+
+    upgrade = importlib.import_module("segmentation.migrations.0016_value_inputs")
+    kept = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.SUCCEEDED)
+    at_work = Run.objects.create(kind=VALUE_SCORING, as_of=AS_OF, status=Run.Status.RUNNING)
+    segmentation = Run.objects.create(kind="segmentation", as_of=AS_OF, status=Run.Status.SUCCEEDED)
+    for run in (kept, at_work, segmentation):
+        customer_features_write(run_id=run.pk, as_of=AS_OF, rates=TEST_CURRENCY_RATES, lo=0, hi=10**9)
+    fields = ("customer_id", "branch_id", "rm_id", "deposit_balance", "loans_outstanding", "card_payments",
+              "fees_paid")
+    before = list(CustomerFeatures.objects.filter(run=kept).order_by("customer_id").values_list(*fields))
+
+    with connection.schema_editor() as schema_editor:
+        upgrade.value_runs_inputs_move(apps, schema_editor)
+
+    assert list(CustomerValueInputs.objects.filter(run=kept).order_by("customer_id").values_list(*fields)) == before
+    assert len(before) == 3 and not CustomerFeatures.objects.filter(run__kind=VALUE_SCORING).exists()
+    assert CustomerFeatures.objects.filter(run=segmentation).count() == 3
+    at_work.refresh_from_db()
+    assert at_work.status == Run.Status.FAILED and "upgrade" in at_work.error
+    kept.refresh_from_db()
+    assert kept.status == Run.Status.SUCCEEDED
