@@ -83,8 +83,10 @@ def campaign_hourly_rebuild(*, campaign: Campaign) -> int:
 
 
 def campaign_codes_check(codes: set[str]) -> dict[str, str]:
-    """The ingest API's check of campaign codes: an unknown campaign, or one closed or cancelled,
-    refuses the item (its event would count for nothing, or for a campaign that is over)."""
+    """The ingest API's check of campaign codes: only a running campaign takes events. An unknown
+    campaign's would count for nothing, a closed or cancelled one's for a campaign that is over, and
+    one not launched yet (a draft, waiting for approval, approved, rejected) has reached no customer:
+    its "response" is a mistyped code or a leak, and would sit in the war room before the launch."""
     found = dict(Campaign.objects.filter(code__in=codes).values_list("code", "status"))
     problems = {}
     for code in codes:
@@ -93,4 +95,7 @@ def campaign_codes_check(codes: set[str]) -> dict[str, str]:
             problems[code] = _("No campaign with this code.")
         elif status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
             problems[code] = _("Campaign %(code)s is over: it takes no more events.") % {"code": code}
+        elif status != Campaign.Status.ACTIVE:
+            problems[code] = _("Campaign %(code)s has not been launched: it takes events once it runs.") % {
+                "code": code}
     return problems

@@ -94,7 +94,7 @@ def test_the_traffic_simulator_refuses_a_campaign_without_targets(supervisor_a, 
         call_command("simulate_campaign_traffic", "NOPE", "--no-wait")
 
 
-def test_the_api_refuses_events_of_unknown_and_closed_campaigns_and_never_counts_one_twice(running, bank):
+def test_the_api_refuses_events_of_unknown_closed_and_unlaunched_campaigns_and_never_counts_one_twice(running, bank):
     import json
 
     from django.test import Client
@@ -120,6 +120,11 @@ def test_the_api_refuses_events_of_unknown_and_closed_campaigns_and_never_counts
     Campaign.objects.filter(pk=running.pk).update(status=Campaign.Status.COMPLETED)
     over = post(running.code, "cc-3")["results"][0]
     assert over["status"] == "error" and "is over" in over["errors"]["campaign"]
+    for status in (Campaign.Status.DRAFT, Campaign.Status.SUBMITTED, Campaign.Status.APPROVED,
+                   Campaign.Status.REJECTED):
+        Campaign.objects.filter(pk=running.pk).update(status=status)
+        early = post(running.code, f"cc-{status}")["results"][0]
+        assert early["status"] == "error" and "has not been launched" in early["errors"]["campaign"], status
     assert sum(CampaignHourlyCount.objects.filter(campaign=running).values_list("events", flat=True)) == 1
 
 
