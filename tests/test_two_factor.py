@@ -9,7 +9,7 @@ import re
 import pytest
 from django.urls import reverse
 from django_otp.oath import totp
-from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm_bank.audit.models import AuditEvent
@@ -119,14 +119,72 @@ def test_throttling_refuses_even_the_right_code_after_a_wrong_one_at_once(client
 
 
 def test_new_backup_codes_replace_the_old(client, supervisor_a):
-    _, old = _enrol(client, supervisor_a)
+    device, old = _enrol(client, supervisor_a)
     assert client.get(reverse("two-factor-backup-codes")).status_code == 200
-    page = client.post(reverse("two-factor-backup-codes")).content.decode()
+    page = client.post(reverse("two-factor-backup-codes"), {"current": _code(device, offset=1)}).content.decode()
     new = re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', page)
     assert len(new) == 10 and not set(new) & set(old)
     client.logout()
     _sign_in(client, supervisor_a)
     assert client.post(VERIFY, {"token": old[1]}).status_code == 400
+
+
+def test_new_backup_codes_need_a_code_of_the_current_second_factor(client, supervisor_a):
+    """A verified session left open (or taken over) cannot swap the backup codes for its own."""
+    _, old = _enrol(client, supervisor_a)
+    url = reverse("two-factor-backup-codes")
+
+    assert client.post(url).status_code == 400
+    wrong = client.post(url, {"current": "abcdefgh"})
+    assert wrong.status_code == 400 and "not valid" in wrong.content.decode()
+    assert StaticToken.objects.filter(device__user=supervisor_a).count() == 10  # the old ones still stand
+    _throttle_waited_out(StaticDevice)
+
+    page = client.post(url, {"current": old[0]}).content.decode()  # an old backup code will do (used up)
+    assert len(re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', page)) == 10
+    assert client.post(url).status_code == 400  # the confirmation ends with the change
+    failed = AuditEvent.objects.filter(detail__event="second_factor_failed", detail__for="change")
+    assert failed.count() == 1
+
+
+def _throttle_waited_out(model) -> None:
+    """django-otp slows a device down after a wrong code: wait it out, as a user would."""
+    model.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
+
+
+def test_a_new_authenticator_in_place_of_the_confirmed_one_needs_a_current_code(client, supervisor_a):
+    old_device, codes = _enrol(client, supervisor_a)
+    page = client.get(SETUP).content.decode()
+    assert 'id="two-factor-replacing"' in page and 'name="current"' in page
+    new_device = TOTPDevice.objects.get(user=supervisor_a, confirmed=False)
+
+    refused = client.post(SETUP, {"token": _code(new_device), "next": DASHBOARD})
+    assert refused.status_code == 400
+    wrong = client.post(SETUP, {"current": "zzzzzzzz", "token": _code(new_device), "next": DASHBOARD})
+    assert wrong.status_code == 400
+    assert TOTPDevice.objects.get(pk=old_device.pk).confirmed and not TOTPDevice.objects.get(pk=new_device.pk).confirmed
+    _throttle_waited_out(StaticDevice)
+
+    # A mistyped new code after a right current one: the current one counts for a few minutes.
+    assert client.post(SETUP, {"current": codes[0], "token": "000000", "next": DASHBOARD}).status_code == 400
+    _throttle_waited_out(TOTPDevice)
+    done = client.post(SETUP, {"token": _code(new_device, offset=1), "next": DASHBOARD})
+    assert done.status_code == 200
+    assert len(re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', done.content.decode())) == 10
+    assert list(TOTPDevice.objects.filter(user=supervisor_a).values_list("pk", flat=True)) == [new_device.pk]
+
+
+def test_the_authenticator_service_refuses_a_replacement_without_the_current_factor(rf, supervisor_a):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.exceptions import PermissionDenied
+
+    from crm_bank.security.two_factor import authenticator_confirm
+
+    TOTPDevice.objects.create(user=supervisor_a, name="authenticator", confirmed=True)
+    request = rf.post("/")
+    request.session = SessionStore()
+    with pytest.raises(PermissionDenied):
+        authenticator_confirm(request=request, user=supervisor_a, token="123456")
 
 
 def test_wrong_first_code_leaves_the_authenticator_unconfirmed(client, supervisor_a):

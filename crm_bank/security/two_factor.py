@@ -5,6 +5,12 @@ authenticator app (TOTP) or one of ten single-use backup codes; until then every
 to the code page (TwoFactorMiddleware). A user without an authenticator yet is sent to set one
 up: scan the QR code, type a code to prove it works, receive the backup codes once.
 
+Changing the second factor — a new authenticator in place of the confirmed one, or new backup codes
+in place of the old — takes a code from the current one as well (current_factor_confirm): a verified
+session left open, or taken over, must not be enough to move the account's second factor onto
+someone else's phone. A correct current code counts for CHANGE_WINDOW_SECONDS, so a mistyped new
+code does not use up a second backup code.
+
 Backup codes are stored hashed (django-otp's static tokens hold the hash, never the code). The
 session remembers which device verified it; ending a user's sessions, as deactivation does, ends
 that too. Failed codes slow down per device (django-otp's throttling) on top of the login lockout.
@@ -13,9 +19,11 @@ that too. Failed codes slow down per device (django-otp's throttling) on top of 
 from __future__ import annotations
 
 import hashlib
+import time
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -29,6 +37,10 @@ SESSION_VERIFIED = "crm_second_factor"
 AUTHENTICATOR_NAME = "authenticator"
 BACKUP_DEVICE_NAME = "backup codes"
 BACKUP_CODE_COUNT = 10
+# The session key that records when the current second factor was last given for a change, and for
+# how long that counts.
+SESSION_CHANGE_CONFIRMED = "crm_second_factor_change_at"
+CHANGE_WINDOW_SECONDS = 300
 
 
 def two_factor_required(user: AbstractBaseUser) -> bool:
@@ -74,7 +86,11 @@ def backup_codes_issue(*, request: HttpRequest, user: AbstractBaseUser) -> list[
 
 def authenticator_confirm(*, request: HttpRequest, user: AbstractBaseUser, token: str) -> list[str] | None:
     """Confirms the pending authenticator with a code from it: the session is verified and the
-    first backup codes are returned. None (nothing changed) if the code is wrong."""
+    first backup codes are returned. None (nothing changed) if the code is wrong. In place of a
+    confirmed authenticator only once the current second factor was given (current_factor_confirm):
+    PermissionDenied otherwise."""
+    if authenticator_confirmed(user) is not None and not change_confirmed(request):
+        raise PermissionDenied("A code from the current authenticator or a backup code is needed first.")
     device = authenticator_pending(user)
     with transaction.atomic():
         if not device.verify_token(_digits(token)):
@@ -89,13 +105,14 @@ def authenticator_confirm(*, request: HttpRequest, user: AbstractBaseUser, token
     # the half-signed-in session must not hold a verified one).
     request.session.cycle_key()
     request.session[SESSION_VERIFIED] = device.persistent_id
+    change_confirmation_end(request)
     login_audit(request=request, event=LoginEvent.SECOND_FACTOR_ENROLLED, username=user.get_username(), user=user)
     return backup_codes_issue(request=request, user=user)
 
 
-def second_factor_verify(*, request: HttpRequest, user: AbstractBaseUser, token: str) -> bool:
-    """Checks a code from the authenticator or a backup code (which is then used up)."""
-    token = _digits(token)
+def _verifying_device(user: AbstractBaseUser, token: str) -> TOTPDevice | StaticDevice | None:
+    """The confirmed authenticator or the backup-code device that accepts `token` (a backup code is
+    then used up), or None."""
     verified = None
     authenticator = authenticator_confirmed(user)
     if authenticator is not None and token.isdigit():
@@ -108,6 +125,13 @@ def second_factor_verify(*, request: HttpRequest, user: AbstractBaseUser, token:
             with transaction.atomic():
                 device = StaticDevice.objects.select_for_update().get(pk=backup.pk)
                 verified = device if device.verify_token(_backup_code_stored(token)) else None
+    return verified
+
+
+def second_factor_verify(*, request: HttpRequest, user: AbstractBaseUser, token: str) -> bool:
+    """Checks a code from the authenticator or a backup code (which is then used up)."""
+    token = _digits(token)
+    verified = _verifying_device(user, token)
     if verified is None:
         login_audit(request=request, event=LoginEvent.SECOND_FACTOR_FAILED, username=user.get_username(), user=user)
         return False
@@ -116,6 +140,29 @@ def second_factor_verify(*, request: HttpRequest, user: AbstractBaseUser, token:
     login_audit(request=request, event=LoginEvent.SECOND_FACTOR_PASSED, username=user.get_username(), user=user,
                 detail={"device": "backup code" if isinstance(verified, StaticDevice) else "authenticator"})
     return True
+
+
+def change_confirmed(request: HttpRequest) -> bool:
+    """Whether the current second factor was given for a change within CHANGE_WINDOW_SECONDS."""
+    confirmed_at = request.session.get(SESSION_CHANGE_CONFIRMED)
+    return confirmed_at is not None and 0 <= time.time() - confirmed_at <= CHANGE_WINDOW_SECONDS
+
+
+def current_factor_confirm(*, request: HttpRequest, user: AbstractBaseUser, token: str) -> bool:
+    """Before the second factor is changed: a code from the current authenticator or a backup code
+    (used up). Right, the session may change it for CHANGE_WINDOW_SECONDS; wrong, audited as a
+    failed second factor, and nothing changes."""
+    verified = _verifying_device(user, _digits(token))
+    if verified is None:
+        login_audit(request=request, event=LoginEvent.SECOND_FACTOR_FAILED, username=user.get_username(), user=user,
+                    detail={"for": "change"})
+        return False
+    request.session[SESSION_CHANGE_CONFIRMED] = time.time()
+    return True
+
+
+def change_confirmation_end(request: HttpRequest) -> None:
+    request.session.pop(SESSION_CHANGE_CONFIRMED, None)
 
 
 def backup_codes_left(user: AbstractBaseUser) -> int:

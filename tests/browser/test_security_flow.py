@@ -50,8 +50,16 @@ def test_supervisor_sets_up_two_factor_sign_in(browser, live_server, supervisor_
     page.wait_for_selector("#backup-codes")
     assert page.locator("#backup-codes li").count() == 10
     page.screenshot(path=str(SCREENSHOTS / "two_factor_backup_codes.png"), full_page=True)
+    first_code = page.locator("#backup-codes li").first.inner_text().strip()
     page.click("text=I have kept them")
     page.wait_for_url(f"{live_server.url}/customers/branch/**")
+    # New backup codes take one of the old ones (or an authenticator code) first.
+    page.goto(f"{live_server.url}/accounts/two-factor/backup-codes/")
+    page.fill("#backup-codes-form input[name=current]", first_code)
+    page.click("#backup-codes-form button[type=submit]")
+    page.wait_for_selector("#backup-codes")
+    new_codes = page.locator("#backup-codes li").all_inner_texts()
+    assert len(new_codes) == 10 and first_code not in new_codes
     assert refused == []
 
 
