@@ -44,5 +44,5 @@ class CampaignsConfig(AppConfig):
         from channels.services.interactions import interactions_after_store, interactions_campaign_check
 
         interactions_after_store(campaign_events_count)
-        # The ingest API refuses events of unknown and closed campaigns.
+        # The ingest API refuses events of unknown campaigns and of those not running.
         interactions_campaign_check(campaign_codes_check)

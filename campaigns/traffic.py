@@ -31,7 +31,10 @@ class TrafficPlan:
 
 def traffic_plan(*, campaign: Campaign) -> TrafficPlan:
     """The customers traffic comes from: the targeted customers of the campaign's published
-    targeting; ValueError when there are none (target the campaign first)."""
+    targeting; ValueError when there are none (target the campaign first) or the campaign is not
+    running (the API takes events only for a running campaign)."""
+    if campaign.status != Campaign.Status.ACTIVE:
+        raise ValueError(f"campaign {campaign.code} is not running ({campaign.status}): launch it first")
     if campaign.targeting_run_id is None:
         raise ValueError("the campaign has no published targeting: run targeting first")
     customers = list(CampaignTarget.objects.filter(run_id=campaign.targeting_run_id,

@@ -137,6 +137,7 @@ def test_new_backup_codes_need_a_code_of_the_current_second_factor(client, super
     assert client.post(url).status_code == 400
     wrong = client.post(url, {"current": "abcdefgh"})
     assert wrong.status_code == 400 and "not valid" in wrong.content.decode()
+    assert "abcdefgh" not in wrong.content.decode()  # a code is never written back into the page
     assert StaticToken.objects.filter(device__user=supervisor_a).count() == 10  # the old ones still stand
     _throttle_waited_out(StaticDevice)
 
@@ -152,26 +153,59 @@ def _throttle_waited_out(model) -> None:
     model.objects.update(throttling_failure_count=0, throttling_failure_timestamp=None)
 
 
-def test_a_new_authenticator_in_place_of_the_confirmed_one_needs_a_current_code(client, supervisor_a):
+def test_a_new_authenticator_in_place_of_the_confirmed_one_needs_a_current_code_before_its_qr_code(
+        client, supervisor_a):
     old_device, codes = _enrol(client, supervisor_a)
+    seen_before = TOTPDevice.objects.create(user=supervisor_a, name="authenticator", confirmed=False)
+
     page = client.get(SETUP).content.decode()
     assert 'id="two-factor-replacing"' in page and 'name="current"' in page
-    new_device = TOTPDevice.objects.get(user=supervisor_a, confirmed=False)
-
-    refused = client.post(SETUP, {"token": _code(new_device), "next": DASHBOARD})
-    assert refused.status_code == 400
-    wrong = client.post(SETUP, {"current": "zzzzzzzz", "token": _code(new_device), "next": DASHBOARD})
-    assert wrong.status_code == 400
-    assert TOTPDevice.objects.get(pk=old_device.pk).confirmed and not TOTPDevice.objects.get(pk=new_device.pk).confirmed
+    assert "<svg" not in page and 'id="two-factor-secret"' not in page  # no secret before the current code
+    assert client.post(SETUP, {"next": DASHBOARD}).status_code == 400
+    wrong = client.post(SETUP, {"current": "zzzzzzzz", "next": DASHBOARD})
+    assert wrong.status_code == 400 and "zzzzzzzz" not in wrong.content.decode()  # never written back
     _throttle_waited_out(StaticDevice)
 
-    # A mistyped new code after a right current one: the current one counts for a few minutes.
-    assert client.post(SETUP, {"current": codes[0], "token": "000000", "next": DASHBOARD}).status_code == 400
+    right = client.post(SETUP, {"current": codes[0], "next": DASHBOARD})
+    assert right.status_code == 302 and right["Location"].startswith(SETUP)
+    # A new secret: a QR code shown before (to whoever held the session) can no longer be confirmed.
+    assert not TOTPDevice.objects.filter(pk=seen_before.pk).exists()
+    page = client.get(right["Location"]).content.decode()
+    assert 'id="two-factor-secret"' in page and 'id="two-factor-replacing"' in page
+    new_device = TOTPDevice.objects.get(user=supervisor_a, confirmed=False)
+
+    # A mistyped new code: the current code counts for a few minutes, it is not asked again.
+    assert client.post(SETUP, {"token": "000000", "next": DASHBOARD}).status_code == 400
     _throttle_waited_out(TOTPDevice)
     done = client.post(SETUP, {"token": _code(new_device, offset=1), "next": DASHBOARD})
     assert done.status_code == 200
     assert len(re.findall(r'<li class="col-6">([a-z2-7]{8})</li>', done.content.decode())) == 10
     assert list(TOTPDevice.objects.filter(user=supervisor_a).values_list("pk", flat=True)) == [new_device.pk]
+    assert not TOTPDevice.objects.filter(pk=old_device.pk).exists()
+    assert client.get(DASHBOARD).status_code == 200  # the replacement ends no session
+    assert client.get(SETUP).status_code == 200 and "<svg" not in client.get(SETUP).content.decode()  # asked again
+
+
+def test_an_authenticator_reset_by_an_administrator_ends_the_users_sessions(client, supervisor_a):
+    """The user sets up again after a fresh password sign-in, never in a session still open."""
+    device, _ = _enrol(client, supervisor_a)
+    assert client.get(DASHBOARD).status_code == 200
+
+    TOTPDevice.objects.get(pk=device.pk).delete()
+
+    assert client.get(DASHBOARD)["Location"].startswith(reverse("login"))
+
+
+def test_a_password_sign_in_asks_for_the_current_code_again_before_a_change(client, supervisor_a):
+    from crm_bank.security.two_factor import SESSION_CHANGE_CONFIRMED
+
+    device, codes = _enrol(client, supervisor_a)
+    assert client.post(SETUP, {"current": codes[0], "next": DASHBOARD}).status_code == 302
+    assert SESSION_CHANGE_CONFIRMED in client.session
+
+    _sign_in(client, supervisor_a)
+
+    assert SESSION_CHANGE_CONFIRMED not in client.session
 
 
 def test_the_authenticator_service_refuses_a_replacement_without_the_current_factor(rf, supervisor_a):

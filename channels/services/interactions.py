@@ -105,8 +105,8 @@ StoredHook = Callable[[list[Interaction], list[NewInteraction], AbstractBaseUser
 _AFTER_STORE: list[StoredHook] = []
 
 
-# Checks of the campaign codes a batch names (the campaigns app registers one: unknown or closed
-# campaigns are refused), so an event is never counted for a campaign that cannot take it.
+# Checks of the campaign codes a batch names (the campaigns app registers one: unknown campaigns and
+# those not running are refused), so an event is never counted for a campaign that cannot take it.
 CampaignCodesCheck = Callable[[set[str]], dict[str, str]]
 _CAMPAIGN_CHECKS: list[CampaignCodesCheck] = []
 

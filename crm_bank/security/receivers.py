@@ -1,4 +1,5 @@
-"""Signal receivers: Django's sign-in signals and user deactivation, each handed to a service.
+"""Signal receivers: Django's sign-in signals, user deactivation and an authenticator's reset, each
+handed to a service.
 
 Signals because the events start in code this project does not own (Django's login view and
 authenticate(), the admin's user change page).
@@ -11,9 +12,10 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from crm_bank.security.services import LoginEvent, login_audit, user_sessions_end
 
@@ -25,10 +27,12 @@ def _signed_in(sender, request: HttpRequest, user: AbstractBaseUser, **kwargs) -
         from crm_bank.security.middleware import SESSION_SEEN, SESSION_STARTED
 
         request.session[SESSION_STARTED] = request.session[SESSION_SEEN] = time.time()
-        # Every password sign-in asks for the second factor again, even in a session that had it.
-        from crm_bank.security.two_factor import SESSION_VERIFIED
+        # Every password sign-in asks for the second factor again, even in a session that had it,
+        # and again before the second factor is changed.
+        from crm_bank.security.two_factor import SESSION_CHANGE_CONFIRMED, SESSION_VERIFIED
 
         request.session.pop(SESSION_VERIFIED, None)
+        request.session.pop(SESSION_CHANGE_CONFIRMED, None)
 
 
 @receiver(user_login_failed, dispatch_uid="security_login_failed_audit")
@@ -55,3 +59,12 @@ def _saved(
     writes_is_active = update_fields is None or "is_active" in update_fields
     if not created and writes_is_active and not instance.is_active:
         user_sessions_end(user_id=instance.pk)
+
+
+@receiver(post_delete, sender=TOTPDevice, dispatch_uid="security_authenticator_reset_ends_sessions")
+def _authenticator_deleted(sender, instance: TOTPDevice, **kwargs) -> None:
+    # An administrator resets a lost phone by deleting the user's authenticator: the user sets one up
+    # again after a fresh password sign-in, never in a session still open (whoever holds it could
+    # enrol their own). A replacement deletes the old one after confirming the new: nothing ends.
+    if instance.confirmed and not TOTPDevice.objects.filter(user_id=instance.user_id, confirmed=True).exists():
+        user_sessions_end(user_id=instance.user_id)

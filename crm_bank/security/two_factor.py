@@ -9,7 +9,8 @@ Changing the second factor — a new authenticator in place of the confirmed one
 in place of the old — takes a code from the current one as well (current_factor_confirm): a verified
 session left open, or taken over, must not be enough to move the account's second factor onto
 someone else's phone. A correct current code counts for CHANGE_WINDOW_SECONDS, so a mistyped new
-code does not use up a second backup code.
+code does not use up a second backup code. A replacement's QR code is shown only after it, with a
+new secret (authenticator_pending_renew).
 
 Backup codes are stored hashed (django-otp's static tokens hold the hash, never the code). The
 session remembers which device verified it; ending a user's sessions, as deactivation does, ends
@@ -64,6 +65,14 @@ def authenticator_pending(user: AbstractBaseUser) -> TOTPDevice:
     set-up page does not invalidate the QR code the user has just scanned."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
     return device or TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
+
+
+def authenticator_pending_renew(user: AbstractBaseUser) -> TOTPDevice:
+    """A fresh pending authenticator (a new secret) once the current second factor was given for a
+    replacement: an earlier pending one, whose QR code whoever held the session may have seen,
+    can no longer be confirmed."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name=AUTHENTICATOR_NAME, confirmed=False)
 
 
 def _backup_code_stored(code: str) -> str:

@@ -22,6 +22,7 @@ from crm_bank.security.two_factor import (
     authenticator_confirm,
     authenticator_confirmed,
     authenticator_pending,
+    authenticator_pending_renew,
     backup_codes_issue,
     backup_codes_left,
     change_confirmation_end,
@@ -49,25 +50,21 @@ class SecondFactorForm(forms.Form):
 
 
 class CurrentCodeForm(forms.Form):
-    """The current second factor, asked before it is changed."""
+    """The current second factor, asked before it is changed. Never written back into the page: a
+    code once given is spent, and a form shown again for another field's error must not send it
+    again (nor show a used backup code)."""
 
     current = forms.CharField(
         label=gettext_lazy("Code from your current authenticator"), max_length=20, strip=True,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "one-time-code", "autofocus": True}),
         help_text=gettext_lazy("Or one of your backup codes. Changing the second factor needs the current one."),
     )
 
-
-class ReplaceAuthenticatorForm(CurrentCodeForm, SecondFactorForm):
-    """A new authenticator in place of the confirmed one: the current code, then the new app's."""
-
-    field_order = ("current", "token")
-
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, request: HttpRequest, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["token"].label = _("Code from the new authenticator")
-        self.fields["token"].help_text = _("The six digits the newly added account in the app shows now.")
-        self.fields["token"].widget.attrs.pop("autofocus", None)
+        if change_confirmed(request):  # given a moment ago: the field may stay empty
+            self.fields["current"].required = False
+            self.fields["current"].help_text = _("You gave it a moment ago: leave this empty.")
 
 
 def _current_factor_given(request: HttpRequest, form: CurrentCodeForm) -> bool:
@@ -117,15 +114,14 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     backup codes are shown once at the end."""
     if not two_factor_required(request.user):
         return redirect(_next_url(request))
-    if authenticator_confirmed(request.user) is not None and not session_verified(request):
-        return redirect(f"{reverse('two-factor-verify')}?{urlencode({'next': _next_url(request)})}")
-    device = authenticator_pending(request.user)
     replacing = authenticator_confirmed(request.user) is not None
-    form_class = ReplaceAuthenticatorForm if replacing else SecondFactorForm
-    form = form_class(request.POST if request.method == "POST" else None)
-    if replacing:
-        form.fields["current"].required = not change_confirmed(request)
-    if request.method == "POST" and form.is_valid() and (not replacing or _current_factor_given(request, form)):
+    if replacing and not session_verified(request):
+        return redirect(f"{reverse('two-factor-verify')}?{urlencode({'next': _next_url(request)})}")
+    if replacing and not change_confirmed(request):
+        return _replacement_step_up(request)
+    device = authenticator_pending(request.user)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
         codes = authenticator_confirm(request=request, user=request.user, token=form.cleaned_data["token"])
         if codes is not None:
             return render(request, "registration/backup_codes.html", {"codes": codes, "next": _next_url(request)})
@@ -138,6 +134,17 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     }, status=400 if form.errors else 200)
 
 
+def _replacement_step_up(request: HttpRequest) -> HttpResponse:
+    """Before a new authenticator may take the confirmed one's place: the current second factor.
+    Only then a QR code, of a new secret (whoever held the session may have seen an earlier one)."""
+    form = CurrentCodeForm(request.POST if request.method == "POST" else None, request=request)
+    if request.method == "POST" and form.is_valid() and _current_factor_given(request, form):
+        authenticator_pending_renew(request.user)
+        return redirect(f"{reverse('two-factor-setup')}?{urlencode({'next': _next_url(request)})}")
+    return render(request, "registration/two_factor_replace.html", {"form": form, "next": _next_url(request)},
+                  status=400 if form.errors else 200)
+
+
 @staff_required()
 @require_http_methods(["GET", "POST"])
 def backup_codes(request: HttpRequest) -> HttpResponse:
@@ -145,8 +152,7 @@ def backup_codes(request: HttpRequest) -> HttpResponse:
     with a code from the authenticator or one of the old backup codes."""
     if not two_factor_required(request.user):
         return redirect("home")
-    form = CurrentCodeForm(request.POST if request.method == "POST" else None)
-    form.fields["current"].required = not change_confirmed(request)
+    form = CurrentCodeForm(request.POST if request.method == "POST" else None, request=request)
     if request.method == "POST" and form.is_valid() and _current_factor_given(request, form):
         codes = backup_codes_issue(request=request, user=request.user)
         change_confirmation_end(request)

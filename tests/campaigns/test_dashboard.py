@@ -84,10 +84,15 @@ def test_the_traffic_simulator_posts_through_the_api_and_the_war_room_counts_it(
     assert 'id="dash-events">240<' in page and "events-chart" in page
 
 
-def test_the_traffic_simulator_refuses_a_campaign_without_targets(supervisor_a, term, branch_a):
+def test_the_traffic_simulator_refuses_a_campaign_not_running_or_without_targets(supervisor_a, term, branch_a):
     from django.core.management import CommandError, call_command
 
+    from campaigns.models import Campaign
+
     campaign = campaign_draft(supervisor_a, term, branch_a, code="TD-NONE")
+    with pytest.raises(CommandError, match="is not running .draft.: launch it first"):
+        call_command("simulate_campaign_traffic", campaign.code, "--no-wait")
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ACTIVE)
     with pytest.raises(CommandError, match="run targeting first"):
         call_command("simulate_campaign_traffic", campaign.code, "--no-wait")
     with pytest.raises(CommandError, match="No campaign"):
