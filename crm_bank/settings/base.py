@@ -232,6 +232,8 @@ CRM_TIER_A_SHARE = env.float("CRM_TIER_A_SHARE", default=0.80)
 CRM_TIER_B_SHARE = env.float("CRM_TIER_B_SHARE", default=0.15)
 # The largest customer import file accepted (CSV or XLSX), in bytes; a larger one is refused.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# An uploaded file not imported within this many days is refused and deleted (the nightly retention task).
+CRM_IMPORT_FILE_DAYS = env.int("CRM_IMPORT_FILE_DAYS", default=30)
 # Channels and touchpoints.
 # A tier-A customer (largest balances before any value run) with no contact for this many days is
 # listed as silent on the RM's landing page.

@@ -4,13 +4,20 @@
 upload (file kept under MEDIA, batch row) → preview (dry run: every step of the commit inside a
 transaction that is rolled back; counts per outcome and the first errors kept on the batch) →
 commit (a run of kind "customer_import": the whole batch in the one transaction of its chunk).
+
+The uploaded file holds customer data as received: it is deleted once the batch no longer needs it
+(imported, or refused), and a batch not imported within CRM_IMPORT_FILE_DAYS is refused and its
+file deleted by the nightly retention task (import_files_expire). A failed commit keeps it, to be
+committed again.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TextIO
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -42,6 +50,8 @@ from customers.imports.apply import STAGE, batch_resolve_and_apply, stage_copier
 from customers.imports.reading import FileRefused, import_file_open, max_bytes
 from customers.imports.validation import file_lookups, frame_validate
 from customers.models import FieldGroup, ImportBatch, ImportRow, SourceSystem
+
+logger = logging.getLogger(__name__)
 
 CUSTOMER_IMPORT = "customer_import"
 PREVIEW_ERRORS = 20
@@ -166,6 +176,7 @@ def import_batch_apply(*, batch_id: int, actor: AbstractBaseUser | None) -> int:
     batch.counts, batch.encoding, batch.delimiter = result.counts, result.encoding, result.delimiter
     batch.seconds = result.seconds
     batch.save(update_fields=["status", "committed_at", "line_count", "counts", "encoding", "delimiter", "seconds"])
+    _stored_file_release(batch)
     audit_record(actor=actor, action=AuditEvent.Action.IMPORT, outcome=AuditEvent.Outcome.ALLOWED,
                  object_type="import_batch", object_id=batch.pk,
                  detail={"source": batch.source.code, "lines": result.line_count, "counts": result.counts})
@@ -232,7 +243,48 @@ def _json(value: object) -> object:
 def _batch_refuse(*, batch: ImportBatch, reason: str) -> ImportBatch:
     batch.status, batch.refusal = ImportBatch.Status.REFUSED, reason
     batch.save(update_fields=["status", "refusal"])
+    _stored_file_release(batch)
     return batch
+
+
+def _stored_file_release(batch: ImportBatch) -> None:
+    """Forgets the batch's uploaded file and deletes it once the caller's transaction commits (a
+    rollback keeps both). Its lines live on as the batch's rows; its size and SHA-256 stay."""
+    name = batch.stored_file
+    if not name:
+        return
+    ImportBatch.objects.filter(pk=batch.pk).update(stored_file="")
+    batch.stored_file = ""
+    transaction.on_commit(lambda: _file_delete(name))
+
+
+def _file_delete(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except OSError:
+        logger.exception("Import file %s could not be deleted", name)
+
+
+def import_files_expire(*, now: datetime.datetime | None = None) -> list[int]:
+    """Refuses the batches uploaded more than CRM_IMPORT_FILE_DAYS ago and never imported (uploaded
+    or checked only), deleting their files; returns their ids. Each is audited."""
+    now = now or timezone.now()
+    days = settings.CRM_IMPORT_FILE_DAYS
+    expired = []
+    stale = ImportBatch.objects.filter(status__in=[ImportBatch.Status.UPLOADED, ImportBatch.Status.PREVIEWED],
+                                       uploaded_at__lt=now - datetime.timedelta(days=days))
+    for batch_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            batch = stale.select_for_update(skip_locked=True).filter(pk=batch_id).first()
+            if batch is None:  # being committed right now, or gone
+                continue
+            _batch_refuse(batch=batch, reason=_("Not imported within %(days)s days of its upload: the file was "
+                                                "deleted. Upload it again to import it.") % {"days": days})
+            audit_record(actor=None, action=AuditEvent.Action.DELETE, outcome=AuditEvent.Outcome.ALLOWED,
+                         object_type="import_batch", object_id=batch.pk,
+                         detail={"file": batch.file_name, "reason": "not imported in time", "days": days})
+        expired.append(batch_id)
+    return expired
 
 
 def _is_user(actor: AbstractBaseUser | None) -> bool:
