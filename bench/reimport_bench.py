@@ -126,6 +126,7 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
         writer.writerows(rows)
         batch = import_batch_upload(source=source, file=ContentFile(out.getvalue().encode()),
                                     file_name=f"{SOURCE}.csv", actor=None)
+        stored = batch.stored_file  # the apply forgets it (the delete it schedules is rolled back below)
         ImportBatch.objects.filter(pk=batch.pk).update(status=ImportBatch.Status.COMMITTING)
         started = time.perf_counter()
         import_batch_apply(batch_id=batch.pk, actor=None)
@@ -144,8 +145,8 @@ def _import_and_check(rows: list[dict], truth: dict[str, int], changes: dict[str
         for _row, _left, _right, decision in pairs:
             review_decisions[decision] = review_decisions.get(decision, 0) + 1
         transaction.set_rollback(True)  # leave the database as it was
-    if batch.stored_file:
-        default_storage.delete(batch.stored_file)
+    if stored:
+        default_storage.delete(stored)
     right, wrong = {}, {}
     wrong_examples = []
     for line, key, outcome, customer_id in lines:

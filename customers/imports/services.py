@@ -248,42 +248,56 @@ def _batch_refuse(*, batch: ImportBatch, reason: str) -> ImportBatch:
 
 
 def _stored_file_release(batch: ImportBatch) -> None:
-    """Forgets the batch's uploaded file and deletes it once the caller's transaction commits (a
-    rollback keeps both). Its lines live on as the batch's rows; its size and SHA-256 stay."""
-    name = batch.stored_file
-    if not name:
-        return
-    ImportBatch.objects.filter(pk=batch.pk).update(stored_file="")
-    batch.stored_file = ""
-    transaction.on_commit(lambda: _file_delete(name))
+    """Deletes the batch's uploaded file once the caller's transaction commits (a rollback keeps it);
+    the batch forgets the file only when it is gone, so a delete that fails, or a process that dies
+    first, leaves it named for the nightly sweep (import_files_expire). Its size and SHA-256 stay."""
+    if batch.stored_file:
+        transaction.on_commit(lambda batch_id=batch.pk, name=batch.stored_file: stored_file_delete(batch_id, name))
 
 
-def _file_delete(name: str) -> None:
+def stored_file_delete(batch_id: int, name: str) -> bool:
+    """Deletes the file and forgets it; False (logged, still named) when the storage refuses."""
     try:
         default_storage.delete(name)
     except OSError:
-        logger.exception("Import file %s could not be deleted", name)
+        logger.exception("Import file %s of batch %s could not be deleted", name, batch_id)
+        return False
+    ImportBatch.objects.filter(pk=batch_id, stored_file=name).update(stored_file="")
+    return True
 
 
 def import_files_expire(*, now: datetime.datetime | None = None) -> list[int]:
-    """Refuses the batches uploaded more than CRM_IMPORT_FILE_DAYS ago and never imported (uploaded
-    or checked only), deleting their files; returns their ids. Each is audited."""
+    """The nightly sweep of uploaded files. Refuses the batches uploaded more than CRM_IMPORT_FILE_DAYS
+    ago and never imported (uploaded, checked, or committed by a run that failed) and deletes their
+    files, each audited; returns their ids. Then deletes any file an imported or refused batch still
+    names (a delete that failed, or a process that died before it)."""
     now = now or timezone.now()
     days = settings.CRM_IMPORT_FILE_DAYS
     expired = []
-    stale = ImportBatch.objects.filter(status__in=[ImportBatch.Status.UPLOADED, ImportBatch.Status.PREVIEWED],
-                                       uploaded_at__lt=now - datetime.timedelta(days=days))
+    stale = ImportBatch.objects.filter(
+        Q(status__in=[ImportBatch.Status.UPLOADED, ImportBatch.Status.PREVIEWED])
+        | Q(status=ImportBatch.Status.COMMITTING, run__status=Run.Status.FAILED),
+        uploaded_at__lt=now - datetime.timedelta(days=days),
+    )
     for batch_id in stale.values_list("pk", flat=True):
         with transaction.atomic():
-            batch = stale.select_for_update(skip_locked=True).filter(pk=batch_id).first()
-            if batch is None:  # being committed right now, or gone
+            batch = stale.select_for_update(skip_locked=True, of=("self",)).filter(pk=batch_id).first()
+            if batch is None:  # being committed right now, or no longer waiting
                 continue
+            previous = batch.status
             _batch_refuse(batch=batch, reason=_("Not imported within %(days)s days of its upload: the file was "
                                                 "deleted. Upload it again to import it.") % {"days": days})
             audit_record(actor=None, action=AuditEvent.Action.DELETE, outcome=AuditEvent.Outcome.ALLOWED,
-                         object_type="import_batch", object_id=batch.pk,
-                         detail={"file": batch.file_name, "reason": "not imported in time", "days": days})
+                         object_type="import_file", object_id=batch.pk,
+                         detail={"file": batch.file_name, "stored_as": batch.stored_file, "size": batch.file_size,
+                                 "sha256": batch.file_sha256, "previous_status": previous,
+                                 "uploaded_at": batch.uploaded_at.isoformat(), "reason": "not imported in time",
+                                 "days": days})
         expired.append(batch_id)
+    left = ImportBatch.objects.filter(status__in=[ImportBatch.Status.COMMITTED, ImportBatch.Status.REFUSED]).exclude(
+        stored_file="").values_list("pk", "stored_file")
+    for batch_id, name in left:
+        stored_file_delete(batch_id, name)
     return expired
 
 

@@ -97,6 +97,46 @@ def test_a_batch_not_imported_in_time_is_refused_and_its_file_deleted(tmp_path, 
         assert batch.stored_file == "" and not default_storage.exists(name)
     recent.refresh_from_db()
     assert recent.status == ImportBatch.Status.UPLOADED and default_storage.exists(recent.stored_file)
-    audited = AuditEvent.objects.filter(object_type="import_batch", action=AuditEvent.Action.DELETE)
+    audited = AuditEvent.objects.filter(object_type="import_file", action=AuditEvent.Action.DELETE)
     assert sorted(int(pk) for pk in audited.values_list("object_id", flat=True)) == sorted(expired)
+    detail = audited.get(object_id=str(old.pk)).detail
+    assert detail["previous_status"] == "uploaded" and len(detail["sha256"]) == 64 and detail["stored_as"]
     assert import_files_expire() == []  # refused now: nothing left to expire
+
+
+def test_a_commit_that_failed_long_ago_is_refused_and_its_file_deleted(tmp_path, branch_a, monkeypatch,
+                                                                      django_capture_on_commit_callbacks):
+    batch = _uploaded(tmp_path, [LI_WEI])
+    monkeypatch.setattr(services, "batch_resolve_and_apply", lambda **kwargs: 1 / 0)
+    import_batch_commit(batch=batch, actor=None, sync=True)
+    ImportBatch.objects.filter(pk=batch.pk).update(uploaded_at=timezone.now() - dt.timedelta(days=31))
+    name = ImportBatch.objects.get(pk=batch.pk).stored_file
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert import_files_expire() == [batch.pk]
+
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.REFUSED and not default_storage.exists(name)
+
+
+def test_a_file_whose_delete_failed_stays_named_and_the_nightly_sweep_deletes_it(tmp_path, branch_a, monkeypatch,
+                                                                                 django_capture_on_commit_callbacks):
+    from django.core.files.storage import FileSystemStorage
+
+    batch = _uploaded(tmp_path, [LI_WEI])
+    name = batch.stored_file
+
+    def refused(self, path):
+        raise PermissionError(path)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(FileSystemStorage, "delete", refused)
+        with django_capture_on_commit_callbacks(execute=True):
+            import_batch_commit(batch=batch, actor=None, sync=True)
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.COMMITTED and batch.stored_file == name and default_storage.exists(name)
+
+    assert import_files_expire() == []  # nothing to refuse, but the file an imported batch still names goes
+
+    batch.refresh_from_db()
+    assert batch.stored_file == "" and not default_storage.exists(name)
