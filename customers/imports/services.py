@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import datetime
 import hashlib
+import io
 import json
 import logging
 import time
@@ -98,6 +99,9 @@ def import_batch_upload(
     the size limit or empty is recorded as refused, and not kept."""
     file_name = Path(file_name).name[:255] or "import.csv"
     size = getattr(file, "size", None)
+    if size is None and file.seekable():  # an open file (the command), not an upload: measured the same
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
     batch = ImportBatch(source=source, file_name=file_name, uploaded_by=actor if _is_user(actor) else None)
     if size is not None and (size == 0 or size > max_bytes()):
         batch.status, batch.file_size = ImportBatch.Status.REFUSED, size
@@ -168,9 +172,16 @@ def import_batch_apply(*, batch_id: int, actor: AbstractBaseUser | None) -> int:
     if batch.status != ImportBatch.Status.COMMITTING:
         raise RunError(_("Import batch #%(batch)s is not waiting to be imported.") % {"batch": batch_id})
     try:
-        result = _batch_process(batch=batch, actor=actor)
+        with transaction.atomic():  # a refused file leaves nothing of its reading behind
+            result = _batch_process(batch=batch, actor=actor)
     except FileRefused as refused:
-        raise RunError(str(refused)) from None
+        # Refused for good (an empty file, an encoding or a header it cannot read): the batch says
+        # why and its file goes, as after a check; the run then fails with the reason (_import_metrics).
+        _batch_refuse(batch=batch, reason=str(refused))
+        audit_record(actor=actor, action=AuditEvent.Action.IMPORT, outcome=AuditEvent.Outcome.DENIED,
+                     object_type="import_batch", object_id=batch.pk,
+                     detail={"source": batch.source.code, "refused": str(refused)})
+        return 0
     now = timezone.now()
     batch.status, batch.committed_at, batch.line_count = ImportBatch.Status.COMMITTED, now, result.line_count
     batch.counts, batch.encoding, batch.delimiter = result.counts, result.encoding, result.delimiter
@@ -365,7 +376,10 @@ def _import_chunk(run: Run, lo: int, hi: int) -> int:
 
 
 def _import_metrics(run: Run) -> dict:
-    batch = ImportBatch.objects.only("counts", "line_count", "seconds").get(pk=run.params["batch"])
+    batch = ImportBatch.objects.only("status", "refusal", "counts", "line_count", "seconds").get(
+        pk=run.params["batch"])
+    if batch.status == ImportBatch.Status.REFUSED:
+        raise RunError(_("The file was refused: %(reason)s") % {"reason": batch.refusal})
     return {"lines": batch.line_count, "counts": batch.counts, "seconds": batch.seconds}
 
 

@@ -64,4 +64,5 @@ def test_command_refused_file_exits_2(tmp_path, branch_a, content, message):
     with pytest.raises(CommandError, match=message) as raised:
         _run(path, "--source", "web")
     assert raised.value.returncode == 2
-    assert ImportBatch.objects.get().status in (ImportBatch.Status.REFUSED, ImportBatch.Status.COMMITTING)
+    # Refused at the upload (empty) or at the commit, for good either way: never left "importing".
+    assert ImportBatch.objects.get().status == ImportBatch.Status.REFUSED

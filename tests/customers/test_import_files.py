@@ -140,3 +140,32 @@ def test_a_file_whose_delete_failed_stays_named_and_the_nightly_sweep_deletes_it
 
     batch.refresh_from_db()
     assert batch.stored_file == "" and not default_storage.exists(name)
+
+
+def test_a_file_refused_at_the_commit_is_refused_for_good_and_deleted(tmp_path, branch_a,
+                                                                      django_capture_on_commit_callbacks):
+    """Committed without a check first (the command does): the batch is refused with the reason and
+    its file deleted, and the run fails saying why; it is never left 'importing'."""
+    batch = _uploaded(tmp_path, [])  # a header, no data lines
+    name = batch.stored_file
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = import_batch_commit(batch=batch, actor=None, sync=True)
+
+    batch.refresh_from_db()
+    assert run.status == Run.Status.FAILED and "The file was refused" in run.error and "no data lines" in run.error
+    assert batch.status == ImportBatch.Status.REFUSED and "no data lines" in batch.refusal
+    assert batch.stored_file == "" and not default_storage.exists(name)
+    assert AuditEvent.objects.filter(object_type="import_batch", object_id=str(batch.pk),
+                                     outcome=AuditEvent.Outcome.DENIED).exists()
+
+
+def test_an_empty_open_file_is_refused_at_the_upload_and_never_stored(tmp_path, branch_a):
+    system, _created = source_system_ensure(code="crm_web", actor=None)
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+    with path.open("rb") as handle:  # an open file, as the command passes it: no .size of its own
+        batch = import_batch_upload(source=system, file=handle, file_name=path.name, actor=None)
+
+    assert batch.status == ImportBatch.Status.REFUSED and batch.refusal == "The file is empty."
+    assert batch.stored_file == ""
