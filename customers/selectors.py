@@ -57,6 +57,24 @@ def search_identifier_kinds(query: str) -> list[str]:
     return ["customer_number", "national_id", "account_number"] + (["phone"] if _DIGITS_AND_SIGNS.match(query) else [])
 
 
+# A national ID or customer number is at least this long (a name prefix typed to search is often shorter).
+_IDENTIFIER_MIN_LENGTH = 5
+
+
+def search_identifier_matched(query: str) -> list[str]:
+    """For an entry without digits, which search_identifier_kinds passes over as a name: the kinds of
+    identifier it nevertheless found a customer by (a passport or ID of letters only), [] if none.
+    One probe of the unique CIF and the national-ID indexes, for entries long enough to be one."""
+    query = (query or "").strip()
+    identifier = re.sub(r"[\s\-/]", "", query).upper()
+    if any(ch.isdigit() for ch in query) or not _IDENTIFIER_MIN_LENGTH <= len(identifier) <= 32:
+        return []
+    found = Customer.objects.filter(Q(cif=identifier) | Q(national_id=identifier)).values_list("cif", flat=True)[:1]
+    if not found:
+        return []
+    return ["customer_number"] if found[0] == identifier else ["national_id"]
+
+
 def customer_search_terms(query: str) -> SearchTerms | None:
     query = (query or "").strip()
     if not query:

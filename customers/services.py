@@ -28,7 +28,7 @@ from customers.models import (
     SourceSystem,
 )
 from customers.naming import customer_name_keys
-from customers.selectors import search_identifier_kinds
+from customers.selectors import search_identifier_kinds, search_identifier_matched
 from customers.validation import national_id_clean, phone_clean
 
 
@@ -221,8 +221,10 @@ def customer_search_audit(
     *, actor: AbstractBaseUser, query: str, ip_address: str | None = None
 ) -> AuditEvent | None:
     """A look-up by national ID, phone, customer or account number finds any branch's customer
-    (nobody is treated as new), so it is audited: the kinds of identifier, never the value."""
-    kinds = search_identifier_kinds(query)
+    (nobody is treated as new), so it is audited: the kinds of identifier, never the value. An entry
+    without digits is audited when it found a customer by an identifier all the same (a passport of
+    letters only)."""
+    kinds = search_identifier_kinds(query) or search_identifier_matched(query)
     if not kinds:
         return None
     return audit_record(actor=actor, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,

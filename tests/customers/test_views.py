@@ -319,6 +319,20 @@ def test_identifier_search_is_audited_by_kind_never_by_value(client, rm_b, custo
     assert "7103192745" not in str(event.detail) and "7103192745" not in event.object_id
 
 
+def test_a_search_by_an_identifier_of_letters_only_is_audited_too(client, rm_b, customer_a):
+    from customers.models import Customer
+
+    Customer.objects.filter(pk=customer_a.pk).update(national_id="ABCDEFGH", national_id_type="PASSPORT")
+    client.force_login(rm_b)
+    client.get(reverse("customers:customer-list"), {"q": "abcd-efgh"})  # found by the passport, as typed
+    client.get(reverse("customers:customer-list"), {"q": "novakova"})  # a name: nothing to audit
+    client.get(reverse("customers:customer-list"), {"q": "zzzzzz"})  # no identifier found: nothing to audit
+
+    (event,) = AuditEvent.objects.filter(object_type="customer_search")
+    assert event.actor == rm_b and event.detail["identifier_kinds"] == ["national_id"]
+    assert "ABCDEFGH" not in str(event.detail).upper()
+
+
 def test_search_identifiers_stay_out_of_the_server_logs():
     import logging
     from pathlib import Path
