@@ -65,9 +65,11 @@ def search_identifier_matched(query: str) -> list[str]:
     """For an entry without digits, which search_identifier_kinds passes over as a name: the kinds of
     identifier it nevertheless found a customer by (a passport or ID of letters only), [] if none.
     One probe of the unique CIF and the national-ID indexes, for entries long enough to be one."""
-    query = (query or "").strip()
-    identifier = re.sub(r"[\s\-/]", "", query).upper()
-    if any(ch.isdigit() for ch in query) or not _IDENTIFIER_MIN_LENGTH <= len(identifier) <= 32:
+    if any(ch.isdigit() for ch in query or ""):
+        return []
+    terms = customer_search_terms(query)  # no digits: no account look-up, only the identifier's form
+    identifier = terms.identifier if terms is not None else None
+    if not identifier or not _IDENTIFIER_MIN_LENGTH <= len(identifier) <= 32:
         return []
     found = Customer.objects.filter(Q(cif=identifier) | Q(national_id=identifier)).values_list("cif", flat=True)[:1]
     if not found:

@@ -112,11 +112,11 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 def value_scoring_finish(run: Run) -> dict:
     """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
     previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    features = _features_with_previous_tier(run.pk, previous_run_id)
-    if features.empty:
+    inputs = _inputs_with_previous_tier(run.pk, previous_run_id)
+    if inputs.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
-    _check_every_chunk_read(run, len(features))
-    values = scoring.customer_value(features, scoring.ValueWeights(**run.params.get("weights", {})))
+    _check_every_chunk_read(run, len(inputs))
+    values = scoring.customer_value(inputs, scoring.ValueWeights(**run.params.get("weights", {})))
     values["value"] = values["value"].round(2)
     if not values["value"].sum() > 0:
         raise RunError(_("Every customer's value is zero as of %(date)s: nothing to rank.") % {"date": run.as_of})
@@ -124,7 +124,7 @@ def value_scoring_finish(run: Run) -> dict:
         values[["customer_id", "value"]],
         a_share=run.params.get("a_share", 0.80), b_share=run.params.get("b_share", 0.15),
     )
-    ranked = ranked.merge(features[["customer_id", "branch_id", "rm_id", "previous_tier"]], on="customer_id",
+    ranked = ranked.merge(inputs[["customer_id", "branch_id", "rm_id", "previous_tier"]], on="customer_id",
                           how="left", validate="one_to_one")
     ranked["rm_id"] = ranked["rm_id"].astype("Int64")
     ranked["branch_rank"] = scoring.group_ranks(ranked, "branch_id")
@@ -145,7 +145,7 @@ def _check_every_chunk_read(run: Run, read: int) -> None:
         )
 
 
-def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:
+def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:
     """The run's compact inputs frame (customer, branch, RM, the formula's inputs), each customer
     with the tier they had in the run this one will supersede ("" when not in it): one read, the
     previous run's rows joined on their primary key."""
@@ -154,14 +154,14 @@ def _features_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd
         f" ON p.run_id = {int(previous_run_id)} AND p.customer_id = f.customer_id"
         if previous_run_id is not None else ""
     )
-    features = frame_from_query(
+    inputs = frame_from_query(
         f"SELECT f.customer_id, f.branch_id, f.rm_id, {', '.join(f'f.{c}::float8' for c in scoring.VALUE_INPUTS)},"
         f" {'p.tier' if previous else 'NULL::text'} AS previous_tier"
         f" FROM {quoted_table(CustomerValueInputs)} f {previous} WHERE f.run_id = {int(run_id)}"
     )
-    tiers = features["previous_tier"].astype(object)
-    features["previous_tier"] = tiers.where(tiers.notna(), "")
-    return features
+    tiers = inputs["previous_tier"].astype(object)
+    inputs["previous_tier"] = tiers.where(tiers.notna(), "")
+    return inputs
 
 
 # What the pages filter a run's value rows on (the list's tier filter, the movers): their statistics

@@ -256,3 +256,15 @@ def test_signing_in_again_in_the_same_session_asks_for_the_code_again(client, su
     again = client.post(reverse("login"), {"username": "sup_a", "password": PASSWORD, "next": DASHBOARD})
     assert again.status_code == 302
     assert client.get(DASHBOARD)["Location"].startswith(VERIFY)
+
+
+def test_the_second_factor_change_pages_keep_their_query_budgets(client, supervisor_a, django_assert_max_num_queries):
+    _, codes = _enrol(client, supervisor_a)
+    with django_assert_max_num_queries(4):
+        assert client.get(SETUP).status_code == 200  # the step-up before a replacement
+    with django_assert_max_num_queries(5):
+        assert client.get(reverse("two-factor-backup-codes")).status_code == 200
+    with django_assert_max_num_queries(18):  # the code checked and used up, audited; a new secret
+        assert client.post(SETUP, {"current": codes[0], "next": DASHBOARD}).status_code == 302
+    with django_assert_max_num_queries(5):
+        assert 'id="two-factor-secret"' in client.get(SETUP).content.decode()  # the new QR code
