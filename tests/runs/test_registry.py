@@ -53,3 +53,30 @@ def test_chunk_ranges_splits_ids_with_gaps_into_even_contiguous_ranges():
     assert chunk_ranges(Group.objects.all(), size=3, min_chunks=1) == [(ids[0], ids[2]), (ids[2] + 1, ids[3])]
     with pytest.raises(ValueError):
         chunk_ranges(Group.objects.all(), size=10, min_chunks=0)
+
+
+@pytest.mark.django_db
+def test_chunk_ranges_split_nearly_dense_ids_into_equal_spans(monkeypatch):
+    groups = [Group.objects.create(name=f"d{n}") for n in range(40)]
+    ids = [group.pk for group in groups]
+    first, last = ids[0], ids[-1]
+    assert last - first == 39  # one sequence, no gaps yet
+    numbered = {}
+    for size, min_chunks in ((10, 1), (7, 1), (100, 6), (3, 2)):
+        monkeypatch.setattr("crm_bank.runs.registry.DENSE_IDS_SLACK", 0)  # every id numbered
+        numbered[size, min_chunks] = chunk_ranges(Group.objects.all(), size=size, min_chunks=min_chunks)
+        monkeypatch.undo()
+        # Dense ids: the spans by arithmetic are the ranges the numbering gives.
+        assert chunk_ranges(Group.objects.all(), size=size, min_chunks=min_chunks) == numbered[size, min_chunks]
+    assert numbered[10, 1] == [(first + n, first + n + 9) for n in range(0, 40, 10)]
+    assert numbered[100, 6] == [(first + n, min(first + n + 6, last)) for n in range(0, 40, 7)]
+
+    # A few gaps (two ids in forty): still split by spans, each range at most `size` rows, contiguous,
+    # every row in exactly one range.
+    Group.objects.filter(pk__in=[ids[5], ids[17]]).delete()
+    ranges = chunk_ranges(Group.objects.all(), size=10)
+    assert ranges == [(first + n, first + n + 9) for n in range(0, 40, 10)]
+    assert all(after[0] == before[1] + 1 for before, after in zip(ranges, ranges[1:], strict=False))
+    remaining = sorted(Group.objects.values_list("pk", flat=True))
+    assert sorted(pk for lo, hi in ranges for pk in remaining if lo <= pk <= hi) == remaining
+    assert all(sum(lo <= pk <= hi for pk in remaining) <= 10 for lo, hi in ranges)
