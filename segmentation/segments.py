@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import frame_from_query, run_rows_replace
+from crm_bank.bulk import frame_from_key_ranges, frame_from_query, run_customer_bounds, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import as_of_check, params_unknown_refuse, seed_check
@@ -65,8 +65,9 @@ SAMPLE_SIZE = 20_000
 
 # The compact frame: one SQL for the run's finish step and for a rule's live count
 
-def frame_sql(*, run_id: int) -> tuple[str, dict[str, Any]]:
-    """SELECT of the run's per-customer frame, columns named as segmentation/columns.py names them.
+def frame_sql(*, run_id: int, key_range: bool = False) -> tuple[str, dict[str, Any]]:
+    """SELECT of the run's per-customer frame, columns named as segmentation/columns.py names them;
+    with `key_range`, of the customers between %(key_low)s and %(key_high)s (bulk.frame_from_key_ranges).
 
     `value` is the 80/20 formula (scoring.customer_value, default rates) in SQL, so a rule on value
     counts the same customers live as the run's pandas mask does. `responded_before` is the feature
@@ -95,13 +96,17 @@ def frame_sql(*, run_id: int) -> tuple[str, dict[str, Any]]:
         f.responded_before
     FROM {connection.ops.quote_name(CustomerFeatures._meta.db_table)} f
     WHERE f.run_id = %(run)s"""
+    if key_range:
+        sql += " AND f.customer_id BETWEEN %(key_low)s AND %(key_high)s"
     return sql, {"run": run_id, **weights.as_dict()}
 
 
 def read_frame(*, run_id: int) -> pd.DataFrame:
-    """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id."""
-    sql, params = frame_sql(run_id=run_id)
-    return frame_from_query(f"{sql} ORDER BY f.customer_id", params)
+    """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id; its halves read at
+    once on two connections when they are committed (bulk.frame_from_key_ranges)."""
+    low, high = run_customer_bounds(CustomerFeatures, run_id)
+    sql, params = frame_sql(run_id=run_id, key_range=True)
+    return frame_from_key_ranges(f"{sql} ORDER BY f.customer_id", params, low=low, high=high)
 
 
 def rule_segment_count(*, rule: Rule, run: Run) -> int:

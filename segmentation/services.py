@@ -21,7 +21,7 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_bank.bulk import frame_from_query, quoted_table, run_rows_replace
+from crm_bank.bulk import frame_from_key_ranges, quoted_table, run_customer_bounds, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import as_of_check, params_chunk_size, params_unknown_refuse
@@ -154,11 +154,16 @@ def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.D
         f" ON p.run_id = {int(previous_run_id)} AND p.customer_id = f.customer_id"
         if previous_run_id is not None else ""
     )
-    inputs = frame_from_query(
+    sql = (
         f"SELECT f.customer_id, f.branch_id, f.rm_id, {', '.join(f'f.{c}::float8' for c in scoring.VALUE_INPUTS)},"
         f" {'p.tier' if previous else 'NULL::text'} AS previous_tier"
         f" FROM {quoted_table(CustomerValueInputs)} f {previous} WHERE f.run_id = {int(run_id)}"
+        " AND f.customer_id BETWEEN %(key_low)s AND %(key_high)s"
     )
+    # Its halves at once on two connections once the chunks have committed them (a million customers'
+    # inputs took 1.4 s on one).
+    low, high = run_customer_bounds(CustomerValueInputs, run_id)
+    inputs = frame_from_key_ranges(sql, {}, low=low, high=high)
     tiers = inputs["previous_tier"].astype(object)
     inputs["previous_tier"] = tiers.where(tiers.notna(), "")
     return inputs

@@ -119,3 +119,63 @@ def test_gc_paused_stops_the_collector_inside_and_restores_it_even_on_an_error()
         assert not gc.isenabled()  # a collector someone else turned off stays off
     finally:
         gc.enable()
+
+
+KEY_RANGE_SQL = (
+    "SELECT customer_id, value, tier FROM segmentation_customervalue"
+    " WHERE run_id = %(run)s AND customer_id BETWEEN %(key_low)s AND %(key_high)s ORDER BY customer_id"
+)
+
+
+def _reads_recorded(monkeypatch) -> list[tuple[int, int, bool]]:
+    """(key_low, key_high, on a connection of its own) of every frame_from_query call."""
+    import threading
+
+    from crm_bank import bulk
+
+    reads: list[tuple[int, int, bool]] = []
+    real = bulk.frame_from_query
+    main = threading.get_ident()
+
+    def recorded(sql, params=None):
+        reads.append((params["key_low"], params["key_high"], threading.get_ident() != main))
+        return real(sql, params)
+
+    monkeypatch.setattr(bulk, "frame_from_query", recorded)
+    return reads
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frame_from_key_ranges_reads_committed_rows_in_halves_on_two_connections_in_key_order(monkeypatch):
+    from django.db import transaction
+
+    from crm_bank.bulk import frame_from_key_ranges, run_customer_bounds
+
+    copy_frame(CustomerValue, value_rows(5, list(range(101, 201)), [None] * 100).assign(run_id=5))  # committed
+    reads = _reads_recorded(monkeypatch)
+    low, high = run_customer_bounds(CustomerValue, 5)
+    with transaction.atomic():  # a run's finish: its own transaction, none around it
+        frame = frame_from_key_ranges(KEY_RANGE_SQL, {"run": 5}, low=low, high=high)
+
+    assert (low, high) == (101, 200)
+    assert sorted(reads) == [(101, 150, True), (151, 200, True)]
+    assert frame["customer_id"].tolist() == list(range(101, 201))
+    assert frame["value"].tolist() == pytest.approx(value_rows(5, list(range(101, 201)), [None] * 100)["value"])
+    assert run_customer_bounds(CustomerValue, 6) == (None, None)
+    empty = frame_from_key_ranges(KEY_RANGE_SQL, {"run": 6}, low=None, high=None)
+    assert empty.empty and list(empty.columns) == ["customer_id", "value", "tier"]
+
+
+def test_frame_from_key_ranges_reads_on_this_connection_inside_an_enclosing_transaction(monkeypatch):
+    from django.db import transaction
+
+    from crm_bank.bulk import frame_from_key_ranges
+
+    # The test's transaction encloses these rows and the finish's own: no other connection sees them.
+    copy_frame(CustomerValue, value_rows(5, [11, 12, 13], [1, 2, 3]).assign(run_id=5))
+    reads = _reads_recorded(monkeypatch)
+    with transaction.atomic():
+        frame = frame_from_key_ranges(KEY_RANGE_SQL, {"run": 5}, low=11, high=13)
+
+    assert reads == [(11, 13, False)]
+    assert frame["customer_id"].tolist() == [11, 12, 13] and frame["tier"].tolist() == ["A", "C", "C"]
