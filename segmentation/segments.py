@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
@@ -101,12 +101,13 @@ def frame_sql(*, run_id: int, key_range: bool = False) -> tuple[str, dict[str, A
     return sql, {"run": run_id, **weights.as_dict()}
 
 
-def read_frame(*, run_id: int) -> pd.DataFrame:
+def read_frame(*, run_id: int, rows: int | None = None) -> pd.DataFrame:
     """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id; its halves read at
-    once on two connections when they are committed (bulk.frame_from_key_ranges)."""
+    once on two connections when they are committed (bulk.frame_from_key_ranges; `rows`, the rows
+    the run's chunks wrote, is its check)."""
     low, high = run_customer_bounds(CustomerFeatures, run_id)
     sql, params = frame_sql(run_id=run_id, key_range=True)
-    return frame_from_key_ranges(f"{sql} ORDER BY f.customer_id", params, low=low, high=high)
+    return frame_from_key_ranges(f"{sql} ORDER BY f.customer_id", params, low=low, high=high, rows=rows)
 
 
 def rule_segment_count(*, rule: Rule, run: Run) -> int:
@@ -225,7 +226,7 @@ def segmentation_finish(run: Run) -> dict:
     with connection.cursor() as cursor:
         # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
         cursor.execute("SET LOCAL random_page_cost = 1.1")
-    frame = read_frame(run_id=run.pk)
+    frame = read_frame(run_id=run.pk, rows=run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0)
     if frame.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     try:

@@ -112,10 +112,11 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 def value_scoring_finish(run: Run) -> dict:
     """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
     previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    inputs = _inputs_with_previous_tier(run.pk, previous_run_id)
+    written = run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0
+    inputs = _inputs_with_previous_tier(run.pk, previous_run_id, rows=written)
     if inputs.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
-    _check_every_chunk_read(run, len(inputs))
+    _check_every_chunk_read(written=written, read=len(inputs))
     values = scoring.customer_value(inputs, scoring.ValueWeights(**run.params.get("weights", {})))
     values["value"] = values["value"].round(2)
     if not values["value"].sum() > 0:
@@ -133,11 +134,10 @@ def value_scoring_finish(run: Run) -> dict:
     return {**_metrics(ranked), "previous_run": previous_run_id}
 
 
-def _check_every_chunk_read(run: Run, read: int) -> None:
+def _check_every_chunk_read(*, written: int, read: int) -> None:
     """The rows read must be the rows the chunks wrote: a chunk written elsewhere (a worker of an
     older release, during a deploy, wrote the whole features row instead) must not publish a run
     without its customers."""
-    written = run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0
     if read != written:
         raise RunError(
             _("The chunks wrote %(written)s customers' inputs but %(read)s were found; run it again.")
@@ -145,10 +145,11 @@ def _check_every_chunk_read(run: Run, read: int) -> None:
         )
 
 
-def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.DataFrame:
+def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None, *, rows: int | None = None) -> pd.DataFrame:
     """The run's compact inputs frame (customer, branch, RM, the formula's inputs), each customer
     with the tier they had in the run this one will supersede ("" when not in it): one read, the
-    previous run's rows joined on their primary key."""
+    previous run's rows joined on their primary key. `rows`: how many the chunks wrote (the check
+    of the read on two connections, bulk.frame_from_key_ranges)."""
     previous = (
         f"LEFT JOIN {quoted_table(CustomerValue)} p"
         f" ON p.run_id = {int(previous_run_id)} AND p.customer_id = f.customer_id"
@@ -163,7 +164,7 @@ def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None) -> pd.D
     # Its halves at once on two connections once the chunks have committed them (a million customers'
     # inputs took 1.4 s on one).
     low, high = run_customer_bounds(CustomerValueInputs, run_id)
-    inputs = frame_from_key_ranges(sql, {}, low=low, high=high)
+    inputs = frame_from_key_ranges(sql, {}, low=low, high=high, rows=rows)
     tiers = inputs["previous_tier"].astype(object)
     inputs["previous_tier"] = tiers.where(tiers.notna(), "")
     return inputs

@@ -179,3 +179,21 @@ def test_frame_from_key_ranges_reads_on_this_connection_inside_an_enclosing_tran
 
     assert reads == [(11, 13, False)]
     assert frame["customer_id"].tolist() == [11, 12, 13] and frame["tier"].tolist() == ["A", "C", "C"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frame_from_key_ranges_reads_again_on_this_connection_when_the_parts_miss_rows_it_holds(monkeypatch):
+    from django.db import transaction
+
+    from crm_bank.bulk import frame_from_key_ranges
+
+    committed = [customer for customer in range(101, 201) if customer != 150]
+    copy_frame(CustomerValue, value_rows(5, committed, [None] * 99).assign(run_id=5))
+    reads = _reads_recorded(monkeypatch)
+    with transaction.atomic():
+        # Written in this transaction: the other connections cannot see customer 150.
+        copy_frame(CustomerValue, value_rows(5, [150], [None]).assign(run_id=5))
+        frame = frame_from_key_ranges(KEY_RANGE_SQL, {"run": 5}, low=101, high=200, rows=100)
+
+    assert sorted(reads) == [(101, 150, True), (101, 200, False), (151, 200, True)]
+    assert frame["customer_id"].tolist() == list(range(101, 201))
