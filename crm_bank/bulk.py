@@ -185,6 +185,14 @@ def frame_from_key_ranges(sql: str, params: dict, *, low: int | None, high: int 
     return pd.concat(frames, ignore_index=True)
 
 
+def run_rows_frame(model: type[models.Model], run_id: int, sql: str, params: dict, *,
+                   rows: int | None = None) -> pd.DataFrame:
+    """A run's rows in `model`'s table (keyed run, customer) through `sql` (frame_from_key_ranges'
+    form, the key the customer id), over the run's lowest to highest customer."""
+    low, high = run_customer_bounds(model, run_id)
+    return frame_from_key_ranges(sql, params, low=low, high=high, rows=rows)
+
+
 # PostgreSQL column types → the names psycopg's binary COPY dumps them by.
 _BINARY_TYPES = {
     "bigint": "int8", "integer": "int4", "smallint": "int2", "double precision": "float8", "real": "float4",

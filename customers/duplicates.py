@@ -57,7 +57,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,9 +66,10 @@ from crm_bank.audit.services import audit_record
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 from crm_bank.runs.errors import RunParamsInvalid
-from crm_bank.runs.models import Run, RunChunk
+from crm_bank.runs.models import Run
 from crm_bank.runs.params import params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind
+from crm_bank.runs.selectors import run_rows_written
 from crm_bank.runs.services import run_start
 from customers.models import Customer, CustomerMerge, MatchCandidate
 
@@ -315,7 +316,7 @@ def duplicate_search_finish(run: Run) -> dict:
     by_decision = dict(found.values_list("decision").annotate(n=Count("id")).order_by())
     return {
         "customers": Customer.objects.filter(merged_into__isnull=True).count(),
-        "pairs_compared": int(RunChunk.objects.filter(run=run).aggregate(n=Sum("rows"))["n"] or 0),
+        "pairs_compared": run_rows_written(run),
         "pairs": {decision: int(by_decision.get(decision, 0)) for decision in ("auto_merge", "review")},
         "ownership_conflicts": found.filter(ownership_conflict=True).count(),
         "auto_merge": bool(settings.CRM_AUTO_MERGE),

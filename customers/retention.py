@@ -27,7 +27,6 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Sum
 from django.utils import timezone
 
 from crm_bank.audit.models import AuditEvent
@@ -35,6 +34,7 @@ from crm_bank.dates import day_start
 from crm_bank.runs.errors import RunError
 from crm_bank.runs.models import Run
 from crm_bank.runs.registry import RunKind, chunk_ranges
+from crm_bank.runs.selectors import run_rows_written
 from crm_bank.runs.services import run_start
 from customers.models import (
     Account,
@@ -167,7 +167,7 @@ def anonymisation_prepare(run: Run) -> list[tuple[int, int]]:
 
 
 def anonymisation_finish(run: Run) -> dict:
-    anonymised = run.chunks.aggregate(total=Sum("rows"))["total"] or 0
+    anonymised = run_rows_written(run)
     return {"anonymised": anonymised, "closed_before": retention_cutoff(run.as_of).isoformat(),
             "years": settings.CRM_RETENTION_YEARS}
 

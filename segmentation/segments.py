@@ -26,16 +26,17 @@ import numpy as np
 import pandas as pd
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import frame_from_key_ranges, frame_from_query, run_customer_bounds, run_rows_replace
+from crm_bank.bulk import frame_from_query, run_rows_frame, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import as_of_check, params_unknown_refuse, seed_check
 from crm_bank.runs.registry import RunKind
+from crm_bank.runs.selectors import run_rows_written
 from crm_bank.runs.services import run_start
 from customers.models import Customer
 from segmentation import scoring
@@ -105,9 +106,8 @@ def read_frame(*, run_id: int, rows: int | None = None) -> pd.DataFrame:
     """The run's frame as a DataFrame through COPY … TO STDOUT, by customer id; its halves read at
     once on two connections when they are committed (bulk.frame_from_key_ranges; `rows`, the rows
     the run's chunks wrote, is its check)."""
-    low, high = run_customer_bounds(CustomerFeatures, run_id)
     sql, params = frame_sql(run_id=run_id, key_range=True)
-    return frame_from_key_ranges(f"{sql} ORDER BY f.customer_id", params, low=low, high=high, rows=rows)
+    return run_rows_frame(CustomerFeatures, run_id, f"{sql} ORDER BY f.customer_id", params, rows=rows)
 
 
 def rule_segment_count(*, rule: Rule, run: Run) -> int:
@@ -226,7 +226,7 @@ def segmentation_finish(run: Run) -> dict:
     with connection.cursor() as cursor:
         # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
         cursor.execute("SET LOCAL random_page_cost = 1.1")
-    frame = read_frame(run_id=run.pk, rows=run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0)
+    frame = read_frame(run_id=run.pk, rows=run_rows_written(run))
     if frame.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     try:

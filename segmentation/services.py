@@ -17,15 +17,16 @@ import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Max, Sum
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm_bank.bulk import frame_from_key_ranges, quoted_table, run_customer_bounds, run_rows_replace
+from crm_bank.bulk import quoted_table, run_rows_frame, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import as_of_check, params_chunk_size, params_unknown_refuse
 from crm_bank.runs.registry import RunKind
+from crm_bank.runs.selectors import run_rows_written
 from crm_bank.runs.services import run_start
 from customers.models import AccountHolder, Customer, Transaction
 from segmentation import scoring
@@ -112,7 +113,7 @@ def value_scoring_chunk(run: Run, lo: int, hi: int) -> int:
 def value_scoring_finish(run: Run) -> dict:
     """Values, ranks, tiers and tier changes of the whole run in one COPY; returns the metrics."""
     previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    written = run.chunks.aggregate(rows=Sum("rows"))["rows"] or 0
+    written = run_rows_written(run)
     inputs = _inputs_with_previous_tier(run.pk, previous_run_id, rows=written)
     if inputs.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to score.") % {"date": run.as_of})
@@ -163,8 +164,7 @@ def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None, *, rows
     )
     # Its halves at once on two connections once the chunks have committed them (a million customers'
     # inputs took 1.4 s on one).
-    low, high = run_customer_bounds(CustomerValueInputs, run_id)
-    inputs = frame_from_key_ranges(sql, {}, low=low, high=high, rows=rows)
+    inputs = run_rows_frame(CustomerValueInputs, run_id, sql, {}, rows=rows)
     tiers = inputs["previous_tier"].astype(object)
     inputs["previous_tier"] = tiers.where(tiers.notna(), "")
     return inputs

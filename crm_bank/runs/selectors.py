@@ -1,10 +1,13 @@
-"""Reads for pages: a run's progress (the htmx progress bar) and the published run of a kind."""
+"""Reads for pages and for the kinds' finish steps: a run's progress (the htmx progress bar), the
+published run of a kind, the rows its chunks wrote."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crm_bank.runs.models import CurrentRun, Run
+from django.db.models import Sum
+
+from crm_bank.runs.models import CurrentRun, Run, RunChunk
 
 
 @dataclass(frozen=True)
@@ -45,3 +48,9 @@ def current_run(*, kind: str) -> Run | None:
 def runs_recent(*, kind: str, limit: int = 20) -> list[Run]:
     """A kind's latest runs, newest first (the runs table beside a start button)."""
     return list(Run.objects.select_related("started_by").filter(kind=kind)[:limit])
+
+
+def run_rows_written(run: Run) -> int:
+    """The rows the run's chunks reported (each chunk's `process_chunk` result), summed: a finish's
+    count of what its chunks did, or the check of what it reads back."""
+    return int(RunChunk.objects.filter(run=run).aggregate(rows=Sum("rows"))["rows"] or 0)
