@@ -45,6 +45,7 @@ from crm_bank.runs.registry import RunKind, chunk_ranges
 from crm_bank.runs.selectors import current_run
 from crm_bank.runs.services import run_start
 from customers.models import Customer, Product
+from segmentation.features import PRODUCT_COUNT_COLUMNS, held_categories_sql
 from segmentation.models import (
     CrossSellRule,
     CrossSellSuggestion,
@@ -101,6 +102,10 @@ _MEMBERS = f"""{quoted_table(SegmentMembership)} m
     JOIN {quoted_table(CustomerFeatures)} f ON f.run_id = m.run_id AND f.customer_id = m.customer_id"""
 
 
+# The features row's open accounts per category (features.held_categories_sql reads them).
+_PRODUCT_COUNTS = ", ".join(f"f.{column}" for column in PRODUCT_COUNT_COLUMNS)
+
+
 def cross_sell_prepare(run: Run) -> list[tuple[int, int]]:
     """Step 1: the run's rules (rewritten if the step is repeated), then the id ranges."""
     rule = quoted_table(CrossSellRule)
@@ -108,10 +113,10 @@ def cross_sell_prepare(run: Run) -> list[tuple[int, int]]:
         cursor.execute(f"DELETE FROM {rule} WHERE run_id = %s", [run.pk])
         cursor.execute(
             f"""WITH members AS (
-                    SELECT m.customer_id, m.segment, f.product_mix FROM {_MEMBERS} WHERE m.run_id = %(seg)s
+                    SELECT m.customer_id, m.segment, {_PRODUCT_COUNTS} FROM {_MEMBERS} WHERE m.run_id = %(seg)s
                 ), held AS (
-                    SELECT m.customer_id, m.segment, k.key AS category
-                    FROM members m, jsonb_each_text(m.product_mix) k WHERE k.value::numeric > 0
+                    SELECT m.customer_id, m.segment, k.category
+                    FROM members m CROSS JOIN LATERAL {held_categories_sql("m")} WHERE k.accounts > 0
                 ), sizes AS (  -- per segment, and for the whole bank (segment {BANK_WIDE})
                     SELECT CASE WHEN GROUPING(segment) = 1 THEN {BANK_WIDE} ELSE segment END AS segment,
                            count(*)::int AS n
@@ -157,11 +162,11 @@ def cross_sell_chunk(run: Run, lo: int, hi: int) -> int:
                        [run.pk, lo, hi])
         cursor.execute(
             f"""WITH c AS (
-                    SELECT m.customer_id, m.segment, f.product_mix, f.branch_id, f.rm_id
+                    SELECT m.customer_id, m.segment, {_PRODUCT_COUNTS}, f.branch_id, f.rm_id
                     FROM {_MEMBERS} WHERE m.run_id = %(seg)s AND m.customer_id BETWEEN %(lo)s AND %(hi)s
                 ), held AS (
-                    SELECT c.customer_id, k.key AS category
-                    FROM c, jsonb_each_text(c.product_mix) k WHERE k.value::numeric > 0
+                    SELECT c.customer_id, k.category
+                    FROM c CROSS JOIN LATERAL {held_categories_sql("c")} WHERE k.accounts > 0
                 ), candidates AS (
                     -- A rule of the customer's segment, or of the whole bank, from a category they hold.
                     SELECT h.customer_id, r.consequent AS category, r.confidence AS score,

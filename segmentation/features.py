@@ -20,7 +20,8 @@ the money):
   over the rows the step reads anyway. An account opened within the window counts as zero before
   its first booking when its bookings are complete.
 - loans_outstanding: principal (else |balance| on the date) of running loans and mortgages.
-- product_count: distinct products open on the date; product_mix: open accounts per category.
+- product_count: distinct products open on the date; n_current, n_deposit, …: open accounts per
+  category (columns.PRODUCT_CATEGORIES).
 - tenure_days: from customer_since, else the first account opening; age: from the birth date,
   else the age a source reported (attributes.age).
 - contacts, complaints, assisted_share: from the interaction timeline (customers.interaction_history,
@@ -119,11 +120,15 @@ def age_sql(on: str) -> str:
 
 
 def product_count_columns(alias: str) -> str:
-    """The features row `alias`'s product_mix as one float column per category, n_<category>."""
-    return ",\n".join(
-        f"coalesce(({alias}.product_mix ->> '{category}')::float8, 0) AS n_{category}"
-        for category in PRODUCT_CATEGORIES
-    )
+    """The features row `alias`'s open accounts per category as float columns, n_<category>."""
+    return ",\n".join(f"{alias}.{column}::float8 AS {column}" for column in PRODUCT_COUNT_COLUMNS)
+
+
+def held_categories_sql(alias: str) -> str:
+    """A lateral row source of the categories the features row `alias` holds open accounts in:
+    k(category, accounts), one row per category (accounts 0 for those it does not hold)."""
+    rows = ", ".join(f"('{column[2:]}', {alias}.{column})" for column in PRODUCT_COUNT_COLUMNS)
+    return f"(VALUES {rows}) AS k(category, accounts)"
 
 
 def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
@@ -140,12 +145,13 @@ def window_bounds(as_of: datetime.date) -> tuple[datetime.datetime, datetime.dat
     )
 
 
-# {"current": 1, "card": 2}: the categories with at least one open account (jsonb_object_agg's
-# result, without a second aggregation over the holdings).
-_PRODUCT_MIX_SQL = "jsonb_strip_nulls(jsonb_build_object({}))".format(", ".join(
-    f"'{category}', nullif(count(*) FILTER (WHERE is_open AND category = '{category}'), 0)"
-    for category in Product.Category.values
-))
+# Open accounts per category, one column each (n_current, …), counted in the per-customer pass: the
+# categories are a fixed list. A jsonb object of them cost a third of that pass to build and its
+# read again to take apart (25 ms and 9 ms a chunk of 8,400 customers).
+_PRODUCT_COUNTS = {
+    f"n_{category}": f"count(*) FILTER (WHERE is_open AND category = '{category}')" for category in PRODUCT_CATEGORIES
+}
+PRODUCT_COUNT_COLUMNS = tuple(_PRODUCT_COUNTS)
 
 
 def _contacts_sql(timeline_sql: str) -> str:
@@ -217,8 +223,7 @@ _PER_CUSTOMER = {
     "first_opened": "min(opened_on) FILTER (WHERE opened_on <= %(as_of)s)",
     # Every account opened after the date (an unknown opening date counts as before it).
     "all_opened_later": "bool_and(coalesce(opened_on > %(as_of)s, false))",
-    # Open accounts per category, in the same pass (the categories are a fixed list).
-    "product_mix": _PRODUCT_MIX_SQL,
+    **_PRODUCT_COUNTS,
     "last_booked": "max(last_booked)",
     "quiet_accounts": "array_agg(account_id) FILTER (WHERE last_booked IS NULL)",
     "frequency": "sum(frequency)::bigint",
@@ -303,8 +308,8 @@ def _features_sql(responded_sql: str | None, timeline_sql: str | None) -> str:
     return f"""{_holdings_ctes()}
 INSERT INTO {quoted_table(CustomerFeatures)} (
     run_id, customer_id, branch_id, rm_id, recency_days, frequency, money_in, money_out, deposit_balance,
-    average_balance, loans_outstanding, card_payments, fees_paid, product_count, product_mix, tenure_days, age,
-    digital_share, contacts, complaints, assisted_share, responded_before
+    average_balance, loans_outstanding, card_payments, fees_paid, product_count, {", ".join(PRODUCT_COUNT_COLUMNS)},
+    tenure_days, age, digital_share, contacts, complaints, assisted_share, responded_before
 )
 SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        %(as_of)s - (coalesce(pc.last_booked, (
@@ -324,7 +329,7 @@ SELECT %(run)s, c.id, c.home_branch_id, c.primary_rm_id,
        {_VALUE_INPUT_VALUES["deposit_balance"]}, round(coalesce(pc.average_balance, 0)::numeric, 2),
        {_VALUE_INPUT_VALUES["loans_outstanding"]},
        {_VALUE_INPUT_VALUES["card_payments"]}, {_VALUE_INPUT_VALUES["fees_paid"]},
-       coalesce(pc.product_count, 0), coalesce(pc.product_mix, '{{}}'::jsonb),
+       coalesce(pc.product_count, 0), {", ".join(f"coalesce(pc.{column}, 0)" for column in PRODUCT_COUNT_COLUMNS)},
        %(as_of)s - coalesce(c.customer_since, pc.first_opened),
        {age_sql("%(as_of)s")},
        pc.digital::float8 / nullif(pc.frequency, 0),

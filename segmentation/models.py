@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from crm_bank.org.models import Branch
 from crm_bank.runs.models import Run
 from customers.models import Customer
+from segmentation.columns import PRODUCT_CATEGORIES
 from segmentation.profiles import QUALIFIER_SEPARATOR
 from segmentation.rules import MAX_LENGTH as RULE_MAX_LENGTH
 from segmentation.rules import RuleError, parse_rule
@@ -96,8 +97,14 @@ class CustomerFeatures(BranchSnapshotRow):
     card_payments = models.IntegerField(_("card payments in 12 months"))
     fees_paid = models.DecimalField(_("fees paid, 12 months"), max_digits=18, decimal_places=2)
     product_count = models.SmallIntegerField(_("products held"))
-    # Accounts held per product category (Product.Category), e.g. {"current": 1, "card": 2}.
-    product_mix = models.JSONField(_("product mix"), default=dict)
+    # Open accounts per product category (segmentation.columns.PRODUCT_CATEGORIES), one column each.
+    n_current = models.SmallIntegerField(_("current accounts"), default=0)
+    n_deposit = models.SmallIntegerField(_("deposits"), default=0)
+    n_loan = models.SmallIntegerField(_("loans"), default=0)
+    n_mortgage = models.SmallIntegerField(_("mortgages"), default=0)
+    n_card = models.SmallIntegerField(_("cards"), default=0)
+    n_wealth = models.SmallIntegerField(_("wealth / investment accounts"), default=0)
+    n_insurance = models.SmallIntegerField(_("insurance policies"), default=0)
     tenure_days = models.IntegerField(_("tenure (days)"), null=True)
     age = models.SmallIntegerField(_("age"), null=True)
     # Web, mobile and card transactions over all, in the 12 months; null without transactions.
@@ -118,6 +125,12 @@ class CustomerFeatures(BranchSnapshotRow):
         verbose_name_plural = _("customer features")
         # The primary key (run, customer) serves every read: a chunk's delete-then-insert by id range,
         # the segmentation finish's read of a run's rows, one customer's features.
+
+    @property
+    def product_mix(self) -> dict[str, int]:
+        """The categories the customer holds open accounts in, with how many: {"current": 1, "card": 2}."""
+        counts = {category: getattr(self, f"n_{category}") for category in PRODUCT_CATEGORIES}
+        return {category: count for category, count in counts.items() if count}
 
 
 class CustomerValueInputs(BranchSnapshotRow):
@@ -304,12 +317,11 @@ class SegmentMembership(RunCustomerRow):
     class Meta:
         verbose_name = _("segment membership")
         verbose_name_plural = _("segment memberships")
-        indexes = [
-            # The 360° page's segment path: one customer's memberships over the last runs.
-            models.Index(fields=["customer", "run"], name="segmember_customer_run_idx"),
-        ]
-        # The primary key (run, customer) serves the rest: a run's rows for the transition matrix
-        # (read once, when the next run finishes) and the delete of a run's rows before a rewrite.
+        # The primary key (run, customer) serves every read: a run's rows for the transition matrix
+        # (read once, when the next run finishes), the delete of a run's rows before a rewrite, and
+        # the 360° page's segment path (one probe per kept run, customer_segment_path). No index led
+        # by the customer: each run's million rows landed at random places in it, and keeping it up
+        # cost the run's write more than the rows themselves.
 
     def __str__(self) -> str:
         return f"{self.run_id}:{self.customer_id} {self.segment}"

@@ -528,18 +528,19 @@ def _segment_step(row: tuple) -> SegmentStep:
 
 def customer_segment_path(*, customer_id: int, runs: int = 5) -> list[SegmentStep]:
     """The customer's learned and rule segments in the last `runs` published segmentation runs,
-    oldest first (a path to draw left to right). One query: the memberships' (customer, run)
-    index, each run's segment by (run, number), the rule segments by id (deleted ones drop out,
-    names are today's). A run in progress or failed is never shown."""
+    oldest first (a path to draw left to right). One query: the published runs whose rows are kept
+    (newest first), the customer's membership in each by the primary key (run, customer), each run's
+    segment by (run, number), the rule segments by id (deleted ones drop out, names are today's).
+    A run in progress or failed is never shown."""
     with prepared_cursor() as cursor:
         cursor.execute(
             f"""SELECT * FROM (
                     SELECT r.id, r.as_of, r.finished_at, m.segment, coalesce(ls.name, ''),
                            {_RULE_NAMES_SQL}
-                    FROM {SegmentMembership._meta.db_table} m
-                    JOIN {Run._meta.db_table} r ON r.id = m.run_id
+                    FROM {Run._meta.db_table} r
+                    JOIN {SegmentMembership._meta.db_table} m ON m.run_id = r.id AND m.customer_id = %s
                     LEFT JOIN {LearnedSegment._meta.db_table} ls ON ls.run_id = m.run_id AND ls.number = m.segment
-                    WHERE m.customer_id = %s AND r.kind = %s AND r.status IN (%s, %s)
+                    WHERE r.kind = %s AND r.status IN (%s, %s) AND r.results_pruned_at IS NULL
                     ORDER BY r.id DESC LIMIT %s
                 ) path ORDER BY 1""",
             [customer_id, SEGMENTATION, Run.Status.SUCCEEDED, Run.Status.SUPERSEDED, runs],

@@ -58,7 +58,7 @@ def affinity_bank(branch, rm) -> AffinityBank:
             features.append(CustomerFeatures(
                 run_id=bank.segmentation_run.pk, customer=customer, branch=branch, rm=rm, frequency=0, money_in=0,
                 money_out=0, deposit_balance=0, loans_outstanding=0, card_payments=0, fees_paid=0,
-                product_count=sum(mix.values()), product_mix=mix | {"deposit": 0}))
+                product_count=sum(mix.values()), **{f"n_{category}": n for category, n in mix.items()}))
             members.append(SegmentMembership(run_id=bank.segmentation_run.pk, customer=customer, segment=segment))
     CustomerFeatures.objects.bulk_create(features)
     SegmentMembership.objects.bulk_create(members)

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm_bank.runs.models import Run
-from customers.models import Account, AccountHolder, Channel, Transaction
-from segmentation.features import customer_features_write, value_inputs_write, window_bounds
+from customers.models import Account, AccountHolder, Channel, Product, Transaction
+from segmentation.columns import PRODUCT_CATEGORIES
+from segmentation.features import PRODUCT_COUNT_COLUMNS, customer_features_write, value_inputs_write, window_bounds
 from segmentation.models import CustomerFeatures, CustomerValueInputs
 from segmentation.scoring import VALUE_INPUTS
 from tests.conftest import TEST_CURRENCY_RATES
@@ -352,3 +353,35 @@ def test_the_value_step_repeated_on_a_chunk_gives_the_same_rows(small_bank):
     assert list(CustomerValueInputs.objects.filter(run=run).order_by("customer_id").values_list()) == rows
     x = CustomerValueInputs.objects.get(run=run, customer=small_bank.x)
     assert (x.deposit_balance, x.loans_outstanding, x.card_payments, x.fees_paid) == (6000, 20000, 2, 50)
+
+
+def test_every_product_category_has_its_count_column():
+    # An account of a category without a column would be counted nowhere.
+    assert set(PRODUCT_CATEGORIES) == set(Product.Category.values)
+    columns = {field.column for field in CustomerFeatures._meta.concrete_fields}
+    assert set(PRODUCT_COUNT_COLUMNS) == {f"n_{category}" for category in PRODUCT_CATEGORIES} <= columns
+
+
+def test_the_migration_to_count_columns_keeps_the_kept_runs_product_mix():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    customer = CustomerFactory()
+    run = Run.objects.create(kind="test_features", as_of=AS_OF)
+    before, after = ("segmentation", "0017_membership_without_customer_index"), ("segmentation",
+                                                                                 "0018_product_counts_as_columns")
+    MigrationExecutor(connection).migrate([before])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """INSERT INTO segmentation_customerfeatures (run_id, customer_id, branch_id, frequency, money_in,
+                       money_out, deposit_balance, average_balance, loans_outstanding, card_payments, fees_paid,
+                       product_count, product_mix, contacts, complaints)
+                   VALUES (%s, %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, 3, '{"current": 1, "card": 2}', 0, 0)""",
+                [run.pk, customer.pk, customer.home_branch_id],
+            )
+    finally:
+        MigrationExecutor(connection).migrate([after])
+    row = CustomerFeatures.objects.get(run=run, customer=customer)
+    assert (row.n_current, row.n_card, row.n_loan) == (1, 2, 0)
+    assert row.product_mix == {"current": 1, "card": 2}
