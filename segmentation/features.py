@@ -103,10 +103,22 @@ def run_rates(params: dict) -> dict[str, float]:
 
 
 def currencies_without_rate(rates: dict[str, float]) -> list[str]:
-    """Account currencies the rates do not cover (a run cannot convert them: it must not start)."""
+    """Account currencies the rates do not cover (a run cannot convert them: it must not start).
+
+    The distinct currencies are walked through the currency index, each the next one above the last
+    (a handful of index probes, where DISTINCT read every account: 170-190 ms at a million customers).
+    """
+    account = quoted_table(Account)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT currency FROM {quoted_table(Account)} WHERE NOT (currency = ANY(%s)) ORDER BY 1",
+            f"""WITH RECURSIVE currencies AS (
+                    SELECT min(currency) AS currency FROM {account}
+                    UNION ALL
+                    SELECT (SELECT min(a.currency) FROM {account} a WHERE a.currency > c.currency)
+                    FROM currencies c WHERE c.currency IS NOT NULL
+                )
+                SELECT currency FROM currencies
+                WHERE currency IS NOT NULL AND NOT (currency = ANY(%s)) ORDER BY 1""",
             [list(rates)],
         )
         return [code for (code,) in cursor.fetchall()]

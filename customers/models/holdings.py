@@ -115,6 +115,9 @@ class Account(models.Model):
             # A product's accounts, and those opened since a day: a campaign's product uptake (the
             # war room's uplift reads a few thousand of a product's hundreds of thousands).
             models.Index(fields=["product", "opened_on"], name="account_product_opened_idx"),
+            # The bank's account currencies, which every batch run checks it has rates for before it
+            # starts: read from this index one currency at a time (a few probes), not from every account.
+            models.Index(fields=["currency"], name="account_currency_idx"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,13 @@ from django.utils import timezone
 from crm_bank.runs.models import Run
 from customers.models import Account, AccountHolder, Channel, Product, Transaction
 from segmentation.columns import PRODUCT_CATEGORIES
-from segmentation.features import PRODUCT_COUNT_COLUMNS, customer_features_write, value_inputs_write, window_bounds
+from segmentation.features import (
+    PRODUCT_COUNT_COLUMNS,
+    currencies_without_rate,
+    customer_features_write,
+    value_inputs_write,
+    window_bounds,
+)
 from segmentation.models import CustomerFeatures, CustomerValueInputs
 from segmentation.scoring import VALUE_INPUTS
 from tests.conftest import TEST_CURRENCY_RATES
@@ -385,3 +391,13 @@ def test_the_migration_to_count_columns_keeps_the_kept_runs_product_mix():
     row = CustomerFeatures.objects.get(run=run, customer=customer)
     assert (row.n_current, row.n_card, row.n_loan) == (1, 2, 0)
     assert row.product_mix == {"current": 1, "card": 2}
+
+
+def test_the_currencies_without_a_rate_are_each_currency_held_that_the_rates_miss_once(db):
+    assert currencies_without_rate({"CZK": 1.0}) == []  # no account yet
+    customer = CustomerFactory()
+    for currency in ("ZAR", "CZK", "AUD", "EUR", "USD", "AUD", "CZK", "ZAR"):
+        account_for(customer, currency=currency)
+
+    assert currencies_without_rate({"CZK": 1.0, "EUR": 25.0}) == ["AUD", "USD", "ZAR"]
+    assert currencies_without_rate({"AUD": 16.0, "CZK": 1.0, "EUR": 25.0, "USD": 23.0, "ZAR": 1.3}) == []
