@@ -129,10 +129,18 @@ READ_CONNECTIONS = 2
 
 def run_customer_bounds(model: type[models.Model], run_id: int) -> tuple[int | None, int | None]:
     """The lowest and highest customer id of a run's rows in `model`'s table (keyed run, customer):
-    two probes of its primary key. (None, None) when the run has none."""
+    two probes of its primary key. (None, None) when the run has none.
+
+    Not min() and max(): for a run written since the table's statistics were taken, the planner
+    expects one row, and read all of them (100,000 index entries and their heap rows: 30-56 ms) where
+    the first of each end answers."""
+    table = quoted_table(model)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT min(customer_id), max(customer_id) FROM {quoted_table(model)} WHERE run_id = %s",
-                       [run_id])
+        cursor.execute(
+            f"""SELECT (SELECT customer_id FROM {table} WHERE run_id = %(run)s ORDER BY customer_id LIMIT 1),
+                       (SELECT customer_id FROM {table} WHERE run_id = %(run)s ORDER BY customer_id DESC LIMIT 1)""",
+            {"run": run_id},
+        )
         return cursor.fetchone()
 
 

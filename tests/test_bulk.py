@@ -197,3 +197,36 @@ def test_frame_from_key_ranges_reads_again_on_this_connection_when_the_parts_mis
 
     assert sorted(reads) == [(101, 150, True), (101, 200, False), (151, 200, True)]
     assert frame["customer_id"].tolist() == list(range(101, 201))
+
+
+@pytest.mark.django_db
+def test_run_customer_bounds_reads_one_row_at_each_end_of_a_run_the_statistics_do_not_know_yet():
+    import json
+
+    from django.db import connection
+
+    from crm_bank.bulk import run_customer_bounds
+    from tests.query_plans import captured_sql
+
+    copy_frame(CustomerValue, value_rows(6, list(range(1, 501)), [None] * 500).assign(run_id=6))
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {CustomerValue._meta.db_table}")
+    # Written since: the planner expects one row of run 7 (a run's finish, before any ANALYZE).
+    copy_frame(CustomerValue, value_rows(7, list(range(1, 3001)), [None] * 3000).assign(run_id=7))
+
+    assert run_customer_bounds(CustomerValue, 7) == (1, 3000)
+    sql = captured_sql(lambda: run_customer_bounds(CustomerValue, 7), "customer_id")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def scans(node):
+        if "Index" in node["Node Type"]:
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    read = [node["Actual Rows"] for node in scans(plan[0]["Plan"])]
+    assert read and max(read) <= 1, read  # the first entry of each end, not the run's 3,000
