@@ -178,9 +178,13 @@ def frame_from_key_ranges(sql: str, params: dict, *, low: int | None, high: int 
                 with connection.cursor() as cursor:  # this thread's own connection
                     # The parts are the parallelism: no parallel workers of their own (a part with two
                     # sorted to disk on two cores). A key range of rows just written is in memory:
-                    # read by the primary key, not by a bitmap scan and a sort.
+                    # read by the primary key, not by a bitmap scan and a sort. Rows written since the
+                    # table's statistics look like one row to the planner, and a join to another run's
+                    # rows went through that run's primary key row by row: 50,000 rows in 0.21-0.31 s,
+                    # against 0.14-0.17 s hashed.
                     cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                     cursor.execute("SET LOCAL random_page_cost = 1.1")
+                    cursor.execute("SET LOCAL enable_nestloop = off")
                 return frame_from_query(sql, {**params, "key_low": key_range[0], "key_high": key_range[1]})
         finally:
             connections.close_all()

@@ -154,6 +154,8 @@ def _inputs_with_previous_tier(run_id: int, previous_run_id: int | None, *, rows
     previous = (
         f"LEFT JOIN {quoted_table(CustomerValue)} p"
         f" ON p.run_id = {int(previous_run_id)} AND p.customer_id = f.customer_id"
+        # the part's key range on both sides: a part reads its half of the previous run, not all of it
+        " AND p.customer_id BETWEEN %(key_low)s AND %(key_high)s"
         if previous_run_id is not None else ""
     )
     sql = (

@@ -266,3 +266,33 @@ def test_the_upgrade_moves_kept_value_runs_inputs_and_stops_a_value_run_at_work(
     assert at_work.status == Run.Status.FAILED and "upgrade" in at_work.error
     kept.refresh_from_db()
     assert kept.status == Run.Status.SUCCEEDED
+
+
+def test_the_finish_reads_each_part_of_the_previous_runs_tiers_by_the_parts_key_range(small_bank, monkeypatch):
+    from crm_bank import bulk
+    from segmentation.services import _inputs_with_previous_tier
+    from tests.query_plans import plan_of
+
+    first = published(as_of=AS_OF)
+    second = Run.objects.create(kind="test_value_inputs", as_of=AS_OF)
+    CustomerValueInputs.objects.bulk_create(
+        CustomerValueInputs(run=second, customer_id=v.customer_id, branch_id=v.branch_id, deposit_balance=0,
+                            loans_outstanding=0, card_payments=0, fees_paid=0)
+        for v in CustomerValue.objects.filter(run=first)
+    )
+    reads = []
+    real = bulk.frame_from_query
+
+    def recorded(sql, params=None):
+        reads.append((sql, params))
+        return real(sql, params)
+
+    monkeypatch.setattr(bulk, "frame_from_query", recorded)
+
+    _inputs_with_previous_tier(second.pk, first.pk)
+    sql, params = reads[0]
+    plan = plan_of(sql, params)
+
+    # Each of the two connections reads half the customers: half of the previous run's rows too.
+    previous = [line for line in plan.splitlines() if f"run_id = {first.pk}" in line]
+    assert previous and all("customer_id >=" in line and "customer_id <=" in line for line in previous), plan
