@@ -478,6 +478,13 @@ def command_services(*, root: Path, also: list[str]) -> int:
             time.sleep(3600)
 
 
+def pytest_command(pytest_args: list[str]) -> list[str]:
+    """`make test` builds the test database afresh (pyproject's `--reuse-db` is for quick reruns): a
+    suite cut off mid-way (a killed run, a closed terminal) leaves the rows of its transactional tests
+    behind in a kept database, and every later run would start on them."""
+    return [PYTHON, "-m", "pytest", "--create-db", *pytest_args]
+
+
 def command_test(pytest_args: list[str]) -> int:
     lint_imports = str(Path(PYTHON).with_name("lint-imports"))
     for check in ([PYTHON, "-m", "ruff", "check", "."], [lint_imports, "--no-cache"]):
@@ -486,7 +493,7 @@ def command_test(pytest_args: list[str]) -> int:
             return lint.returncode
     with service_environment() as env:
         env["DJANGO_SETTINGS_MODULE"] = "crm_bank.settings.test"
-        return subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, env=env).returncode  # noqa: S603
+        return subprocess.run(pytest_command(pytest_args), cwd=BASE_DIR, env=env).returncode  # noqa: S603
 
 
 def command_manage(args: list[str]) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from crm_bank import devstack
 from crm_bank.devstack import BASE_DIR, _process
 
 pytest.importorskip("pgserver")
@@ -124,3 +125,12 @@ def test_make_run_and_make_manage_use_the_local_settings_in_a_fresh_shell():
         cwd=BASE_DIR, env=env, capture_output=True, text=True, check=True,
     ).stdout.split()
     assert printed == ["crm_bank.settings.production", "crm_bank.settings.local"]
+
+
+def test_make_test_builds_the_test_database_afresh_whatever_pyproject_keeps():
+    """A suite killed during a transactional test (its flush never ran) leaves rows in the kept test
+    database (pyproject's `--reuse-db`); `make test` must not start on them. pytest-django rebuilds
+    the database when `--create-db` is given, `--reuse-db` or not."""
+    command = devstack.pytest_command(["-k", "something"])
+    assert command[:3] == [devstack.PYTHON, "-m", "pytest"] and "--create-db" in command
+    assert command[-2:] == ["-k", "something"]
