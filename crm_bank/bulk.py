@@ -7,7 +7,7 @@ import gc
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
@@ -120,6 +120,29 @@ def frame_from_query(sql: str, params: dict | None = None) -> pd.DataFrame:
                 buffer.write(block)
     buffer.seek(0)
     return pd.read_csv(buffer, keep_default_na=False, na_values=[""])
+
+
+def frame_from_query_ahead(sql: str, params: dict | None = None) -> Callable[[], pd.DataFrame]:
+    """frame_from_query of committed rows, started now on a connection of its own (a thread), so the
+    caller works on while PostgreSQL reads; call the returned function for the frame (it waits, and
+    raises what the read raised).
+
+    Inside an enclosing transaction (a run done in-process inside the caller's, as in tests) rows it
+    wrote are not visible to another connection: then the query runs on this connection when the
+    frame is asked for."""
+    if len(connection.atomic_blocks) > 1:
+        return lambda: frame_from_query(sql, params)
+
+    def read() -> pd.DataFrame:
+        try:
+            return frame_from_query(sql, params)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(read)
+    pool.shutdown(wait=False)
+    return future.result
 
 
 # Connections a committed result set is read on at once (frame_from_key_ranges): the machine's two

@@ -8,8 +8,9 @@
 3. finish: the compact per-customer frame (features renamed to segmentation/columns.py's names,
    the value by the 80/20 formula, whether the customer ever responded to a campaign) read into
    pandas with one COPY; k-means (segmentation/clustering.py), the rule segments' masks, names
-   and profiles (segmentation/profiles.py), the transition matrix against the published run;
-   memberships COPYed in one statement, one LearnedSegment row per segment; the metrics.
+   and profiles (segmentation/profiles.py), the transition matrix against the published run (its
+   memberships read on another connection while k-means works); memberships COPYed in one
+   statement while the profiles are worked out, one LearnedSegment row per segment; the metrics.
 The framework publishes the run (the current pointer flips last), so pages never see half of it.
 
 The active rule segments are copied into the run's params when it is asked for, so a rule edited
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import datetime
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
-from crm_bank.bulk import frame_from_query, run_rows_frame, run_rows_replace
+from crm_bank.bulk import frame_from_query_ahead, run_rows_frame, run_rows_replace
 from crm_bank.runs.errors import RunError, RunParamsInvalid
 from crm_bank.runs.models import CurrentRun, Run
 from crm_bank.runs.params import as_of_check, params_unknown_refuse, seed_check
@@ -227,6 +230,10 @@ def segmentation_finish(run: Run) -> dict:
         # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
         cursor.execute("SET LOCAL random_page_cost = 1.1")
     frame = read_frame(run_id=run.pk, rows=run_rows_written(run))
+    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
+    # The published run's memberships (for the transition matrix) are read meanwhile on another
+    # connection, while k-means works out this run's segments.
+    previous_memberships = _previous_memberships_ahead(previous_run_id)
     if frame.empty:
         raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     try:
@@ -239,10 +246,12 @@ def segmentation_finish(run: Run) -> dict:
         raise RunError(_("The customers cannot be segmented: %(error)s") % {"error": exc}) from None
     labels = result.labels.reindex(frame["customer_id"].to_numpy())
     rule_members = {item["id"]: rule.mask(frame).to_numpy() for item, rule in rules}
-    previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
-    transitions = _transitions(previous_run_id, labels)
-    _write_memberships(run, frame["customer_id"], labels.to_numpy(), rule_members)
-    profiles = segment_profiles(frame, result.labels)
+    transitions = _transitions(previous_memberships, labels)
+    # The profiles (pandas, this process) are worked out while PostgreSQL writes the memberships.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        profiling = pool.submit(segment_profiles, frame, result.labels)
+        _write_memberships(run, frame["customer_id"], labels.to_numpy(), rule_members)
+        profiles = profiling.result()
     _write_segments(run, result.names, profiles, result.centroids)
     return {
         "customers": len(frame),
@@ -260,14 +269,22 @@ def segmentation_finish(run: Run) -> dict:
     }
 
 
-def _transitions(previous_run_id: int | None, labels: pd.Series) -> dict | None:
-    """Counts of customers from each segment of the published run to each of this one."""
+def _previous_memberships_ahead(previous_run_id: int | None) -> Callable[[], pd.DataFrame] | None:
+    """The published run's (customer, segment) rows, read ahead (bulk.frame_from_query_ahead); None
+    without a published run."""
     if previous_run_id is None:
         return None
-    previous = frame_from_query(
+    return frame_from_query_ahead(
         f"SELECT customer_id, segment FROM {SegmentMembership._meta.db_table} WHERE run_id = %(run)s",
         {"run": previous_run_id},
     )
+
+
+def _transitions(previous_memberships: Callable[[], pd.DataFrame] | None, labels: pd.Series) -> dict | None:
+    """Counts of customers from each segment of the published run to each of this one."""
+    if previous_memberships is None:
+        return None
+    previous = previous_memberships()
     matrix = transition_matrix(previous.set_index("customer_id")["segment"], labels)
     segments = [int(s) for s in matrix.index if s != ENTERED]
     return {

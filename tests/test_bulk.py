@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gc
+import threading
+import time
 
 import numpy as np
 import pandas as pd
+import psycopg
 import pytest
 
 from crm_bank.bulk import copy_frame, frame_from_query, gc_paused, run_rows_replace
@@ -197,6 +200,74 @@ def test_frame_from_key_ranges_reads_again_on_this_connection_when_the_parts_mis
 
     assert sorted(reads) == [(101, 150, True), (101, 200, False), (151, 200, True)]
     assert frame["customer_id"].tolist() == list(range(101, 201))
+
+
+def _whole_reads_recorded(monkeypatch) -> tuple[list[bool], threading.Event]:
+    """(on a connection of its own) of every frame_from_query call, and an event set by the first."""
+    from crm_bank import bulk
+
+    reads: list[bool] = []
+    started = threading.Event()
+    real = bulk.frame_from_query
+    main = threading.get_ident()
+
+    def recorded(sql, params=None):
+        reads.append(threading.get_ident() != main)
+        started.set()
+        return real(sql, params)
+
+    monkeypatch.setattr(bulk, "frame_from_query", recorded)
+    return reads, started
+
+
+WHOLE_RUN_SQL = "SELECT customer_id, tier FROM segmentation_customervalue WHERE run_id = %(run)s ORDER BY customer_id"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_frame_from_query_ahead_reads_committed_rows_at_once_on_a_connection_of_its_own(monkeypatch):
+    from django.db import connection, transaction
+
+    from crm_bank.bulk import frame_from_query_ahead
+
+    copy_frame(CustomerValue, value_rows(5, [21, 22, 23], [1, 2, 3]).assign(run_id=5))  # committed
+    reads, started = _whole_reads_recorded(monkeypatch)
+    with transaction.atomic():  # a run's finish: its own transaction, none around it
+        frame_soon = frame_from_query_ahead(WHOLE_RUN_SQL, {"run": 5})
+        assert started.wait(timeout=10), "the read did not start before it was asked for"
+        frame = frame_soon()
+
+    assert reads == [True]
+    assert frame["customer_id"].tolist() == [21, 22, 23] and frame["tier"].tolist() == ["A", "C", "C"]
+    # The thread's connection is closed once it has read: its backend ends (a moment later).
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND pid <> pg_backend_pid() AND query LIKE %s", ["%COPY (SELECT customer_id, tier %"])
+            if cursor.fetchone()[0] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    assert time.monotonic() <= deadline, "the reading connection stayed open"
+
+    failing = frame_from_query_ahead("SELECT no_such_column FROM segmentation_customervalue")
+    with pytest.raises(psycopg.errors.UndefinedColumn, match="no_such_column"):  # the read's error, when asked
+        failing()
+
+
+def test_frame_from_query_ahead_reads_on_this_connection_inside_an_enclosing_transaction(monkeypatch):
+    from django.db import transaction
+
+    from crm_bank.bulk import frame_from_query_ahead
+
+    # The test's transaction encloses these rows: no other connection sees them.
+    copy_frame(CustomerValue, value_rows(5, [31, 32], [1, 2]).assign(run_id=5))
+    reads, _started = _whole_reads_recorded(monkeypatch)
+    with transaction.atomic():
+        frame_soon = frame_from_query_ahead(WHOLE_RUN_SQL, {"run": 5})
+        assert reads == []  # read when asked for, on this connection
+        frame = frame_soon()
+
+    assert reads == [False] and frame["customer_id"].tolist() == [31, 32]
 
 
 @pytest.mark.django_db

@@ -30,6 +30,15 @@ def test_segmentation_run_through_worker_publishes_segments(segment_bank, worker
     assert list(run.metrics["rule_sizes"].values()) == [PER_KIND]
     assert current_run(kind=SEGMENTATION) == run
 
+    # A second run on the worker reads the published run's memberships ahead, on a connection of its
+    # own, for its transition matrix: the same data and seed keep every customer where they were.
+    again = wait_until_finished(segmentation_start(as_of=AS_OF, k=3))
+    assert again.status == Run.Status.SUCCEEDED, again.error
+    transitions = again.metrics["transitions"]
+    assert transitions["counts"] == [[PER_KIND if a == b else 0 for b in range(3)] for a in range(3)]
+    assert transitions["left"] == [0, 0, 0] and transitions["entered"] == [0, 0, 0]
+    assert again.metrics["previous_run"] == run.pk and current_run(kind=SEGMENTATION) == again
+
 
 def test_nightly_segmentation_through_worker(segment_bank, worker):
     run_id = segmentation_nightly.delay().get(timeout=20)
