@@ -230,12 +230,12 @@ def segmentation_finish(run: Run) -> dict:
         # The run's rows by the primary key, not a scan of every kept run's features (all in memory).
         cursor.execute("SET LOCAL random_page_cost = 1.1")
     frame = read_frame(run_id=run.pk, rows=run_rows_written(run))
+    if frame.empty:
+        raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     previous_run_id = CurrentRun.objects.filter(kind=run.kind).values_list("run_id", flat=True).first()
     # The published run's memberships (for the transition matrix) are read meanwhile on another
     # connection, while k-means works out this run's segments.
     previous_memberships = _previous_memberships_ahead(previous_run_id)
-    if frame.empty:
-        raise RunError(_("No customer was a customer on %(date)s: nothing to segment.") % {"date": run.as_of})
     try:
         result = learned_segments(
             frame, k=run.params.get("k"), seed=int(run.params.get("seed", DEFAULT_SEED)),

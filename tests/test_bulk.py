@@ -130,18 +130,30 @@ KEY_RANGE_SQL = (
 )
 
 
-def _reads_recorded(monkeypatch) -> list[tuple[int, int, bool]]:
-    """(key_low, key_high, on a connection of its own) of every frame_from_query call."""
-    import threading
+class _Reads(list):
+    """What frame_from_query was called for, in call order; `started` is set by the first call."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+
+
+def _key_range_read(params: dict, own_connection: bool) -> tuple[int, int, bool]:
+    return params["key_low"], params["key_high"], own_connection
+
+
+def _reads_recorded(monkeypatch, describe=_key_range_read) -> _Reads:
+    """`describe(params, on a connection of its own)` of every frame_from_query call (by default
+    (key_low, key_high, on a connection of its own))."""
     from crm_bank import bulk
 
-    reads: list[tuple[int, int, bool]] = []
+    reads = _Reads()
     real = bulk.frame_from_query
     main = threading.get_ident()
 
     def recorded(sql, params=None):
-        reads.append((params["key_low"], params["key_high"], threading.get_ident() != main))
+        reads.append(describe(params, threading.get_ident() != main))
+        reads.started.set()
         return real(sql, params)
 
     monkeypatch.setattr(bulk, "frame_from_query", recorded)
@@ -202,24 +214,6 @@ def test_frame_from_key_ranges_reads_again_on_this_connection_when_the_parts_mis
     assert frame["customer_id"].tolist() == list(range(101, 201))
 
 
-def _whole_reads_recorded(monkeypatch) -> tuple[list[bool], threading.Event]:
-    """(on a connection of its own) of every frame_from_query call, and an event set by the first."""
-    from crm_bank import bulk
-
-    reads: list[bool] = []
-    started = threading.Event()
-    real = bulk.frame_from_query
-    main = threading.get_ident()
-
-    def recorded(sql, params=None):
-        reads.append(threading.get_ident() != main)
-        started.set()
-        return real(sql, params)
-
-    monkeypatch.setattr(bulk, "frame_from_query", recorded)
-    return reads, started
-
-
 WHOLE_RUN_SQL = "SELECT customer_id, tier FROM segmentation_customervalue WHERE run_id = %(run)s ORDER BY customer_id"
 
 
@@ -230,10 +224,10 @@ def test_frame_from_query_ahead_reads_committed_rows_at_once_on_a_connection_of_
     from crm_bank.bulk import frame_from_query_ahead
 
     copy_frame(CustomerValue, value_rows(5, [21, 22, 23], [1, 2, 3]).assign(run_id=5))  # committed
-    reads, started = _whole_reads_recorded(monkeypatch)
+    reads = _reads_recorded(monkeypatch, describe=lambda _params, own_connection: own_connection)
     with transaction.atomic():  # a run's finish: its own transaction, none around it
         frame_soon = frame_from_query_ahead(WHOLE_RUN_SQL, {"run": 5})
-        assert started.wait(timeout=10), "the read did not start before it was asked for"
+        assert reads.started.wait(timeout=10), "the read did not start before it was asked for"
         frame = frame_soon()
 
     assert reads == [True]
@@ -261,7 +255,7 @@ def test_frame_from_query_ahead_reads_on_this_connection_inside_an_enclosing_tra
 
     # The test's transaction encloses these rows: no other connection sees them.
     copy_frame(CustomerValue, value_rows(5, [31, 32], [1, 2]).assign(run_id=5))
-    reads, _started = _whole_reads_recorded(monkeypatch)
+    reads = _reads_recorded(monkeypatch, describe=lambda _params, own_connection: own_connection)
     with transaction.atomic():
         frame_soon = frame_from_query_ahead(WHOLE_RUN_SQL, {"run": 5})
         assert reads == []  # read when asked for, on this connection

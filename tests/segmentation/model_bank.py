@@ -103,16 +103,17 @@ def add_transacting_customers(bank: ModelBank, branch, *, count: int = TRANSACTI
                               customer_since=dt.date(1993, 7, 1))
         for number in range(1, count + 1)
     ])
-    accounts = dict(zip(range(1, count + 1), Account.objects.bulk_create([
+    # synthetic_transactions numbers its accounts from 1: the account of the customer at index n - 1.
+    accounts = Account.objects.bulk_create([
         AccountFactory.build(branch=branch, product=current, balance=Decimal("20000.00"), opened_on=dt.date(1993, 7, 1))
         for _customer in bank.transacting
-    ]), strict=True))
+    ])
     AccountHolder.objects.bulk_create([
         AccountHolder(account=account, customer=customer, role=AccountHolder.Role.OWNER)
-        for customer, account in zip(bank.transacting, accounts.values(), strict=True)
+        for customer, account in zip(bank.transacting, accounts, strict=True)
     ])
     rows = [
-        Transaction(account=accounts[row.account_id], booked_at=_at(row.booked_on.date()),
+        Transaction(account=accounts[row.account_id - 1], booked_at=_at(row.booked_on.date()),
                     amount=Decimal(f"{row.amount:.2f}"), direction=row.direction, kind=row.kind,
                     channel=Channel.SYSTEM if row.kind == "interest" else Channel.BRANCH,
                     balance_after=Decimal(f"{row.balance_after:.2f}"))
