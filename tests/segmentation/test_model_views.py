@@ -44,7 +44,10 @@ def test_models_page_shows_both_models_the_gains_and_the_segment_table(
         artefact = ModelArtefact.objects.get(run=run, name=name)
         assert artefact.sha256 in html and artefact.version in html
     report = ModelArtefact.objects.get(run=run, name="response").report
-    assert f"{report['time_ordered_test_auc']:.3f}" in html and f"{report['stratified_5fold_auc']:.3f}" in html
+    assert f'id="response-auc">{report["time_ordered_test_auc"]:.3f}<' in html
+    assert f'id="response-one-fit-auc">{report["one_fit_test_auc"]:.3f}<' in html
+    assert f"{report['stratified_5fold_auc']:.3f}" in html
+    assert f"model fitted on every contact before that month ({report['retrains']} fits)" in html
     assert f"{floatformat(100 * report['capture_top20'], 1)}%" in html
     assert f"{floatformat(100 * report['capture_top50'], 1)}%" in html
     assert f"{report['brier_test']:.3f}" in html
@@ -154,3 +157,17 @@ def test_without_a_time_ordered_test_the_churn_page_says_why_and_heads_with_the_
 
     assert 'id="churn-auc">0.901<' in churn and 'id="churn-holdout-auc"' not in churn
     assert "Not measured: one horizon earlier (1993-10-04) 2 of 90" in churn
+
+
+def test_a_response_model_trained_before_the_monthly_retrain_keeps_its_own_headline(client, analyst_b, trained):
+    artefact = ModelArtefact.objects.get(run=trained, name="response")
+    report = {**artefact.report, "time_ordered_test_auc": 0.7506}
+    for key in ("one_fit_test_auc", "retrains", "retrain_period"):
+        report.pop(key)
+    ModelArtefact.objects.filter(pk=artefact.pk).update(report=report, version="response-1")
+    client.force_login(analyst_b)
+
+    response = client.get(MODELS_URL).content.decode().split('id="response-model"')[1].split('id="churn-model"')[0]
+
+    assert 'id="response-auc">0.751<' in response and "AUC, time-ordered test (headline)" in response
+    assert 'id="response-one-fit-auc"' not in response and "tested once on the last" in response

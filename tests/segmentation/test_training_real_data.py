@@ -33,7 +33,11 @@ def test_training_on_a_sample_of_the_demo_data():
     assert response["rows"] == SAMPLE and "duration" not in response["features"]
     # The first rows of bank-full are May-June 2008's mass calling, where little tells subscribers
     # apart (the full file's figures are test_propensity's): the sample shows the pipeline, not skill.
-    assert 0.5 < response["time_ordered_test_auc"] <= 1 and 0.5 < churn["test_auc"] <= 1
+    # Its test part (600 contacts, 24 subscribers) lies in June 2008 alone, so one fit walks it forward,
+    # and its AUC is noise around 0.5 (0.50 walked forward, 0.54 for the calibrated fit).
+    assert response["retrains"] == 1 and response["test_rows"] == SAMPLE // 5
+    assert 0 < response["time_ordered_test_auc"] < 1 and 0 < response["one_fit_test_auc"] < 1
+    assert 0.5 < churn["test_auc"] <= 1
     assert churn["data_end"] == "1994-03-30" and churn["cutoff"] == "1994-01-01"
     assert CustomerPrediction.objects.filter(run=run, propensity__isnull=False).count() == SAMPLE
     assert CustomerPrediction.objects.filter(run=run, churn_risk__isnull=False).exists()

@@ -56,7 +56,8 @@ class Command(RunCommand):
     def published(self, run: Run) -> str:
         response, churn = run.metrics["response"], run.metrics["churn"]
         return (
-            f"response: time-ordered AUC {response['time_ordered_test_auc']:.3f}, "
+            f"response: time-ordered AUC {response['time_ordered_test_auc']:.3f} retrained monthly "
+            f"({response['one_fit_test_auc']:.3f} fitted once), "
             f"5-fold {response['stratified_5fold_auc']:.3f}, "
             f"top 20% catch {response['capture_top20']:.1%}, top 50% {response['capture_top50']:.1%}; "
             f"churn: held-out AUC {churn['test_auc']:.3f}, out-of-fold {churn['out_of_fold_auc']:.3f}; "
