@@ -53,9 +53,9 @@ Measured on bank-full (seed 7; gradient boosting chosen, training-part CV 0.707 
 regression): time-ordered test AUC **0.770** retrained monthly (19 fits; 0.751 fitted once; a weekly retrain
 reached about 0.77 in a trial but costs 80 fits), 5-fold AUC 0.806; the top 20 % of scores catch 39.7 % of
 the subscribers and the top 50 % catch 77.9 %; Brier 0.193 (one fit) against 0.278 for the training
-prevalence. Tried and not kept, each judged on the 64–80 %
-validation slice of the training part: recency weights (half-lives 60–480 days: −0.002 to +0.016, not
-stable), training on only the most recent 25–75 % (worse), logistic regression (worse in CV).
+prevalence. Tried and not kept, each judged on the 64–80 % validation slice of the training part: recency
+weights (half-lives 60–480 days: −0.002 to +0.016, not stable), training on only the most recent 25–75 %
+(worse), logistic regression (worse in CV).
 
 Artefacts
 ---------
@@ -103,8 +103,9 @@ TRAIN_SHARE = 0.8
 MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 MODEL_VERSION = "response-2"
-# The test part is scored a calendar month at a time, each month by a model fitted on the contacts before it.
-RETRAIN_PERIOD = "M"
+# The test part is scored a calendar month at a time, each month by a model fitted on the contacts before it
+# (the pandas period alias and its name in the report).
+RETRAIN_PERIOD, RETRAIN_PERIOD_NAME = "M", "month"
 
 
 def response_frame_from_uci(raw: pd.DataFrame) -> pd.DataFrame:
@@ -214,7 +215,7 @@ def _train_response_model(frame: pd.DataFrame, *, seed: int) -> ResponseModel:
     1. Time-ordered split by ``contact_order``: first 80 % train, last 20 % test.
     2. Pick the family by stratified 5-fold CV AUC inside the training part only.
     3. Headline: walk the test part forward a calendar month at a time, each month scored by the chosen
-       family fitted on every contact dated before it (``walk_forward_scores``).
+       family fitted on every contact before that month (``walk_forward_scores``).
     4. Calibrate the family (sigmoid, 5-fold inside the training part) and score the test part once: the
        one-fit AUC and the Brier score.
     5. Second figure: stratified 5-fold CV AUC of the chosen family on the whole frame.
@@ -223,6 +224,10 @@ def _train_response_model(frame: pd.DataFrame, *, seed: int) -> ResponseModel:
     _require_rows(frame, "campaign rows")
     _require_columns(frame, (ORDER, "contact_date", *FEATURES, LABEL), "campaign rows")
     ordered = frame.sort_values(ORDER, kind="stable")
+    dates = pd.to_datetime(ordered["contact_date"])
+    if dates.isna().any() or (dates.diff().dt.days < 0).any():
+        raise ValueError("Every contact needs a date, and the contact order must follow the dates: the test "
+                         "part is scored a month at a time by models of the contacts before it.")
     labels = ordered[LABEL].to_numpy()
     _require_both_classes(labels, "the campaign rows")
     cut = int(len(ordered) * TRAIN_SHARE)
@@ -261,7 +266,7 @@ def _train_response_model(frame: pd.DataFrame, *, seed: int) -> ResponseModel:
         "train_positive_rate": float(y_train.mean()), "test_positive_rate": float(y_test.mean()),
         "selection_cv_auc_train_part": selection,
         "time_ordered_test_auc": float(roc_auc_score(y_test, walked_scores)),
-        "retrain_period": "month", "retrains": retrains,
+        "retrain_period": RETRAIN_PERIOD_NAME, "retrains": retrains,
         "one_fit_test_auc": float(roc_auc_score(y_test, test_scores)),
         "stratified_5fold_auc": float(whole_cv_auc),
         "brier_test": float(brier_score_loss(y_test, test_scores)),

@@ -224,6 +224,10 @@ def test_train_response_model_refuses_bad_input(frame: pd.DataFrame) -> None:
         train_response_model(frame.drop(columns=["calls_prev_7d"]))
     with pytest.raises(ValueError, match="lack required columns: contact_date"):
         train_response_model(frame.drop(columns=["contact_date"]))
+    with pytest.raises(ValueError, match="contact order must follow the dates"):
+        train_response_model(frame.assign(contact_date=frame["contact_date"].iloc[::-1].to_numpy()))
+    with pytest.raises(ValueError, match="Every contact needs a date"):
+        train_response_model(frame.assign(contact_date=frame["contact_date"].where(frame[ORDER] != 100)))
     with pytest.raises(ValueError, match="only one class"):
         train_response_model(frame.assign(**{LABEL: 0}))
     late_positives_only = frame.assign(**{LABEL: (frame[ORDER] >= int(len(frame) * 0.8)).astype(int)})
