@@ -12,8 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import silhouette_score
 
-from segmentation.clustering import assign_segments, learned_segments, sample_silhouettes
-from segmentation.columns import CLUSTER_FEATURES
+from segmentation.clustering import (
+    _column_medians,
+    _raw_matrix,
+    _transform,
+    assign_segments,
+    learned_segments,
+    sample_silhouettes,
+)
+from segmentation.columns import CLUSTER_FEATURES, LOG_FEATURES
 from segmentation.models import segment_label
 from segmentation.profiles import ENTERED, LEFT, SEGMENT_NAMES, segment_names, segment_profiles, transition_matrix
 
@@ -198,6 +205,23 @@ def test_learned_segments_impute_missing_values_with_the_median(frame):
     assert medians["age"] == pytest.approx(float(np.nanmedian(holey["age"])))
     assert medians["n_insurance"] == 0.0
     assert np.isfinite(result.centroids.to_numpy()).all()
+
+
+def test_the_matrix_k_means_sees_is_imputed_with_medians_then_signed_log1p_on_the_skewed_columns():
+    rng = np.random.default_rng(11)
+    values = rng.normal(0, 5000, size=(9, len(CLUSTER_FEATURES)))
+    values[2, 0], values[4, 1], values[6, -1] = np.nan, np.inf, -np.inf
+    frame = pd.DataFrame(values, columns=list(CLUSTER_FEATURES)).assign(customer_id=range(9), extra="ignored")
+
+    raw = _raw_matrix(frame)
+    matrix = _transform(raw, _column_medians(raw))
+
+    for j, column in enumerate(CLUSTER_FEATURES):
+        present = values[:, j][np.isfinite(values[:, j])]
+        expected = np.where(np.isfinite(values[:, j]), values[:, j], np.median(present))
+        if column in LOG_FEATURES:
+            expected = np.sign(expected) * np.log1p(np.abs(expected))
+        assert np.array_equal(matrix[:, j], expected), column
 
 
 def test_assign_segments_with_stored_params_reproduce_the_labels(frame, result):
