@@ -387,8 +387,7 @@ def model_training_finish(run: Run) -> dict:
         "mean_propensity": mean_propensity, "unscored": unscored,
         "response": {key: response.get(key) for key in (
             "time_ordered_test_auc", "one_fit_test_auc", "retrains", "stratified_5fold_auc", "capture_top20",
-            "capture_top50", "brier_test",
-            "brier_test_reference_train_prevalence", "model_family", "rows")},
+            "capture_top50", "brier_test", "brier_test_reference_train_prevalence", "model_family", "rows")},
         "churn": {key: churn_report.get(key) for key in (
             "test_auc", "out_of_fold_auc", "baseline_test_auc_transactions_only", "capture_top20",
             "eligible_accounts", "churned_accounts", "model_family")},
