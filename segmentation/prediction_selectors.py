@@ -75,6 +75,11 @@ class ModelSummary:
         return self.deciles_key.startswith("time_ordered")
 
     @property
+    def walked_forward(self) -> bool:
+        """Response: the headline test was scored a month at a time, the one fit beside it (since response-2)."""
+        return self.one_fit_auc is not None
+
+    @property
     def gains(self) -> list[tuple[float, float]]:
         """(share of scores from the top, share of positives caught) from (0, 0), by decile."""
         deciles = self.report.get(self.deciles_key) or []

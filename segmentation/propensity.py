@@ -131,7 +131,7 @@ def response_frame_from_uci(raw: pd.DataFrame) -> pd.DataFrame:
     contact_date = pd.to_datetime(
         pd.DataFrame({"year": year, "month": month, "day": raw["day"].to_numpy()}), errors="coerce"
     )
-    if contact_date.isna().any() or (contact_date.diff().dt.days < 0).any():
+    if not _dated_in_order(contact_date):
         raise ValueError("Rows must be in contact-date order with valid day/month values (as in bank-full).")
 
     frame = pd.DataFrame({ORDER: np.arange(len(raw), dtype=np.int64), "contact_date": contact_date.to_numpy()})
@@ -224,8 +224,7 @@ def _train_response_model(frame: pd.DataFrame, *, seed: int) -> ResponseModel:
     _require_rows(frame, "campaign rows")
     _require_columns(frame, (ORDER, "contact_date", *FEATURES, LABEL), "campaign rows")
     ordered = frame.sort_values(ORDER, kind="stable")
-    dates = pd.to_datetime(ordered["contact_date"])
-    if dates.isna().any() or (dates.diff().dt.days < 0).any():
+    if not _dated_in_order(pd.to_datetime(ordered["contact_date"])):
         raise ValueError("Every contact needs a date, and the contact order must follow the dates: the test "
                          "part is scored a month at a time by models of the contacts before it.")
     labels = ordered[LABEL].to_numpy()
@@ -321,6 +320,11 @@ def capture_report(labels: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
 
     return {"lift_deciles": deciles, "capture_top20": caught_by(0.2), "capture_top50": caught_by(0.5),
             "lift_top20": caught_by(0.2) / 0.2}
+
+
+def _dated_in_order(dates: pd.Series) -> bool:
+    """Every row has a date, and no date comes before the previous row's."""
+    return not (dates.isna().any() or (dates.diff().dt.days < 0).any())
 
 
 def _require_rows(frame: pd.DataFrame, what: str) -> None:
