@@ -18,6 +18,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.ui.fragments import Panel, panels_rendered
 from crm_bank.ui.paginators import (
     PER_PAGE_CHOICES,
     CappedCountPaginator,
@@ -171,24 +172,35 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     holdings = customer_holdings(customer_id=pk)
     value = customer_value_summary(customer_id=pk)
     path = customer_segment_path(customer_id=pk)
-    return render(request, "customers/customer_detail.html", {
-        "access": access,
-        "holdings": holding_lines(access, holdings),
-        "totals": [(currency, money(total, currency)) for currency, total in customer_total_balances(holdings).items()]
-        if access.may_see_money else [],
-        "transactions": _transaction_page(access, holdings, request.GET.get("page")),
-        "household": customer_household_members(household_id=access.customer.household_id, exclude_customer_id=pk),
-        "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
+    value_shown, segment_path = value_line(access, value), segment_lines(path)
+    # The panels are kept rendered in the shared cache, keyed on all they show (crm_bank.ui.fragments).
+    panels = panels_rendered({
+        "holdings": Panel("customers/_holdings_panel.html", {
+            "holdings": holding_lines(access, holdings),
+            "totals": [(currency, money(total, currency))
+                       for currency, total in customer_total_balances(holdings).items()]
+            if access.may_see_money else [],
+        }),
         # The unified timeline's first page (historic campaign contacts are interactions too); the
         # touchpoint map and the header's complaint alerts load by htmx, outside the page's budget.
-        "timeline": timeline_panel(access, timeline_page(customer_id=pk)),
-        "value": value_line(access, value),
-        # How the customer is served: their tier's service policy, or a rule segment's own for the
-        # tier (the newest segmentation's rule segments; the policies come from the shared cache).
-        "service": service_policy_for(
-            tier=value.tier, segment_ids=[rule.id for rule in path[-1].rule_segments] if path else ()
-        ) if value else None,
-        "segment_path": segment_lines(path),
+        "timeline": Panel("channels/_timeline_panel.html", {
+            "access": access, "timeline": timeline_panel(access, timeline_page(customer_id=pk))}),
+        "transactions": Panel("customers/_transactions_panel.html", {
+            "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page"))}),
+        "profile": Panel("customers/_profile_column.html", {
+            "access": access, "value": value_shown, "segment_path": segment_path,
+            # How the customer is served: their tier's service policy, or a rule segment's own for the
+            # tier (the newest segmentation's rule segments; the policies come from the shared cache).
+            "service": service_policy_for(
+                tier=value.tier, segment_ids=[rule.id for rule in path[-1].rule_segments] if path else ()
+            ) if value else None,
+            "household": customer_household_members(
+                household_id=access.customer.household_id, exclude_customer_id=pk),
+            "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
+        }),
+    })
+    return render(request, "customers/customer_detail.html", {
+        "access": access, "value": value_shown, "segment_path": segment_path, "panels": panels,
     })
 
 
@@ -196,9 +208,9 @@ def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The transactions panel alone, for htmx paging inside the 360° page."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="transactions")
     holdings = customer_holdings(customer_id=pk) if access.may_see_money else []
-    return render(request, "customers/_transactions_panel.html", {
-        "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page")),
-    })
+    panels = panels_rendered({"transactions": Panel("customers/_transactions_panel.html", {
+        "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page"))})})
+    return HttpResponse(panels["transactions"])
 
 
 def customer_field_changes_panel(request: HttpRequest, pk: int) -> HttpResponse:

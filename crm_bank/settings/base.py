@@ -285,6 +285,9 @@ CACHES = {
         "KEY_PREFIX": "crm",
     },
 }
+# How long a rendered 360° panel stays in the shared cache (crm_bank.ui.fragments; 0 turns it off). The
+# key covers everything a panel shows, so this bounds the cache's memory, not how stale a panel can be.
+CRM_PANEL_CACHE_SECONDS = env.int("CRM_PANEL_CACHE_SECONDS", default=600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Branch CRM channel API",
     "DESCRIPTION": "Channel systems post every contact with a customer; each lands on the customer's timeline.",
