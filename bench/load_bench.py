@@ -13,8 +13,8 @@ stream of `--rate` requests a second) — searches by name and phone, 360° page
 transaction pages, landing pages, the campaign war room, for `--seconds`. `--find-max` then searches
 (30 s a try) for the highest rate, to 5 requests a second, whose p95 stays within 250 ms, no error.
 
-The last line printed is one JSON object: rps, p95_ms, p99_ms, errors, login_p95_ms (and with
---find-max, max_rate_p95_250ms).
+The last line printed is one JSON object: rps, p95_ms, p99_ms, errors, login_p95_ms, the server's own
+p50/p95 from gunicorn's access log, overall and its p50 per page (and with --find-max, max_rate_p95_250ms).
 """
 
 from __future__ import annotations
@@ -56,7 +56,12 @@ from demo.synthetic import synthetic_bank_generate  # noqa: E402
 
 SEED = 7
 # gunicorn.conf.py's access line: `host [time] "request" status bytes seconds "agent"`.
-ACCESS_LINE = re.compile(r'\[(?P<at>[^\]]+)\] "[^"]*" \d{3} \S+ (?P<seconds>[0-9.]+)s ')
+ACCESS_LINE = re.compile(r'\[(?P<at>[^\]]+)\] "\S+ (?P<path>\S+) [^"]*" \d{3} \S+ (?P<seconds>[0-9.]+)s ')
+# The mix's pages by the path gunicorn logs (no query string: name and phone searches are one).
+SERVER_PAGES = [("360° page", re.compile(r"/customers/\d+/")),
+                ("transactions page", re.compile(r"/customers/\d+/transactions/")),
+                ("search", re.compile(r"/customers/")), ("landing page", re.compile(r"/customers/my-book/")),
+                ("campaign war room", re.compile(r"/campaigns/\d+/dashboard/"))]
 RMS_IN_PLAN = 60
 CUSTOMERS_PER_RM = 40
 P95_LIMIT_MS = 250
@@ -213,7 +218,8 @@ def _locust(*, port: int, rate: int, seconds: int, work: Path) -> dict:
     started = time.time() + spawn_seconds
     subprocess.run(command, cwd=BASE_DIR, env={**os.environ, "LOAD_PLAN": str(work / "plan.json")},
                    check=True, capture_output=True, timeout=seconds + spawn_seconds + 120)
-    server_ms = _server_times(work, since=started)
+    server_times = _server_times(work, since=started)
+    server_ms = [ms for _, ms in server_times]
     with (Path(f"{prefix}_stats.csv")).open(encoding="utf-8") as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
     total = rows.pop("Aggregated")
@@ -225,17 +231,20 @@ def _locust(*, port: int, rate: int, seconds: int, work: Path) -> dict:
         "median_ms": float(total["50%"]), "p95_ms_by_page": pages,
         # The same requests as the server timed them (gunicorn's access log: parse to response).
         "server_p50_ms": _percentile(server_ms, 50), "server_p95_ms": _percentile(server_ms, 95),
+        "server_p50_ms_by_page": {
+            page: _percentile([ms for path, ms in server_times if pattern.fullmatch(path)], 50)
+            for page, pattern in SERVER_PAGES},
     }
 
 
-def _server_times(work: Path, *, since: float) -> list[float]:
-    """Milliseconds per request from gunicorn's access log (`%(L)s`, gunicorn.conf.py's format), for
-    the requests logged after `since` (the measured window, after the users have started)."""
+def _server_times(work: Path, *, since: float) -> list[tuple[str, float]]:
+    """(path, milliseconds) per request from gunicorn's access log (`%(U)s` and `%(L)s`, gunicorn.conf.py's
+    format), for the requests logged after `since` (the measured window, after the users have started)."""
     times = []
     for line in (work / "gunicorn.access").read_text().splitlines():
         match = ACCESS_LINE.search(line)
         if match and datetime.datetime.strptime(match["at"], "%d/%b/%Y:%H:%M:%S %z").timestamp() >= since:
-            times.append(float(match["seconds"]) * 1000)
+            times.append((match["path"], float(match["seconds"]) * 1000))
     return times
 
 
