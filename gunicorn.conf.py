@@ -5,7 +5,10 @@ access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"'
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn's server hook
-    """Once the worker has loaded the application: freeze its start-up heap (crm_bank.gc_tuning)."""
+    """Once the worker has loaded the application: digest the release for the panel cache's keys (it
+    reads the project's files once), then freeze the start-up heap (crm_bank.gc_tuning)."""
     from crm_bank.gc_tuning import worker_heap_freeze
+    from crm_bank.ui.fragments import release_digest
 
+    release_digest()
     worker_heap_freeze()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crm_bank import gc_tuning
+from crm_bank.ui import fragments
 
 
 @pytest.fixture
@@ -38,10 +39,11 @@ def test_worker_heap_freeze_takes_the_loaded_heap_out_of_collections(collector_r
     assert gone() is None
 
 
-def test_gunicorn_runs_the_freeze_once_each_worker_has_loaded_the_site(monkeypatch):
+def test_gunicorn_digests_the_release_then_freezes_once_each_worker_has_loaded_the_site(monkeypatch):
     calls = []
     monkeypatch.setattr(gc_tuning, "worker_heap_freeze", lambda: calls.append("frozen"))
+    monkeypatch.setattr(fragments, "release_digest", lambda: calls.append("digested"))
     config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
     config["post_worker_init"](worker=object())
-    assert calls == ["frozen"]
+    assert calls == ["digested", "frozen"]
     assert "%(U)s" in config["access_log_format"] and "%(q)s" not in config["access_log_format"]
