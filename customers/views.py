@@ -33,7 +33,9 @@ from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.models.customer import INCOMPLETE_BELOW
 from customers.panels import (
+    SegmentLine,
     TransactionLine,
+    ValueLine,
     change_lines,
     data_quality,
     holding_lines,
@@ -169,12 +171,25 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, _("Customer %(cif)s was merged into this customer; its old link leads here.")
                       % {"cif": access.customer.cif})
         return redirect("customers:customer-detail", pk=access.customer.merged_into_id)
-    holdings = customer_holdings(customer_id=pk)
     value = customer_value_summary(customer_id=pk)
     path = customer_segment_path(customer_id=pk)
     value_shown, segment_path = value_line(access, value), segment_lines(path)
-    # The panels are kept rendered in the shared cache, keyed on all they show (crm_bank.ui.fragments).
-    panels = panels_rendered({
+    panels = _detail_panels(access, value=value, value_shown=value_shown, path=path, segment_path=segment_path,
+                            page=request.GET.get("page"))
+    return render(request, "customers/customer_detail.html", {
+        "access": access, "value": value_shown, "segment_path": segment_path, "panels": panels_rendered(panels),
+    })
+
+
+def _detail_panels(
+    access: CustomerAccess, *, value, value_shown: ValueLine | None, path: list, segment_path: list[SegmentLine],
+    page: str | None,
+) -> dict[str, Panel]:
+    """The 360° page's panels, each with all it shows: the shared cache keeps them rendered under
+    that (crm_bank.ui.fragments)."""
+    pk = access.pk
+    holdings = customer_holdings(customer_id=pk)
+    return {
         "holdings": Panel("customers/_holdings_panel.html", {
             "holdings": holding_lines(access, holdings),
             "totals": [(currency, money(total, currency))
@@ -186,7 +201,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "timeline": Panel("channels/_timeline_panel.html", {
             "access": access, "timeline": timeline_panel(access, timeline_page(customer_id=pk))}),
         "transactions": Panel("customers/_transactions_panel.html", {
-            "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page"))}),
+            "access": access, "transactions": _transaction_page(access, holdings, page)}),
         "profile": Panel("customers/_profile_column.html", {
             "access": access, "value": value_shown, "segment_path": segment_path,
             # How the customer is served: their tier's service policy, or a rule segment's own for the
@@ -198,10 +213,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 household_id=access.customer.household_id, exclude_customer_id=pk),
             "rm_history": rm_lines(access, customer_rm_history(customer_id=pk)),
         }),
-    })
-    return render(request, "customers/customer_detail.html", {
-        "access": access, "value": value_shown, "segment_path": segment_path, "panels": panels,
-    })
+    }
 
 
 def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
