@@ -9,7 +9,6 @@ import logging
 import pytest
 import time_machine
 from django.core.cache import cache
-from django.test.signals import template_rendered
 from django.utils import timezone, translation
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -23,33 +22,20 @@ def _panel(value: str = "+420 777 111 222", *, masked: bool = False) -> Panel:
     return Panel(MASKED_TEMPLATE, {"value": value, "access": {"masked": masked}})
 
 
-@pytest.fixture
-def renders():
-    """The templates rendered while the test runs (Django's test signal)."""
-    names: list[str] = []
-
-    def record(sender, template, context, **kwargs):
-        names.append(template.name)
-
-    template_rendered.connect(record)
-    yield names
-    template_rendered.disconnect(record)
-
-
-def test_panels_rendered_serves_a_kept_rendering_without_rendering_again(renders):
+def test_panels_rendered_serves_a_kept_rendering_without_rendering_again(rendered_templates):
     first = panels_rendered({"phone": _panel()})
-    assert renders == [MASKED_TEMPLATE]
+    assert rendered_templates == [MASKED_TEMPLATE]
     again = panels_rendered({"phone": _panel()})
-    assert renders == [MASKED_TEMPLATE]  # the second time from the cache
+    assert rendered_templates == [MASKED_TEMPLATE]  # the second time from the cache
     assert again == first
     assert 'data-masked="false">+420 777 111 222</span>' in again["phone"]
 
 
-def test_panels_rendered_renders_again_when_anything_it_shows_changes(renders):
+def test_panels_rendered_renders_again_when_anything_it_shows_changes(rendered_templates):
     panels_rendered({"phone": _panel()})
     changed = panels_rendered({"phone": _panel("+420 777 999 000")})
     masked = panels_rendered({"phone": _panel(masked=True)})
-    assert renders == [MASKED_TEMPLATE] * 3
+    assert rendered_templates == [MASKED_TEMPLATE] * 3
     assert "+420 777 999 000" in changed["phone"]
     assert 'data-masked="true"' in masked["phone"]
     assert 'data-masked="false"' not in masked["phone"]
@@ -76,15 +62,15 @@ def test_panels_rendered_in_another_language_is_that_language():
     assert "not on file" not in chinese
 
 
-def test_panels_rendered_with_the_cache_off_keeps_nothing(settings, renders):
+def test_panels_rendered_with_the_cache_off_keeps_nothing(settings, rendered_templates):
     settings.CRM_PANEL_CACHE_SECONDS = 0
     panels_rendered({"phone": _panel()})
     panels_rendered({"phone": _panel()})
-    assert renders == [MASKED_TEMPLATE] * 2
+    assert rendered_templates == [MASKED_TEMPLATE] * 2
     assert cache.get(panel_key(_panel())) is None
 
 
-def test_panels_rendered_renders_when_the_cache_fails(monkeypatch, caplog, renders):
+def test_panels_rendered_renders_when_the_cache_fails(monkeypatch, caplog, rendered_templates):
     def unavailable(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 

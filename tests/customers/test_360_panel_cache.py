@@ -9,7 +9,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,18 +21,6 @@ pytestmark = pytest.mark.django_db
 
 PANEL_TEMPLATES = {"customers/_holdings_panel.html", "channels/_timeline_panel.html",
                    "customers/_transactions_panel.html", "customers/_profile_column.html"}
-
-
-@pytest.fixture
-def rendered():
-    names: list[str] = []
-
-    def record(sender, template, context, **kwargs):
-        names.append(template.name)
-
-    template_rendered.connect(record)
-    yield names
-    template_rendered.disconnect(record)
 
 
 @pytest.fixture
@@ -60,13 +47,13 @@ def _panel(page: str, panel_id: str) -> str:
     return page[start: page.index("</section>", start)]
 
 
-def test_repeat_view_renders_no_panel_and_shows_the_same_page(client, rm_a, customer_a, account, rendered):
+def test_repeat_view_renders_no_panel_and_shows_the_same_page(client, rm_a, customer_a, account, rendered_templates):
     client.force_login(rm_a)
     first = _page(client, customer_a)
-    assert set(rendered) >= PANEL_TEMPLATES
-    rendered.clear()
+    assert set(rendered_templates) >= PANEL_TEMPLATES
+    rendered_templates.clear()
     again = _page(client, customer_a)
-    assert not PANEL_TEMPLATES & set(rendered)
+    assert not PANEL_TEMPLATES & set(rendered_templates)
     assert _content(again) == _content(first)
     assert account.number in again and "12,345.67" in again and again.count("<tr data-txn>") == 20
 
@@ -115,13 +102,13 @@ def test_each_language_gets_its_own_rendering(client, rm_a, customer_a, account)
     assert re.search(r"[\u4e00-\u9fff]", chinese)
 
 
-def test_transactions_panel_from_the_cache_is_the_page_asked_for(client, rm_a, customer_a, account, rendered):
+def test_transactions_panel_from_the_cache_is_the_page_asked_for(client, rm_a, customer_a, account, rendered_templates):
     client.force_login(rm_a)
     url = reverse("customers:customer-transactions", args=[customer_a.pk])
     second = client.get(url, {"page": 2}, HTTP_HX_REQUEST="true").content.decode()
-    rendered.clear()
+    rendered_templates.clear()
     assert client.get(url, {"page": 2}, HTTP_HX_REQUEST="true").content.decode() == second
-    assert rendered == []
+    assert rendered_templates == []
     first = client.get(url, {"page": 1}, HTTP_HX_REQUEST="true").content.decode()
     assert "Page 2" in second and second.count("<tr data-txn>") == 5
     assert "Page 1" in first and first.count("<tr data-txn>") == 20
