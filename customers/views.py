@@ -33,9 +33,7 @@ from customers.filters import CustomerFilter
 from customers.models import Customer
 from customers.models.customer import INCOMPLETE_BELOW
 from customers.panels import (
-    SegmentLine,
     TransactionLine,
-    ValueLine,
     change_lines,
     data_quality,
     holding_lines,
@@ -171,25 +169,21 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.info(request, _("Customer %(cif)s was merged into this customer; its old link leads here.")
                       % {"cif": access.customer.cif})
         return redirect("customers:customer-detail", pk=access.customer.merged_into_id)
+    panels = _detail_panels(access, page=request.GET.get("page"))
+    return render(request, "customers/customer_detail.html", {"access": access, "panels": panels_rendered(panels)})
+
+
+def _detail_panels(access: CustomerAccess, *, page: str | None) -> dict[str, Panel]:
+    """The 360° page's header and panels, each with all it shows: the shared cache keeps them
+    rendered under that (crm_bank.ui.fragments)."""
+    pk = access.pk
+    holdings = customer_holdings(customer_id=pk)
     value = customer_value_summary(customer_id=pk)
     path = customer_segment_path(customer_id=pk)
     value_shown, segment_path = value_line(access, value), segment_lines(path)
-    panels = _detail_panels(access, value=value, value_shown=value_shown, path=path, segment_path=segment_path,
-                            page=request.GET.get("page"))
-    return render(request, "customers/customer_detail.html", {
-        "access": access, "value": value_shown, "segment_path": segment_path, "panels": panels_rendered(panels),
-    })
-
-
-def _detail_panels(
-    access: CustomerAccess, *, value, value_shown: ValueLine | None, path: list, segment_path: list[SegmentLine],
-    page: str | None,
-) -> dict[str, Panel]:
-    """The 360° page's panels, each with all it shows: the shared cache keeps them rendered under
-    that (crm_bank.ui.fragments)."""
-    pk = access.pk
-    holdings = customer_holdings(customer_id=pk)
     return {
+        "header": Panel("customers/_customer_header.html", {
+            "access": access, "value": value_shown, "segment_path": segment_path}),
         "holdings": Panel("customers/_holdings_panel.html", {
             "holdings": holding_lines(access, holdings),
             "totals": [(currency, money(total, currency))

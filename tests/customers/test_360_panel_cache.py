@@ -1,4 +1,4 @@
-"""The 360° page's panels from the shared cache (crm_bank.ui.fragments): a repeat view renders none of
+"""The 360° page's header and panels from the shared cache (crm_bank.ui.fragments): a repeat view renders none of
 them and shows the same page; another viewer's masking level, any change to what a panel shows, and
 another language each get their own rendering, whichever view came first."""
 
@@ -19,7 +19,7 @@ from tests.customers.factories import account_for, transactions_for
 
 pytestmark = pytest.mark.django_db
 
-PANEL_TEMPLATES = {"customers/_holdings_panel.html", "channels/_timeline_panel.html",
+PANEL_TEMPLATES = {"customers/_customer_header.html", "customers/_holdings_panel.html", "channels/_timeline_panel.html",
                    "customers/_transactions_panel.html", "customers/_profile_column.html"}
 
 
@@ -70,6 +70,7 @@ def test_another_branchs_rm_never_gets_the_full_rendering(client, rm_a, rm_b, cu
     assert 'id="transaction-table"' not in masked and "+420601123456" not in masked
     assert account.number in full and "12,345.67" in full and 'id="transaction-table"' in full
     assert "+420601123456" in full
+    assert 'id="masked-notice"' in masked and 'id="masked-notice"' not in full
 
 
 def test_a_change_to_what_a_panel_shows_is_on_the_next_view(client, rm_a, rm_a2, customer_a, account):
