@@ -214,9 +214,10 @@ def customer_transactions_panel(request: HttpRequest, pk: int) -> HttpResponse:
     """The transactions panel alone, for htmx paging inside the 360° page."""
     access = customer_get_for_user(user=request.user, customer_id=pk, request=request, purpose="transactions")
     holdings = customer_holdings(customer_id=pk) if access.may_see_money else []
-    panels = panels_rendered({"transactions": Panel("customers/_transactions_panel.html", {
-        "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page"))})})
-    return HttpResponse(panels["transactions"])
+    # Rendered, not kept: a page of older transactions is rarely asked for twice (crm_bank.ui.fragments).
+    return render(request, "customers/_transactions_panel.html", {
+        "access": access, "transactions": _transaction_page(access, holdings, request.GET.get("page")),
+    })
 
 
 def customer_field_changes_panel(request: HttpRequest, pk: int) -> HttpResponse:

@@ -14,6 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from crm_bank.ui import fragments
 from crm_bank.ui.fragments import Panel, panel_key, panels_rendered, release_digest
+from customers.models import Customer
 
 MASKED_TEMPLATE = "customers/_masked.html"  # prints `value`, masked or not by `access.masked`
 
@@ -116,3 +117,19 @@ def test_release_digest_changes_with_a_template_module_or_translation_not_with_t
             before = after
     finally:
         release_digest.cache_clear()
+
+
+@pytest.mark.django_db
+def test_panel_key_of_a_model_row_follows_its_fields_not_djangos_bookkeeping(customer_a):
+    def key(customer) -> str:
+        return panel_key(Panel(MASKED_TEMPLATE, {"value": "", "access": {"customer": customer}}))
+
+    fetched = Customer.objects.select_related("home_branch").get(pk=customer_a.pk)
+    again = Customer.objects.select_related("home_branch").get(pk=customer_a.pk)
+    again._state.db = "replica"
+    assert key(again) == key(fetched)
+    again.city = "Brno"
+    assert key(again) != key(fetched)
+    renamed = Customer.objects.select_related("home_branch").get(pk=customer_a.pk)
+    renamed.home_branch.name = "Renamed branch"  # a row loaded with it counts too
+    assert key(renamed) != key(fetched)

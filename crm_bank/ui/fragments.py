@@ -3,7 +3,8 @@
 A panel renders with its own context alone — no request, no context processors, nothing of the page
 around it — so the HTML it gives is a function of: the release (every template, module and compiled
 translation of the project, hashed once per process), the template's name, the language, the time
-zone, today's date and that context. The cache key is a digest of exactly those, the context pickled.
+zone, today's date and that context. The cache key is a digest of exactly those, the context pickled
+(a model row as its fields and the rows loaded with it, less UNSHOWN_FIELDS).
 So a change to anything a panel shows — a new transaction, a moved balance, another viewer's masking
 level (the viewer's `CustomerAccess` is part of the context), a newly published run — makes a new key:
 nothing has to be invalidated, and a fragment rendered for one viewer or state is never served for
@@ -17,6 +18,7 @@ zlib-compressed. The cache failing is never the page failing: the panel is rende
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import pickle
 import zlib
@@ -28,6 +30,7 @@ from pathlib import Path
 import django
 from django.conf import settings
 from django.core.cache import cache as shared_cache
+from django.db.models import Model
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.safestring import SafeString, mark_safe
@@ -84,11 +87,37 @@ def panel_key(panel: Panel) -> str:
                  timezone.get_current_timezone_name(), timezone.localdate().isoformat()):
         digest.update(part.encode())
         digest.update(b"\0")
+    pickled = io.BytesIO()
     try:
-        digest.update(pickle.dumps(dict(panel.context), protocol=pickle.HIGHEST_PROTOCOL))
+        _KeyPickler(pickled, protocol=pickle.HIGHEST_PROTOCOL).dump(dict(panel.context))
     except (pickle.PicklingError, TypeError, AttributeError) as error:
         raise TypeError(f"{panel.template}: every value a panel renders must pickle ({error})") from error
+    digest.update(pickled.getbuffer())
     return f"panel:{panel.template}:{digest.hexdigest()}"
+
+
+# Fields of a model row that no panel shows and that change without anything shown changing: a member of
+# staff's password hash and last sign-in (the RM of a customer is loaded with the customer), so an RM
+# signing in does not give their customers' panels new keys, and no credential goes into a digest.
+UNSHOWN_FIELDS = {"auth.user": frozenset({"password", "last_login"})}
+
+
+class _KeyPickler(pickle.Pickler):
+    """Pickles a model instance as its label and attributes (related rows loaded with it included),
+    without Django's per-instance state or the fields in UNSHOWN_FIELDS. Only ever written, never read."""
+
+    def reducer_override(self, obj):
+        if isinstance(obj, Model):
+            unshown = UNSHOWN_FIELDS.get(obj._meta.label_lower, frozenset())
+            attributes = {name: value for name, value in obj.__dict__.items()
+                          if name != "_state" and name not in unshown}
+            return _model_key, (obj._meta.label_lower,), (attributes, obj._state.fields_cache)
+        return NotImplemented
+
+
+def _model_key(label: str) -> None:
+    """The reconstructor _KeyPickler names for a model instance; keys are never unpickled."""
+    raise NotImplementedError(label)
 
 
 @cache

@@ -9,6 +9,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from customers.services import customer_rm_handover, customer_update
 from tests.customers.factories import account_for, transactions_for
 
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 PANEL_TEMPLATES = {"customers/_customer_header.html", "customers/_holdings_panel.html", "channels/_timeline_panel.html",
                    "customers/_transactions_panel.html", "customers/_profile_column.html"}
@@ -103,13 +106,32 @@ def test_each_language_gets_its_own_rendering(client, rm_a, customer_a, account)
     assert re.search(r"[\u4e00-\u9fff]", chinese)
 
 
-def test_transactions_panel_from_the_cache_is_the_page_asked_for(client, rm_a, customer_a, account, rendered_templates):
+def test_each_page_of_transactions_is_kept_apart(client, rm_a, customer_a, account, rendered_templates):
+    """The 360° page's own paging links (`?page=`, without htmx) keep one rendering per page."""
     client.force_login(rm_a)
-    url = reverse("customers:customer-transactions", args=[customer_a.pk])
-    second = client.get(url, {"page": 2}, HTTP_HX_REQUEST="true").content.decode()
+    second = _panel(_page(client, customer_a, page=2), "transactions-panel")
+    first = _panel(_page(client, customer_a), "transactions-panel")
     rendered_templates.clear()
-    assert client.get(url, {"page": 2}, HTTP_HX_REQUEST="true").content.decode() == second
-    assert rendered_templates == []
-    first = client.get(url, {"page": 1}, HTTP_HX_REQUEST="true").content.decode()
+    assert _panel(_page(client, customer_a, page=2), "transactions-panel") == second
+    assert "customers/_transactions_panel.html" not in rendered_templates
     assert "Page 2" in second and second.count("<tr data-txn>") == 5
     assert "Page 1" in first and first.count("<tr data-txn>") == 20
+
+
+def test_the_rm_signing_in_keeps_their_customers_renderings(client, rm_a, customer_a, account, rendered_templates):
+    """The RM is loaded with the customer; their last sign-in and password are not part of a key."""
+    client.force_login(rm_a)
+    _page(client, customer_a)
+    signed_in_before = User.objects.get(pk=rm_a.pk).last_login
+    rm_a.set_password("changed-secret-2026")
+    rm_a.save(update_fields=["password"])
+    client.force_login(rm_a)  # a new sign-in: last_login moves on
+    assert User.objects.get(pk=rm_a.pk).last_login != signed_in_before
+    rendered_templates.clear()
+    _page(client, customer_a)
+    assert not PANEL_TEMPLATES & set(rendered_templates)
+    rm_a.first_name = "Renamed"
+    rm_a.save(update_fields=["first_name"])
+    rendered_templates.clear()
+    page = _page(client, customer_a)
+    assert "customers/_customer_header.html" in rendered_templates and "Renamed" in page
