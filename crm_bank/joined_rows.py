@@ -23,13 +23,15 @@ from crm_bank.prepared import prepared_cursor
 class Join:
     """A model LEFT JOINed as `alias` ON `on` (SQL over the aliases), cached on the instance of
     `parent` (an alias) under the relation `field` — a foreign key or one-to-one field of the parent's
-    model, or the name of a reverse one-to-one relation to it."""
+    model, or the name of a reverse one-to-one relation to it. The `deferred` fields (attnames) are not
+    read: deferred on the instance as the ORM's `defer()` leaves them, loaded if ever asked for."""
 
     model: type[models.Model]
     alias: str
     on: str
     parent: str
     field: str
+    deferred: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,10 +55,10 @@ class JoinedRead:
 
     @cached_property
     def _plan(self) -> tuple[str, list[_Part]]:
-        parts = [(self.alias, self.model), *((join.alias, join.model) for join in self.joins)]
+        parts = [(self.alias, self.model, ()), *((join.alias, join.model, join.deferred) for join in self.joins)]
         columns, slices = [], []
-        for alias, model in parts:
-            fields = model._meta.concrete_fields
+        for alias, model, deferred in parts:
+            fields = [field for field in model._meta.concrete_fields if field.attname not in deferred]
             start = len(columns)
             columns += [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
             conversions = [(index, *_converters(field)) for index, field in enumerate(fields)]

@@ -119,10 +119,13 @@ def unmask_grant_active(*, user_id: int, customer_id: int, at: datetime | None =
 @cache
 def _customer_read() -> JoinedRead:
     """The customer with home branch, RM and household: every customer page's first read, in SQL
-    written once (crm_bank.joined_rows), not compiled by the ORM on each view."""
+    written once (crm_bank.joined_rows), not compiled by the ORM on each view. The RM's password hash
+    and last sign-in are not read: no customer page shows them, and a sign-in must not change what
+    the page's panels are rendered from (crm_bank.ui.fragments keys them on it)."""
     return JoinedRead(Customer, "c", joins=(
         Join(Branch, "b", on="b.id = c.home_branch_id", parent="c", field="home_branch"),
-        Join(get_user_model(), "u", on="u.id = c.primary_rm_id", parent="c", field="primary_rm"),
+        Join(get_user_model(), "u", on="u.id = c.primary_rm_id", parent="c", field="primary_rm",
+             deferred=("password", "last_login")),
         Join(Household, "h", on="h.id = c.household_id", parent="c", field="household"),
     ), where="c.id = %s")
 

@@ -130,17 +130,3 @@ def worker():
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
         yield started
 
-
-@pytest.fixture
-def rendered_templates():
-    """The names of the templates rendered while the test runs (Django's test signal), in order."""
-    from django.test.signals import template_rendered
-
-    names: list[str] = []
-
-    def record(sender, template, context, **kwargs):
-        names.append(template.name)
-
-    template_rendered.connect(record)
-    yield names
-    template_rendered.disconnect(record)

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.utils import timezone, translation
+from pytest_django.asserts import assertTemplateNotUsed, assertTemplateUsed
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from crm_bank.ui import fragments
@@ -23,20 +24,20 @@ def _panel(value: str = "+420 777 111 222", *, masked: bool = False) -> Panel:
     return Panel(MASKED_TEMPLATE, {"value": value, "access": {"masked": masked}})
 
 
-def test_panels_rendered_serves_a_kept_rendering_without_rendering_again(rendered_templates):
-    first = panels_rendered({"phone": _panel()})
-    assert rendered_templates == [MASKED_TEMPLATE]
-    again = panels_rendered({"phone": _panel()})
-    assert rendered_templates == [MASKED_TEMPLATE]  # the second time from the cache
+def test_panels_rendered_serves_a_kept_rendering_without_rendering_again():
+    with assertTemplateUsed(MASKED_TEMPLATE, count=1):
+        first = panels_rendered({"phone": _panel()})
+    with assertTemplateNotUsed(MASKED_TEMPLATE):  # the second time from the cache
+        again = panels_rendered({"phone": _panel()})
     assert again == first
     assert 'data-masked="false">+420 777 111 222</span>' in again["phone"]
 
 
-def test_panels_rendered_renders_again_when_anything_it_shows_changes(rendered_templates):
-    panels_rendered({"phone": _panel()})
-    changed = panels_rendered({"phone": _panel("+420 777 999 000")})
-    masked = panels_rendered({"phone": _panel(masked=True)})
-    assert rendered_templates == [MASKED_TEMPLATE] * 3
+def test_panels_rendered_renders_again_when_anything_it_shows_changes():
+    with assertTemplateUsed(MASKED_TEMPLATE, count=3):
+        panels_rendered({"phone": _panel()})
+        changed = panels_rendered({"phone": _panel("+420 777 999 000")})
+        masked = panels_rendered({"phone": _panel(masked=True)})
     assert "+420 777 999 000" in changed["phone"]
     assert 'data-masked="true"' in masked["phone"]
     assert 'data-masked="false"' not in masked["phone"]
@@ -63,15 +64,15 @@ def test_panels_rendered_in_another_language_is_that_language():
     assert "not on file" not in chinese
 
 
-def test_panels_rendered_with_the_cache_off_keeps_nothing(settings, rendered_templates):
+def test_panels_rendered_with_the_cache_off_keeps_nothing(settings):
     settings.CRM_PANEL_CACHE_SECONDS = 0
-    panels_rendered({"phone": _panel()})
-    panels_rendered({"phone": _panel()})
-    assert rendered_templates == [MASKED_TEMPLATE] * 2
+    with assertTemplateUsed(MASKED_TEMPLATE, count=2):
+        panels_rendered({"phone": _panel()})
+        panels_rendered({"phone": _panel()})
     assert cache.get(panel_key(_panel())) is None
 
 
-def test_panels_rendered_renders_when_the_cache_fails(monkeypatch, caplog, rendered_templates):
+def test_panels_rendered_renders_when_the_cache_fails(monkeypatch, caplog):
     def unavailable(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 

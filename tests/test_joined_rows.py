@@ -49,3 +49,25 @@ def test_a_join_that_finds_no_row_is_none_without_a_query_and_no_match_is_none(b
         assert read.primary_rm is None and read.household is None
     assert len(queries) == 0
     assert CUSTOMER.get([10**12]) is None
+
+
+def test_a_deferred_field_is_not_read_and_is_loaded_if_asked_for(branch_a, rm_a):
+    customer = CustomerFactory(home_branch=branch_a, primary_rm=rm_a)
+    read_without = JoinedRead(Customer, "c", joins=(
+        Join(get_user_model(), "u", on="u.id = c.primary_rm_id", parent="c", field="primary_rm",
+             deferred=("password", "last_login")),
+    ), where="c.id = %s")
+    with CaptureQueriesContext(connection) as queries:
+        rm = read_without.get([customer.pk]).primary_rm
+        assert rm.get_deferred_fields() == {"password", "last_login"}
+        assert (rm.username, rm.first_name) == (rm_a.username, rm_a.first_name)
+    assert len(queries) == 1 and '"password"' not in queries[0]["sql"]
+    with CaptureQueriesContext(connection) as queries:
+        assert rm.password == get_user_model().objects.get(pk=rm_a.pk).password
+    assert len(queries) == 2  # the deferred field's own load, then the check's
+
+
+def test_the_customer_pages_read_never_loads_the_rms_password_or_last_sign_in(customer_a):
+    from customers.access import _customer_read
+
+    assert _customer_read().get([customer_a.pk]).primary_rm.get_deferred_fields() == {"password", "last_login"}

@@ -4,7 +4,7 @@ A panel renders with its own context alone — no request, no context processors
 around it — so the HTML it gives is a function of: the release (every template, module and compiled
 translation of the project, hashed once per process), the template's name, the language, the time
 zone, today's date and that context. The cache key is a digest of exactly those, the context pickled
-(a model row as its fields and the rows loaded with it, less UNSHOWN_FIELDS).
+(a model row as its fields and the rows loaded with it, not Django's bookkeeping).
 So a change to anything a panel shows — a new transaction, a moved balance, another viewer's masking
 level (the viewer's `CustomerAccess` is part of the context), a newly published run — makes a new key:
 nothing has to be invalidated, and a fragment rendered for one viewer or state is never served for
@@ -96,21 +96,15 @@ def panel_key(panel: Panel) -> str:
     return f"panel:{panel.template}:{digest.hexdigest()}"
 
 
-# Fields of a model row that no panel shows and that change without anything shown changing: a member of
-# staff's password hash and last sign-in (the RM of a customer is loaded with the customer), so an RM
-# signing in does not give their customers' panels new keys, and no credential goes into a digest.
-UNSHOWN_FIELDS = {"auth.user": frozenset({"password", "last_login"})}
-
-
 class _KeyPickler(pickle.Pickler):
-    """Pickles a model instance as its label and attributes (related rows loaded with it included),
-    without Django's per-instance state or the fields in UNSHOWN_FIELDS. Only ever written, never read."""
+    """Pickles a model instance as its label and the attributes it was read with (related rows loaded
+    with it included), without Django's per-instance state (the database alias it came from): the same
+    row read twice is the same key. A field the read deferred is not part of it; a panel that needs it
+    must have it read. Only ever written, never read."""
 
     def reducer_override(self, obj):
         if isinstance(obj, Model):
-            unshown = UNSHOWN_FIELDS.get(obj._meta.label_lower, frozenset())
-            attributes = {name: value for name, value in obj.__dict__.items()
-                          if name != "_state" and name not in unshown}
+            attributes = {name: value for name, value in obj.__dict__.items() if name != "_state"}
             return _model_key, (obj._meta.label_lower,), (attributes, obj._state.fields_cache)
         return NotImplemented
 
