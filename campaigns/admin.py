@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Campaign, CampaignContact, ServicePolicy, StaffRoster
-from crm_bank.audit.admin import ChangesAuditedAdmin
+from crm_bank.audit.admin import ChangesAuditedAdmin, ReadOnlyAdminMixin
+from customers.admin import CustomerDataAdmin
 from customers.models import CONTACT_CHANNELS, channel_choices
 
 
@@ -29,13 +30,22 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignContact)
-class CampaignContactAdmin(admin.ModelAdmin):
+class CampaignContactAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
+    """Read-only, opening and searching audited: an outcome is recorded on the work queue
+    (campaigns.work_queue), which audits it and puts it on the customer's timeline; an edit here
+    could fake the conversions the war room and the scorecards count."""
+
+    audit_object_type = "campaign_contact"
+    search_kinds = (("customer__cif", "cif"), ("source_ref", "source_ref"))
     list_display = ["campaign", "customer", "contacted_on", "channel", "outcome", "attempts"]
     list_filter = ["outcome", "channel", "previous_outcome", "campaign"]
     search_fields = ["=customer__cif", "=source_ref"]
     raw_id_fields = ["customer"]
     list_select_related = ["campaign", "customer"]
     show_full_result_count = False
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return list(CampaignContact.objects.filter(pk=object_id).values_list("customer_id", flat=True))
 
 
 class ServicePolicyForm(forms.ModelForm):

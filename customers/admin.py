@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from crm_bank.audit.admin import AuditedModelAdmin, ChangesAuditedAdmin
+from crm_bank.audit.admin import AuditedModelAdmin, ChangesAuditedAdmin, ReadOnlyAdminMixin
 from crm_bank.audit.services import request_ip
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
@@ -37,21 +37,6 @@ from customers.models import (
 )
 from customers.services import customer_create, customer_fields_clean, customer_rm_handover, customer_update
 from customers.validation import national_id_clean, phone_clean
-
-
-class ReadOnlyAdminMixin:
-    """Viewing only. Holdings, transactions, standing orders and source rows come from the source
-    systems (and RM periods from hand-overs): the CRM records them, it does not edit them, so no
-    change can bypass a service and its audit row."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
 
 
 class AccountHolderInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -146,6 +131,7 @@ class CustomerAdmin(CustomerDataAdmin, SimpleHistoryAdmin):
     inlines = [AccountHolderInline]
     audit_object_type = "customer"
     search_kinds = (("cif", "cif"), ("national_id", "national_id"), ("phone", "phone"))
+    audits_its_saves = True  # save_model goes through the customer services, which audit with the values
     search_prefix_kind = "name"
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context=None):
@@ -172,7 +158,8 @@ class CustomerAdmin(CustomerDataAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Household)
-class HouseholdAdmin(admin.ModelAdmin):
+class HouseholdAdmin(ChangesAuditedAdmin):
+    audit_object_type = "household"
     list_display = ["name", "kind"]
     list_filter = ["kind"]
     search_fields = ["name"]
@@ -262,6 +249,7 @@ class ImportRowAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     list_select_related = ["batch", "customer"]
     show_full_result_count = False
     audit_object_type = "import_row"
+    search_kinds = (("source_key", "source_key"),)
 
     def audit_customer_ids(self, object_id: str) -> list[int]:
         return [pk for pk in ImportRow.objects.filter(pk=object_id).values_list("customer_id", flat=True) if pk]
@@ -283,7 +271,8 @@ class SourceRecordAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ChangesAuditedAdmin):
+    audit_object_type = "product"
     list_display = ["code", "name", "category", "currency", "is_active"]
     list_filter = ["category", "currency", "is_active"]
     search_fields = ["code", "name"]
@@ -340,7 +329,7 @@ class StandingOrderAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
 
 
 @admin.register(RMAssignment)
-class RMAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RMAssignmentAdmin(ReadOnlyAdminMixin, CustomerDataAdmin):
     """Read-only: a customer's RM changes only by hand-over (customer_rm_handover), which keeps the
     history gap-free and audited; in the admin that is the customer's RM field."""
 
@@ -350,3 +339,8 @@ class RMAssignmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     raw_id_fields = ["customer", "rm", "assigned_by"]
     list_select_related = ["customer", "rm"]
     show_full_result_count = False
+    audit_object_type = "rm_assignment"
+    search_kinds = (("customer__cif", "cif"), ("rm__username", "username"))
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return list(RMAssignment.objects.filter(pk=object_id).values_list("customer_id", flat=True))

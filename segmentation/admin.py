@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from crm_bank.audit.admin import ChangesAuditedAdmin
 from segmentation.models import RuleSegment
 
 
 @admin.register(RuleSegment)
-class RuleSegmentAdmin(admin.ModelAdmin):
+class RuleSegmentAdmin(ChangesAuditedAdmin):
+    audit_object_type = "rule_segment"
     list_display = ["name", "name_zh", "rule", "active", "created_by", "updated_at"]
     list_filter = ["active"]
     search_fields = ["name", "name_zh", "rule"]

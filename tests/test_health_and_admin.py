@@ -31,8 +31,9 @@ ADD_REFUSED = {
     # Channels: written only by their services (ingest, complaints, transfers, runs).
     "channels.Interaction", "channels.Task", "channels.ChurnFlag", "channels.Complaint", "channels.ChannelToken",
     "channels.HeldInteraction", "channels.BookTransfer", "channels.LifecycleSnapshot",
-    # Campaigns: drafted and approved on their pages, under the four-eyes rule.
-    "campaigns.Campaign",
+    # Campaigns: drafted and approved on their pages, under the four-eyes rule; outcomes recorded on
+    # the work queue.
+    "campaigns.Campaign", "campaigns.CampaignContact",
     # KPI targets: set on the targets page, branch targets under the four-eyes rule.
     "performance.KpiTarget",
 }

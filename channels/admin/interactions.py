@@ -9,15 +9,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy, ngettext
 
-from channels.admin.work import ReadOnlyAdmin
 from channels.models import ChurnFlag, Interaction, Task
 from channels.services.complaints import churn_flag_clear
-from crm_bank.audit.admin import AuditedModelAdmin
+from crm_bank.audit.admin import AuditedModelAdmin, ReadOnlyModelAdmin
 from crm_bank.ui.paginators import CappedCountPaginator
 
 
 @admin.register(Interaction)
-class InteractionAdmin(AuditedModelAdmin, ReadOnlyAdmin):
+class InteractionAdmin(AuditedModelAdmin, ReadOnlyModelAdmin):
     audit_object_type = "interaction"
     list_display = ["occurred_at", "customer", "channel", "kind", "direction", "source_system", "source_id"]
     list_filter = ["channel", "kind", "direction", "source_system"]
@@ -35,20 +34,28 @@ class InteractionAdmin(AuditedModelAdmin, ReadOnlyAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(ReadOnlyAdmin):
+class TaskAdmin(AuditedModelAdmin, ReadOnlyModelAdmin):
+    audit_object_type = "task"
     list_display = ["due_at", "assignee", "kind", "title", "status", "customer"]
     list_filter = ["status", "kind"]
     list_select_related = ["assignee", "customer"]
     paginator = CappedCountPaginator
     show_full_result_count = False
 
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return [pk for pk in Task.objects.filter(pk=object_id).values_list("customer_id", flat=True) if pk]
+
 
 @admin.register(ChurnFlag)
-class ChurnFlagAdmin(ReadOnlyAdmin):
+class ChurnFlagAdmin(AuditedModelAdmin, ReadOnlyModelAdmin):
+    audit_object_type = "churn_flag"
     list_display = ["customer", "raised_at", "reason", "cleared_at", "cleared_by"]
     list_filter = ["cleared_at"]
     list_select_related = ["customer", "cleared_by"]
     actions = ["clear_flags"]
+
+    def audit_customer_ids(self, object_id: str) -> list[int]:
+        return list(ChurnFlag.objects.filter(pk=object_id).values_list("customer_id", flat=True))
 
     @admin.action(description=gettext_lazy("Clear the selected churn-risk flags"))
     def clear_flags(self, request: HttpRequest, queryset: QuerySet[ChurnFlag]) -> None:

@@ -41,6 +41,7 @@ class ChannelSystemAdmin(admin.ModelAdmin):
     list_select_related = ["branch"]
     raw_id_fields = ["branch"]
     inlines = [ChannelTokenInline]
+    audits_its_saves = True  # save_model records the change with the system's code
 
     def get_readonly_fields(self, request: HttpRequest, obj: ChannelSystem | None = None) -> list[str]:
         return ["code", "created_at"] if obj else ["created_at"]  # source ids are scoped by the code
@@ -117,6 +118,7 @@ class HeldInteractionAdmin(AuditedModelAdmin):
                        "interaction", "resolved_by", "resolved_at", "note"]
     audit_object_type = "held_interaction"
     search_kinds = (("source_id", "source_id"), ("customer_ref", "cif"))
+    audits_its_saves = True  # resolved or discarded through the services, which audit
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[HeldInteraction]:
         return super().get_queryset(request).order_by("status", "received_at")  # what waits first, oldest first

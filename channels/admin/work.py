@@ -4,10 +4,9 @@ transfers and lifecycle snapshots: those change only through their services and 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from channels.models import BookTransfer, LifecycleRule, LifecycleSnapshot
-from crm_bank.audit.admin import ChangesAuditedAdmin
+from crm_bank.audit.admin import ChangesAuditedAdmin, ReadOnlyModelAdmin
 
 
 @admin.register(LifecycleRule)
@@ -20,19 +19,8 @@ class LifecycleRuleAdmin(ChangesAuditedAdmin):
     ordering = ["priority"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(BookTransfer)
-class BookTransferAdmin(ReadOnlyAdmin):
+class BookTransferAdmin(ReadOnlyModelAdmin):
     list_display = ["transferred_at", "branch", "from_rm", "to_rm", "reason", "customers_moved", "transferred_by"]
     list_filter = ["reason", "branch"]
     list_select_related = ["branch", "from_rm", "to_rm", "transferred_by"]
@@ -40,7 +28,7 @@ class BookTransferAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LifecycleSnapshot)
-class LifecycleSnapshotAdmin(ReadOnlyAdmin):
+class LifecycleSnapshotAdmin(ReadOnlyModelAdmin):
     list_display = ["run", "branch", "from_stage", "stage", "customers"]
     list_filter = ["stage", "branch"]
     list_select_related = ["run", "branch"]

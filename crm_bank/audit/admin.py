@@ -14,10 +14,30 @@ from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, request_ip
 
 
+class ReadOnlyAdminMixin:
+    """Viewing only: what a service writes (source data, hand-overs, runs, timelines, campaign
+    outcomes) is not edited in the admin, so no change can bypass a service and its audit row."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+
+class ReadOnlyModelAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
+
+
 class ChangesAuditedAdmin(admin.ModelAdmin):
-    """Settings an administrator edits: every save and delete lands in the audit trail."""
+    """Settings an administrator edits: every save lands in the audit trail with the values changed
+    to (the bank's admin site audits every deletion, crm_bank.admin_site)."""
 
     audit_object_type = ""
+    audits_its_saves = True
 
     def save_model(self, request: HttpRequest, obj: Model, form: ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -25,12 +45,6 @@ class ChangesAuditedAdmin(admin.ModelAdmin):
                      outcome=AuditEvent.Outcome.ALLOWED, object_type=self.audit_object_type, object_id=obj.pk,
                      ip_address=request_ip(request),
                      detail={"fields": {name: str(form.cleaned_data.get(name)) for name in form.changed_data}})
-
-    def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        object_id = obj.pk
-        super().delete_model(request, obj)
-        audit_record(actor=request.user, action=AuditEvent.Action.DELETE, outcome=AuditEvent.Outcome.ALLOWED,
-                     object_type=self.audit_object_type, object_id=object_id, ip_address=request_ip(request))
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

@@ -8,27 +8,33 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_lazy
 
+from crm_bank.audit.admin import ChangesAuditedAdmin
 from crm_bank.audit.services import request_ip
 from crm_bank.org.models import Branch, Department, StaffProfile
 from crm_bank.org.services import user_deactivate, user_deactivation_refusals
 
 
 @admin.register(Branch)
-class BranchAdmin(admin.ModelAdmin):
+class BranchAdmin(ChangesAuditedAdmin):
+    audit_object_type = "branch"
     list_display = ["code", "name", "region", "is_active"]
     list_filter = ["region", "is_active"]
     search_fields = ["code", "name", "region"]
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
+class DepartmentAdmin(ChangesAuditedAdmin):
+    audit_object_type = "department"
     list_display = ["code", "name", "kind"]
     list_filter = ["kind"]
     search_fields = ["code", "name"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin):
+class StaffProfileAdmin(ChangesAuditedAdmin):
+    """A role, branch or manager decides whose customers a member of staff sees in full: audited."""
+
+    audit_object_type = "staff_profile"
     list_display = ["user", "employee_number", "role", "branch", "department", "manager"]
     list_filter = ["role", "department", "branch__region"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "employee_number"]

@@ -6,18 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from crm_bank.audit.admin import ReadOnlyModelAdmin
 from crm_bank.runs.models import CurrentRun, Run, RunChunk
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class RunChunkInline(admin.TabularInline):
@@ -32,7 +22,7 @@ class RunChunkInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdmin):
+class RunAdmin(ReadOnlyModelAdmin):
     list_display = ["id", "kind", "status", "progress_percent", "as_of", "started_by", "created_at",
                     "started_at", "finished_at", "heartbeat_at"]
     list_filter = ["kind", "status", "created_at"]
@@ -47,6 +37,6 @@ class RunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CurrentRun)
-class CurrentRunAdmin(ReadOnlyAdmin):
+class CurrentRunAdmin(ReadOnlyModelAdmin):
     list_display = ["kind", "run", "published_at"]
     list_select_related = ["run"]
