@@ -10,14 +10,20 @@ from decimal import Decimal
 
 from django.http import HttpResponse
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A formula's first character, in ASCII and in the full-width forms an input method types (a
+# spreadsheet reads "＝1+1" as a formula too), and the control characters that start one in a cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+CONTROL_STARTS = ("\t", "\r", "\n")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def neutralised(value: str) -> str:
-    """A text cell for a spreadsheet: text starting like a formula (=, +, -, @, tab, CR) gets a
-    leading apostrophe, so opening the file never runs what somebody typed or a source sent."""
-    return "'" + value if value[:1] in FORMULA_STARTS else value
+    """A text cell for a spreadsheet: text starting like a formula (=, +, -, @, their full-width
+    forms, or a tab, CR or line feed), spaces before it or not, gets a leading apostrophe, so opening
+    the file never runs what somebody typed or a source sent."""
+    if value[:1] in CONTROL_STARTS or value.lstrip()[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def _cell(value: object) -> object:

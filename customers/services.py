@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TypedDict, Unpack
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record
 from crm_bank.org.models import Branch, StaffProfile
+from crm_bank.security.limits import allowance_take
 from customers.catalogue import PRODUCT_NAMES_ZH
 from customers.masking import is_masked_field
 from customers.models import (
@@ -217,19 +219,37 @@ def customer_update(
     return customer
 
 
+def identifier_lookup_take(*, actor: AbstractBaseUser | None) -> None:
+    """Counts one look-up that can find any branch's customer by an identifier or by name and birth
+    date against the actor's allowance (settings.CRM_IDENTIFIER_LOOKUPS a window); raises
+    crm_bank.security.limits.RateLimited once it is spent. Code acting for no one is not counted."""
+    if actor is None:
+        return
+    allowance_take(scope="identifier-lookup", ident=actor.pk, limit=settings.CRM_IDENTIFIER_LOOKUPS,
+                   window_seconds=settings.CRM_IDENTIFIER_LOOKUP_WINDOW_SECONDS)
+
+
+def customer_search_admit(*, actor: AbstractBaseUser, query: str) -> list[str]:
+    """The kinds of identifier a search box entry is looked up as ([] for a name search), the look-up
+    counted against the actor's allowance when it is one. An entry without digits counts when it found
+    a customer by an identifier all the same (a passport of letters only)."""
+    kinds = search_identifier_kinds(query) or search_identifier_matched(query)
+    if kinds:
+        identifier_lookup_take(actor=actor)
+    return kinds
+
+
 def customer_search_audit(
-    *, actor: AbstractBaseUser, query: str, ip_address: str | None = None
+    *, actor: AbstractBaseUser, kinds: list[str], found: list[int], ip_address: str | None = None
 ) -> AuditEvent | None:
     """A look-up by national ID, phone, customer or account number finds any branch's customer
-    (nobody is treated as new), so it is audited: the kinds of identifier, never the value. An entry
-    without digits is audited when it found a customer by an identifier all the same (a passport of
-    letters only)."""
-    kinds = search_identifier_kinds(query) or search_identifier_matched(query)
+    (nobody is treated as new), so it is audited: the kinds of identifier and the customers shown,
+    never the value typed."""
     if not kinds:
         return None
     return audit_record(actor=actor, action=AuditEvent.Action.VIEW, outcome=AuditEvent.Outcome.ALLOWED,
                         object_type="customer_search", object_id="", ip_address=ip_address,
-                        detail={"identifier_kinds": kinds})
+                        detail={"identifier_kinds": kinds, "found": found})
 
 
 # Run inside a one-customer hand-over's transaction, after the new assignment: (customer id, the

@@ -62,7 +62,7 @@ from customers.selectors import (
 from customers.selectors import (
     customer_list as select_customers,
 )
-from customers.services import customer_search_audit
+from customers.services import customer_search_admit, customer_search_audit
 from customers.tables import CustomerTable
 from segmentation.selectors import TIER_ORDER, customer_segment_path, customer_tier_filter, customer_value_summary
 
@@ -95,7 +95,7 @@ def _filter_form_context(request: HttpRequest, customer_filter: CustomerFilter, 
 @staff_required()
 def customer_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
-    customer_search_audit(actor=request.user, query=query, ip_address=request_ip(request))
+    identifier_kinds = customer_search_admit(actor=request.user, query=query)  # 429 once the allowance is spent
     customer_filter = CustomerFilter(request.GET, queryset=select_customers())
     sort = request.GET.get("sort", "name")
     # The value tier comes from the published 80/20 run (segmentation), composed here like a panel.
@@ -121,9 +121,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
             known_count = capped_count(queryset, merge_join=tier_filter.count_by_merge_join)
     table = CustomerTable(queryset)
     table_configure(request, table, known_count=known_count)
-    return render(request, "customers/customer_list.html", {
+    response = render(request, "customers/customer_list.html", {
         **_filter_form_context(request, customer_filter, tier), "table": table, "filters_open": filters_open,
     })
+    # After rendering: the page's rows are loaded by then, so naming them costs no query.
+    customer_search_audit(actor=request.user, kinds=identifier_kinds, ip_address=request_ip(request),
+                          found=[row.record.pk for row in table.page.object_list] if identifier_kinds else [])
+    return response
 
 
 @staff_required()

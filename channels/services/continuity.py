@@ -36,7 +36,7 @@ from customers.history import customer_history_write
 from customers.masking import masked_value
 from customers.models import Account, AccountHolder, Customer, Product, RMAssignment
 from customers.naming import customer_name_keys
-from customers.services import customer_create, customer_fields_clean
+from customers.services import customer_create, customer_fields_clean, identifier_lookup_take
 
 # A book transfer's reason as the RM history records it.
 ASSIGNMENT_REASON = {
@@ -456,6 +456,7 @@ def customer_ownership_conflicts(
         used.append(MATCH_NAME_BIRTH)
     if not used:
         return []
+    identifier_lookup_take(actor=user)  # RateLimited once the user's allowance is spent
     # A UNION of one indexed look-up per rule: an OR over three columns could end in a scan of
     # every customer, on every prospect form.
     ids = [arm.values("pk") for arm in arms]

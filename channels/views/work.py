@@ -31,6 +31,7 @@ from crm_bank.audit.services import request_ip
 from crm_bank.org.decorators import staff_required
 from crm_bank.org.models import Branch, StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
+from crm_bank.security.limits import RateLimited
 from crm_bank.ui.paginators import CappedCountPaginator, id_from
 
 TASKS_PER_PAGE = 25
@@ -177,6 +178,11 @@ def prospect_new(request: HttpRequest) -> HttpResponse:
                                                   ip_address=request_ip(request), **form.customer_fields())
         except ValidationError as error:
             form.add_error(None, error)
+        except RateLimited as limited:  # no prospect without the check: the form is kept as typed
+            form.add_error(None, limited.notice())
+            response = render(request, "channels/prospect_new.html", {"form": form, "conflicts": []}, status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
         else:
             if customer is not None:
                 messages.success(request, gettext("Prospect created."))

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from crm_bank.audit.models import AuditEvent
 from crm_bank.audit.services import audit_record, refusals_recorded, request_ip
 
-REFUSED_STATUSES = frozenset({401, 403})
+REFUSED_STATUSES = frozenset({401, 403, 429})
 # GET, HEAD and OPTIONS read; anything else asked to change something.
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
 
+from crm_bank.security.limits import RateLimited
 from crm_bank.security.two_factor import authenticator_confirmed, session_verified, two_factor_required
 from crm_bank.ui.redirects import redirect_for
 
@@ -107,3 +109,23 @@ class TwoFactorMiddleware:
             page = "two-factor-verify" if authenticator_confirmed(request.user) else "two-factor-setup"
             return redirect_for(request, f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
+
+
+class RateLimitedMiddleware:
+    """A spent allowance (crm_bank.security.limits) answers 429 with Retry-After and says until when;
+    an htmx request gets the notice alone, in place of the part it asked for. The refusal is on the
+    audit trail (RefusedRequestAuditMiddleware, further out)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, RateLimited):
+            return None
+        template = "_rate_limited.html" if getattr(request, "htmx", False) else "429.html"
+        response = render(request, template, {"notice": exception.notice()}, status=429)
+        response["Retry-After"] = str(exception.retry_after)
+        return response

@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     # Every 403 and 401 on the audit trail, with the signed-in user when there is one.
     "crm_bank.audit.middleware.RefusedRequestAuditMiddleware",
+    # A spent look-up allowance (crm_bank.security.limits) answers 429; the audit middleware records it.
+    "crm_bank.security.middleware.RateLimitedMiddleware",
     "crm_bank.security.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After the messages: a signed-out session is told why on the login page.
@@ -258,6 +260,13 @@ CRM_CAMPAIGN_APPROVAL_SLA_HOURS = env.int("CRM_CAMPAIGN_APPROVAL_SLA_HOURS", def
 CRM_FEEDBACK_RESPONSE_HOURS = env.int("CRM_FEEDBACK_RESPONSE_HOURS", default=72)
 # Requests per token to the channel ingest API (DRF throttling; a batch of up to 1,000 items is one).
 CRM_CHANNEL_API_RATE = env("CRM_CHANNEL_API_RATE", default="1200/min")
+# Look-ups that find any branch's customer by an identifier (search by ID, phone, customer or account
+# number) or by name and birth date (the ownership check): at most this many per member of staff in
+# each window. Each answer is harmless alone, but enough of them recover a masked ID (birth dates
+# tried one by one, then the ID's unknown digits); the limit turns minutes of that into hours on
+# the audit trail, and stays above what a busy counter looks up.
+CRM_IDENTIFIER_LOOKUPS = env.int("CRM_IDENTIFIER_LOOKUPS", default=40)
+CRM_IDENTIFIER_LOOKUP_WINDOW_SECONDS = env.int("CRM_IDENTIFIER_LOOKUP_WINDOW_SECONDS", default=600)
 # Sender of the notification e-mails (complaint escalation, skip-level, churn risk).
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="branch-crm@localhost")
 
