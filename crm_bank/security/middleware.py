@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
@@ -129,3 +131,26 @@ class RateLimitedMiddleware:
         response = render(request, template, {"notice": exception.notice()}, status=429)
         response["Retry-After"] = str(exception.retry_after)
         return response
+
+
+class RequestBodyCapMiddleware:
+    """Refuses a request whose declared body is longer than CRM_REQUEST_MAX_BYTES with 413, before
+    the CSRF check or a form reads it: Django writes an upload to disk whole before any form sees
+    its size. A body without a declared length is read as empty by Django, so it cannot go round."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0  # Django reads an unreadable length as no body
+        limit = settings.CRM_REQUEST_MAX_BYTES
+        if declared <= limit:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": f"The request body is {declared} bytes; at most {limit} are accepted."},
+                                status=413)
+        return HttpResponse(render_to_string("413.html", {"size": filesizeformat(declared),
+                                                          "limit": filesizeformat(limit)}), status=413)

@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # A body longer than CRM_REQUEST_MAX_BYTES is refused (413, in the reader's language) before the
+    # CSRF check or a form reads it.
+    "crm_bank.security.middleware.RequestBodyCapMiddleware",
     "django.middleware.common.CommonMiddleware",
     # A request whose database connection is lost gets a clean 503 (crm_bank.errors).
     "crm_bank.errors.DatabaseUnavailableMiddleware",
@@ -234,6 +237,10 @@ CRM_TIER_A_SHARE = env.float("CRM_TIER_A_SHARE", default=0.80)
 CRM_TIER_B_SHARE = env.float("CRM_TIER_B_SHARE", default=0.15)
 # The largest customer import file accepted (CSV or XLSX), in bytes; a larger one is refused.
 CRM_IMPORT_MAX_BYTES = env.int("CRM_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+# The largest request body accepted at all, refused from its declared length before a byte is read
+# (Django would otherwise write any upload to disk before a form could check its size): the largest
+# import file and its form around it.
+CRM_REQUEST_MAX_BYTES = env.int("CRM_REQUEST_MAX_BYTES", default=CRM_IMPORT_MAX_BYTES + 1024 * 1024)
 # An uploaded file not imported within this many days is refused and deleted (the nightly retention task).
 CRM_IMPORT_FILE_DAYS = env.int("CRM_IMPORT_FILE_DAYS", default=30)
 # Channels and touchpoints.
