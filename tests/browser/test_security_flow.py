@@ -70,3 +70,21 @@ def test_chart_page_draws_with_its_script_file(browser, live_server, supervisor_
     page.goto(f"{live_server.url}/channels/complaints/report/")
     wait_for_chart(page, "branch-chart")
     assert refused == []
+
+
+def test_identifier_look_ups_past_the_allowance_are_refused_with_a_notice(browser, live_server, customer_a, rm_b,
+                                                                          settings):
+    settings.CRM_IDENTIFIER_LOOKUPS = 2
+    page = log_in(browser, live_server, "rm_b")
+    refused = _watch_csp(page)
+    for query in ("7103192745", "+420601123456"):
+        page.fill("#global-search", query)
+        page.press("#global-search", "Enter")
+        page.wait_for_selector("#customer-table")
+        assert customer_a.cif in page.inner_text("#customer-table")
+    page.fill("#global-search", "7103192799")
+    page.press("#global-search", "Enter")
+    page.wait_for_selector("#rate-limited")
+    assert "Try again in" in page.inner_text("#rate-limited")
+    page.screenshot(path=str(SCREENSHOTS / "look_up_allowance_spent.png"), full_page=True)
+    assert refused == []
