@@ -10,7 +10,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 
 from crm_bank.audit.models import AuditEvent
-from crm_bank.audit.services import audit_record, request_ip
+from crm_bank.audit.services import audit_records, request_ip
 from crm_bank.org.models import StaffProfile
 from crm_bank.org.selectors import staff_profile_for_user
 
@@ -42,11 +42,9 @@ class AuditedAdminWrites(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
     def _audit_write(self, request: HttpRequest, action: str, objects: Iterable[Model], message: object) -> None:
-        object_type = self.audit_object_type or self.opts.label_lower
-        detail = {"admin": message} if message else {}
-        for obj in objects:
-            audit_record(actor=request.user, action=action, outcome=AuditEvent.Outcome.ALLOWED,
-                         object_type=object_type, object_id=obj.pk, ip_address=request_ip(request), detail=detail)
+        audit_records(actor=request.user, action=action, object_type=self.audit_object_type or self.opts.label_lower,
+                      object_ids=[obj.pk for obj in objects], ip_address=request_ip(request),
+                      detail={"admin": message} if message else {})
 
 
 class BankAdminSite(admin.AdminSite):

@@ -129,4 +129,3 @@ def worker():
 
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=10) as started:
         yield started
-

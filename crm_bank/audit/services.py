@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar
 
 from django.conf import settings
@@ -53,3 +54,21 @@ def audit_record(
         ip_address=ip_address,
         detail=detail or {},
     )
+
+
+def audit_records(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    object_type: str,
+    object_ids: Iterable[object],
+    ip_address: str | None = None,
+    detail: dict | None = None,
+) -> list[AuditEvent]:
+    """One allowed action on many objects (an admin's bulk delete): a row per object, in one INSERT."""
+    actor_id = actor.pk if actor is not None and actor.is_authenticated else None
+    return AuditEvent.objects.bulk_create([
+        AuditEvent(actor_id=actor_id, action=action, outcome=AuditEvent.Outcome.ALLOWED, object_type=object_type,
+                   object_id=str(object_id), ip_address=ip_address, detail=detail or {})
+        for object_id in object_ids
+    ])

@@ -40,8 +40,10 @@ def allowance_take(*, scope: str, ident: object, limit: int, window_seconds: int
     window = int(now // window_seconds)
     key = f"allowance:{scope}:{ident}:{window}"
     try:
-        cache.add(key, 0, timeout=window_seconds + 60)
-        used = cache.incr(key)
+        try:
+            used = cache.incr(key)
+        except ValueError:  # the window's first use (or a race with another's first: then count on theirs)
+            used = 1 if cache.add(key, 1, timeout=window_seconds + 60) else cache.incr(key)
     except Exception:  # noqa: BLE001 - any cache failure: allow, and say so
         logger.warning("allowance %s for %s not counted: the cache failed", scope, ident, exc_info=True)
         return

@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from crm_bank.security.limits import RateLimited
 from crm_bank.security.two_factor import authenticator_confirmed, session_verified, two_factor_required
@@ -150,7 +151,7 @@ class RequestBodyCapMiddleware:
         if declared <= limit:
             return self.get_response(request)
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": f"The request body is {declared} bytes; at most {limit} are accepted."},
-                                status=413)
+            detail = gettext("The request body is %(size)d bytes; at most %(limit)d are accepted.")
+            return JsonResponse({"detail": detail % {"size": declared, "limit": limit}}, status=413)
         return HttpResponse(render_to_string("413.html", {"size": filesizeformat(declared),
                                                           "limit": filesizeformat(limit)}), status=413)

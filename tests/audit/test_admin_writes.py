@@ -184,3 +184,17 @@ def test_admins_listing_customer_data_say_what_each_search_field_is():
         if over_customers and model_admin.get_search_fields(request) and not getattr(model_admin, "search_kinds", ()):
             missing.append(model._meta.label)
     assert missing == []
+
+
+def test_a_bulk_delete_writes_its_audit_rows_in_one_insert(client, bank_admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    households = [Household.objects.create(name=f"Family {n}") for n in range(5)]
+    client.force_login(bank_admin)
+    with CaptureQueriesContext(connection) as queries:
+        client.post(reverse("admin:customers_household_changelist"), {
+            "action": "delete_selected", "post": "yes", "_selected_action": [h.pk for h in households]})
+    inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "audit_auditevent"')]
+    assert len(inserts) == 1
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.DELETE, object_type="household").count() == 5
